@@ -1,0 +1,70 @@
+/**
+ * The one place in the request path, before routing, where authentication, attribution, rate limits
+ * and budget reservations plug in. The app calls `admit` once per request (after validation, before any
+ * upstream call) and `settle` exactly once when the request has ended, whatever way it ended.
+ */
+import type { ModelConfig, TargetConfig } from './config';
+import type { ChatCompletionRequest } from './openai-schema';
+import type { TokenUsage } from './usage';
+
+export interface Attribution {
+  /** Stable, non-secret key id (never the key or its hash). */
+  keyId: string;
+  keyName?: string;
+  team?: string;
+  customer?: string;
+  environment?: string;
+  feature?: string;
+}
+
+export interface AdmissionRequest {
+  requestId: string;
+  headers: Headers;
+  request: ChatCompletionRequest;
+  /** The model name the client sent (alias or provider/model). */
+  model: string;
+  modelConfig: ModelConfig;
+  /** Ordered targets the router may try; worst-case cost is priced over all of them. */
+  targets: ReadonlyArray<TargetConfig>;
+  now: number;
+}
+
+export type OutcomeStatus = 'success' | 'upstream_error' | 'client_abort' | 'stream_error';
+
+export interface RequestOutcome {
+  status: OutcomeStatus;
+  httpStatus: number;
+  stream: boolean;
+  /** The target that served (or last failed). */
+  provider?: string;
+  upstreamModel?: string;
+  /** Usage as the upstream reported it, or an estimate (then `usageEstimated`). Undefined: nothing was generated. */
+  usage?: TokenUsage;
+  usageEstimated: boolean;
+  ttftMs?: number;
+  totalMs: number;
+  attempts: number;
+  fallback: boolean;
+  errorCode?: string;
+  endedAt: number;
+}
+
+export interface Admission {
+  attribution: Attribution;
+  /** Response headers to add (e.g. `x-ratelimit-*`). */
+  headers: Record<string, string>;
+  /** Settle reservations and record usage. Called exactly once; must not throw into the response. */
+  settle(outcome: RequestOutcome): Promise<void>;
+}
+
+export interface Gatekeeper {
+  /** Throws a GatewayError (401, 403, 429) to reject; nothing is charged for a rejected request. */
+  admit(req: AdmissionRequest): Promise<Admission>;
+}
+
+/** Open gate for local experiments and tests of the routing layer: no auth, nothing metered. */
+export const openGatekeeper: Gatekeeper = {
+  async admit() {
+    return { attribution: { keyId: 'anonymous' }, headers: {}, settle: async () => undefined };
+  },
+};

@@ -1,0 +1,29 @@
+/**
+ * The one small interface every upstream wire format implements. Adapters translate the canonical
+ * OpenAI request into their wire format and translate responses, stream events, usage, finish
+ * reasons and errors back. They know nothing about routing, keys, budgets or HTTP servers.
+ */
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../core/openai-schema';
+
+export interface ProviderCall {
+  /** The canonical request, with `model` already replaced by the upstream model id. */
+  request: ChatCompletionRequest;
+  /** Aborted when the client disconnects or the target's time budget runs out. */
+  signal: AbortSignal;
+  /** The provider's API key, if it uses one (never logged). */
+  apiKey?: string;
+}
+
+export interface ProviderAdapter {
+  /** The provider id from the config (e.g. `openai`, `my-bedrock`). */
+  readonly id: string;
+  /** Non-streaming call. Throws UpstreamError (or a BadRequestError for a field it cannot honour). */
+  chat(call: ProviderCall): Promise<ChatCompletion>;
+  /**
+   * Streaming call. Errors before the first chunk (connection, non-2xx status) surface when the first
+   * `next()` rejects, so the router can still fall back. Always yields a final chunk carrying `usage`
+   * (choices: []) when the upstream reported usage. Ends when the upstream ends; stops and aborts the
+   * upstream request if the consumer stops iterating.
+   */
+  chatStream(call: ProviderCall): AsyncIterable<ChatCompletionChunk>;
+}
