@@ -1,0 +1,261 @@
+/**
+ * POST /v1/chat/completions after validation and admission: route with fallback, relay the answer
+ * (JSON or SSE), and settle the admission exactly once, whichever way the request ends.
+ */
+import type { TargetConfig } from '../core/config';
+import { GatewayError, toGatewayError } from '../core/errors';
+import type { Admission, OutcomeStatus, RequestOutcome } from '../core/gatekeeper';
+import { contentText, type ChatCompletionChunk, type ChatCompletionRequest } from '../core/openai-schema';
+import { ClientAbortedError, runWithFallback, type AttemptInfo, type FallbackResult, type ResolvedModel } from '../core/routing';
+import { fromOpenAIUsage, type TokenUsage } from '../core/usage';
+import type { ProviderCall } from '../providers/types';
+import type { GatewayDeps, RequestContext } from './gateway-app';
+import { errorResponse, jsonResponse } from './http';
+import { SSE_DONE, SSE_HEADERS, sseChunk, sseError } from './sse';
+
+export interface ChatFlow {
+  deps: GatewayDeps;
+  ctx: RequestContext;
+  requestId: string;
+  startedAt: number;
+  body: ChatCompletionRequest;
+  model: ResolvedModel;
+  admission: Admission;
+  signal: AbortSignal;
+  baseHeaders: Record<string, string>;
+  now: () => number;
+}
+
+/** Rough but dependency-free; the edge injects a real tokenizer. */
+const charEstimate = (text: string) => Math.ceil(text.length / 4);
+
+export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
+  const { deps, body, signal } = flow;
+  const stream = body.stream === true;
+  const fallbackOpts = {
+    clientSignal: signal,
+    retryBaseDelayMs: deps.config.server.retryBaseDelayMs,
+    random: deps.random,
+    onAttemptFailed: (t: TargetConfig, e: GatewayError) => deps.observer?.attemptFailed?.(flow.requestId, t.provider, e),
+  };
+  const settle = settler(flow);
+
+  if (!stream) {
+    try {
+      const result = await runWithFallback(flow.model.config.targets, async (info) => {
+        const adapter = adapterFor(deps, info.target);
+        return adapter.chat(await providerCall(deps, body, info));
+      }, fallbackOpts);
+      const usage = fromOpenAIUsage(result.value.usage);
+      settle({
+        status: 'success',
+        httpStatus: 200,
+        target: result.target,
+        attempts: result.attempts,
+        fallback: result.fallback,
+        usage: usage ?? estimateUsage(deps, body, contentText(result.value.choices[0]?.message.content ?? '')),
+        usageEstimated: usage === undefined,
+      });
+      return jsonResponse(200, result.value, { ...flow.baseHeaders, ...servedHeaders(result.target, result.attempts, result.fallback) });
+    } catch (err) {
+      return failBeforeFirstByte(flow, settle, err);
+    }
+  }
+
+  type Opened = { iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk>; firstAt: number };
+  let opened: FallbackResult<Opened>;
+  try {
+    opened = await runWithFallback(flow.model.config.targets, async (info) => {
+      const adapter = adapterFor(deps, info.target);
+      const iterator = adapter.chatStream(await providerCall(deps, body, info))[Symbol.asyncIterator]();
+      // Resolve only with the first chunk in hand: until then a failure can still fall back.
+      const first = await iterator.next();
+      return { iterator, first, firstAt: flow.now() };
+    }, fallbackOpts);
+  } catch (err) {
+    return failBeforeFirstByte(flow, settle, err);
+  }
+
+  const { iterator, first, firstAt } = opened.value;
+  const served = opened.target;
+  const includeUsage = body.stream_options?.include_usage === true;
+  let usage: TokenUsage | undefined;
+  let generated = '';
+
+  async function* relay(): AsyncGenerator<Uint8Array> {
+    let status: OutcomeStatus = 'client_abort';
+    let httpStatus = 499;
+    let errorCode: string | undefined;
+    let finished = false;
+    try {
+      let r = first;
+      while (!r.done) {
+        const chunk = r.value;
+        if (chunk.usage) usage = fromOpenAIUsage(chunk.usage);
+        generated += chunkText(chunk);
+        const out = includeUsage ? chunk : withoutUsage(chunk);
+        if (out) yield sseChunk(out);
+        r = await iterator.next();
+      }
+      yield SSE_DONE;
+      status = 'success';
+      httpStatus = 200;
+      finished = true;
+    } catch (err) {
+      finished = true;
+      if (signal.aborted) {
+        status = 'client_abort';
+      } else {
+        // The first byte is gone: no fallback now. End the stream with an OpenAI-style error event.
+        const error = toGatewayError(err);
+        status = 'stream_error';
+        httpStatus = error.status;
+        errorCode = error.code ?? undefined;
+        yield sseError(error.toBody());
+      }
+    } finally {
+      if (!finished) await iterator.return?.().catch(() => undefined);
+      settle({
+        status,
+        httpStatus,
+        target: served,
+        attempts: opened.attempts,
+        fallback: opened.fallback,
+        ttftMs: firstAt - flow.startedAt,
+        usage: usage ?? estimateUsage(deps, body, generated),
+        usageEstimated: usage === undefined,
+        errorCode,
+      });
+    }
+  }
+
+  return new Response(toReadableStream(relay()), {
+    status: 200,
+    headers: { ...SSE_HEADERS, ...flow.baseHeaders, ...servedHeaders(served, opened.attempts, opened.fallback) },
+  });
+}
+
+interface SettleInput {
+  status: OutcomeStatus;
+  httpStatus: number;
+  target?: TargetConfig;
+  attempts: number;
+  fallback: boolean;
+  usage?: TokenUsage;
+  usageEstimated: boolean;
+  ttftMs?: number;
+  errorCode?: string;
+}
+
+/** Builds the outcome and hands settlement to waitUntil; guarantees one settlement per request. */
+function settler(flow: ChatFlow): (input: SettleInput) => void {
+  let settled = false;
+  return (input) => {
+    if (settled) return;
+    settled = true;
+    const endedAt = flow.now();
+    const outcome: RequestOutcome = {
+      status: input.status,
+      httpStatus: input.httpStatus,
+      stream: flow.body.stream === true,
+      provider: input.target?.provider,
+      upstreamModel: input.target?.model,
+      usage: input.usage,
+      usageEstimated: input.usageEstimated,
+      ttftMs: input.ttftMs,
+      totalMs: endedAt - flow.startedAt,
+      attempts: input.attempts,
+      fallback: input.fallback,
+      errorCode: input.errorCode,
+      endedAt,
+    };
+    flow.deps.observer?.requestEnded?.({
+      requestId: flow.requestId,
+      model: flow.model.name,
+      attribution: flow.admission.attribution,
+      outcome,
+    });
+    flow.ctx.waitUntil(
+      flow.admission.settle(outcome).catch((err: unknown) => flow.deps.observer?.internalError?.(flow.requestId, err)),
+    );
+  };
+}
+
+function failBeforeFirstByte(flow: ChatFlow, settle: (i: SettleInput) => void, err: unknown): Response {
+  const error = toGatewayError(err);
+  const aborted = err instanceof ClientAbortedError;
+  settle({
+    status: aborted ? 'client_abort' : 'upstream_error',
+    httpStatus: error.status,
+    attempts: 0,
+    fallback: false,
+    usageEstimated: false,
+    errorCode: error.code ?? undefined,
+  });
+  return errorResponse(error, flow.baseHeaders);
+}
+
+function adapterFor(deps: GatewayDeps, target: TargetConfig) {
+  const adapter = deps.adapters.get(target.provider);
+  if (!adapter) throw new GatewayError(500, 'server_error', `Provider '${target.provider}' has no adapter.`, { code: 'provider_not_configured' });
+  return adapter;
+}
+
+async function providerCall(deps: GatewayDeps, body: ChatCompletionRequest, info: AttemptInfo): Promise<ProviderCall> {
+  const apiKey = await deps.providerKeys.get(info.target.provider);
+  return { request: { ...body, model: info.target.model }, signal: info.signal, apiKey };
+}
+
+function servedHeaders(target: TargetConfig, attempts: number, fallback: boolean): Record<string, string> {
+  return {
+    'x-tollgate-provider': target.provider,
+    'x-tollgate-upstream-model': target.model,
+    'x-tollgate-attempts': String(attempts),
+    'x-tollgate-fallback': String(fallback),
+  };
+}
+
+function chunkText(chunk: ChatCompletionChunk): string {
+  let text = '';
+  for (const choice of chunk.choices) {
+    if (choice.delta.content) text += choice.delta.content;
+    for (const call of choice.delta.tool_calls ?? []) text += (call.function?.name ?? '') + (call.function?.arguments ?? '');
+  }
+  return text;
+}
+
+/** The client did not ask for usage: drop the usage-only chunk and usage fields (we still read them). */
+function withoutUsage(chunk: ChatCompletionChunk): ChatCompletionChunk | undefined {
+  if (chunk.usage == null) return chunk;
+  if (chunk.choices.length === 0) return undefined;
+  const { usage: _usage, ...rest } = chunk;
+  return rest;
+}
+
+function estimateUsage(deps: GatewayDeps, body: ChatCompletionRequest, output: string): TokenUsage {
+  const estimate = deps.estimateTokens ?? charEstimate;
+  const input = body.messages.map((m) => contentText(m.content as Parameters<typeof contentText>[0])).join('\n');
+  return {
+    inputTokens: estimate(input),
+    outputTokens: output ? estimate(output) : 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+  };
+}
+
+function toReadableStream(gen: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await gen.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel() {
+        await gen.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

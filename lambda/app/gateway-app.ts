@@ -1,0 +1,119 @@
+/**
+ * The whole gateway as one `fetch(Request) → Response` function (the hono pattern): the local server and
+ * the Lambda handler are thin adapters around it, so the same request handling runs in both.
+ */
+import type { TollgateConfig } from '../core/config';
+import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
+import type { Admission, Gatekeeper } from '../core/gatekeeper';
+import type { ModelList } from '../core/openai-schema';
+import { resolveModel } from '../core/routing';
+import type { ProviderAdapter } from '../providers/types';
+import { handleChatCompletion } from './chat-completions';
+import { errorResponse, jsonResponse, parseJsonBody, readBodyText } from './http';
+import type { RequestObserver } from './observer';
+import type { ProviderKeySource } from './provider-keys';
+import { validateChatRequest } from './validate-request';
+
+export interface GatewayDeps {
+  config: TollgateConfig;
+  adapters: ReadonlyMap<string, ProviderAdapter>;
+  providerKeys: ProviderKeySource;
+  gatekeeper: Gatekeeper;
+  observer?: RequestObserver;
+  /** Token count of a text, for usage estimates when a stream ends before the upstream reports usage. */
+  estimateTokens?: (text: string) => number;
+  now?: () => number;
+  random?: () => number;
+  newRequestId?: () => string;
+}
+
+export interface RequestContext {
+  /** Work that must finish before the runtime may freeze (settlement, usage writes), off the client's path. */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface GatewayApp {
+  fetch(request: Request, ctx: RequestContext): Promise<Response>;
+}
+
+const CHAT_PATH = '/v1/chat/completions';
+const MODELS_PATH = '/v1/models';
+
+export function createGatewayApp(deps: GatewayDeps): GatewayApp {
+  const now = deps.now ?? Date.now;
+  const newRequestId = deps.newRequestId ?? (() => `req_${crypto.randomUUID().replace(/-/g, '')}`);
+
+  return {
+    async fetch(request, ctx) {
+      const requestId = newRequestId();
+      const base = { 'x-tollgate-request-id': requestId };
+      const path = normalisePath(new URL(request.url).pathname);
+      try {
+        if (path === CHAT_PATH) {
+          if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
+          return await chat(request, ctx, requestId, base);
+        }
+        if (path === MODELS_PATH) {
+          if (request.method !== 'GET') throw new MethodNotAllowedError(request.method, path);
+          return jsonResponse(200, listModels(deps.config), base);
+        }
+        throw new NotFoundError(`Unknown path ${path}. Tollgate serves POST ${CHAT_PATH} and GET ${MODELS_PATH}.`, {
+          code: 'unknown_url',
+        });
+      } catch (err) {
+        const error = toGatewayError(err);
+        if (error.status >= 500) deps.observer?.internalError?.(requestId, err);
+        return errorResponse(error, base);
+      }
+    },
+  };
+
+  async function chat(request: Request, ctx: RequestContext, requestId: string, base: Record<string, string>): Promise<Response> {
+    const startedAt = now();
+    const body = validateChatRequest(parseJsonBody(await readBodyText(request, deps.config.server.maxBodyBytes)));
+    const model = resolveModel(deps.config, body.model);
+    let admission: Admission;
+    try {
+      admission = await deps.gatekeeper.admit({
+        requestId,
+        headers: request.headers,
+        request: body,
+        model: model.name,
+        modelConfig: model.config,
+        targets: model.config.targets,
+        now: startedAt,
+      });
+    } catch (err) {
+      if (err instanceof GatewayError) deps.observer?.rejected?.({ requestId, model: model.name, error: err });
+      throw err;
+    }
+    return handleChatCompletion({
+      deps,
+      ctx,
+      requestId,
+      startedAt,
+      body,
+      model,
+      admission,
+      signal: request.signal,
+      baseHeaders: { ...base, ...admission.headers },
+      now,
+    });
+  }
+}
+
+function normalisePath(pathname: string): string {
+  return pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+}
+
+function listModels(config: TollgateConfig): ModelList {
+  return {
+    object: 'list',
+    data: Object.entries(config.models).map(([id, m]) => ({
+      id,
+      object: 'model',
+      created: 0,
+      owned_by: m.targets[0].provider,
+    })),
+  };
+}

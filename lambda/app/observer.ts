@@ -1,0 +1,23 @@
+/** Hooks the edge uses for logs and metrics; the app calls them, never the other way round. */
+import type { GatewayError } from '../core/errors';
+import type { Attribution, RequestOutcome } from '../core/gatekeeper';
+
+export interface RequestEndedEvent {
+  requestId: string;
+  model: string;
+  attribution: Attribution;
+  outcome: RequestOutcome;
+}
+
+export interface RequestRejectedEvent {
+  requestId: string;
+  model: string;
+  error: GatewayError;
+}
+
+export interface RequestObserver {
+  requestEnded?(event: RequestEndedEvent): void;
+  rejected?(event: RequestRejectedEvent): void;
+  attemptFailed?(requestId: string, provider: string, error: GatewayError): void;
+  internalError?(requestId: string, error: unknown): void;
+}

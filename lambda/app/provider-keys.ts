@@ -1,0 +1,47 @@
+/** Where provider API keys come from: environment variables locally, Secrets Manager in AWS. */
+import type { TollgateConfig } from '../core/config';
+import { GatewayError } from '../core/errors';
+
+export interface ProviderKeySource {
+  /** The key for a provider, or undefined when the provider uses none (Bedrock: IAM). */
+  get(providerId: string): Promise<string | undefined>;
+}
+
+export class MissingProviderKeyError extends GatewayError {
+  constructor(providerId: string) {
+    // 502 so the router falls back to the next target; the message names the provider, never a key.
+    super(502, 'upstream_error', `Provider '${providerId}' has no API key configured on this gateway.`, {
+      code: 'provider_key_missing',
+    });
+  }
+}
+
+/** Local server: keys from the environment variables the config names. */
+export function envProviderKeys(config: TollgateConfig, env: Readonly<Record<string, string | undefined>>): ProviderKeySource {
+  return {
+    async get(providerId) {
+      const provider = config.providers[providerId];
+      if (!provider || provider.kind === 'bedrock' || !provider.apiKey) return undefined;
+      const value = env[provider.apiKey.env];
+      if (!value) throw new MissingProviderKeyError(providerId);
+      return value;
+    },
+  };
+}
+
+/**
+ * Lambda: one JSON secret, a field per provider id. `load` fetches it (cached by the caller for a max
+ * age, so a filled-in or rotated key is picked up without a redeploy, and not fetched per request).
+ */
+export function secretProviderKeys(config: TollgateConfig, load: () => Promise<Record<string, unknown>>): ProviderKeySource {
+  return {
+    async get(providerId) {
+      const provider = config.providers[providerId];
+      if (!provider || provider.kind === 'bedrock' || !provider.apiKey) return undefined;
+      const secret = await load();
+      const value = secret[providerId];
+      if (typeof value !== 'string' || value === '') throw new MissingProviderKeyError(providerId);
+      return value;
+    },
+  };
+}

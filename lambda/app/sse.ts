@@ -1,0 +1,21 @@
+/** Server-sent events as OpenAI writes them: `data: <json>\n\n`, ending with `data: [DONE]\n\n`. */
+import type { OpenAIErrorBody } from '../core/errors';
+import type { ChatCompletionChunk } from '../core/openai-schema';
+
+const encoder = new TextEncoder();
+export const SSE_DONE = encoder.encode('data: [DONE]\n\n');
+
+export function sseChunk(chunk: ChatCompletionChunk): Uint8Array {
+  return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
+}
+
+/** openai-node throws an APIError when an event's data carries `error`, so clients see the failure. */
+export function sseError(body: OpenAIErrorBody): Uint8Array {
+  return encoder.encode(`data: ${JSON.stringify(body)}\n\n`);
+}
+
+export const SSE_HEADERS: Record<string, string> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+};

@@ -1,0 +1,93 @@
+/**
+ * The Lambda response-streaming contract (`awslambda.streamifyResponse` + `HttpResponseStream.from`),
+ * typed, and the adapter that runs the fetch-style app behind an API Gateway REST proxy event.
+ * The runtime provides `awslambda` as a global; tests provide an emulation of the same contract.
+ */
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { Writable } from 'node:stream';
+import type { GatewayApp } from '../app/gateway-app';
+
+export interface HttpResponseMetadata {
+  statusCode: number;
+  headers?: Record<string, string>;
+  cookies?: string[];
+}
+
+export interface AwsLambdaGlobal {
+  streamifyResponse(
+    handler: (event: APIGatewayProxyEvent, responseStream: Writable, context: Context) => Promise<void>,
+  ): unknown;
+  HttpResponseStream: { from(stream: Writable, metadata: Record<string, unknown>): Writable };
+}
+
+/** The runtime's `awslambda` global (typed by @types/aws-lambda; read loosely so tests can install an emulation). */
+export function lambdaGlobal(): AwsLambdaGlobal {
+  const g = (globalThis as { awslambda?: AwsLambdaGlobal }).awslambda;
+  if (!g) throw new Error('awslambda global missing: not running in the Lambda Node.js runtime');
+  return g;
+}
+
+/** API Gateway REST proxy event → fetch Request. */
+export function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    for (const v of values ?? []) headers.append(name, v);
+  }
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined && !headers.has(name)) headers.set(name, value);
+  }
+  const query = new URLSearchParams();
+  for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
+    for (const v of values ?? []) query.append(name, v);
+  }
+  const qs = query.toString();
+  const host = headers.get('host') ?? 'lambda.local';
+  const url = `https://${host}${event.path}${qs ? `?${qs}` : ''}`;
+  const method = event.httpMethod.toUpperCase();
+  const body =
+    event.body == null || method === 'GET' || method === 'HEAD'
+      ? undefined
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64')
+        : event.body;
+  return new Request(url, { method, headers, body, signal });
+}
+
+/**
+ * The streaming handler body: run the app, write the prelude (status + headers) then the body chunk by
+ * chunk, and only return once deferred work (settlement, usage writes) has finished, so the container is
+ * not frozen with money half-counted.
+ */
+export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal = lambdaGlobal()) {
+  return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
+    const pending: Promise<unknown>[] = [];
+    const abort = new AbortController();
+    const onGone = () => abort.abort(new Error('client disconnected'));
+    responseStream.on('error', onGone);
+    responseStream.on('close', onGone);
+    try {
+      const response = await app.fetch(toRequest(event, abort.signal), { waitUntil: (p) => pending.push(p) });
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, key) => (headers[key] = value));
+      const metadata: HttpResponseMetadata = { statusCode: response.status, headers };
+      const out = lambda.HttpResponseStream.from(responseStream, { ...metadata });
+      if (response.body) {
+        const reader = response.body.getReader();
+        for (;;) {
+          if (abort.signal.aborted) {
+            await reader.cancel().catch(() => undefined);
+            break;
+          }
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (!out.write(value)) await new Promise<void>((r) => out.once('drain', r));
+        }
+      }
+      await new Promise<void>((resolve) => out.end(resolve));
+    } finally {
+      responseStream.off('error', onGone);
+      responseStream.off('close', onGone);
+      await Promise.allSettled(pending);
+    }
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Node `http` ⇄ fetch adapter for the local server: turns an IncomingMessage into a Request whose signal
+ * aborts when the client goes away, and writes the Response back chunk by chunk (no buffering), honouring
+ * backpressure.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { GatewayApp } from '../app/gateway-app';
+
+export interface NodeListenerOptions {
+  /** Called with work the app deferred (settlement); the server tracks it for graceful shutdown. */
+  track?: (promise: Promise<unknown>) => void;
+}
+
+export function createNodeListener(app: GatewayApp, opts: NodeListenerOptions = {}) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    void serve(app, req, res, opts).catch(() => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' } }));
+      } else {
+        res.destroy();
+      }
+    });
+  };
+}
+
+async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse, opts: NodeListenerOptions): Promise<void> {
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+  });
+
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
+    method: req.method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    signal: abort.signal,
+    // Required by undici for a streamed request body.
+    duplex: 'half',
+  } as RequestInit & { duplex: 'half' });
+
+  const response = await app.fetch(request, { waitUntil: (p) => opts.track?.(p) });
+  const outHeaders: Record<string, string> = {};
+  response.headers.forEach((value, key) => (outHeaders[key] = value));
+  res.writeHead(response.status, outHeaders);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const reader = (response.body as NodeReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) {
+      if (abort.signal.aborted) {
+        await reader.cancel();
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await drained(res, abort.signal);
+    }
+    res.end();
+  } catch {
+    await reader.cancel().catch(() => undefined);
+    res.destroy();
+  }
+}
+
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
