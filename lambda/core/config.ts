@@ -63,6 +63,63 @@ const priceSchema = z.strictObject({
 });
 export type PriceConfig = z.infer<typeof priceSchema>;
 
+const meteringSchema = z
+  .strictObject({
+    /** Per-request usage records expire (DynamoDB TTL) after this many days; rollups are kept. */
+    requestRecordTtlDays: z.number().int().positive().default(90),
+    /** Key lookups are cached per container this long; revocation takes effect within it. */
+    keyCacheSeconds: z.number().int().min(0).max(300).default(30),
+    /** Shards of the global budget counter, so it is not one hot item (~1,000 writes/s each). */
+    globalBudgetShards: z.number().int().min(1).max(100).default(10),
+  })
+  .prefault({});
+export type MeteringConfig = z.infer<typeof meteringSchema>;
+
+const alertsSchema = z
+  .strictObject({
+    /** Email addresses subscribed to the stack's alert topic (each must confirm the subscription). */
+    emails: z.array(z.email()).default([]),
+    /** Alarm when gateway spend in one hour exceeds this many USD. */
+    spendPerHourUsd: z.number().positive().optional(),
+    /** Alarm when gateway spend in one day exceeds this many USD. */
+    spendPerDayUsd: z.number().positive().optional(),
+    /** CloudWatch anomaly detection band width (standard deviations) on hourly spend; 0 turns it off. */
+    spendAnomalyBand: z.number().min(0).default(2),
+    errorRatePercent: z.number().positive().max(100).default(5),
+    throttleRatePercent: z.number().positive().max(100).default(10),
+    fallbackRatePercent: z.number().positive().max(100).default(20),
+    /** Budget utilisation thresholds (percent) that notify once per budget, threshold and period. */
+    budgetThresholdsPercent: z.array(z.number().positive().max(1000)).default([50, 80, 100]),
+  })
+  .prefault({});
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+
+const observabilitySchema = z
+  .strictObject({
+    namespace: z.string().min(1).default('Tollgate'),
+    /** Extra metric dimension sets beyond model+provider; each combination is a billed custom metric. */
+    featureDimension: z.boolean().default(true),
+    teamDimension: z.boolean().default(true),
+    /** Budgets shown on the dashboard's utilisation widget, as `scope:id:period`, e.g. `team:search:month`. */
+    watchedBudgets: z.array(z.string().regex(/^(key|team|customer|feature|global):[^:]*:(day|month)$/)).default([]),
+  })
+  .prefault({});
+export type ObservabilityConfig = z.infer<typeof observabilitySchema>;
+
+const deploymentSchema = z
+  .strictObject({
+    memoryMb: z.number().int().min(128).max(10240).default(1024),
+    /** Lambda timeout and API Gateway integration timeout for long generations (streaming allows up to 15 min). */
+    timeoutSeconds: z.number().int().min(30).max(900).default(300),
+    logRetentionDays: z.number().int().positive().default(30),
+    stageName: z.string().regex(/^[A-Za-z0-9_]+$/).default('prod'),
+    /** Stage-wide API Gateway throttling, a coarse guard in front of per-key limits. */
+    throttleRateLimit: z.number().positive().default(500),
+    throttleBurstLimit: z.number().int().positive().default(1000),
+  })
+  .prefault({});
+export type DeploymentConfig = z.infer<typeof deploymentSchema>;
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -79,6 +136,10 @@ export const configSchema = z
         allowDirectProviderModels: z.boolean().default(true),
       })
       .prefault({}),
+    metering: meteringSchema,
+    alerts: alertsSchema,
+    observability: observabilitySchema,
+    deployment: deploymentSchema,
   })
   .superRefine((cfg, ctx) => {
     for (const [alias, model] of Object.entries(cfg.models)) {
