@@ -53,18 +53,32 @@ export function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Req
   return new Request(url, { method, headers, body, signal });
 }
 
+/** Time kept back before the Lambda deadline to abort the upstream and settle the request cleanly. */
+export const DEADLINE_MARGIN_MS = 5_000;
+
+export interface StreamingHandlerOptions {
+  /** Runs after each invocation's response and deferred work are done (e.g. flush metrics). */
+  afterInvocation?: () => void | Promise<void>;
+}
+
 /**
  * The streaming handler body: run the app, write the prelude (status + headers) then the body chunk by
  * chunk, and only return once deferred work (settlement, usage writes) has finished, so the container is
- * not frozen with money half-counted.
+ * not frozen with money half-counted. Shortly before the function's deadline the request is aborted, so
+ * even a generation longer than the timeout settles its reservation instead of leaking it.
  */
-export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal = lambdaGlobal()) {
-  return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
+export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal = lambdaGlobal(), opts: StreamingHandlerOptions = {}) {
+  return async (event: APIGatewayProxyEvent, responseStream: Writable, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<void> => {
     const pending: Promise<unknown>[] = [];
     const abort = new AbortController();
     const onGone = () => abort.abort(new Error('client disconnected'));
     responseStream.on('error', onGone);
     responseStream.on('close', onGone);
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadline =
+      remaining !== undefined && Number.isFinite(remaining)
+        ? setTimeout(() => abort.abort(new Error('function deadline reached')), Math.max(0, remaining - DEADLINE_MARGIN_MS))
+        : undefined;
     try {
       const response = await app.fetch(toRequest(event, abort.signal), { waitUntil: (p) => pending.push(p) });
       const headers: Record<string, string> = {};
@@ -74,20 +88,40 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
       if (response.body) {
         const reader = response.body.getReader();
         for (;;) {
-          if (abort.signal.aborted) {
+          if (abort.signal.aborted || out.destroyed) {
             await reader.cancel().catch(() => undefined);
             break;
           }
           const { done, value } = await reader.read();
           if (done) break;
-          if (!out.write(value)) await new Promise<void>((r) => out.once('drain', r));
+          if (!out.write(value)) await drained(out, abort.signal);
         }
       }
-      await new Promise<void>((resolve) => out.end(resolve));
+      if (!out.destroyed && !out.writableEnded) await new Promise<void>((resolve) => out.end(() => resolve()));
     } finally {
+      if (deadline) clearTimeout(deadline);
       responseStream.off('error', onGone);
       responseStream.off('close', onGone);
       await Promise.allSettled(pending);
+      await opts.afterInvocation?.();
     }
   };
+}
+
+/** Resolves on 'drain', or when the stream is gone or the request aborted (a destroyed stream never drains). */
+function drained(out: Writable, signal: AbortSignal): Promise<void> {
+  if (out.destroyed || signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('close', done);
+    out.once('error', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

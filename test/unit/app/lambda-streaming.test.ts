@@ -1,0 +1,142 @@
+/**
+ * The Lambda streaming handler, driven through an emulation of the runtime's streaming contract
+ * (JSON prelude, 8 NUL bytes, body) with API Gateway REST proxy events.
+ */
+import { createGatewayApp } from '../../../lambda/app/gateway-app';
+import { parseConfig } from '../../../lambda/core/config';
+import type { RequestOutcome } from '../../../lambda/core/gatekeeper';
+import type { ChatCompletionChunk } from '../../../lambda/core/openai-schema';
+import { createStreamingHandler, DEADLINE_MARGIN_MS } from '../../../lambda/handlers/lambda-streaming';
+import type { ProviderAdapter } from '../../../lambda/providers/types';
+import { awsLambdaEmulation, captureStream, restProxyEvent } from '../../support/lambda-streaming-emulator';
+
+const config = parseConfig({
+  providers: { up: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' } },
+  models: { chat: { targets: [{ provider: 'up', model: 'up-model' }] } },
+});
+
+const chunk = (content: string): ChatCompletionChunk => ({
+  id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up-model', choices: [{ index: 0, delta: { content }, finish_reason: null }],
+});
+
+let upstreamAborted = false;
+const adapter: ProviderAdapter = {
+  id: 'up',
+  chat: async () => ({ id: 'x', object: 'chat.completion', created: 1, model: 'up-model', choices: [{ index: 0, message: { role: 'assistant', content: 'hi there' }, finish_reason: 'stop' }] }),
+  async *chatStream(call) {
+    try {
+      for (const word of ['one ', 'two ', 'three']) {
+        await new Promise((r) => setTimeout(r, 20));
+        if (call.signal.aborted) throw new Error('aborted');
+        yield chunk(word);
+      }
+      yield { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up-model', choices: [], usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 } };
+    } finally {
+      upstreamAborted = call.signal.aborted;
+    }
+  },
+};
+
+function makeHandler(outcomes: RequestOutcome[], settleDelayMs = 0) {
+  const app = createGatewayApp({
+    config,
+    adapters: new Map([['up', adapter]]),
+    providerKeys: { get: async () => undefined },
+    gatekeeper: {
+      admit: async () => ({
+        attribution: { keyId: 'k' },
+        headers: {},
+        settle: async (o) => {
+          await new Promise((r) => setTimeout(r, settleDelayMs));
+          outcomes.push(o);
+        },
+      }),
+    },
+  });
+  return createStreamingHandler(app, awsLambdaEmulation);
+}
+
+describe('Handler: Lambda streaming adapter', () => {
+  it('writes the prelude, the NUL delimiter, then SSE chunks one write at a time', async () => {
+    const outcomes: RequestOutcome[] = [];
+    const cap = captureStream();
+    const body = JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'count' }] });
+    await makeHandler(outcomes)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), cap.stream);
+    const res = cap.result();
+    expect(res.prelude.statusCode).toBe(200);
+    expect(res.prelude.headers?.['content-type']).toMatch(/^text\/event-stream/);
+    const events = res.body.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.slice(0, 3).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content)).toEqual(['one ', 'two ', 'three']);
+    // Flushed chunk by chunk: each SSE event is its own write, spread over time, not one buffered blob.
+    const bodyWrites = res.writes.slice(2);
+    expect(bodyWrites.length).toBeGreaterThanOrEqual(4);
+    expect(bodyWrites.at(-2)!.at - bodyWrites[0].at).toBeGreaterThanOrEqual(30);
+    expect(res.ended).toBe(true);
+  });
+
+  it('does not return before settlement has finished (the container must not freeze mid-write)', async () => {
+    const outcomes: RequestOutcome[] = [];
+    const cap = captureStream();
+    const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    await makeHandler(outcomes, 50)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body, base64: true }), cap.stream);
+    expect(JSON.parse(cap.result().body).choices[0].message.content).toBe('hi there');
+    expect(outcomes).toHaveLength(1);
+  });
+
+  it('answers bad input with an OpenAI error prelude and body', async () => {
+    const cap = captureStream();
+    await makeHandler([])(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body: 'not json' }), cap.stream);
+    const res = cap.result();
+    expect(res.prelude.statusCode).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('invalid_json');
+  });
+
+  it('aborts the upstream and settles as client_abort when the client goes away mid-stream', async () => {
+    const outcomes: RequestOutcome[] = [];
+    upstreamAborted = false;
+    const cap = captureStream({ destroyAfterWrites: 3 });
+    const body = JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'count' }] });
+    await makeHandler(outcomes)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), cap.stream);
+    expect(upstreamAborted).toBe(true);
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0].status).toBe('client_abort');
+  });
+
+  it('aborts and settles shortly before the function deadline instead of leaking the reservation', async () => {
+    const outcomes: RequestOutcome[] = [];
+    upstreamAborted = false;
+    const cap = captureStream();
+    const body = JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'count' }] });
+    // 30 ms left before the margin: the upstream (20 ms per chunk) is cut after the first chunk or two.
+    const context = { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 30 };
+    await makeHandler(outcomes)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), cap.stream, context);
+    expect(upstreamAborted).toBe(true);
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0].status).toBe('client_abort');
+    expect(cap.result().body).not.toContain('[DONE]');
+  });
+
+  it('runs the after-invocation hook once deferred work is done', async () => {
+    const order: string[] = [];
+    const app = createGatewayApp({
+      config,
+      adapters: new Map([['up', adapter]]),
+      providerKeys: { get: async () => undefined },
+      gatekeeper: {
+        admit: async () => ({
+          attribution: { keyId: 'k' },
+          headers: {},
+          settle: async () => {
+            await new Promise((r) => setTimeout(r, 30));
+            order.push('settled');
+          },
+        }),
+      },
+    });
+    const handler = createStreamingHandler(app, awsLambdaEmulation, { afterInvocation: () => void order.push('flushed') });
+    const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    await handler(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), captureStream().stream);
+    expect(order).toEqual(['settled', 'flushed']);
+  });
+});
