@@ -54,6 +54,16 @@ export class BadRequestError extends GatewayError {
   }
 }
 
+/**
+ * A field this provider cannot honour (e.g. `seed` on Anthropic). Thrown by an adapter before any network
+ * call; the router then tries the model's next target, and answers 400 only when no target can honour it.
+ */
+export class UnsupportedParameterError extends BadRequestError {
+  constructor(provider: string, param: string, detail?: string) {
+    super(`Provider '${provider}' does not support '${param}'${detail ? `: ${detail}` : ''}.`, { param, code: 'unsupported_parameter' });
+  }
+}
+
 export class PayloadTooLargeError extends GatewayError {
   constructor(limitBytes: number) {
     super(413, 'invalid_request_error', `Request body exceeds the limit of ${limitBytes} bytes.`, {

@@ -3,7 +3,7 @@
  * passes in, so this file knows nothing of HTTP or providers' wire formats.
  */
 import type { ModelConfig, TargetConfig, TollgateConfig } from './config';
-import { GatewayError, ModelNotFoundError, UpstreamError, UpstreamTimeoutError, toGatewayError } from './errors';
+import { GatewayError, ModelNotFoundError, UnsupportedParameterError, UpstreamError, UpstreamTimeoutError, toGatewayError } from './errors';
 
 export interface ResolvedModel {
   /** What the client asked for. */
@@ -65,7 +65,8 @@ export class ClientAbortedError extends GatewayError {
 /**
  * Try each target in order; retry the same target with jittered backoff where configured; fall back on
  * connection errors, timeouts before the first byte, 408/409/429/5xx. A non-retryable error (the client's
- * own mistake, e.g. 400) stops immediately: another provider would reject it too.
+ * own mistake, e.g. 400) stops immediately: another provider would reject it too. A target that cannot
+ * honour a field of the request (UnsupportedParameterError, raised before any network call) is skipped.
  * `attempt` must resolve only once the first byte is in hand (see the stream relay), so that nothing has
  * reached the client before a fallback.
  */
@@ -93,6 +94,11 @@ export async function runWithFallback<T>(
         if (opts.clientSignal.aborted) throw new ClientAbortedError();
         const error = timeout.signal.aborted ? (timeout.signal.reason as GatewayError) : toGatewayError(err);
         opts.onAttemptFailed?.(target, error);
+        // A target that cannot honour a field is skipped (no retries on it); if none can, the client gets the 400.
+        if (error instanceof UnsupportedParameterError) {
+          lastError ??= error;
+          break;
+        }
         lastError = error;
         if (!isFallbackWorthy(error)) throw error;
       } finally {

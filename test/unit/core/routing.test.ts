@@ -1,5 +1,5 @@
 import { parseConfig } from '../../../lambda/core/config';
-import { BadRequestError, ModelNotFoundError, UpstreamError } from '../../../lambda/core/errors';
+import { BadRequestError, ModelNotFoundError, UnsupportedParameterError, UpstreamError } from '../../../lambda/core/errors';
 import { backoffMs, ClientAbortedError, resolveModel, runWithFallback } from '../../../lambda/core/routing';
 
 const config = parseConfig({
@@ -36,6 +36,34 @@ describe('Function: resolveModel', () => {
 });
 
 describe('Function: runWithFallback', () => {
+  it('skips a target that cannot honour a field, without retrying it, and serves from the next', async () => {
+    const seen: string[] = [];
+    const result = await runWithFallback(targets, async ({ target }) => {
+      seen.push(target.provider);
+      if (target.provider === 'a') throw new UnsupportedParameterError('a', 'seed');
+      return 'ok';
+    }, opts());
+    expect(seen).toEqual(['a', 'b']);
+    expect(result).toMatchObject({ value: 'ok', fallback: true });
+  });
+
+  it('answers 400 unsupported_parameter when no target can honour the field', async () => {
+    const err = await runWithFallback(targets, async ({ target }) => {
+      throw new UnsupportedParameterError(target.provider, 'seed');
+    }, opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedParameterError);
+    expect((err as UnsupportedParameterError).status).toBe(400);
+    expect((err as UnsupportedParameterError).param).toBe('seed');
+  });
+
+  it('reports the real upstream failure when the fallback target cannot honour a field', async () => {
+    const err = await runWithFallback(targets, async ({ target }) => {
+      if (target.provider === 'a') throw new UpstreamError('a', 'down', { upstreamStatus: 503, retryable: true });
+      throw new UnsupportedParameterError('b', 'seed');
+    }, opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+  });
+
   it('retries the same target, then falls back to the next on retryable errors', async () => {
     const seen: string[] = [];
     const result = await runWithFallback(
