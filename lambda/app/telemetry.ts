@@ -1,0 +1,296 @@
+/**
+ * The RequestObserver behind the Lambda handler and the local server: one structured JSON log line per
+ * request (Powertools Logger) and CloudWatch metrics as embedded metric format on stdout (Powertools
+ * Metrics; no PutMetricData calls, so no latency and no IAM). Names, units and dimension sets come from
+ * the metrics catalog, which the dashboard and alarms read too.
+ *
+ * One EMF document is written per metric group as soon as the hook runs. The hooks are synchronous, so
+ * a document's dimension values cannot mix with a concurrent request's, and `requestEnded` runs before
+ * the response (or the stream's last byte) is handed back, so nothing is left to lose when a streaming
+ * invocation ends. `flush()` publishes whatever is still buffered on the Metrics instance.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { TollgateConfig } from '../core/config';
+import { UpstreamError, type GatewayError } from '../core/errors';
+import type { Attribution, RequestOutcome } from '../core/gatekeeper';
+import {
+  Dim,
+  METRICS,
+  NO_TARGET,
+  SERVICE,
+  dimensionValue,
+  metricGroups,
+  metricsNamespace,
+  type DimensionName,
+  type ErrorClass,
+  type MetricGroup,
+  type MetricKey,
+} from '../core/metrics-catalog';
+import type { RequestEndedEvent, RequestObserver, RequestRejectedEvent } from './observer';
+
+/** Prompt and completion text, if the app ever attaches it to the ended event. Logged only when allowed. */
+export interface RequestContent {
+  prompt?: string;
+  completion?: string;
+}
+
+export interface TelemetryOptions {
+  config: TollgateConfig;
+  /** Defaults to a Logger with service `tollgate`. */
+  logger?: Logger;
+  /** Defaults to a Metrics instance on the catalog's namespace; its default dimensions become `{ Service }`. */
+  metrics?: Metrics;
+  /**
+   * Whether a request's prompt and completion may be logged. Default: only when the attribution itself
+   * carries `logContent: true` (a per-key opt-in). Content is never logged otherwise.
+   */
+  logContent?: (attribution: Attribution) => boolean;
+  /** Request cost in integer micro-dollars, used when the outcome does not carry `costMicros` itself. */
+  costMicros?: (outcome: RequestOutcome, attribution: Attribution) => number | undefined;
+}
+
+export interface Telemetry {
+  observer: RequestObserver;
+  /** Publish metrics still buffered. Call after the response and its stream ended, before the handler returns. */
+  flush(): void;
+  /** Report a watched budget's utilisation (percent); budgets not in `observability.watchedBudgets` are ignored. */
+  budgetUtilization(budget: string, percent: number): void;
+}
+
+export function createTelemetry(opts: TelemetryOptions): Telemetry {
+  const { config } = opts;
+  const logger = opts.logger ?? new Logger({ serviceName: SERVICE });
+  const metrics = opts.metrics ?? new Metrics({ namespace: metricsNamespace(config.observability), serviceName: SERVICE });
+  // Powertools names its default dimension `service`; the catalog's aggregate set is `Service`.
+  metrics.clearDefaultDimensions();
+  metrics.setDefaultDimensions({ [Dim.Service]: SERVICE });
+  const groups = metricGroups(config.observability);
+  const watched = new Set(config.observability.watchedBudgets);
+  const mayLogContent = opts.logContent ?? ((a: Attribution) => (a as Attribution & { logContent?: boolean }).logContent === true);
+
+  function publish(group: MetricGroup, dims: Partial<Record<DimensionName, string>>, values: Partial<Record<MetricKey, number>>): void {
+    try {
+      for (const set of group.dimensionSets) {
+        const named: Record<string, string> = {};
+        for (const name of set) if (name !== Dim.Service) named[name] = dims[name] ?? NO_TARGET;
+        // An empty set still becomes its own dimension set: the default dimensions alone, i.e. [Service].
+        metrics.addDimensions(named);
+      }
+      let stored = false;
+      for (const key of group.metrics) {
+        const value = values[key];
+        if (value === undefined || !Number.isFinite(value)) continue;
+        metrics.addMetric(METRICS[key].name, METRICS[key].unit, value);
+        stored = true;
+      }
+      if (stored) metrics.publishStoredMetrics();
+      else metrics.clearDimensions();
+    } catch (err) {
+      metrics.clearMetrics();
+      metrics.clearDimensions();
+      logger.warn('metrics not published', { error: describeError(err) });
+    }
+  }
+
+  /** Telemetry must never break a response: every hook swallows (and reports) its own failures. */
+  function guarded<A extends unknown[]>(name: string, fn: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        try {
+          logger.warn('telemetry hook failed', { hook: name, error: describeError(err) });
+        } catch {
+          // Nothing left to report with.
+        }
+      }
+    };
+  }
+
+  function requestEnded(event: RequestEndedEvent): void {
+    const { outcome, attribution } = event;
+    const errorClass = classifyOutcome(outcome);
+    const cost = costMicrosOf(outcome, attribution, opts.costMicros);
+    const usage = outcome.usage;
+    const content = (event as RequestEndedEvent & { content?: RequestContent }).content;
+    const line = {
+      requestId: event.requestId,
+      ...attributionFields(attribution),
+      model: event.model,
+      provider: outcome.provider,
+      upstreamModel: outcome.upstreamModel,
+      status: outcome.status,
+      httpStatus: outcome.httpStatus,
+      errorCode: outcome.errorCode,
+      errorClass,
+      stream: outcome.stream,
+      inputTokens: usage?.inputTokens,
+      outputTokens: usage?.outputTokens,
+      cachedTokens: usage?.cacheReadTokens,
+      cacheWriteTokens: usage?.cacheWriteTokens,
+      reasoningTokens: usage?.reasoningTokens,
+      usageEstimated: outcome.usageEstimated,
+      costMicros: cost,
+      costUsd: cost === undefined ? undefined : cost / 1e6,
+      ttftMs: outcome.ttftMs,
+      latencyMs: outcome.totalMs,
+      attempts: outcome.attempts,
+      fallback: outcome.fallback,
+      ...(content && mayLogContent(attribution) ? { prompt: content.prompt, completion: content.completion } : {}),
+    };
+    if (errorClass) logger.warn('request', line);
+    else logger.info('request', line);
+
+    const dims = {
+      [Dim.Model]: dimensionValue(outcome.upstreamModel, NO_TARGET),
+      [Dim.Provider]: dimensionValue(outcome.provider, NO_TARGET),
+      [Dim.Feature]: dimensionValue(attribution.feature),
+      [Dim.Team]: dimensionValue(attribution.team),
+    };
+    const costUsd = cost === undefined ? undefined : cost / 1e6;
+    publish(groups.request, dims, {
+      requests: 1,
+      errors: errorClass ? 1 : 0,
+      fallbacks: outcome.fallback ? 1 : 0,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+      cachedTokens: usage?.cacheReadTokens ?? 0,
+      costUsd,
+      latency: outcome.totalMs,
+      timeToFirstToken: outcome.ttftMs,
+    });
+    if (groups.attribution) {
+      publish(groups.attribution, dims, {
+        requests: 1,
+        inputTokens: usage?.inputTokens ?? 0,
+        outputTokens: usage?.outputTokens ?? 0,
+        costUsd,
+      });
+    }
+    if (errorClass) publish(groups.errorClass, { [Dim.ErrorClass]: errorClass }, { errors: 1 });
+  }
+
+  function rejected(event: RequestRejectedEvent): void {
+    const kind = classifyRejection(event.error);
+    logger.info('request rejected', {
+      requestId: event.requestId,
+      model: event.model,
+      httpStatus: event.error.status,
+      errorType: event.error.type,
+      errorCode: event.error.code ?? undefined,
+      rejection: kind,
+    });
+    publish(groups.rejection, {}, {
+      requests: 1,
+      errors: kind === 'rate_limited' || kind === 'budget' ? 0 : 1,
+      rateLimited: kind === 'rate_limited' ? 1 : 0,
+      budgetRejected: kind === 'budget' ? 1 : 0,
+    });
+    if (kind !== 'rate_limited' && kind !== 'budget') publish(groups.errorClass, { [Dim.ErrorClass]: kind }, { errors: 1 });
+  }
+
+  function attemptFailed(requestId: string, provider: string, error: GatewayError): void {
+    logger.warn('upstream attempt failed', {
+      requestId,
+      provider,
+      httpStatus: error.status,
+      errorCode: error.code ?? undefined,
+      upstreamStatus: error instanceof UpstreamError ? error.upstreamStatus : undefined,
+      retryable: error instanceof UpstreamError ? error.retryable : undefined,
+      error: redactSecrets(error.message),
+    });
+    publish(groups.attempt, { [Dim.Provider]: dimensionValue(provider, NO_TARGET) }, { upstreamAttemptFailures: 1 });
+  }
+
+  function internalError(requestId: string, error: unknown): void {
+    logger.error('internal error', { requestId, error: describeError(error) });
+    publish(groups.rejection, {}, { errors: 1 });
+    publish(groups.errorClass, { [Dim.ErrorClass]: 'internal' }, { errors: 1 });
+  }
+
+  return {
+    observer: {
+      requestEnded: guarded('requestEnded', requestEnded),
+      rejected: guarded('rejected', rejected),
+      attemptFailed: guarded('attemptFailed', attemptFailed),
+      internalError: guarded('internalError', internalError),
+    },
+    flush() {
+      try {
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      } catch (err) {
+        logger.warn('metrics flush failed', { error: describeError(err) });
+      }
+    },
+    budgetUtilization: guarded('budgetUtilization', (budget: string, percent: number) => {
+      if (!watched.has(budget)) return;
+      publish(groups.budget, { [Dim.Budget]: budget }, { budgetUtilization: percent });
+    }),
+  };
+}
+
+/** Why a request ended in error, or undefined when it did not (success, or the client left). */
+export function classifyOutcome(outcome: Pick<RequestOutcome, 'status' | 'httpStatus' | 'errorCode'>): ErrorClass | undefined {
+  if (outcome.status === 'success' || outcome.status === 'client_abort') return undefined;
+  return classifyStatus(outcome.httpStatus, outcome.errorCode);
+}
+
+export type RejectionKind = 'rate_limited' | 'budget' | ErrorClass;
+
+/** Throttles (rate limit vs budget) are counted apart from errors; everything else has an error class. */
+export function classifyRejection(error: Pick<GatewayError, 'status' | 'type' | 'code'>): RejectionKind {
+  if (error.status === 429) return error.type === 'insufficient_quota' || error.code === 'insufficient_quota' ? 'budget' : 'rate_limited';
+  return classifyStatus(error.status, error.code ?? undefined);
+}
+
+function classifyStatus(status: number, code: string | undefined): ErrorClass {
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 504 || code === 'upstream_timeout') return 'timeout';
+  if (status === 500) return 'internal';
+  if (status >= 500 || status === 429) return 'upstream';
+  return 'client_error';
+}
+
+function costMicrosOf(
+  outcome: RequestOutcome,
+  attribution: Attribution,
+  fallback: TelemetryOptions['costMicros'],
+): number | undefined {
+  const carried = (outcome as RequestOutcome & { costMicros?: number }).costMicros;
+  if (typeof carried === 'number' && Number.isFinite(carried)) return carried;
+  const computed = fallback?.(outcome, attribution);
+  return typeof computed === 'number' && Number.isFinite(computed) ? computed : undefined;
+}
+
+/** The attribution's non-secret fields; the key itself never reaches the observer. */
+function attributionFields(a: Attribution) {
+  return { keyId: a.keyId, keyName: a.keyName, team: a.team, feature: a.feature, customer: a.customer, environment: a.environment };
+}
+
+const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+  [/\b(Bearer|Basic)\s+[^\s"',]+/gi, '$1 [redacted]'],
+  // OpenAI/Anthropic/Groq/Tollgate-style keys, including the partly masked ones upstream 401 messages echo.
+  [/\b(sk|pk|rk|gsk|tg|xai)[-_][A-Za-z0-9_*.-]{6,}/g, '[redacted-key]'],
+  [/\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, '[redacted-aws-key]'],
+  [/((?:api[-_]?key|x-api-key|authorization|secret|password|token)["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, '$1[redacted]'],
+];
+
+/** Upstream error messages can echo credentials (OpenAI's 401 names a masked key): scrub before logging. */
+export function redactSecrets(text: string): string {
+  return SECRET_PATTERNS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text);
+}
+
+function describeError(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) {
+    const gw = err as Partial<GatewayError>;
+    return {
+      name: err.name,
+      message: redactSecrets(err.message),
+      status: gw.status,
+      code: gw.code ?? undefined,
+      stack: err.stack ? redactSecrets(err.stack) : undefined,
+    };
+  }
+  return { message: redactSecrets(String(err)) };
+}
