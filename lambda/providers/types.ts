@@ -12,6 +12,11 @@ export interface ProviderCall {
   signal: AbortSignal;
   /** The provider's API key, if it uses one (never logged). */
   apiKey?: string;
+  /**
+   * The model's output-token ceiling from config (`ModelConfig.maxOutputTokens`). Used by adapters whose
+   * upstream requires a cap (Anthropic) when the client sent none, so the cap matches what was priced.
+   */
+  maxOutputTokens?: number;
 }
 
 export interface ProviderAdapter {

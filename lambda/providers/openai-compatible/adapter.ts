@@ -1,0 +1,65 @@
+/** The OpenAI-compatible adapter: transport (api.ts) + mapping (chat-complete.ts) + SSE reading. */
+import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-schema';
+import { commonErrorMessage, postJson, readJson, type FetchLike } from '../shared/http-transport';
+import { readSse } from '../shared/sse-reader';
+import { connectionError } from '../shared/upstream-errors';
+import type { ProviderAdapter, ProviderCall } from '../types';
+import { chatCompletionsUrl, requestHeaders, type OpenAICompatibleSettings } from './api';
+import { UsageCollector, parseChunk, parseCompletion, toUpstreamBody } from './chat-complete';
+
+export interface OpenAICompatibleAdapterOptions {
+  /** Injected for tests; defaults to the global fetch (undici). */
+  fetch?: FetchLike;
+}
+
+export function createOpenAICompatibleAdapter(
+  id: string,
+  settings: OpenAICompatibleSettings,
+  options: OpenAICompatibleAdapterOptions = {},
+): ProviderAdapter {
+  const url = chatCompletionsUrl(settings);
+
+  const open = (call: ProviderCall, stream: boolean) =>
+    postJson({
+      provider: id,
+      url,
+      headers: requestHeaders(settings, call.apiKey, stream),
+      body: toUpstreamBody(call.request, stream),
+      signal: call.signal,
+      fetch: options.fetch,
+      errorMessage: commonErrorMessage,
+      apiKey: call.apiKey,
+    });
+
+  return {
+    id,
+
+    async chat(call: ProviderCall): Promise<ChatCompletion> {
+      const response = await open(call, false);
+      return parseCompletion(id, await readJson(id, response, call.signal));
+    },
+
+    async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
+      const response = await open(call, true);
+      const usage = new UsageCollector();
+      let sawFinish = false;
+      let sawDone = false;
+      for await (const event of readSse(id, response, call.signal)) {
+        // Read on to the end after [DONE] rather than aborting: a cleanly ended body keeps the connection reusable.
+        if (sawDone || event.data.trim() === '') continue;
+        if (event.data === '[DONE]') {
+          sawDone = true;
+          continue;
+        }
+        const chunk = usage.take(parseChunk(id, event.data));
+        if (!chunk) continue;
+        if (chunk.choices.some((c) => c.finish_reason != null)) sawFinish = true;
+        yield chunk;
+      }
+      // Some hosts omit [DONE]; a stream that ended cleanly after a finish_reason is complete.
+      if (!sawDone && !sawFinish) throw connectionError(id, undefined, 'ended the stream before it was complete');
+      const final = usage.final();
+      if (final) yield final;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Request and response mapping for OpenAI-compatible hosts. Mostly a pass-through: the canonical request
+ * *is* OpenAI's, so the work is stripping gateway-only fields, forcing usage on streams, and validating and
+ * normalising what comes back (usage always in a final `choices: []` chunk).
+ */
+import { UpstreamError } from '../../core/errors';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../core/openai-schema';
+import { isRecord } from '../shared/http-transport';
+import { malformedResponseError } from '../shared/upstream-errors';
+
+/** Consumed by the gateway (attribution), never sent upstream. */
+const GATEWAY_ONLY_FIELDS = ['metadata'] as const;
+
+export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(request)) {
+    // null means "unset" in OpenAI's API; some compatible hosts reject explicit nulls.
+    if (value === null || value === undefined) continue;
+    if ((GATEWAY_ONLY_FIELDS as readonly string[]).includes(key)) continue;
+    body[key] = value;
+  }
+  if (stream) {
+    body.stream = true;
+    // The gateway meters every stream, so usage is requested even when the client did not ask for it.
+    body.stream_options = { ...request.stream_options, include_usage: true };
+  } else {
+    body.stream = false;
+    delete body.stream_options;
+  }
+  return body;
+}
+
+export function parseCompletion(provider: string, body: unknown): ChatCompletion {
+  if (!isRecord(body) || !Array.isArray(body.choices)) throw malformedResponseError(provider, 'chat completion');
+  const completion = body as unknown as ChatCompletion;
+  const usage = normaliseUsage(body.usage);
+  return usage ? { ...completion, usage } : completion;
+}
+
+/**
+ * One SSE `data:` payload → a chunk. Throws UpstreamError for invalid JSON and for in-band `error`
+ * events (OpenAI and several compatible hosts report mid-stream failures that way).
+ */
+export function parseChunk(provider: string, data: string): ChatCompletionChunk {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch (err) {
+    throw malformedResponseError(provider, 'stream chunk', err);
+  }
+  if (isRecord(parsed) && parsed.error !== undefined && parsed.error !== null) {
+    const error = parsed.error;
+    const message = isRecord(error) && typeof error.message === 'string' ? error.message : 'unknown error';
+    throw new UpstreamError(provider, `Provider '${provider}' reported an error mid-stream: ${message}`, { code: 'upstream_stream_error' });
+  }
+  if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw malformedResponseError(provider, 'stream chunk');
+  const chunk = parsed as unknown as ChatCompletionChunk;
+  if (parsed.usage === undefined || parsed.usage === null) return chunk;
+  return { ...chunk, usage: normaliseUsage(parsed.usage) ?? null };
+}
+
+/**
+ * OpenAI's usage, with DeepSeek's `prompt_cache_hit_tokens` folded into `cached_tokens` (its
+ * `prompt_tokens` already includes them, as OpenAI's convention wants).
+ */
+export function normaliseUsage(raw: unknown): Usage | undefined {
+  if (!isRecord(raw) || typeof raw.prompt_tokens !== 'number') return undefined;
+  const usage = { ...raw } as unknown as Usage;
+  const completion = typeof raw.completion_tokens === 'number' ? raw.completion_tokens : 0;
+  usage.completion_tokens = completion;
+  if (typeof raw.total_tokens !== 'number') usage.total_tokens = raw.prompt_tokens + completion;
+  const details = isRecord(raw.prompt_tokens_details) ? raw.prompt_tokens_details : undefined;
+  if (typeof details?.cached_tokens !== 'number' && typeof raw.prompt_cache_hit_tokens === 'number') {
+    usage.prompt_tokens_details = { ...details, cached_tokens: raw.prompt_cache_hit_tokens };
+  }
+  return usage;
+}
+
+/**
+ * Holds usage back so it always arrives in one final `choices: []` chunk, whether the host sends it
+ * that way (OpenAI) or attached to the last content chunk (Gemini, Mistral, some vLLM builds).
+ */
+export class UsageCollector {
+  private usage: Usage | undefined;
+  private last: ChatCompletionChunk | undefined;
+
+  /** The chunk to pass on now (without usage), or undefined when it carried nothing but usage. */
+  take(chunk: ChatCompletionChunk): ChatCompletionChunk | undefined {
+    this.last = chunk;
+    if (chunk.usage == null) return chunk;
+    this.usage = chunk.usage;
+    if (chunk.choices.length === 0) return undefined;
+    const { usage: _usage, ...rest } = chunk;
+    return rest;
+  }
+
+  final(): ChatCompletionChunk | undefined {
+    if (!this.usage || !this.last) return undefined;
+    const { id, created, model, system_fingerprint } = this.last;
+    const chunk: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: this.usage };
+    if (system_fingerprint !== undefined) chunk.system_fingerprint = system_fingerprint;
+    return chunk;
+  }
+}

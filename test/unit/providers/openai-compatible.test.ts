@@ -1,0 +1,106 @@
+import { UpstreamError } from '../../../lambda/core/errors';
+import type { ChatCompletionChunk } from '../../../lambda/core/openai-schema';
+import { chatCompletionsUrl, requestHeaders } from '../../../lambda/providers/openai-compatible/api';
+import { UsageCollector, normaliseUsage, parseChunk, parseCompletion, toUpstreamBody } from '../../../lambda/providers/openai-compatible/chat-complete';
+
+const chunk = (over: Partial<ChatCompletionChunk>): ChatCompletionChunk => ({
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'm',
+  choices: [{ index: 0, delta: { content: 'x' }, finish_reason: null }],
+  ...over,
+});
+
+describe('Method: chatCompletionsUrl', () => {
+  it('joins the base URL and path whether or not the base ends with a slash', () => {
+    expect(chatCompletionsUrl({ baseUrl: 'https://api.mistral.ai/v1/' })).toBe('https://api.mistral.ai/v1/chat/completions');
+    expect(chatCompletionsUrl({ baseUrl: 'http://localhost:11434/v1' })).toBe('http://localhost:11434/v1/chat/completions');
+  });
+});
+
+describe('Method: requestHeaders', () => {
+  it('adds a bearer token only when there is a key', () => {
+    expect(requestHeaders({ baseUrl: 'x', headers: { 'x-org': 'o' } }, 'k', true)).toEqual({ 'x-org': 'o', accept: 'text/event-stream', authorization: 'Bearer k' });
+    expect(requestHeaders({ baseUrl: 'x' }, undefined, false)).toEqual({ accept: 'application/json' });
+  });
+});
+
+describe('Method: toUpstreamBody', () => {
+  const base = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  it('forces include_usage on streams and keeps the client stream options', () => {
+    const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: false } }, true);
+    expect(body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('drops metadata and nulls, keeps user and provider-specific fields', () => {
+    const body = toUpstreamBody({ ...base, metadata: { team: 'a' }, user: 'u', seed: 3, temperature: null, stream_options: null }, false);
+    expect(body).toEqual({ ...base, user: 'u', seed: 3, stream: false });
+  });
+});
+
+describe('Method: parseChunk', () => {
+  it('parses a chunk', () => {
+    expect(parseChunk('p', JSON.stringify(chunk({})))).toEqual(chunk({}));
+  });
+
+  it('throws a malformed-response UpstreamError on invalid JSON', () => {
+    expect(() => parseChunk('p', '{"id":')).toThrow(expect.objectContaining({ code: 'upstream_malformed_response' }));
+  });
+
+  it('throws an UpstreamError on an in-band error object', () => {
+    expect(() => parseChunk('p', '{"error":{"message":"boom"}}')).toThrow(UpstreamError);
+  });
+
+  it('throws when the chunk has no choices array', () => {
+    expect(() => parseChunk('p', '{"id":"x"}')).toThrow(expect.objectContaining({ code: 'upstream_malformed_response' }));
+  });
+});
+
+describe('Method: parseCompletion', () => {
+  it('throws on a body that is not a completion', () => {
+    expect(() => parseCompletion('p', { object: 'list' })).toThrow(UpstreamError);
+  });
+});
+
+describe('Method: normaliseUsage', () => {
+  it('folds DeepSeek cache hits into cached_tokens', () => {
+    expect(normaliseUsage({ prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_cache_hit_tokens: 60, prompt_cache_miss_tokens: 40 })).toMatchObject({
+      prompt_tokens: 100,
+      prompt_tokens_details: { cached_tokens: 60 },
+    });
+  });
+
+  it('fills total_tokens when a host omits it', () => {
+    expect(normaliseUsage({ prompt_tokens: 3, completion_tokens: 4 })).toMatchObject({ total_tokens: 7 });
+  });
+
+  it('returns undefined for something that is not usage', () => {
+    expect(normaliseUsage({ foo: 1 })).toBeUndefined();
+  });
+});
+
+describe('Method: UsageCollector', () => {
+  const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+
+  it('holds back a usage-only chunk and emits it at the end', () => {
+    const c = new UsageCollector();
+    expect(c.take(chunk({ choices: [], usage }))).toBeUndefined();
+    expect(c.final()).toMatchObject({ choices: [], usage });
+  });
+
+  it('splits usage off a content chunk (Gemini/Mistral style) into the final chunk', () => {
+    const c = new UsageCollector();
+    const passed = c.take(chunk({ usage }));
+    expect(passed?.usage).toBeUndefined();
+    expect(passed?.choices).toHaveLength(1);
+    expect(c.final()?.usage).toEqual(usage);
+  });
+
+  it('emits nothing at the end when the upstream reported no usage', () => {
+    const c = new UsageCollector();
+    c.take(chunk({}));
+    expect(c.final()).toBeUndefined();
+  });
+});
