@@ -1,0 +1,74 @@
+/**
+ * The gateway function: the OpenAI-compatible app behind API Gateway (response streaming), with the
+ * validated config baked in and least-privilege access to the tables, the provider-keys secret, the alert
+ * topic and exactly the Bedrock models the config routes to.
+ */
+import { Aws, Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { BEDROCK_INVOKE_ACTIONS, bedrockResourceArns } from '../bedrock-arns';
+import { bedrockTargets, type TollgateConfig } from '../settings';
+import type { AlertPublishTarget } from './alerts';
+import { TollgateFunction } from './function-defaults';
+
+export interface GatewayFunctionProps {
+  readonly settings: TollgateConfig;
+  /** Absolute path of the handler module. */
+  readonly entry: string;
+  readonly keysTable: dynamodb.ITable;
+  readonly ledgerTable: dynamodb.ITable;
+  readonly providerSecret: secretsmanager.ISecret;
+  /** Alarms' topic; the function publishes budget-threshold notifications to it. */
+  readonly alerts: AlertPublishTarget;
+}
+
+export class GatewayFunction extends Construct {
+  public readonly function: lambda.IFunction;
+  public readonly logGroup: logs.ILogGroup;
+
+  constructor(scope: Construct, id: string, props: GatewayFunctionProps) {
+    super(scope, id);
+    const { settings } = props;
+    const built = new TollgateFunction(this, 'Gateway', {
+      entry: props.entry,
+      description: 'Tollgate OpenAI-compatible gateway (streaming)',
+      memorySize: settings.deployment.memoryMb,
+      timeout: Duration.seconds(settings.deployment.timeoutSeconds),
+      logRetentionDays: settings.deployment.logRetentionDays,
+      config: settings,
+      // Names and ARNs only: provider keys stay in Secrets Manager and are fetched at run time.
+      environment: {
+        TOLLGATE_KEYS_TABLE: props.keysTable.tableName,
+        TOLLGATE_LEDGER_TABLE: props.ledgerTable.tableName,
+        TOLLGATE_PROVIDER_SECRET_ARN: props.providerSecret.secretArn,
+        TOLLGATE_ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
+        POWERTOOLS_SERVICE_NAME: 'tollgate',
+        POWERTOOLS_METRICS_NAMESPACE: settings.observability.namespace,
+      },
+    });
+    const fn = built.function;
+
+    props.keysTable.grantReadWriteData(fn);
+    props.ledgerTable.grantReadWriteData(fn);
+    props.providerSecret.grantRead(fn);
+    props.alerts.grantPublish(fn);
+
+    const bedrockArns = bedrockResourceArns(bedrockTargets(settings), { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID });
+    if (bedrockArns.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'InvokeConfiguredBedrockModels',
+          actions: [...BEDROCK_INVOKE_ACTIONS],
+          resources: bedrockArns,
+        }),
+      );
+    }
+
+    this.function = fn;
+    this.logGroup = built.logGroup;
+  }
+}
