@@ -15,6 +15,8 @@ export interface Attribution {
   customer?: string;
   environment?: string;
   feature?: string;
+  /** The key allows prompt/response content in logs (off unless the key's owner turned it on). */
+  logContent?: boolean;
 }
 
 export interface AdmissionRequest {

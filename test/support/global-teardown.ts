@@ -1,2 +1,6 @@
-// Placeholder: replaced by the DynamoDB Local harness.
-export default async function globalTeardown(): Promise<void> {}
+/** Stops the DynamoDB Local that global-setup started. */
+export default async function globalTeardown(): Promise<void> {
+  const local = globalThis.__TOLLGATE_DYNAMODB_LOCAL__;
+  globalThis.__TOLLGATE_DYNAMODB_LOCAL__ = undefined;
+  await local?.stop();
+}

@@ -1,0 +1,39 @@
+/**
+ * Small DynamoDB helpers shared by the store: one document client configuration, and the
+ * ConditionalCheckFailedException turned into data (the item as it was, when DynamoDB returned it).
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+export type Item = Record<string, unknown>;
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function isConditionalCheckFailed(err: unknown): boolean {
+  return err instanceof ConditionalCheckFailedException || (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * The item a failed condition saw, when the request asked for it with ReturnValuesOnConditionCheckFailure
+ * (DynamoDB and DynamoDB Local return it; dynalite does not, so callers fall back to a read).
+ */
+export function conditionFailedItem(err: unknown): Item | undefined {
+  const raw = (err as { Item?: Record<string, AttributeValue> } | null)?.Item;
+  return raw ? (unmarshall(raw) as Item) : undefined;
+}
+
+export function num(v: unknown): number {
+  return typeof v === 'number' ? v : 0;
+}
+
+/** Run all, then throw the first failure: a partial failure must not hide behind an early rejection. */
+export async function settleAll(tasks: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(tasks);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} DynamoDB writes failed`);
+}
