@@ -269,11 +269,11 @@ function attributionFields(a: Attribution) {
 }
 
 const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+  [/((?:api[-_]?key|authorization|secret|password|token)["']?\s*[:=]\s*["']?)(?:(?:Bearer|Basic)\s+)?[^\s"',}]+/gi, '$1[redacted]'],
   [/\b(Bearer|Basic)\s+[^\s"',]+/gi, '$1 [redacted]'],
   // OpenAI/Anthropic/Groq/Tollgate-style keys, including the partly masked ones upstream 401 messages echo.
-  [/\b(sk|pk|rk|gsk|tg|xai)[-_][A-Za-z0-9_*.-]{6,}/g, '[redacted-key]'],
+  [/\b(sk|pk|rk|gsk|tg|xai)[-_][A-Za-z0-9_*-]{6,}/g, '[redacted-key]'],
   [/\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, '[redacted-aws-key]'],
-  [/((?:api[-_]?key|x-api-key|authorization|secret|password|token)["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, '$1[redacted]'],
 ];
 
 /** Upstream error messages can echo credentials (OpenAI's 401 names a masked key): scrub before logging. */

@@ -1,0 +1,357 @@
+/**
+ * Telemetry driven through the real app (createGatewayApp, scripted in-process adapters): the JSON log
+ * line and the EMF documents Powertools actually writes to stdout, for non-streamed, streamed, failed and
+ * rejected requests.
+ */
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createGatewayApp, type GatewayApp } from '../../../lambda/app/gateway-app';
+import { createTelemetry, type Telemetry, type TelemetryOptions } from '../../../lambda/app/telemetry';
+import { parseConfig, type TollgateConfig } from '../../../lambda/core/config';
+import { AuthenticationError, BudgetExceededError, RateLimitError, UpstreamError } from '../../../lambda/core/errors';
+import type { Attribution, Gatekeeper, RequestOutcome } from '../../../lambda/core/gatekeeper';
+import { METRICS } from '../../../lambda/core/metrics-catalog';
+import type { ChatCompletion, ChatCompletionChunk } from '../../../lambda/core/openai-schema';
+import type { ProviderAdapter } from '../../../lambda/providers/types';
+import { captureStdout, directive, findDoc, type StdoutCapture } from './stdout-capture';
+
+const CLIENT_KEY = 'tg-live-CLIENTSECRET0123456789';
+const PROVIDER_KEY = 'sk-proj-PROVIDERSECRET9876543210';
+
+type Script = { fail?: UpstreamError; chunks?: string[]; failAfter?: number };
+
+function scriptedAdapter(id: string, script: () => Script): ProviderAdapter {
+  const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: ChatCompletionChunk['choices'][0]['finish_reason'] = null): ChatCompletionChunk => ({
+    id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'up', choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+  return {
+    id,
+    async chat(call): Promise<ChatCompletion> {
+      const s = script();
+      if (s.fail) throw s.fail;
+      return {
+        id: 'x', object: 'chat.completion', created: 1, model: call.request.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: (s.chunks ?? []).join('') }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10, prompt_tokens_details: { cached_tokens: 2 } },
+      };
+    },
+    async *chatStream() {
+      const s = script();
+      if (s.fail) throw s.fail;
+      const parts = s.chunks ?? [];
+      yield chunk({ role: 'assistant', content: '' });
+      for (let i = 0; i < parts.length; i++) {
+        if (s.failAfter === i) throw new UpstreamError(id, 'connection reset', { upstreamStatus: undefined });
+        yield chunk({ content: parts[i] });
+      }
+      yield chunk({}, 'stop');
+      yield { id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'up', choices: [], usage: { prompt_tokens: 5, completion_tokens: parts.length, total_tokens: 5 + parts.length } };
+    },
+  };
+}
+
+function makeConfig(observability: Record<string, unknown> = {}): TollgateConfig {
+  return parseConfig({
+    providers: {
+      primary: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' },
+      backup: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:2/v1' },
+    },
+    models: { chat: { targets: [{ provider: 'primary', model: 'p-model' }, { provider: 'backup', model: 'b-model' }] } },
+    server: { retryBaseDelayMs: 1 },
+    observability: { namespace: 'TollgateTest', watchedBudgets: ['team:search:month'], ...observability },
+  });
+}
+
+const ATTRIBUTION: Attribution = { keyId: 'key_01', keyName: 'search-prod', team: 'search', feature: 'autocomplete', customer: 'acme' };
+
+interface Harness {
+  app: GatewayApp;
+  telemetry: Telemetry;
+  /** Runs one request to the end (body read, deferred work done), then flushes as the handler would. */
+  call(body: Record<string, unknown>): Promise<Response & { text: string }>;
+}
+
+let primary: Script;
+let backup: Script;
+let admit: () => Attribution = () => ATTRIBUTION;
+
+function harness(config: TollgateConfig, extra: Partial<TelemetryOptions> = {}): Harness {
+  const telemetry = createTelemetry({ config, costMicros: (o) => (o.usage ? o.usage.inputTokens * 10 + o.usage.outputTokens * 30 : 0), ...extra });
+  const gatekeeper: Gatekeeper = {
+    async admit() {
+      return { attribution: admit(), headers: {}, settle: async () => undefined };
+    },
+  };
+  const app = createGatewayApp({
+    config,
+    adapters: new Map([
+      ['primary', scriptedAdapter('primary', () => primary)],
+      ['backup', scriptedAdapter('backup', () => backup)],
+    ]),
+    providerKeys: { get: async () => PROVIDER_KEY },
+    gatekeeper,
+    observer: telemetry.observer,
+    random: () => 0,
+  });
+  return {
+    app,
+    telemetry,
+    async call(body) {
+      const pending: Promise<unknown>[] = [];
+      const res = await app.fetch(
+        new Request('https://gw.local/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+          body: JSON.stringify(body),
+        }),
+        { waitUntil: (p) => pending.push(p) },
+      );
+      const text = await res.text();
+      await Promise.allSettled(pending);
+      telemetry.flush();
+      return Object.assign(res, { text });
+    },
+  };
+}
+
+const ask = (extra: Record<string, unknown> = {}) => ({ model: 'chat', messages: [{ role: 'user', content: 'What is the capital of France?' }], ...extra });
+
+describe('Telemetry', () => {
+  let out: StdoutCapture;
+  const savedEnv = { ...process.env };
+
+  beforeAll(() => {
+    // Powertools disables metrics in dev mode; make sure a developer's shell does not hide them.
+    delete process.env.POWERTOOLS_DEV;
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+  });
+  afterAll(() => {
+    process.env = savedEnv;
+  });
+  beforeEach(() => {
+    primary = { chunks: ['Par', 'is'] };
+    backup = { chunks: ['from ', 'backup'] };
+    admit = () => ATTRIBUTION;
+    out = captureStdout();
+  });
+  afterEach(() => out.restore());
+
+  describe('Method: requestEnded', () => {
+    it('writes one request log line and EMF documents with catalog names, units and dimension sets for a non-streamed request', async () => {
+      const h = harness(makeConfig());
+      const res = await h.call(ask());
+      expect(res.status).toBe(200);
+
+      const requestLogs = out.logs().filter((l) => l.message === 'request');
+      expect(requestLogs).toHaveLength(1);
+      expect(requestLogs[0]).toMatchObject({
+        level: 'INFO', service: 'tollgate', keyId: 'key_01', keyName: 'search-prod', team: 'search', feature: 'autocomplete',
+        customer: 'acme', model: 'chat', provider: 'primary', upstreamModel: 'p-model', status: 'success', httpStatus: 200,
+        stream: false, inputTokens: 7, outputTokens: 3, cachedTokens: 2, costMicros: 160, costUsd: 0.00016, attempts: 1,
+        fallback: false, usageEstimated: false,
+      });
+      expect(requestLogs[0].requestId).toBe(res.headers.get('x-tollgate-request-id'));
+      expect(requestLogs[0]).not.toHaveProperty('ttftMs');
+      expect(requestLogs[0]).not.toHaveProperty('prompt');
+
+      const docs = out.emf();
+      expect(docs).toHaveLength(2);
+      const [request, attribution] = docs;
+      expect(directive(request)).toEqual({
+        Namespace: 'TollgateTest',
+        Dimensions: [['Service'], ['Service', 'Model', 'Provider']],
+        Metrics: [
+          { Name: 'Requests', Unit: 'Count' }, { Name: 'Errors', Unit: 'Count' }, { Name: 'Fallbacks', Unit: 'Count' },
+          { Name: 'InputTokens', Unit: 'Count' }, { Name: 'OutputTokens', Unit: 'Count' }, { Name: 'CachedTokens', Unit: 'Count' },
+          { Name: 'CostUSD', Unit: 'None' }, { Name: 'Latency', Unit: 'Milliseconds' },
+        ],
+      });
+      expect(request).toMatchObject({
+        Service: 'tollgate', Model: 'p-model', Provider: 'primary',
+        Requests: 1, Errors: 0, Fallbacks: 0, InputTokens: 7, OutputTokens: 3, CachedTokens: 2, CostUSD: 0.00016,
+      });
+      expect(typeof request.Latency).toBe('number');
+      expect(request).not.toHaveProperty('TimeToFirstToken');
+
+      expect(directive(attribution)).toEqual({
+        Namespace: 'TollgateTest',
+        Dimensions: [['Service', 'Feature'], ['Service', 'Team']],
+        Metrics: [{ Name: 'Requests', Unit: 'Count' }, { Name: 'InputTokens', Unit: 'Count' }, { Name: 'OutputTokens', Unit: 'Count' }, { Name: 'CostUSD', Unit: 'None' }],
+      });
+      // The attribution document must not carry the aggregate set, or totals would be counted twice.
+      expect(directive(attribution).Dimensions).not.toContainEqual(['Service']);
+      expect(attribution).toMatchObject({ Feature: 'autocomplete', Team: 'search', Requests: 1, CostUSD: 0.00016 });
+    });
+
+    it('records time to first token, fallback and the failed attempt for a streamed request served by the backup', async () => {
+      primary = { fail: new UpstreamError('primary', 'overloaded', { upstreamStatus: 529 }) };
+      const h = harness(makeConfig());
+      const res = await h.call(ask({ stream: true }));
+      expect(res.text).toContain('data: [DONE]');
+
+      const docs = out.emf();
+      const attempt = findDoc(docs, 'UpstreamAttemptFailures', ['Service', 'Provider'])!;
+      expect(directive(attempt).Dimensions).toEqual([['Service'], ['Service', 'Provider']]);
+      expect(attempt).toMatchObject({ Provider: 'primary', UpstreamAttemptFailures: 1 });
+
+      const request = findDoc(docs, 'Requests', ['Service', 'Model', 'Provider'])!;
+      expect(directive(request).Metrics).toContainEqual({ Name: 'TimeToFirstToken', Unit: 'Milliseconds' });
+      expect(request).toMatchObject({ Model: 'b-model', Provider: 'backup', Fallbacks: 1, Errors: 0, InputTokens: 5, OutputTokens: 2, CostUSD: 0.00011 });
+      expect(request.TimeToFirstToken as number).toBeGreaterThanOrEqual(0);
+      expect(request.Latency as number).toBeGreaterThanOrEqual(request.TimeToFirstToken as number);
+
+      const log = out.logs().find((l) => l.message === 'request')!;
+      expect(log).toMatchObject({ stream: true, provider: 'backup', fallback: true, attempts: 2, status: 'success' });
+      expect(typeof log.ttftMs).toBe('number');
+      expect(out.logs().find((l) => l.message === 'upstream attempt failed')).toMatchObject({ level: 'WARN', provider: 'primary', upstreamStatus: 529 });
+    });
+
+    it('counts a stream that breaks after the first byte as an upstream error with an error-class document', async () => {
+      primary = { chunks: ['a', 'b', 'c'], failAfter: 1 };
+      const h = harness(makeConfig());
+      await h.call(ask({ stream: true }));
+      const docs = out.emf();
+      expect(findDoc(docs, 'Requests', ['Service'])).toMatchObject({ Errors: 1 });
+      const byClass = findDoc(docs, 'Errors', ['Service', 'ErrorClass'])!;
+      expect(directive(byClass).Metrics).toEqual([{ Name: 'Errors', Unit: 'Count' }]);
+      expect(directive(byClass).Dimensions).toEqual([['Service', 'ErrorClass']]);
+      expect(byClass).toMatchObject({ ErrorClass: 'upstream', Errors: 1 });
+      expect(out.logs().find((l) => l.message === 'request')).toMatchObject({ level: 'WARN', status: 'stream_error', usageEstimated: true, errorClass: 'upstream' });
+    });
+
+    it('uses `none` for model and provider when every target failed before answering', async () => {
+      primary = { fail: new UpstreamError('primary', 'down', { upstreamStatus: 500 }) };
+      backup = { fail: new UpstreamError('backup', 'down', { upstreamStatus: 503 }) };
+      const h = harness(makeConfig());
+      expect((await h.call(ask())).status).toBe(502);
+      const request = findDoc(out.emf(), 'Requests', ['Service', 'Model', 'Provider'])!;
+      expect(request).toMatchObject({ Model: 'none', Provider: 'none', Errors: 1, InputTokens: 0, CostUSD: 0 });
+      expect(out.emf().filter((d) => d.UpstreamAttemptFailures === 1)).toHaveLength(2);
+    });
+
+    it('publishes no attribution document when the Feature and Team dimensions are off, and `unattributed` when a key lacks them', async () => {
+      const off = harness(makeConfig({ featureDimension: false, teamDimension: false }));
+      await off.call(ask());
+      expect(out.emf()).toHaveLength(1);
+
+      out.clear();
+      admit = () => ({ keyId: 'key_02' });
+      const teamOnly = harness(makeConfig({ featureDimension: false }));
+      await teamOnly.call(ask());
+      const attribution = findDoc(out.emf(), 'CostUSD', ['Service', 'Team'])!;
+      expect(directive(attribution).Dimensions).toEqual([['Service', 'Team']]);
+      expect(attribution.Team).toBe('unattributed');
+    });
+
+    it('takes the cost the outcome carries over the injected pricing function, and omits CostUSD when neither knows it', () => {
+      const config = makeConfig({ featureDimension: false, teamDimension: false });
+      const outcome = { status: 'success', httpStatus: 200, stream: false, provider: 'primary', upstreamModel: 'p-model', usageEstimated: false, totalMs: 5, attempts: 1, fallback: false, endedAt: 0 } satisfies RequestOutcome;
+      createTelemetry({ config, costMicros: () => 5 }).observer.requestEnded!({ requestId: 'r', model: 'chat', attribution: ATTRIBUTION, outcome: { ...outcome, costMicros: 2_500_000 } as RequestOutcome });
+      createTelemetry({ config }).observer.requestEnded!({ requestId: 'r', model: 'chat', attribution: ATTRIBUTION, outcome });
+      const [carried, unknown] = out.emf();
+      expect(carried.CostUSD).toBe(2.5);
+      expect(unknown).not.toHaveProperty('CostUSD');
+      expect(directive(unknown).Metrics.map((m) => m.Name)).not.toContain('CostUSD');
+    });
+  });
+
+  describe('Method: rejected', () => {
+    it.each([
+      ['a rate limit', new RateLimitError('slow down'), { Requests: 1, Errors: 0, RateLimited: 1, BudgetRejected: 0 }, undefined],
+      ['an exhausted budget', new BudgetExceededError('budget spent'), { Requests: 1, Errors: 0, RateLimited: 0, BudgetRejected: 1 }, undefined],
+      ['a bad key', new AuthenticationError(), { Requests: 1, Errors: 1, RateLimited: 0, BudgetRejected: 0 }, 'auth'],
+    ])('counts %s on the aggregate set', async (_name, error, values, errorClass) => {
+      const h = harness(makeConfig());
+      admit = () => {
+        throw error;
+      };
+      const res = await h.call(ask());
+      expect(res.status).toBe(error.status);
+      const docs = out.emf();
+      const rejection = findDoc(docs, 'RateLimited', ['Service'])!;
+      expect(directive(rejection)).toEqual({
+        Namespace: 'TollgateTest',
+        Dimensions: [['Service']],
+        Metrics: ['Requests', 'Errors', 'RateLimited', 'BudgetRejected'].map((Name) => ({ Name, Unit: 'Count' })),
+      });
+      expect(rejection).toMatchObject(values);
+      expect(findDoc(docs, 'Errors', ['Service', 'ErrorClass'])?.ErrorClass).toBe(errorClass);
+      expect(out.logs().find((l) => l.message === 'request rejected')).toMatchObject({ httpStatus: error.status, errorCode: error.code });
+    });
+
+    it('counts a gatekeeper crash as an internal error', async () => {
+      const h = harness(makeConfig());
+      admit = () => {
+        throw new Error(`DynamoDB said no to ${PROVIDER_KEY}`);
+      };
+      expect((await h.call(ask())).status).toBe(500);
+      expect(findDoc(out.emf(), 'Errors', ['Service', 'ErrorClass'])).toMatchObject({ ErrorClass: 'internal', Errors: 1 });
+      expect(out.logs().find((l) => l.message === 'internal error')).toMatchObject({ level: 'ERROR' });
+    });
+  });
+
+  describe('Secrets and content', () => {
+    it('never writes the client key, the provider key or the prompt text to stdout', async () => {
+      primary = { fail: new UpstreamError('primary', `Incorrect API key provided: ${PROVIDER_KEY}`, { upstreamStatus: 401 }) };
+      const h = harness(makeConfig());
+      await h.call(ask());
+      await h.call(ask({ stream: true }));
+      admit = () => {
+        throw new Error(`boom Authorization: Bearer ${CLIENT_KEY}`);
+      };
+      await h.call(ask());
+      const all = out.raw.join('');
+      expect(all).toContain('upstream attempt failed');
+      expect(all).toContain('[redacted-key]');
+      for (const secret of [CLIENT_KEY, PROVIDER_KEY, 'CLIENTSECRET', 'PROVIDERSECRET', 'capital of France']) expect(all).not.toContain(secret);
+    });
+
+    it('logs prompt and completion only when the attribution opts in and the event carries them', () => {
+      const config = makeConfig({ featureDimension: false, teamDimension: false });
+      const { observer } = createTelemetry({ config });
+      const outcome = { status: 'success', httpStatus: 200, stream: false, usageEstimated: false, totalMs: 5, attempts: 1, fallback: false, endedAt: 0 } satisfies RequestOutcome;
+      const content = { prompt: 'secret plans', completion: 'noted' };
+      observer.requestEnded!({ requestId: 'r1', model: 'chat', attribution: { keyId: 'k' }, outcome, content } as Parameters<NonNullable<typeof observer.requestEnded>>[0]);
+      observer.requestEnded!({ requestId: 'r2', model: 'chat', attribution: { keyId: 'k', logContent: true } as Attribution, outcome, content } as Parameters<NonNullable<typeof observer.requestEnded>>[0]);
+      const [r1, r2] = out.logs().filter((l) => l.message === 'request');
+      expect(r1).not.toHaveProperty('prompt');
+      expect(r2).toMatchObject({ prompt: 'secret plans', completion: 'noted' });
+    });
+  });
+
+  describe('Method: flush', () => {
+    it('publishes metrics still buffered on the instance and writes nothing when the buffer is empty', () => {
+      const metrics = new Metrics({ namespace: 'TollgateTest' });
+      const telemetry = createTelemetry({ config: makeConfig(), metrics });
+      telemetry.flush();
+      expect(out.raw).toHaveLength(0);
+      metrics.addMetric(METRICS.requests.name, METRICS.requests.unit, 1);
+      telemetry.flush();
+      const [doc] = out.emf();
+      expect(directive(doc).Dimensions).toEqual([['Service']]);
+      expect(doc).toMatchObject({ Service: 'tollgate', Requests: 1 });
+    });
+  });
+
+  describe('Method: budgetUtilization', () => {
+    it('publishes watched budgets only, under the Budget dimension', () => {
+      const telemetry = createTelemetry({ config: makeConfig() });
+      telemetry.budgetUtilization('team:search:month', 42.5);
+      telemetry.budgetUtilization('team:other:month', 99);
+      const docs = out.emf();
+      expect(docs).toHaveLength(1);
+      expect(directive(docs[0])).toEqual({ Namespace: 'TollgateTest', Dimensions: [['Service', 'Budget']], Metrics: [{ Name: 'BudgetUtilization', Unit: 'Percent' }] });
+      expect(docs[0]).toMatchObject({ Budget: 'team:search:month', BudgetUtilization: 42.5 });
+    });
+  });
+
+  it('never throws into the request path when pricing fails', async () => {
+    const h = harness(makeConfig(), {
+      costMicros: () => {
+        throw new Error('price table missing');
+      },
+    });
+    const res = await h.call(ask());
+    expect(res.status).toBe(200);
+    expect(out.logs().find((l) => l.message === 'telemetry hook failed')).toMatchObject({ hook: 'requestEnded' });
+  });
+});
