@@ -115,6 +115,12 @@ export function metricGroups(obs: Pick<ObservabilityConfig, 'featureDimension' |
   };
 }
 
+/** Every group that is switched on, in a fixed order. */
+export function groupList(groups: MetricGroups): MetricGroup[] {
+  const list = [groups.request, groups.attribution, groups.rejection, groups.errorClass, groups.attempt, groups.budget];
+  return list.filter((g): g is MetricGroup => g !== undefined);
+}
+
 /** Distinct dimension values seen in a month (include `unattributed` in features/teams if any key lacks them). */
 export interface MonthlyCardinality {
   modelProviderPairs: number;
@@ -145,8 +151,7 @@ export function monthlyMetricCount(obs: Pick<ObservabilityConfig, 'featureDimens
   };
   const seen = new Set<string>();
   let count = 0;
-  for (const group of Object.values(groups)) {
-    if (!group) continue;
+  for (const group of groupList(groups)) {
     for (const set of group.dimensionSets) {
       for (const key of group.metrics) {
         // Requests/Errors appear in several groups under the same set: one series, counted once.
