@@ -59,12 +59,18 @@ export class TollgateFunction extends Construct {
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { ...props.environment },
+      environment: {
+        ...props.environment,
+        // The bundle is minified; map stack traces back to the TypeScript sources in logs. Node parses the
+        // map lazily, on the first stack trace, so the happy path pays nothing.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
       bundling: {
         forceDockerBundling: false,
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        logLevel: nodejs.LogLevel.WARNING,
         target: 'node22',
         format: nodejs.OutputFormat.CJS,
         // Bundle the AWS SDK v3 clients instead of using the runtime's copy: the versions we tested are the
