@@ -27,6 +27,7 @@ import {
   type MetricGroup,
   type MetricKey,
 } from '../core/metrics-catalog';
+import { costMicros, priceFor } from '../core/pricing';
 import type { RequestEndedEvent, RequestObserver, RequestRejectedEvent } from './observer';
 
 /** Prompt and completion text, if the app ever attaches it to the ended event. Logged only when allowed. */
@@ -42,11 +43,14 @@ export interface TelemetryOptions {
   /** Defaults to a Metrics instance on the catalog's namespace; its default dimensions become `{ Service }`. */
   metrics?: Metrics;
   /**
-   * Whether a request's prompt and completion may be logged. Default: only when the attribution itself
-   * carries `logContent: true` (a per-key opt-in). Content is never logged otherwise.
+   * Whether a request's prompt and completion may be logged. Default: only when the attribution carries
+   * `logContent: true` (the key owner's opt-in). Content is never logged otherwise.
    */
   logContent?: (attribution: Attribution) => boolean;
-  /** Request cost in integer micro-dollars, used when the outcome does not carry `costMicros` itself. */
+  /**
+   * Request cost in integer micro-dollars, used when the outcome does not carry `costMicros` itself.
+   * Default: list price of the served target from `config.pricing` and the built-in catalog.
+   */
   costMicros?: (outcome: RequestOutcome, attribution: Attribution) => number | undefined;
 }
 
@@ -67,7 +71,8 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   metrics.setDefaultDimensions({ [Dim.Service]: SERVICE });
   const groups = metricGroups(config.observability);
   const watched = new Set(config.observability.watchedBudgets);
-  const mayLogContent = opts.logContent ?? ((a: Attribution) => (a as Attribution & { logContent?: boolean }).logContent === true);
+  const mayLogContent = opts.logContent ?? ((a: Attribution) => a.logContent === true);
+  const priceOf = opts.costMicros ?? ((o: RequestOutcome) => listPriceMicros(config, o));
 
   function publish(group: MetricGroup, dims: Partial<Record<DimensionName, string>>, values: Partial<Record<MetricKey, number>>): void {
     try {
@@ -111,7 +116,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   function requestEnded(event: RequestEndedEvent): void {
     const { outcome, attribution } = event;
     const errorClass = classifyOutcome(outcome);
-    const cost = costMicrosOf(outcome, attribution, opts.costMicros);
+    const cost = costMicrosOf(outcome, attribution, priceOf);
     const usage = outcome.usage;
     const content = (event as RequestEndedEvent & { content?: RequestContent }).content;
     const line = {
@@ -252,14 +257,21 @@ function classifyStatus(status: number, code: string | undefined): ErrorClass {
   return 'client_error';
 }
 
+function listPriceMicros(config: TollgateConfig, outcome: RequestOutcome): number | undefined {
+  if (!outcome.usage) return 0;
+  if (!outcome.provider || !outcome.upstreamModel) return undefined;
+  const price = priceFor(config.pricing, outcome.provider, outcome.upstreamModel);
+  return price ? costMicros(outcome.usage, price) : undefined;
+}
+
 function costMicrosOf(
   outcome: RequestOutcome,
   attribution: Attribution,
-  fallback: TelemetryOptions['costMicros'],
+  fallback: NonNullable<TelemetryOptions['costMicros']>,
 ): number | undefined {
   const carried = (outcome as RequestOutcome & { costMicros?: number }).costMicros;
   if (typeof carried === 'number' && Number.isFinite(carried)) return carried;
-  const computed = fallback?.(outcome, attribution);
+  const computed = fallback(outcome, attribution);
   return typeof computed === 'number' && Number.isFinite(computed) ? computed : undefined;
 }
 

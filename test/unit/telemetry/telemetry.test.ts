@@ -242,13 +242,19 @@ describe('Telemetry', () => {
       expect(attribution.Team).toBe('unattributed');
     });
 
-    it('takes the cost the outcome carries over the injected pricing function, and omits CostUSD when neither knows it', () => {
+    it('takes the cost the outcome carries, else the injected function, else the list price, and omits CostUSD for an unpriced model', () => {
       const config = makeConfig({ featureDimension: false, teamDimension: false });
       const outcome = { status: 'success', httpStatus: 200, stream: false, provider: 'primary', upstreamModel: 'p-model', usageEstimated: false, totalMs: 5, attempts: 1, fallback: false, endedAt: 0 } satisfies RequestOutcome;
       createTelemetry({ config, costMicros: () => 5 }).observer.requestEnded!({ requestId: 'r', model: 'chat', attribution: ATTRIBUTION, outcome: { ...outcome, costMicros: 2_500_000 } as RequestOutcome });
-      createTelemetry({ config }).observer.requestEnded!({ requestId: 'r', model: 'chat', attribution: ATTRIBUTION, outcome });
-      const [carried, unknown] = out.emf();
+      
+      const priced = parseConfig({ ...config, pricing: { 'primary/p-model': { input: 2, output: 10 } } });
+      const usage = { inputTokens: 1000, outputTokens: 100, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+      createTelemetry({ config: priced }).observer.requestEnded!({ requestId: 'r', model: 'chat', attribution: ATTRIBUTION, outcome: { ...outcome, usage } });
+      createTelemetry({ config }).observer.requestEnded!({ requestId: 'r', model: 'chat', attribution: ATTRIBUTION, outcome: { ...outcome, usage } });
+      const [carried, listPrice, unknown] = out.emf();
       expect(carried.CostUSD).toBe(2.5);
+      // 1000 x $2/M + 100 x $10/M = $0.003, from config.pricing when nothing else knows the cost.
+      expect(listPrice.CostUSD).toBe(0.003);
       expect(unknown).not.toHaveProperty('CostUSD');
       expect(directive(unknown).Metrics.map((m) => m.Name)).not.toContain('CostUSD');
     });
@@ -311,7 +317,7 @@ describe('Telemetry', () => {
       const outcome = { status: 'success', httpStatus: 200, stream: false, usageEstimated: false, totalMs: 5, attempts: 1, fallback: false, endedAt: 0 } satisfies RequestOutcome;
       const content = { prompt: 'secret plans', completion: 'noted' };
       observer.requestEnded!({ requestId: 'r1', model: 'chat', attribution: { keyId: 'k' }, outcome, content } as Parameters<NonNullable<typeof observer.requestEnded>>[0]);
-      observer.requestEnded!({ requestId: 'r2', model: 'chat', attribution: { keyId: 'k', logContent: true } as Attribution, outcome, content } as Parameters<NonNullable<typeof observer.requestEnded>>[0]);
+      observer.requestEnded!({ requestId: 'r2', model: 'chat', attribution: { keyId: 'k', logContent: true }, outcome, content } as Parameters<NonNullable<typeof observer.requestEnded>>[0]);
       const [r1, r2] = out.logs().filter((l) => l.message === 'request');
       expect(r1).not.toHaveProperty('prompt');
       expect(r2).toMatchObject({ prompt: 'secret plans', completion: 'noted' });
