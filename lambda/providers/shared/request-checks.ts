@@ -1,9 +1,10 @@
 /**
- * Checks shared by adapters whose upstream is not OpenAI: fields they cannot honour are refused with a
- * 400 naming the field, before any network call (the schema's rule: rejected, never silently dropped).
+ * Checks shared by adapters whose upstream is not OpenAI: fields they cannot honour are refused with an
+ * UnsupportedParameterError (400 naming the field) before any network call, so the router can try another
+ * target (the schema's rule: rejected, never silently dropped).
  */
-import { BadRequestError } from '../../core/errors';
-import type { ChatCompletionRequest, ToolCall } from '../../core/openai-schema';
+import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
+import type { ChatCompletionRequest, ChatMessage, SystemMessage, ToolCall } from '../../core/openai-schema';
 
 type Check = (req: ChatCompletionRequest) => boolean;
 
@@ -22,11 +23,9 @@ const NON_OPENAI_UNSUPPORTED: ReadonlyArray<readonly [string, Check]> = [
   ['store', (r) => r.store === true],
 ];
 
-export function rejectUnsupportedFields(req: ChatCompletionRequest, providerLabel: string): void {
+export function rejectUnsupportedFields(req: ChatCompletionRequest, provider: string): void {
   for (const [param, used] of NON_OPENAI_UNSUPPORTED) {
-    if (used(req)) {
-      throw new BadRequestError(`'${param}' is not supported by ${providerLabel} models.`, { param, code: 'unsupported_parameter' });
-    }
+    if (used(req)) throw new UnsupportedParameterError(provider, param);
   }
 }
 
@@ -75,4 +74,13 @@ export type ImageMediaType = (typeof IMAGE_MEDIA_TYPES)[number];
 export function imageMediaType(mediaType: string): ImageMediaType | undefined {
   const normalised = mediaType === 'image/jpg' ? 'image/jpeg' : mediaType;
   return (IMAGE_MEDIA_TYPES as readonly string[]).includes(normalised) ? (normalised as ImageMediaType) : undefined;
+}
+
+export function isSystem(message: ChatMessage): message is SystemMessage {
+  return message.role === 'system' || message.role === 'developer';
+}
+
+/** System, developer and tool messages carry text only (a string or text parts). */
+export function systemText(message: { content: string | ReadonlyArray<{ text: string }> }): string {
+  return typeof message.content === 'string' ? message.content : message.content.map((p) => p.text).join('');
 }
