@@ -1,0 +1,115 @@
+/**
+ * Lambda bundle size and cold init. Bundles the handlers the way the CDK's NodejsFunction does for this
+ * stack (esbuild, platform node, target node22, CommonJS, minified, AWS SDK bundled rather than taken
+ * from the runtime), then loads the bundle in fresh `node` processes with a stub `awslambda` global and
+ * times the require, which is what Lambda's init phase spends on our code.
+ */
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
+import type { BundleSection } from './harness';
+import { summarize } from './stats';
+
+const ROOT = resolve(__dirname, '..');
+const HANDLERS = ['lambda/handlers/gateway.ts', 'lambda/handlers/sweeper.ts'];
+
+/** The environment the gateway function gets from the stack; values are placeholders (nothing is called at init). */
+export const LAMBDA_ENV: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_LAMBDA_FUNCTION_NAME: 'tollgate-gateway',
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+  AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_SESSION_TOKEN: 'bench',
+  NODE_OPTIONS: '--enable-source-maps=false',
+};
+
+/** Stub of the runtime's global, installed with --require before the handler loads. */
+const AWSLAMBDA_STUB = `globalThis.awslambda = {
+  streamifyResponse: (h) => h,
+  HttpResponseStream: { from: (stream, metadata) => { stream.metadata = metadata; return stream; } },
+};
+`;
+
+export async function bundleHandler(entry: string, outDir: string): Promise<string> {
+  const outfile = join(outDir, entry.replace(/^lambda\/handlers\//, '').replace(/\.ts$/, '.js'));
+  await build({
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    // NodejsFunction's default for the Node 22 runtime marks @aws-sdk/* external; this stack bundles it
+    // so the SDK version is pinned and tree-shaken (and init does not load the runtime's full SDK).
+    external: ['dynalite'],
+    mainFields: ['module', 'main'],
+    logLevel: 'silent',
+    metafile: false,
+  });
+  return outfile;
+}
+
+export async function measureBundles(opts: { coldRuns: number }): Promise<BundleSection> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-'));
+  try {
+    const entries: BundleSection['entries'] = [];
+    let gatewayBundle: string | undefined;
+    for (const entry of HANDLERS) {
+      if (!existsSync(join(ROOT, entry))) continue;
+      const out = await bundleHandler(entry, dir);
+      const bytes = readFileSync(out);
+      entries.push({ entry, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
+      if (entry.endsWith('gateway.ts')) gatewayBundle = out;
+    }
+    if (!gatewayBundle) throw new Error('lambda/handlers/gateway.ts is missing');
+    const stub = join(dir, 'awslambda-stub.cjs');
+    writeFileSync(stub, AWSLAMBDA_STUB);
+    const requireMs: number[] = [];
+    const processMs: number[] = [];
+    for (let i = 0; i < opts.coldRuns; i++) {
+      const r = await coldLoad(gatewayBundle, stub);
+      requireMs.push(r.requireMs);
+      processMs.push(r.processMs);
+    }
+    return {
+      entries,
+      coldInit: {
+        runs: opts.coldRuns,
+        entry: 'gateway',
+        requireMs: summarize(requireMs),
+        processMs: summarize(processMs),
+        note: 'require() of the bundle in a fresh node process on this machine; Lambda adds runtime start-up and sandbox set-up (not measured).',
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function coldLoad(bundle: string, stub: string): Promise<{ requireMs: number; processMs: number }> {
+  const script = `const t=process.hrtime.bigint();const m=require(${JSON.stringify(bundle)});const d=Number(process.hrtime.bigint()-t)/1e6;if(typeof m.handler!=='function')throw new Error('no handler export');process.stdout.write(JSON.stringify({requireMs:d}),()=>process.exit(0));`;
+  const started = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--require', stub, '-e', script], { env: LAMBDA_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('exit', (code) => {
+      const processMs = performance.now() - started;
+      if (code !== 0) return reject(new Error(`cold load failed (${code}): ${err.slice(0, 2000)}`));
+      try {
+        resolvePromise({ requireMs: (JSON.parse(out) as { requireMs: number }).requireMs, processMs });
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  });
+}

@@ -1,0 +1,345 @@
+/**
+ * The benchmark's core: the same workload sent directly to an upstream double and through the gateway,
+ * interleaved so machine noise lands on both, then reported as differences and ratios. `run.ts` is the
+ * CLI around it; the smoke test runs it in a tiny in-process mode.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GatewayMode } from './gateway/under-test';
+import { makeTarget, runConcurrent, timedPost, type Target, type Timing } from './http-client';
+import { summarizeProfiles } from './profile';
+import { round, summarize, type Summary } from './stats';
+import { startTopology, type GatewayHandle, type Topology } from './topology';
+import type { UpstreamOptions } from './upstream/upstreams';
+
+export interface BenchOptions {
+  label: 'full' | 'quick' | 'smoke';
+  topology: Topology['kind'];
+  upstream: UpstreamOptions;
+  /** Requests per path in each concurrency-1 scenario. */
+  sequentialRequests: number;
+  /** Requests per path in each high-concurrency scenario, sent in batches of `batch`. */
+  concurrentRequests: number;
+  concurrency: number;
+  batch: number;
+  warmupRequests: number;
+  /** Long-stream repetitions per adapter and path. */
+  relayRepetitions: number;
+  /** Requests (per kind) used to count DynamoDB calls and CPU per request. */
+  accountingRequests: number;
+  /** Also run a gateway without a gatekeeper, to split gateway cost from store round trips. */
+  includeOpenGateway: boolean;
+  cpuProfile: boolean;
+  log?: (line: string) => void;
+}
+
+export type PathName = 'direct' | 'gateway' | 'gateway-open';
+
+export interface PathResult {
+  ttft: Summary;
+  total: Summary;
+  errors: number;
+  /** Completed requests per second over the batches (high-concurrency scenarios). */
+  throughputRps?: number;
+}
+
+export interface Added {
+  ttftMs: { p50: number; p90: number; p99: number };
+  totalMs: { p50: number; p90: number; p99: number };
+  ttftRatioP50: number;
+  totalRatioP50: number;
+}
+
+export interface LatencyScenario {
+  name: string;
+  stream: boolean;
+  concurrency: number;
+  paths: Partial<Record<PathName, PathResult>>;
+  /** Gateway path minus the direct path, percentile by percentile. */
+  added: Partial<Record<Exclude<PathName, 'direct'>, Added>>;
+}
+
+export interface RelayResult {
+  adapter: string;
+  chunks: number;
+  directMs: Summary;
+  gatewayMs: Summary;
+  directChunksPerSec: number;
+  gatewayChunksPerSec: number;
+  addedUsPerChunk: number;
+}
+
+export interface Accounting {
+  kind: 'stream' | 'non-stream';
+  requests: number;
+  dynamo: { perRequest: Record<string, number>; totalPerRequest: number; readUnitsPerRequest: number; writeUnitsPerRequest: number };
+  gatewayCpuMsPerRequest: number;
+}
+
+export interface BenchReport {
+  meta: {
+    label: BenchOptions['label'];
+    date: string;
+    node: string;
+    platform: string;
+    cpus: number;
+    cpuModel: string;
+    topology: Topology['kind'];
+    composition: string;
+    upstream: UpstreamOptions;
+    concurrency: number;
+    durationSeconds: number;
+  };
+  latency: LatencyScenario[];
+  relay: RelayResult[];
+  accounting: Accounting[];
+  memory: { gatewayMaxRssMb: number; gatewayRssAfterStartMb: number; gatewayHeapUsedMb: number };
+  /** Filled by run.ts (bundle + cold init need esbuild and child processes). */
+  bundle?: BundleSection;
+  profile?: ProfileSection;
+}
+
+export interface BundleSection {
+  entries: { entry: string; bytes: number; gzipBytes: number }[];
+  coldInit: { runs: number; requireMs: Summary; processMs: Summary; entry: string; note?: string };
+}
+
+export interface ProfileSection {
+  profiledRequests: string;
+  totalSampledMs: number;
+  byArea: { area: string; selfPct: number }[];
+  topFunctions: { fn: string; where: string; selfPct: number }[];
+}
+
+const MESSAGES = [{ role: 'user', content: 'Write one short sentence about toll bridges.' }];
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const log = opts.log ?? (() => undefined);
+  const started = Date.now();
+  const modes: GatewayMode[] = opts.includeOpenGateway ? ['full', 'open'] : ['full'];
+  log(`starting ${opts.topology} topology (${modes.join(', ')})`);
+  const topo = await startTopology({ kind: opts.topology, upstream: opts.upstream, modes });
+  const profileDir = opts.cpuProfile && topo.kind === 'processes' ? mkdtempSync(join(tmpdir(), 'tollgate-cpuprof-')) : undefined;
+  let report: BenchReport;
+  try {
+    const full = topo.gateways.full as GatewayHandle;
+    const afterStart = await full.stats();
+    const paths = buildPaths(topo, full);
+
+    log('warming up');
+    for (const stream of [true, false]) {
+      for (const p of paths) await runConcurrent(opts.warmupRequests, 8, () => timedPost(p.target, p.body(stream), stream));
+    }
+
+    if (profileDir) await full.profileStart?.();
+    const latency: LatencyScenario[] = [];
+    for (const concurrency of [1, opts.concurrency]) {
+      for (const stream of [true, false]) {
+        const name = `${stream ? 'stream' : 'non-stream'}, c=${concurrency}`;
+        log(`latency: ${name}`);
+        latency.push(await latencyScenario(name, paths, stream, concurrency, opts));
+      }
+    }
+
+    log('accounting: DynamoDB calls and CPU per request');
+    const accounting = [await account(full, paths[1], true, opts), await account(full, paths[1], false, opts)];
+
+    log('relay: long streams');
+    const relay: RelayResult[] = [];
+    for (const [adapter, model] of Object.entries(full.models.long)) {
+      relay.push(await relayScenario(adapter, topo, full, model, opts));
+    }
+
+    await full.idle();
+    if (profileDir) await full.profileStop?.(profileDir);
+    const end = await full.stats();
+    report = {
+      meta: {
+        label: opts.label,
+        date: new Date().toISOString(),
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        topology: topo.kind,
+        composition: full.composition,
+        upstream: opts.upstream,
+        concurrency: opts.concurrency,
+        durationSeconds: 0,
+      },
+      latency,
+      relay,
+      accounting,
+      memory: {
+        gatewayMaxRssMb: round(end.maxRssKb / 1024, 1),
+        gatewayRssAfterStartMb: round(afterStart.rssBytes / 2 ** 20, 1),
+        gatewayHeapUsedMb: round(end.heapUsedBytes / 2 ** 20, 1),
+      },
+    };
+  } finally {
+    await topo.close();
+    log(`topology closed after ${round((Date.now() - started) / 1000, 1)} s`);
+  }
+  if (profileDir) {
+    report.profile = summarizeProfiles(profileDir, 'measured phases after warm-up: latency, accounting, relay; full gateway process');
+    rmSync(profileDir, { recursive: true, force: true });
+  }
+  return report;
+}
+
+interface PathDef {
+  name: PathName;
+  target: Target;
+  body(stream: boolean): string;
+}
+
+function buildPaths(topo: Topology, full: GatewayHandle): PathDef[] {
+  // Streams ask for usage as a metered client would, so both paths carry the same chunks.
+  const body = (model: string) => (stream: boolean) =>
+    JSON.stringify({ model, messages: MESSAGES, max_tokens: 64, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+  const paths: PathDef[] = [
+    { name: 'direct', target: makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' }), body: body('bench-model') },
+    { name: 'gateway', target: makeTarget(full.url, full.headers), body: body(full.models.latency) },
+  ];
+  const open = topo.gateways.open;
+  if (open) paths.push({ name: 'gateway-open', target: makeTarget(open.url, open.headers), body: body(open.models.latency) });
+  return paths;
+}
+
+/** Sequential: one request per path in rotating order. Concurrent: one batch per path in rotating order. */
+async function latencyScenario(name: string, paths: PathDef[], stream: boolean, concurrency: number, opts: BenchOptions): Promise<LatencyScenario> {
+  const timings = new Map<PathName, Timing[]>(paths.map((p) => [p.name, []]));
+  const wall = new Map<PathName, number>(paths.map((p) => [p.name, 0]));
+  const send = (p: PathDef) => timedPost(p.target, p.body(stream), stream);
+  if (concurrency === 1) {
+    for (let i = 0; i < opts.sequentialRequests; i++) {
+      for (let k = 0; k < paths.length; k++) {
+        const p = paths[(i + k) % paths.length];
+        timings.get(p.name)?.push(await send(p));
+      }
+    }
+  } else {
+    const rounds = Math.max(1, Math.ceil(opts.concurrentRequests / opts.batch));
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < paths.length; k++) {
+        const p = paths[(r + k) % paths.length];
+        const { results, wallMs } = await runConcurrent(opts.batch, concurrency, () => send(p));
+        timings.get(p.name)?.push(...results);
+        wall.set(p.name, (wall.get(p.name) ?? 0) + wallMs);
+      }
+    }
+  }
+  const result: LatencyScenario = { name, stream, concurrency, paths: {}, added: {} };
+  for (const p of paths) {
+    const ts = timings.get(p.name) ?? [];
+    const ok = ts.filter((t) => t.status === 200);
+    result.paths[p.name] = {
+      ttft: summarize(ok.map((t) => t.ttftMs)),
+      total: summarize(ok.map((t) => t.totalMs)),
+      errors: ts.length - ok.length,
+      throughputRps: concurrency > 1 ? round((ok.length / (wall.get(p.name) ?? 1)) * 1000, 1) : undefined,
+    };
+  }
+  const direct = result.paths.direct as PathResult;
+  for (const p of paths) {
+    if (p.name === 'direct') continue;
+    const r = result.paths[p.name] as PathResult;
+    result.added[p.name] = {
+      ttftMs: diff(r.ttft, direct.ttft),
+      totalMs: diff(r.total, direct.total),
+      ttftRatioP50: round(r.ttft.p50 / direct.ttft.p50),
+      totalRatioP50: round(r.total.p50 / direct.total.p50),
+    };
+  }
+  return result;
+}
+
+function diff(a: Summary, b: Summary) {
+  return { p50: round(a.p50 - b.p50), p90: round(a.p90 - b.p90), p99: round(a.p99 - b.p99) };
+}
+
+/** Sequential requests through the full gateway, bracketed by its counters, divided by the count. */
+async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts: BenchOptions): Promise<Accounting> {
+  await full.idle();
+  const before = await full.stats();
+  let ok = 0;
+  for (let i = 0; i < opts.accountingRequests; i++) {
+    if ((await timedPost(path.target, path.body(stream), stream)).status === 200) ok++;
+  }
+  await full.idle();
+  const after = await full.stats();
+  const n = Math.max(1, ok);
+  const perRequest: Record<string, number> = {};
+  let total = 0;
+  for (const [cmd, count] of Object.entries(after.dynamo?.byCommand ?? {})) {
+    const d = count - (before.dynamo?.byCommand[cmd] ?? 0);
+    if (d > 0) {
+      perRequest[cmd] = round(d / n, 2);
+      total += d;
+    }
+  }
+  return {
+    kind: stream ? 'stream' : 'non-stream',
+    requests: ok,
+    dynamo: {
+      perRequest,
+      totalPerRequest: round(total / n, 2),
+      readUnitsPerRequest: round(((after.dynamo?.readUnits ?? 0) - (before.dynamo?.readUnits ?? 0)) / n, 2),
+      writeUnitsPerRequest: round(((after.dynamo?.writeUnits ?? 0) - (before.dynamo?.writeUnits ?? 0)) / n, 2),
+    },
+    // Includes the store client and the HTTP server; sequential requests, so little else runs.
+    gatewayCpuMsPerRequest: round((after.cpuMicros - before.cpuMicros) / 1000 / n),
+  };
+}
+
+async function relayScenario(adapter: string, topo: Topology, full: GatewayHandle, model: string, opts: BenchOptions): Promise<RelayResult> {
+  const direct = directLongStream(adapter, topo);
+  const gateway = { target: makeTarget(full.url, full.headers), body: JSON.stringify({ model, messages: MESSAGES, stream: true }) };
+  const d: number[] = [];
+  const g: number[] = [];
+  // One unmeasured pair warms the JIT on this path.
+  for (let i = -1; i < opts.relayRepetitions; i++) {
+    const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
+    for (const p of order) {
+      const t = await timedPost(p.target, p.body, true);
+      if (t.status !== 200) throw new Error(`relay ${adapter}: status ${t.status}`);
+      if (i >= 0) (p === direct ? d : g).push(t.totalMs);
+    }
+  }
+  const chunks = opts.upstream.longChunks;
+  const dm = summarize(d);
+  const gm = summarize(g);
+  return {
+    adapter,
+    chunks,
+    directMs: dm,
+    gatewayMs: gm,
+    directChunksPerSec: round(chunks / (dm.p50 / 1000), 0),
+    gatewayChunksPerSec: round(chunks / (gm.p50 / 1000), 0),
+    addedUsPerChunk: round(((gm.p50 - dm.p50) * 1000) / chunks, 2),
+  };
+}
+
+/** The same long stream read straight from the double, in that upstream's own wire format. */
+function directLongStream(adapter: string, topo: Topology): { target: Target; body: string } {
+  switch (adapter) {
+    case 'openai-compatible':
+      return {
+        target: makeTarget(`${topo.upstream.long['openai-compatible']}/v1/chat/completions`),
+        // include_usage as the adapter sends it, so both paths carry the same chunks.
+        body: JSON.stringify({ model: 'bench-model', messages: MESSAGES, stream: true, stream_options: { include_usage: true } }),
+      };
+    case 'anthropic':
+      return {
+        target: makeTarget(`${topo.upstream.long.anthropic}/v1/messages`, { 'x-api-key': 'sk-bench-upstream', 'anthropic-version': '2023-06-01' }),
+        body: JSON.stringify({ model: 'claude-bench', max_tokens: 100_000, messages: MESSAGES, stream: true }),
+      };
+    default:
+      throw new Error(`no direct long-stream path for adapter ${adapter}`);
+  }
+}
+
+export function withDuration(report: BenchReport, startedAt: number): BenchReport {
+  return { ...report, meta: { ...report.meta, durationSeconds: round((Date.now() - startedAt) / 1000, 1) } };
+}

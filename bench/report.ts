@@ -1,0 +1,115 @@
+/** The report as Markdown: one table per section, numbers already rounded by the harness. */
+import type { BenchReport, PathResult } from './harness';
+import { round } from './stats';
+
+const f = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '–' : round(v, digits).toFixed(digits));
+const signed = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '–' : `${v >= 0 ? '+' : ''}${round(v, digits).toFixed(digits)}`);
+
+export function toMarkdown(r: BenchReport): string {
+  const m = r.meta;
+  const out: string[] = [];
+  out.push(`# Tollgate benchmark (${m.label})`, '');
+  out.push(
+    `${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpuModel} · topology: ${m.topology} · ${m.durationSeconds} s`,
+    '',
+    `Gateway: ${m.composition}.`,
+    '',
+    `Upstream double: ${m.upstream.firstByteDelayMs} ms before the first byte, ${m.upstream.chunks} content chunks per answer; long stream ${m.upstream.longChunks} chunks, no delay. ` +
+      'Direct and gateway requests are interleaved (rotating order per request at c=1, per batch at high concurrency). ' +
+      '"Added" is the gateway percentile minus the direct percentile; TTFT is time to the first SSE `data:` byte (non-streaming: first body byte).',
+    '',
+  );
+
+  out.push('## Latency', '');
+  out.push('| scenario | metric | direct p50 / p90 / p99 (ms) | gateway p50 / p90 / p99 (ms) | added p50 / p90 / p99 (ms) | ratio p50 |');
+  out.push('|---|---|---|---|---|---|');
+  for (const s of r.latency) {
+    for (const metric of ['ttft', 'total'] as const) {
+      const d = s.paths.direct;
+      const g = s.paths.gateway;
+      const a = s.added.gateway;
+      const am = metric === 'ttft' ? a?.ttftMs : a?.totalMs;
+      out.push(
+        `| ${s.name} | ${metric === 'ttft' ? 'TTFT' : 'total'} | ${triple(d, metric)} | ${triple(g, metric)} | ${signed(am?.p50)} / ${signed(am?.p90)} / ${signed(am?.p99)} | ${f(metric === 'ttft' ? a?.ttftRatioP50 : a?.totalRatioP50, 3)} |`,
+      );
+    }
+  }
+  out.push('');
+
+  const open = r.latency.filter((s) => s.added['gateway-open']);
+  if (open.length) {
+    out.push('### Where the added time goes: gateway without gatekeeper (no auth, limits, budget, metering: no store calls)', '');
+    out.push('| scenario | added TTFT p50 / p90 / p99, full (ms) | added TTFT p50 / p90 / p99, no gatekeeper (ms) | store share of added p50 (ms) |');
+    out.push('|---|---|---|---|');
+    for (const s of open) {
+      const fa = s.added.gateway?.ttftMs;
+      const oa = s.added['gateway-open']?.ttftMs;
+      out.push(
+        `| ${s.name} | ${signed(fa?.p50)} / ${signed(fa?.p90)} / ${signed(fa?.p99)} | ${signed(oa?.p50)} / ${signed(oa?.p90)} / ${signed(oa?.p99)} | ${signed(fa && oa ? fa.p50 - oa.p50 : undefined)} |`,
+      );
+    }
+    out.push('');
+  }
+
+  out.push('## Throughput', '');
+  out.push('| scenario | direct (req/s) | gateway (req/s) | gateway / direct | errors (direct / gateway) |');
+  out.push('|---|---|---|---|---|');
+  for (const s of r.latency.filter((x) => x.concurrency > 1)) {
+    const d = s.paths.direct;
+    const g = s.paths.gateway;
+    out.push(`| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${f(g && d ? (g.throughputRps ?? 0) / (d.throughputRps ?? 1) : undefined, 3)} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`);
+  }
+  out.push('');
+
+  out.push('## Streaming relay cost (long stream, no per-chunk delay)', '');
+  out.push('| adapter | chunks | direct p50 (ms) | gateway p50 (ms) | direct chunks/s | gateway chunks/s | added µs per chunk |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const x of r.relay) {
+    out.push(`| ${x.adapter} | ${x.chunks} | ${f(x.directMs.p50)} | ${f(x.gatewayMs.p50)} | ${f(x.directChunksPerSec, 0)} | ${f(x.gatewayChunksPerSec, 0)} | ${f(x.addedUsPerChunk)} |`);
+  }
+  out.push('');
+
+  out.push('## Per gateway request: DynamoDB and CPU', '');
+  out.push('| kind | requests | DynamoDB calls / request | by command | RCU / request | WCU / request | gateway CPU ms / request |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const a of r.accounting) {
+    const by = Object.entries(a.dynamo.perRequest).map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ') || 'none';
+    out.push(`| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} |`);
+  }
+  out.push('');
+
+  out.push('## Memory, bundle and cold start', '');
+  out.push('| measure | value |');
+  out.push('|---|---|');
+  out.push(`| gateway process peak RSS during the run (maxRSS) | ${f(r.memory.gatewayMaxRssMb, 1)} MB |`);
+  out.push(`| gateway process RSS after start | ${f(r.memory.gatewayRssAfterStartMb, 1)} MB |`);
+  out.push(`| gateway heap used at the end | ${f(r.memory.gatewayHeapUsedMb, 1)} MB |`);
+  for (const e of r.bundle?.entries ?? []) {
+    out.push(`| bundle ${e.entry} (minified / gzipped) | ${f(e.bytes / 1024, 1)} KiB / ${f(e.gzipBytes / 1024, 1)} KiB |`);
+  }
+  const c = r.bundle?.coldInit;
+  if (c) {
+    out.push(`| cold init: require(${c.entry}) median / p90 (${c.runs} fresh processes) | ${f(c.requireMs.p50, 1)} ms / ${f(c.requireMs.p90, 1)} ms |`);
+    out.push(`| cold init: whole node process (spawn → exit) median / p90 | ${f(c.processMs.p50, 1)} ms / ${f(c.processMs.p90, 1)} ms |`);
+    if (c.note) out.push(`| note | ${c.note} |`);
+  }
+  out.push('');
+
+  if (r.profile) {
+    out.push(`## CPU profile of the gateway process (${r.profile.profiledRequests}; ${f(r.profile.totalSampledMs, 0)} ms sampled, idle excluded)`, '');
+    out.push('| area | self time % |');
+    out.push('|---|---|');
+    for (const a of r.profile.byArea) out.push(`| ${a.area} | ${f(a.selfPct, 1)} |`);
+    out.push('', '| function | where | self time % |', '|---|---|---|');
+    for (const t of r.profile.topFunctions) out.push(`| ${t.fn} | ${t.where} | ${f(t.selfPct, 1)} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function triple(p: PathResult | undefined, metric: 'ttft' | 'total'): string {
+  if (!p) return '–';
+  const s = p[metric];
+  return `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`;
+}
+

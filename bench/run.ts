@@ -1,0 +1,60 @@
+/**
+ * `npm run bench` (full, a few minutes) and `npm run bench -- --quick` (under a minute): latency,
+ * throughput, relay cost, DynamoDB calls, memory, bundle size, cold init and a CPU profile, written to
+ * bench/results/latest.{md,json}. `--no-profile`, `--no-bundle` and `--out <dir>` adjust a run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { measureBundles } from './bundle';
+import { runBench, withDuration, type BenchOptions } from './harness';
+import { toMarkdown } from './report';
+
+const FULL: BenchOptions = {
+  label: 'full',
+  topology: 'processes',
+  upstream: { firstByteDelayMs: 20, chunks: 32, longChunks: 5_000 },
+  sequentialRequests: 300,
+  concurrentRequests: 1_536,
+  concurrency: 64,
+  batch: 256,
+  warmupRequests: 200,
+  relayRepetitions: 10,
+  accountingRequests: 200,
+  includeOpenGateway: true,
+  cpuProfile: true,
+};
+
+const QUICK: BenchOptions = {
+  ...FULL,
+  label: 'quick',
+  sequentialRequests: 60,
+  concurrentRequests: 256,
+  batch: 128,
+  warmupRequests: 50,
+  relayRepetitions: 3,
+  accountingRequests: 40,
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : join(__dirname, 'results');
+  const opts: BenchOptions = { ...(quick ? QUICK : FULL), cpuProfile: !args.includes('--no-profile'), log: (l) => console.error(`[bench] ${l}`) };
+  const startedAt = Date.now();
+  const report = await runBench(opts);
+  if (!args.includes('--no-bundle')) {
+    console.error('[bench] bundle size and cold init');
+    report.bundle = await measureBundles({ coldRuns: quick ? 5 : 20 });
+  }
+  const final = withDuration(report, startedAt);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(final, null, 2) + '\n');
+  const md = toMarkdown(final);
+  writeFileSync(join(outDir, 'latest.md'), md + '\n');
+  console.log(md);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

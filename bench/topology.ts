@@ -1,0 +1,112 @@
+/**
+ * Where the pieces run. `processes`: upstream doubles and each gateway in their own Node process (the
+ * client stays in this one), so each has its own event loop as in production and the gateway's peak
+ * RSS and CPU profile are its own. `in-process`: everything here, for the fast smoke test.
+ */
+import { join } from 'node:path';
+import { startGatewayUnderTest, type DynamoCounts, type GatewayMode, type GatewayUnderTest } from './gateway/under-test';
+import { startWorker, type Worker } from './processes/ipc';
+import { startUpstreams, type UpstreamOptions, type UpstreamUrls } from './upstream/upstreams';
+
+export interface GatewayStats {
+  maxRssKb: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** User + system CPU time of the gateway process so far (in-process: the whole process). */
+  cpuMicros: number;
+  dynamo?: DynamoCounts;
+}
+
+export interface GatewayHandle {
+  mode: GatewayMode;
+  url: string;
+  headers: Record<string, string>;
+  composition: string;
+  models: GatewayUnderTest['models'];
+  stats(): Promise<GatewayStats>;
+  idle(): Promise<void>;
+  /** CPU profile of this gateway process (processes topology only); stop writes a .cpuprofile into `dir`. */
+  profileStart?(): Promise<void>;
+  profileStop?(dir: string): Promise<void>;
+}
+
+export interface Topology {
+  kind: 'processes' | 'in-process';
+  upstream: UpstreamUrls;
+  gateways: Partial<Record<GatewayMode, GatewayHandle>>;
+  close(): Promise<void>;
+}
+
+export interface TopologyOptions {
+  kind: Topology['kind'];
+  upstream: UpstreamOptions;
+  modes: GatewayMode[];
+}
+
+const here = __dirname;
+
+export async function startTopology(opts: TopologyOptions): Promise<Topology> {
+  return opts.kind === 'in-process' ? inProcess(opts) : processes(opts);
+}
+
+async function inProcess(opts: TopologyOptions): Promise<Topology> {
+  const up = await startUpstreams(opts.upstream);
+  const gateways: Topology['gateways'] = {};
+  const running: GatewayUnderTest[] = [];
+  for (const mode of opts.modes) {
+    const gw = await startGatewayUnderTest({ mode, upstream: up.urls });
+    running.push(gw);
+    gateways[mode] = {
+      mode,
+      url: gw.url,
+      headers: gw.headers,
+      composition: gw.composition,
+      models: gw.models,
+      stats: async () => ({ maxRssKb: process.resourceUsage().maxRSS, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, cpuMicros: process.cpuUsage().user + process.cpuUsage().system, dynamo: gw.dynamoCounts() }),
+      idle: () => gw.idle(),
+    };
+  }
+  return {
+    kind: 'in-process',
+    upstream: up.urls,
+    gateways,
+    async close() {
+      for (const gw of running) await gw.close();
+      await up.close();
+    },
+  };
+}
+
+async function processes(opts: TopologyOptions): Promise<Topology> {
+  const workers: Worker[] = [];
+  try {
+    const upstreamWorker = await startWorker(join(here, 'processes/upstream-process.ts'));
+    workers.push(upstreamWorker);
+    const upstream = await upstreamWorker.call<UpstreamUrls>('start', opts.upstream);
+    const gateways: Topology['gateways'] = {};
+    for (const mode of opts.modes) {
+      const w = await startWorker(join(here, 'processes/gateway-process.ts'));
+      workers.unshift(w); // gateways stop before the upstream
+      const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models'>>('start', { mode, upstream });
+      gateways[mode] = {
+        mode,
+        ...started,
+        stats: () => w.call<GatewayStats>('stats'),
+        idle: () => w.call<void>('idle'),
+        profileStart: () => w.call<void>('profile-start'),
+        profileStop: (dir) => w.call<void>('profile-stop', dir),
+      };
+    }
+    return {
+      kind: 'processes',
+      upstream,
+      gateways,
+      async close() {
+        for (const w of workers) await w.stop();
+      },
+    };
+  } catch (err) {
+    for (const w of workers) await w.stop();
+    throw err;
+  }
+}
