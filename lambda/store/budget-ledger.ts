@@ -1,0 +1,356 @@
+/**
+ * Hard and soft budgets on DynamoDB, without transactions (so it runs on dynalite too).
+ *
+ * A budget's counter item (per period) holds `committed` (spent + reserved), `reserved`, `spent` and one
+ * top-level `lease_<id>` attribute per open reservation. Every state change of a reservation is ONE
+ * conditional UpdateItem on that item, so the counter and the lease can never disagree:
+ *   reserve   ADD committed/reserved, SET lease        if committed <= limit - cost
+ *   settle    REMOVE lease, ADD actual to spent        if the lease exists
+ *   sweep     REMOVE lease, SET swept tombstone        if the lease exists (request presumed dead)
+ *   late settle after a sweep: REMOVE tombstone, ADD actual to spent, if the tombstone exists
+ * A repeated write (an SDK retry after a lost response) fails its condition and changes nothing.
+ *
+ * The sweeper finds expired leases through a small lease index item written *before* the reservations,
+ * so a crash at any point leaves either nothing to release or an index entry that leads to it.
+ */
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { shardCaps, type BudgetScope, type EffectiveBudget } from '../core/budgets';
+import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
+import {
+  budgetCounterKey,
+  leaseAttr,
+  leaseIndexKey,
+  leaseIndexPk,
+  leaseIndexUpperBound,
+  sweptAttr,
+  thresholdMarkerKey,
+  type LedgerKey,
+} from './item-keys';
+
+/** Lease index shards: the index is written and deleted once per hard-budgeted request. */
+export const LEASE_INDEX_SHARDS = 8;
+/** Lease index items outlive their expiry this long (TTL) in case no sweeper runs at all. */
+const LEASE_INDEX_TTL_SECONDS = 30 * 86_400;
+
+export interface Reservation {
+  budget: EffectiveBudget;
+  /** The period key the reservation was made in; settlement charges the same period. */
+  period: string;
+  shard?: number;
+  key: LedgerKey;
+  costMicros: number;
+}
+
+export interface Lease {
+  leaseId: string;
+  expiresAt: number;
+  index: LedgerKey;
+}
+
+export type ReserveResult =
+  | { ok: true; reservation: Reservation }
+  | { ok: false; budget: EffectiveBudget; period: string; committedMicros: number; costMicros: number };
+
+/** Spend on one counter before and after a settlement, for threshold alerts. */
+export interface SpendChange {
+  budget: EffectiveBudget;
+  period: string;
+  shard?: number;
+  beforeMicros: number;
+  afterMicros: number;
+}
+
+export interface BudgetTotals {
+  spentMicros: number;
+  reservedMicros: number;
+  committedMicros: number;
+  requests: number;
+}
+
+export interface DynamoBudgetLedgerOptions {
+  /** Shards of the global budget counter (config.metering.globalBudgetShards). */
+  globalShards: number;
+  random?: () => number;
+}
+
+export class DynamoBudgetLedger {
+  private readonly globalShards: number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    opts: DynamoBudgetLedgerOptions,
+  ) {
+    this.globalShards = opts.globalShards;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Counter items a budget may use in a period (all shards of the global budget). */
+  counterKeys(budget: Pick<EffectiveBudget, 'scope' | 'id'>, period: string): LedgerKey[] {
+    if (!this.sharded(budget.scope)) return [budgetCounterKey(budget.scope, budget.id, period)];
+    return Array.from({ length: this.globalShards }, (_, s) => budgetCounterKey(budget.scope, budget.id, period, s));
+  }
+
+  /** Write the lease index before reserving: it lists every counter a reservation may land on. */
+  async openLease(leaseId: string, expiresAt: number, counters: ReadonlyArray<{ key: LedgerKey; costMicros: number }>): Promise<Lease> {
+    const index = leaseIndexKey(Math.floor(this.random() * LEASE_INDEX_SHARDS), expiresAt, leaseId);
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...index,
+          leaseId,
+          expiresAt,
+          counters: counters.map((c) => ({ pk: c.key.pk, sk: c.key.sk, costMicros: c.costMicros })),
+          ttl: Math.floor(expiresAt / 1_000) + LEASE_INDEX_TTL_SECONDS,
+        },
+      }),
+    );
+    return { leaseId, expiresAt, index };
+  }
+
+  /** Delete the index once every reservation under it has been settled or released. */
+  async closeLease(lease: Lease): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: lease.index }));
+  }
+
+  /** Reserve `costMicros` against a hard budget: succeeds only if committed + cost stays within the limit. */
+  async reserve(budget: EffectiveBudget, period: string, costMicros: number, leaseId: string): Promise<ReserveResult> {
+    if (!this.sharded(budget.scope)) {
+      return this.reserveOn(budget, period, undefined, budget.limitMicros, costMicros, leaseId);
+    }
+    // The cap is split over the shards; each shard enforces its share, so the shares' sum is never exceeded.
+    // Start at a random shard and move on when one is full.
+    const caps = shardCaps(budget.limitMicros, this.globalShards);
+    const start = Math.floor(this.random() * this.globalShards);
+    let committed = 0;
+    for (let i = 0; i < this.globalShards; i++) {
+      const shard = (start + i) % this.globalShards;
+      if (caps[shard] < costMicros) continue;
+      const r = await this.reserveOn(budget, period, shard, caps[shard], costMicros, leaseId);
+      if (r.ok) return r;
+      committed += r.committedMicros;
+    }
+    return { ok: false, budget, period, committedMicros: committed, costMicros };
+  }
+
+  private async reserveOn(
+    budget: EffectiveBudget,
+    period: string,
+    shard: number | undefined,
+    capMicros: number,
+    costMicros: number,
+    leaseId: string,
+  ): Promise<ReserveResult> {
+    const key = budgetCounterKey(budget.scope, budget.id, period, shard);
+    const headroom = capMicros - costMicros;
+    if (headroom < 0) return { ok: false, budget, period, committedMicros: 0, costMicros };
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: 'SET #lease = :cost, limitMicros = :limit ADD committed :cost, reserved :cost',
+          ConditionExpression: 'attribute_not_exists(committed) OR committed <= :headroom',
+          ExpressionAttributeNames: { '#lease': leaseAttr(leaseId) },
+          ExpressionAttributeValues: { ':cost': costMicros, ':limit': capMicros, ':headroom': headroom },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { ok: true, reservation: { budget, period, shard, key, costMicros } };
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      const old = conditionFailedItem(err) ?? (await this.read(key));
+      return { ok: false, budget, period, committedMicros: num(old?.committed), costMicros };
+    }
+  }
+
+  /** Give a reservation back without charging (the request was rejected before reaching a provider). */
+  async release(r: Reservation, leaseId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: r.key,
+          UpdateExpression: 'REMOVE #lease ADD committed :neg, reserved :neg',
+          ConditionExpression: 'attribute_exists(#lease)',
+          ExpressionAttributeNames: { '#lease': leaseAttr(leaseId) },
+          ExpressionAttributeValues: { ':neg': -r.costMicros },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err; // already released: nothing to do
+    }
+  }
+
+  /**
+   * Turn a reservation into actual spend, exactly once. Returns the spend change, or undefined when this
+   * settlement had already been applied (a retried write).
+   */
+  async settle(r: Reservation, leaseId: string, actualMicros: number): Promise<SpendChange | undefined> {
+    const names = { '#lease': leaseAttr(leaseId) };
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: r.key,
+          UpdateExpression: 'REMOVE #lease ADD committed :delta, reserved :negReserved, spent :actual, requests :one',
+          ConditionExpression: 'attribute_exists(#lease)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':delta': actualMicros - r.costMicros, ':negReserved': -r.costMicros, ':actual': actualMicros, ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return this.change(r, num(out.Attributes?.spent), actualMicros);
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      const old = conditionFailedItem(err) ?? (await this.read(r.key));
+      if (old?.[sweptAttr(leaseId)] === undefined) return undefined; // settled already
+      return this.settleAfterSweep(r, leaseId, actualMicros);
+    }
+  }
+
+  /** The sweeper released this lease (the request outlived it): still record what was actually spent. */
+  private async settleAfterSweep(r: Reservation, leaseId: string, actualMicros: number): Promise<SpendChange | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: r.key,
+          UpdateExpression: 'REMOVE #swept ADD committed :actual, spent :actual, requests :one',
+          ConditionExpression: 'attribute_exists(#swept)',
+          ExpressionAttributeNames: { '#swept': sweptAttr(leaseId) },
+          ExpressionAttributeValues: { ':actual': actualMicros, ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return this.change(r, num(out.Attributes?.spent), actualMicros);
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Soft budgets are never reserved: spend is added at settlement and only drives alerts. */
+  async charge(budget: EffectiveBudget, period: string, actualMicros: number): Promise<SpendChange> {
+    const shard = this.sharded(budget.scope) ? Math.floor(this.random() * this.globalShards) : undefined;
+    const key = budgetCounterKey(budget.scope, budget.id, period, shard);
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: key,
+        UpdateExpression: 'SET limitMicros = :limit ADD committed :actual, spent :actual, requests :one',
+        ExpressionAttributeValues: { ':actual': actualMicros, ':one': 1, ':limit': budget.limitMicros },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return this.change({ budget, period, shard, key, costMicros: 0 }, num(out.Attributes?.spent), actualMicros);
+  }
+
+  /** Release every lease whose expiry has passed: the requests behind them died without settling. */
+  async sweepExpiredReservations(nowMs: number): Promise<{ leases: number; released: number }> {
+    let leases = 0;
+    let released = 0;
+    for (let shard = 0; shard < LEASE_INDEX_SHARDS; shard++) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND sk < :upper',
+            ExpressionAttributeValues: { ':pk': leaseIndexPk(shard), ':upper': leaseIndexUpperBound(nowMs) },
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          released += await this.sweepLease(item);
+          leases++;
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+    }
+    return { leases, released };
+  }
+
+  private async sweepLease(item: Item): Promise<number> {
+    const leaseId = String(item.leaseId);
+    const counters = (item.counters as Array<{ pk: string; sk: string; costMicros: number }> | undefined) ?? [];
+    const results = await Promise.all(
+      counters.map(async (c) => {
+        try {
+          await this.doc.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: { pk: c.pk, sk: c.sk },
+              UpdateExpression: 'REMOVE #lease SET #swept = :cost ADD committed :neg, reserved :neg',
+              ConditionExpression: 'attribute_exists(#lease)',
+              ExpressionAttributeNames: { '#lease': leaseAttr(leaseId), '#swept': sweptAttr(leaseId) },
+              ExpressionAttributeValues: { ':cost': c.costMicros, ':neg': -c.costMicros },
+            }),
+          );
+          return 1;
+        } catch (err) {
+          if (isConditionalCheckFailed(err)) return 0; // never reserved there, or already settled
+          throw err;
+        }
+      }),
+    );
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: item.pk, sk: item.sk } }));
+    return results.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /**
+   * Claim the one alert for (budget, period, threshold): a conditional put only one caller can win.
+   * True when this caller should send the notification.
+   */
+  async claimThresholdAlert(scope: BudgetScope, id: string, period: string, percent: number, detail: Item): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...thresholdMarkerKey(scope, id, period, percent), ...detail },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** A budget's counters for a period, summed over shards. */
+  async totals(budget: Pick<EffectiveBudget, 'scope' | 'id'>, period: string): Promise<BudgetTotals> {
+    const keys = this.counterKeys(budget, period);
+    const totals: BudgetTotals = { spentMicros: 0, reservedMicros: 0, committedMicros: 0, requests: 0 };
+    const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
+    let items = out.Responses?.[this.table] ?? [];
+    if (out.UnprocessedKeys?.[this.table]?.Keys?.length) {
+      // Rare (throttling): fall back to single reads rather than loop.
+      items = (await Promise.all(keys.map((k) => this.read(k)))).filter((i): i is Item => i !== undefined);
+    }
+    for (const item of items) {
+      totals.spentMicros += num(item.spent);
+      totals.reservedMicros += num(item.reserved);
+      totals.committedMicros += num(item.committed);
+      totals.requests += num(item.requests);
+    }
+    return totals;
+  }
+
+  private sharded(scope: BudgetScope): boolean {
+    return scope === 'global' && this.globalShards > 1;
+  }
+
+  private change(r: Reservation, afterMicros: number, actualMicros: number): SpendChange {
+    return { budget: r.budget, period: r.period, shard: r.shard, beforeMicros: afterMicros - actualMicros, afterMicros };
+  }
+
+  private async read(key: LedgerKey): Promise<Item | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+    return out.Item;
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The Gatekeeper on DynamoDB: authenticate (cached key lookup), attribute, then in ONE concurrent round
+ * take the rate-limit slots and reserve the worst-case cost on every hard budget; settle moves each
+ * reservation to the actual cost exactly once and records usage. See docs/table-design.md.
+ *
+ * Requests per gateway request (steady state, caches warm):
+ *   admit:  0 reads; 1 lease-index put (only with hard budgets) then, concurrently, 1 UpdateItem per rate
+ *           limit (key, team) and 1 per hard budget
+ *   settle: concurrently 1 PutItem (record) + 6 UpdateItem (rollups) + 1 UpdateItem per budget charged
+ *           + 1 per TPM correction; then 1 DeleteItem (lease index, only with hard budgets)
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { periodKey, resolveBudgets, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
+import type { TollgateConfig } from '../core/config';
+import { BudgetExceededError, GatewayError, RateLimitError } from '../core/errors';
+import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
+import { admissionTokens, hasLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
+import { buildUsageRecord } from '../core/metering';
+import { requestedMaxTokens, type ChatCompletionRequest } from '../core/openai-schema';
+import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
+import { estimateInputTokens as defaultEstimate, INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
+import { BudgetAlerts } from './budget-alerts';
+import { DynamoBudgetLedger, type Lease, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
+import { documentClient } from './dynamo';
+import { attribute, checkKey, extractApiKey } from './key-auth';
+import { hashApiKey, KeyStore, type ApiKeyRecord, type PolicyRecord } from './key-store';
+import type { PolicyScope } from './item-keys';
+import { DynamoRateLimiter, type AcquireResult, type RateCharge } from './rate-limiter';
+import { TtlCache } from './ttl-cache';
+import { UsageReader, UsageRecorder } from './usage-store';
+
+/** Unknown keys are cached this briefly, so a flood of bad keys costs few reads but a new key works at once. */
+const NEGATIVE_CACHE_MS = 1_000;
+/** Leases outlive the Lambda timeout by this much before the sweeper may release them. */
+const LEASE_GRACE_SECONDS = 120;
+
+export interface DynamoGatekeeperOptions {
+  client: DynamoDBClient;
+  tables: { keys: string; ledger: string };
+  config: Pick<TollgateConfig, 'metering' | 'alerts' | 'pricing' | 'deployment'>;
+  /** Clock for caches and the sweeper (admission periods use AdmissionRequest.now). */
+  now?: () => number;
+  alertSink?: BudgetAlertSink;
+  estimateInputTokens?: (request: ChatCompletionRequest) => number;
+  random?: () => number;
+  /** Reservation lease; default deployment.timeoutSeconds + 120 s. */
+  leaseSeconds?: number;
+  /** Failures that must not fail the request (an alert that could not be sent). */
+  onError?: (err: unknown, context: string) => void;
+}
+
+export interface DynamoGatekeeper extends Gatekeeper {
+  readonly keys: KeyStore;
+  readonly usage: UsageReader;
+  /** Release reservations whose lease expired (their request died without settling). */
+  sweepExpiredReservations(nowMs?: number): Promise<{ leases: number; released: number }>;
+  clearCaches(): void;
+}
+
+interface LimitTarget {
+  scope: RateLimitScope;
+  id: string;
+  limits: RateLimits;
+}
+
+export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGatekeeper {
+  const { config } = opts;
+  const doc = documentClient(opts.client);
+  const clock = opts.now ?? Date.now;
+  const keys = new KeyStore({ client: opts.client, table: opts.tables.keys, now: clock });
+  const usage = new UsageReader({ client: opts.client, table: opts.tables.ledger });
+  const limiter = new DynamoRateLimiter(doc, opts.tables.ledger);
+  const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
+  const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays);
+  const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
+  const estimate = opts.estimateInputTokens ?? defaultEstimate;
+  const leaseMs = (opts.leaseSeconds ?? config.deployment.timeoutSeconds + LEASE_GRACE_SECONDS) * 1_000;
+  const cacheMs = config.metering.keyCacheSeconds * 1_000;
+  const keyCache = new TtlCache<ApiKeyRecord | undefined>();
+  const policyCache = new TtlCache<PolicyRecord | undefined>();
+  const onError = opts.onError ?? (() => undefined);
+
+  async function lookupKey(secret: string): Promise<ApiKeyRecord | undefined> {
+    const hash = hashApiKey(secret);
+    const now = clock();
+    const cached = keyCache.get(hash, now);
+    if (cached.hit) return cached.value;
+    const key = await keys.findBySecret(secret);
+    keyCache.set(hash, key, key ? cacheMs : Math.min(cacheMs, NEGATIVE_CACHE_MS), now);
+    return key;
+  }
+
+  async function loadPolicies(a: Attribution): Promise<PolicyRecord[]> {
+    const refs: Array<{ scope: PolicyScope; id: string }> = [{ scope: 'global', id: '*' }];
+    if (a.team) refs.push({ scope: 'team', id: a.team });
+    if (a.customer) refs.push({ scope: 'customer', id: a.customer });
+    if (a.feature) refs.push({ scope: 'feature', id: a.feature });
+    const now = clock();
+    const found: PolicyRecord[] = [];
+    const missing: typeof refs = [];
+    for (const ref of refs) {
+      const c = policyCache.get(`${ref.scope}#${ref.id}`, now);
+      if (!c.hit) missing.push(ref);
+      else if (c.value) found.push(c.value);
+    }
+    if (missing.length > 0) {
+      const loaded = await keys.getPolicies(missing);
+      for (const ref of missing) {
+        const p = loaded.get(`${ref.scope}#${ref.id}`);
+        policyCache.set(`${ref.scope}#${ref.id}`, p, cacheMs, now);
+        if (p) found.push(p);
+      }
+    }
+    return found;
+  }
+
+  async function admit(req: AdmissionRequest): Promise<Admission> {
+    const key = checkKey(await lookupKey(extractApiKey(req.headers)), req.model, req.now);
+    const attribution = attribute(key, req);
+    const policies = await loadPolicies(attribution);
+    const rules: BudgetRule[] = [...key.budgets, ...policies.flatMap((p) => p.budgets)];
+    const budgets = resolveBudgets(rules, attribution, config.alerts.budgetThresholdsPercent);
+    const hard = budgets.filter((b) => b.mode === 'hard');
+    const soft = budgets.filter((b) => b.mode === 'soft');
+
+    const inputEstimate = estimate(req.request);
+    const requestedMax = requestedMaxTokens(req.request);
+    let reserveMicros = 0;
+    if (hard.length > 0) {
+      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), requestedMax ?? req.modelConfig.maxOutputTokens);
+      if (worst.unpriced.length > 0) {
+        const names = worst.unpriced.map((t) => `${t.provider}/${t.model}`).join(', ');
+        throw new GatewayError(403, 'permission_error', `No price is known for ${names}, so a request under a hard budget cannot be admitted. Add it to config.pricing.`, {
+          code: 'model_price_unknown',
+          param: 'model',
+        });
+      }
+      reserveMicros = worst.costMicros;
+    }
+
+    const limitTargets: LimitTarget[] = [];
+    if (hasLimits(key.rateLimits)) limitTargets.push({ scope: 'key', id: key.keyId, limits: key.rateLimits });
+    const teamLimits = policies.find((p) => p.scope === 'team')?.rateLimits;
+    if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
+    const tokens = admissionTokens(inputEstimate, requestedMax);
+
+    const leaseId = req.requestId;
+    const lease =
+      hard.length > 0
+        ? await ledger.openLease(
+            leaseId,
+            req.now + leaseMs,
+            hard.flatMap((b) => ledger.counterKeys(b, periodKey(b.period, req.now)).map((k) => ({ key: k, costMicros: reserveMicros }))),
+          )
+        : undefined;
+
+    // One concurrent round: rate-limit slots and budget reservations.
+    const [limitResults, reserveResults] = await Promise.all([
+      Promise.allSettled(limitTargets.map((t) => limiter.acquire(t.scope, t.id, t.limits, tokens, req.now))),
+      Promise.allSettled(hard.map((b) => ledger.reserve(b, periodKey(b.period, req.now), reserveMicros, leaseId))),
+    ]);
+    const charges = fulfilled(limitResults).filter((r): r is Extract<AcquireResult, { admitted: true }> => r.admitted).map((r) => r.charge);
+    const reservations = fulfilled(reserveResults).filter((r): r is Extract<ReserveResult, { ok: true }> => r.ok).map((r) => r.reservation);
+    const failure = firstRejection([...limitResults, ...reserveResults]);
+    const overBudget = fulfilled(reserveResults).find((r): r is Extract<ReserveResult, { ok: false }> => !r.ok);
+    const overLimitAt = limitResults.findIndex((r) => r.status === 'fulfilled' && !r.value.admitted);
+
+    if (failure !== undefined || overBudget || overLimitAt >= 0) {
+      // Undo everything this request took, then refuse it: a rejected request costs nothing.
+      await Promise.all([...charges.map((c) => limiter.release(c)), ...reservations.map((r) => ledger.release(r, leaseId))]);
+      if (lease) await ledger.closeLease(lease);
+      if (failure !== undefined) throw failure;
+      if (overBudget) throw budgetError(overBudget);
+      const rejected = (limitResults[overLimitAt] as PromiseFulfilledResult<Extract<AcquireResult, { admitted: false }>>).value;
+      throw rateLimitError(limitTargets[overLimitAt], rejected, req.now);
+    }
+
+    const states = fulfilled(limitResults).map((r) => r.state);
+    return {
+      attribution,
+      headers: rateLimitHeaders(states, req.now),
+      settle: once((outcome) => settle({ req, attribution, lease, reservations, soft, charges, outcome })),
+    };
+  }
+
+  async function settle(s: {
+    req: AdmissionRequest;
+    attribution: Attribution;
+    lease: Lease | undefined;
+    reservations: Reservation[];
+    soft: EffectiveBudget[];
+    charges: RateCharge[];
+    outcome: RequestOutcome;
+  }): Promise<void> {
+    const { outcome } = s;
+    const price = outcome.provider && outcome.upstreamModel ? priceFor(config.pricing, outcome.provider, outcome.upstreamModel) : undefined;
+    const actual = outcome.usage && price ? costMicros(outcome.usage, price) : 0;
+    const actualTokens = outcome.usage ? outcome.usage.inputTokens + outcome.usage.outputTokens : 0;
+    const record = buildUsageRecord({
+      requestId: s.req.requestId,
+      admittedAt: s.req.now,
+      attribution: s.attribution,
+      model: s.req.model,
+      outcome,
+      costMicros: actual,
+      unpriced: outcome.usage !== undefined && !price,
+    });
+
+    const budgetWrites = [
+      ...s.reservations.map((r) => ledger.settle(r, s.req.requestId, actual)),
+      ...(actual > 0 ? s.soft.map((b) => ledger.charge(b, periodKey(b.period, s.req.now), actual)) : []),
+    ];
+    const [budgetResults, otherResults] = await Promise.all([
+      Promise.allSettled(budgetWrites),
+      Promise.allSettled([recorder.record(record), ...s.charges.map((c) => limiter.correctTokens(c, actualTokens))]),
+    ]);
+    const errors = [...budgetResults, ...otherResults].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+
+    // The lease index goes only when every reservation under it is settled; otherwise the sweeper
+    // releases what is left once the lease expires.
+    const reservationsSettled = budgetResults.slice(0, s.reservations.length).every((r) => r.status === 'fulfilled');
+    if (s.lease && reservationsSettled) await ledger.closeLease(s.lease).catch((err: unknown) => errors.push(err));
+
+    if (alerts) {
+      const changes = fulfilled(budgetResults).filter((c): c is SpendChange => c !== undefined);
+      await alerts.evaluate(changes).catch((err: unknown) => onError(err, 'budget-alert'));
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `settlement of ${s.req.requestId} partly failed`);
+  }
+
+  return {
+    admit,
+    keys,
+    usage,
+    sweepExpiredReservations: (nowMs = clock()) => ledger.sweepExpiredReservations(nowMs),
+    clearCaches() {
+      keyCache.clear();
+      policyCache.clear();
+    },
+  };
+}
+
+function fulfilled<T>(results: ReadonlyArray<PromiseSettledResult<T>>): T[] {
+  return results.filter((r): r is PromiseFulfilledResult<T> => r.status === 'fulfilled').map((r) => r.value);
+}
+
+function firstRejection(results: ReadonlyArray<PromiseSettledResult<unknown>>): unknown {
+  const r = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  return r ? (r.reason as unknown) ?? new Error('rejected') : undefined;
+}
+
+function once<T>(fn: (arg: T) => Promise<void>): (arg: T) => Promise<void> {
+  let done: Promise<void> | undefined;
+  return (arg) => (done ??= fn(arg));
+}
+
+function usd(micros: number): string {
+  return `$${microsToUsd(micros).toFixed(micros < 10_000 ? 6 : 2)}`;
+}
+
+function budgetError(r: Extract<ReserveResult, { ok: false }>): BudgetExceededError {
+  const b = r.budget;
+  const name = `${b.scope}:${b.id}:${b.period}`;
+  return new BudgetExceededError(
+    `Budget ${name} is exhausted for ${r.period}: ${usd(r.committedMicros)} of ${usd(b.limitMicros)} is spent or reserved, ` +
+      `and this request could cost up to ${usd(r.costMicros)}. Lower max_tokens, or ask an admin to raise the budget.`,
+    { headers: { 'x-tollgate-budget': name } },
+  );
+}
+
+function rateLimitError(target: LimitTarget, r: Extract<AcquireResult, { admitted: false }>, nowMs: number): RateLimitError {
+  const s: RateState = r.state;
+  const retryAfter = retryAfterSeconds(s.window, nowMs);
+  const headers = { ...rateLimitHeaders([s], nowMs), 'retry-after': String(retryAfter) };
+  const what =
+    r.exceeded === 'requests'
+      ? `requests per min (RPM): Limit ${s.limits.rpm}, Used ${s.requests}, Requested 1`
+      : `tokens per min (TPM): Limit ${s.limits.tpm}, Used ${s.tokens}`;
+  return new RateLimitError(`Rate limit reached for ${target.scope} ${target.id} on ${what}. Please try again in ${retryAfter}s.`, {
+    headers,
+    code: r.exceeded === 'requests' ? 'rate_limit_exceeded' : 'tokens_rate_limit_exceeded',
+  });
+}

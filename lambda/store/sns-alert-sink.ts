@@ -1,0 +1,52 @@
+/**
+ * Budget threshold alerts to the stack's SNS topic (TOLLGATE_ALERT_TOPIC_ARN, read by the handler).
+ * The message is readable in an email and carries the event as JSON for subscribers that parse it;
+ * message attributes allow SNS filter policies on budget and threshold.
+ */
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { BudgetAlertSink, BudgetThresholdEvent } from '../core/budgets';
+
+export interface SnsAlertSinkOptions {
+  client: SNSClient;
+  topicArn: string;
+}
+
+export function formatBudgetAlert(e: BudgetThresholdEvent): { subject: string; message: string } {
+  const subject = `Tollgate: budget ${e.budget} reached ${e.thresholdPercent}% for ${e.period}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+  const spenders = e.topSpenders.length
+    ? e.topSpenders.map((s) => `  - ${s.dimension} ${s.id}: $${s.spentUsd.toFixed(2)}`).join('\n')
+    : '  (no usage rolled up yet)';
+  const message = [
+    `Budget ${e.budget} (${e.mode}) has reached ${e.thresholdPercent}% of its limit for ${e.period}.`,
+    `Spent: $${e.spentUsd.toFixed(2)} of $${e.limitUsd.toFixed(2)}.`,
+    e.mode === 'hard' && e.thresholdPercent >= 100 ? 'Requests that could exceed the limit are now refused (429 insufficient_quota).' : '',
+    '',
+    'Top spenders this period:',
+    spenders,
+    '',
+    JSON.stringify({ type: 'tollgate.budget_threshold', ...e }),
+  ]
+    .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+    .join('\n');
+  return { subject, message };
+}
+
+export class SnsAlertSink implements BudgetAlertSink {
+  constructor(private readonly opts: SnsAlertSinkOptions) {}
+
+  async budgetThresholdCrossed(event: BudgetThresholdEvent): Promise<void> {
+    const { subject, message } = formatBudgetAlert(event);
+    await this.opts.client.send(
+      new PublishCommand({
+        TopicArn: this.opts.topicArn,
+        Subject: subject,
+        Message: message,
+        MessageAttributes: {
+          type: { DataType: 'String', StringValue: 'budget_threshold' },
+          budget: { DataType: 'String', StringValue: event.budget },
+          thresholdPercent: { DataType: 'Number', StringValue: String(event.thresholdPercent) },
+        },
+      }),
+    );
+  }
+}

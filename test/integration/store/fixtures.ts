@@ -1,0 +1,97 @@
+/** Shared builders for the gatekeeper integration tests. */
+import { parseConfig, type TollgateConfig } from '../../../lambda/core/config';
+import type { AdmissionRequest, RequestOutcome } from '../../../lambda/core/gatekeeper';
+import type { ChatCompletionRequest } from '../../../lambda/core/openai-schema';
+import type { TokenUsage } from '../../../lambda/core/usage';
+
+/** 2026-11-25T10:30:15Z */
+export const T0 = Date.UTC(2026, 10, 25, 10, 30, 15);
+
+export function testConfig(overrides: Record<string, unknown> = {}): TollgateConfig {
+  return parseConfig({
+    providers: {
+      openai: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1' },
+      bedrock: { kind: 'bedrock', region: 'us-east-1' },
+      mystery: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1' },
+    },
+    models: {
+      'gpt-4o-mini': {
+        maxOutputTokens: 1000,
+        targets: [
+          { provider: 'openai', model: 'gpt-4o-mini' },
+          { provider: 'bedrock', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' },
+        ],
+      },
+      unpriced: { targets: [{ provider: 'mystery', model: 'm-1' }] },
+    },
+    metering: { keyCacheSeconds: 30, globalBudgetShards: 4 },
+    ...overrides,
+  });
+}
+
+export function chatRequest(overrides: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
+  return { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], max_tokens: 100, ...overrides };
+}
+
+let seq = 0;
+
+export function admission(
+  config: TollgateConfig,
+  apiKey: string | undefined,
+  opts: { now?: number; model?: string; headers?: Record<string, string>; request?: Partial<ChatCompletionRequest>; requestId?: string } = {},
+): AdmissionRequest {
+  const model = opts.model ?? 'gpt-4o-mini';
+  const headers = new Headers(opts.headers);
+  if (apiKey) headers.set('authorization', `Bearer ${apiKey}`);
+  const modelConfig = config.models[model];
+  return {
+    requestId: opts.requestId ?? `req_${(seq++).toString(36)}_${Math.random().toString(36).slice(2, 10)}`,
+    headers,
+    request: chatRequest({ model, ...opts.request }),
+    model,
+    modelConfig,
+    targets: modelConfig.targets,
+    now: opts.now ?? T0,
+  };
+}
+
+export function usage(inputTokens: number, outputTokens: number, extra: Partial<TokenUsage> = {}): TokenUsage {
+  return { inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...extra };
+}
+
+export function success(u: TokenUsage | undefined, endedAt = T0 + 1_000): RequestOutcome {
+  return {
+    status: 'success',
+    httpStatus: 200,
+    stream: false,
+    provider: 'openai',
+    upstreamModel: 'gpt-4o-mini',
+    usage: u,
+    usageEstimated: false,
+    ttftMs: 120,
+    totalMs: 900,
+    attempts: 1,
+    fallback: false,
+    endedAt,
+  };
+}
+
+export function failure(status: RequestOutcome['status'], endedAt = T0 + 500): RequestOutcome {
+  return {
+    status,
+    httpStatus: status === 'client_abort' ? 499 : 502,
+    stream: status === 'stream_error',
+    provider: status === 'upstream_error' ? undefined : 'openai',
+    upstreamModel: status === 'upstream_error' ? undefined : 'gpt-4o-mini',
+    usage: undefined,
+    usageEstimated: false,
+    totalMs: 500,
+    attempts: 2,
+    fallback: false,
+    errorCode: 'upstream_502',
+    endedAt,
+  };
+}
+
+/** A fixed input estimate makes worst-case costs exact in assertions. */
+export const fixedEstimate = (tokens: number) => () => tokens;
