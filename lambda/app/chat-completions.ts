@@ -44,7 +44,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
     try {
       const result = await runWithFallback(flow.model.config.targets, async (info) => {
         const adapter = adapterFor(deps, info.target);
-        return adapter.chat(await providerCall(deps, body, info));
+        return adapter.chat(await providerCall(flow, info));
       }, fallbackOpts);
       const usage = fromOpenAIUsage(result.value.usage);
       settle({
@@ -67,7 +67,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
   try {
     opened = await runWithFallback(flow.model.config.targets, async (info) => {
       const adapter = adapterFor(deps, info.target);
-      const iterator = adapter.chatStream(await providerCall(deps, body, info))[Symbol.asyncIterator]();
+      const iterator = adapter.chatStream(await providerCall(flow, info))[Symbol.asyncIterator]();
       // Resolve only with the first chunk in hand: until then a failure can still fall back.
       const first = await iterator.next();
       return { iterator, first, firstAt: flow.now() };
@@ -201,9 +201,15 @@ function adapterFor(deps: GatewayDeps, target: TargetConfig) {
   return adapter;
 }
 
-async function providerCall(deps: GatewayDeps, body: ChatCompletionRequest, info: AttemptInfo): Promise<ProviderCall> {
-  const apiKey = await deps.providerKeys.get(info.target.provider);
-  return { request: { ...body, model: info.target.model }, signal: info.signal, apiKey };
+async function providerCall(flow: ChatFlow, info: AttemptInfo): Promise<ProviderCall> {
+  const apiKey = await flow.deps.providerKeys.get(info.target.provider);
+  return {
+    request: { ...flow.body, model: info.target.model },
+    signal: info.signal,
+    apiKey,
+    // The cap the gatekeeper priced the worst case with, so an upstream that needs a cap gets the same one.
+    maxOutputTokens: flow.model.config.maxOutputTokens,
+  };
 }
 
 function servedHeaders(target: TargetConfig, attempts: number, fallback: boolean): Record<string, string> {
