@@ -1,0 +1,65 @@
+/** The Bedrock adapter: Converse and ConverseStream through the AWS SDK (client.ts), mapping in converse.ts and stream.ts. */
+import { ConverseCommand, ConverseStreamCommand, type BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-schema';
+import { unixSeconds } from '../shared/chunks';
+import { connectionError } from '../shared/upstream-errors';
+import type { ProviderAdapter, ProviderCall } from '../types';
+import { createBedrockClient, type BedrockClientOptions, type BedrockSettings } from './client';
+import { fromConverseResponse, toConverseInput } from './converse';
+import { bedrockError } from './errors';
+import { ConverseStreamTranslator } from './stream';
+
+export interface BedrockAdapterOptions extends BedrockClientOptions {
+  /** A ready client (tests, or sharing one client between providers); built from settings otherwise. */
+  client?: BedrockRuntimeClient;
+  now?: () => number;
+}
+
+export interface BedrockAdapter extends ProviderAdapter {
+  readonly client: BedrockRuntimeClient;
+}
+
+export function createBedrockAdapter(id: string, settings: BedrockSettings, options: BedrockAdapterOptions = {}): BedrockAdapter {
+  const client = options.client ?? createBedrockClient(settings, options);
+  const now = options.now ?? Date.now;
+
+  return {
+    id,
+    client,
+
+    async chat(call: ProviderCall): Promise<ChatCompletion> {
+      const input = toConverseInput(id, call.request);
+      try {
+        const res = await client.send(new ConverseCommand(input), { abortSignal: call.signal });
+        return fromConverseResponse(id, call.request.model, res, unixSeconds(now()));
+      } catch (err) {
+        throw bedrockError(id, err, call.signal);
+      }
+    },
+
+    async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
+      const input = toConverseInput(id, call.request);
+      // Our own controller too, so leaving early (return()) tears the HTTP request down.
+      const controller = new AbortController();
+      const signal = AbortSignal.any([call.signal, controller.signal]);
+      const translator = new ConverseStreamTranslator(id, call.request.model, unixSeconds(now()));
+      let finished = false;
+      try {
+        const res = await client.send(new ConverseStreamCommand(input), { abortSignal: signal });
+        if (!res.stream) throw connectionError(id, undefined, 'returned no event stream');
+        for await (const event of res.stream) {
+          if (translator.complete) continue;
+          yield* translator.translate(event);
+        }
+        // A stream cut after messageStop but before metadata lost only usage; before messageStop it is broken.
+        if (!translator.stoppedMessage) throw connectionError(id, undefined, 'ended the stream before messageStop');
+        finished = true;
+      } catch (err) {
+        finished = true;
+        throw bedrockError(id, err, call.signal);
+      } finally {
+        if (!finished) controller.abort();
+      }
+    },
+  };
+}

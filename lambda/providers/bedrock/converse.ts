@@ -1,0 +1,221 @@
+/**
+ * Canonical OpenAI request → Bedrock Converse input, and Converse output → OpenAI completion. Pure
+ * functions over the SDK's types. ConverseStream takes the same input; its events are in stream.ts.
+ *
+ * Choices made here:
+ * - `tool_choice: "none"`: Converse has no "none". With no tool blocks in the history the tools are
+ *   simply not sent (the model cannot call what it does not see); with tool blocks in the history Bedrock
+ *   requires toolConfig, so the request is refused (UnsupportedParameterError) rather than silently allowing calls.
+ * - `parallel_tool_calls: false` with tools cannot be expressed in Converse: refused.
+ * - http(s) image URLs are refused: Converse takes image bytes (or S3), and the gateway does not fetch
+ *   arbitrary URLs on a client's behalf.
+ * - `user` is accepted and not forwarded (Converse has no end-user field; requestMetadata has a strict
+ *   character set and is for invocation-log filtering).
+ * - No output cap is invented: maxTokens is sent only when the client set one (Converse does not require it).
+ */
+import type {
+  ContentBlock,
+  ConverseRequest,
+  ConverseResponse,
+  ImageFormat,
+  Message,
+  StopReason,
+  SystemContentBlock,
+  TokenUsage,
+  Tool,
+  ToolChoice,
+  ToolConfiguration,
+  ToolUseBlock,
+} from '@aws-sdk/client-bedrock-runtime';
+import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
+import { requestedMaxTokens, type ChatCompletion, type ChatCompletionRequest, type ChatMessage, type ContentPart, type FinishReason, type SystemMessage, type ToolCall, type Usage } from '../../core/openai-schema';
+import { newCompletionId } from '../shared/chunks';
+import { imageMediaType, isHttpUrl, isSystem, parseDataUrl, parseToolArguments, rejectUnsupportedFields, stopSequences, systemText } from '../shared/request-checks';
+import { count, usageFromSplit } from '../shared/token-usage';
+import { malformedResponseError } from '../shared/upstream-errors';
+
+type Document = NonNullable<ToolUseBlock['input']>;
+export type ConverseInput = ConverseRequest & { modelId: string; messages: Message[] };
+
+const IMAGE_FORMATS: Record<string, ImageFormat> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+};
+
+export function toConverseInput(provider: string, req: ChatCompletionRequest): ConverseInput {
+  rejectUnsupportedFields(req, provider);
+  if (req.temperature != null && req.temperature > 1) {
+    throw new UnsupportedParameterError(provider, 'temperature', 'Bedrock models accept values from 0 to 1');
+  }
+  const system: SystemContentBlock[] = [];
+  const messages: Message[] = [];
+  req.messages.forEach((message, i) => {
+    if (isSystem(message)) {
+      const text = systemText(message);
+      if (text !== '') system.push({ text });
+      return;
+    }
+    const mapped = mapMessage(provider, message, i);
+    if (mapped.content && mapped.content.length > 0) appendMerged(messages, mapped);
+  });
+
+  const input: ConverseInput = { modelId: req.model, messages };
+  if (system.length > 0) input.system = system;
+  const inference = {
+    ...(requestedMaxTokens(req) !== undefined ? { maxTokens: requestedMaxTokens(req) } : {}),
+    ...(req.temperature != null ? { temperature: req.temperature } : {}),
+    ...(req.top_p != null ? { topP: req.top_p } : {}),
+    ...(stopSequences(req.stop) ? { stopSequences: stopSequences(req.stop) } : {}),
+  };
+  if (Object.keys(inference).length > 0) input.inferenceConfig = inference;
+  const toolConfig = toToolConfig(provider, req, messages);
+  if (toolConfig) input.toolConfig = toolConfig;
+  return input;
+}
+
+function mapMessage(provider: string, message: Exclude<ChatMessage, SystemMessage>, i: number): Message {
+  switch (message.role) {
+    case 'user':
+      return { role: 'user', content: userBlocks(provider, message.content, i) };
+    case 'assistant': {
+      const content = textBlocks(message.content ?? null);
+      (message.tool_calls ?? []).forEach((call: ToolCall, j) => {
+        const input = parseToolArguments(call, `messages[${i}].tool_calls[${j}].function.arguments`) as Document;
+        content.push({ toolUse: { toolUseId: call.id, name: call.function.name, input } });
+      });
+      return { role: 'assistant', content };
+    }
+    case 'tool':
+      return { role: 'user', content: [{ toolResult: { toolUseId: message.tool_call_id, content: [{ text: systemText(message) }] } }] };
+  }
+}
+
+function textBlocks(content: string | ReadonlyArray<{ text: string }> | null): ContentBlock[] {
+  if (content === null) return [];
+  const texts = typeof content === 'string' ? [content] : content.map((p) => p.text);
+  // Converse rejects blank text blocks (e.g. the `""` content beside an assistant's tool calls).
+  return texts.filter((t) => t !== '').map((text) => ({ text }));
+}
+
+function userBlocks(provider: string, content: string | ContentPart[], i: number): ContentBlock[] {
+  if (typeof content === 'string') return textBlocks(content);
+  const blocks: ContentBlock[] = [];
+  content.forEach((part, j) => {
+    if (part.type === 'text') {
+      if (part.text !== '') blocks.push({ text: part.text });
+      return;
+    }
+    const param = `messages[${i}].content[${j}].image_url.url`;
+    const url = part.image_url.url;
+    const data = parseDataUrl(url);
+    if (data) {
+      const mediaType = imageMediaType(data.mediaType);
+      if (!mediaType) throw new UnsupportedParameterError(provider, param, `image type ${data.mediaType} (use png, jpeg, gif or webp)`);
+      blocks.push({ image: { format: IMAGE_FORMATS[mediaType], source: { bytes: Buffer.from(data.base64, 'base64') } } });
+    } else if (isHttpUrl(url)) {
+      throw new UnsupportedParameterError(provider, param, 'Bedrock needs image bytes; send the image as a base64 data URL');
+    } else {
+      throw new BadRequestError('Image URLs must be http(s) URLs or base64 data URLs.', { param, code: 'invalid_image_url' });
+    }
+  });
+  return blocks;
+}
+
+/** Converse requires strictly alternating roles; consecutive tool results (and user turns) become one turn. */
+function appendMerged(messages: Message[], next: Message): void {
+  const last = messages[messages.length - 1];
+  if (last && last.role === next.role && last.content && next.content) last.content.push(...next.content);
+  else messages.push(next);
+}
+
+function toToolConfig(provider: string, req: ChatCompletionRequest, messages: Message[]): ToolConfiguration | undefined {
+  if (!req.tools || req.tools.length === 0) return undefined;
+  const choice = req.tool_choice;
+  if (choice === 'none') {
+    const toolsInHistory = messages.some((m) => m.content?.some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
+    if (toolsInHistory) throw new UnsupportedParameterError(provider, 'tool_choice', "Bedrock cannot honour 'none' once tool calls are in the conversation");
+    return undefined;
+  }
+  if (req.parallel_tool_calls === false) throw new UnsupportedParameterError(provider, 'parallel_tool_calls', 'Converse cannot disable parallel tool calls');
+  const tools: Tool[] = req.tools.map((t) => ({
+    toolSpec: {
+      name: t.function.name,
+      ...(t.function.description ? { description: t.function.description } : {}),
+      inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as Document },
+    },
+  }));
+  const toolChoice = mapToolChoice(choice);
+  return toolChoice ? { tools, toolChoice } : { tools };
+}
+
+function mapToolChoice(choice: ChatCompletionRequest['tool_choice']): ToolChoice | undefined {
+  if (choice === undefined || choice === 'auto') return choice === 'auto' ? { auto: {} } : undefined;
+  if (choice === 'required') return { any: {} };
+  if (choice === 'none') return undefined;
+  return { tool: { name: choice.function.name } };
+}
+
+// ---- Responses ----
+
+export function finishReason(stopReason: StopReason | string | undefined): FinishReason {
+  switch (stopReason) {
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'content_filtered':
+    case 'guardrail_intervened':
+      return 'content_filter';
+    default:
+      // end_turn, stop_sequence, malformed_* (the turn is over either way)
+      return 'stop';
+  }
+}
+
+/** Bedrock's `inputTokens` excludes cache reads and writes; OpenAI's `prompt_tokens` includes them. */
+export function converseUsage(u: TokenUsage | undefined): Usage | undefined {
+  if (!u) return undefined;
+  return usageFromSplit({
+    uncachedInput: count(u.inputTokens),
+    output: count(u.outputTokens),
+    cacheRead: count(u.cacheReadInputTokens),
+    cacheWrite: count(u.cacheWriteInputTokens),
+  });
+}
+
+export function fromConverseResponse(provider: string, model: string, res: ConverseResponse, created: number): ChatCompletion {
+  const message = res.output?.message;
+  if (!message || !Array.isArray(message.content)) throw malformedResponseError(provider, 'Converse response');
+  let text = '';
+  const toolCalls: ToolCall[] = [];
+  for (const block of message.content) {
+    if (block.text !== undefined) text += block.text;
+    else if (block.toolUse) {
+      toolCalls.push({
+        id: block.toolUse.toolUseId ?? '',
+        type: 'function',
+        function: { name: block.toolUse.name ?? '', arguments: JSON.stringify(block.toolUse.input ?? {}) },
+      });
+    }
+    // reasoningContent and other blocks have no place in a chat completion.
+  }
+  const usage = converseUsage(res.usage);
+  return {
+    id: newCompletionId(),
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        finish_reason: finishReason(res.stopReason),
+        logprobs: null,
+      },
+    ],
+    ...(usage ? { usage } : {}),
+  };
+}
