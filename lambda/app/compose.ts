@@ -1,0 +1,67 @@
+/**
+ * The composition root shared by the Lambda handler and the local server: the same gateway app, the same
+ * DynamoDB gatekeeper, the same telemetry; only the edge differs (where the DynamoDB endpoint, provider
+ * keys and alert sink come from). Tests and the benchmark compose through here too.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { BudgetAlertSink } from '../core/budgets';
+import type { TollgateConfig } from '../core/config';
+import { estimateTokens } from '../core/token-estimate';
+import type { ProviderAdapter } from '../providers/types';
+import { createDynamoGatekeeper, type DynamoGatekeeper } from '../store/dynamo-gatekeeper';
+import { createGatewayApp, type GatewayApp } from './gateway-app';
+import type { RequestObserver } from './observer';
+import type { ProviderKeySource } from './provider-keys';
+import type { Telemetry } from './telemetry';
+
+export interface GatewayRuntimeOptions {
+  config: TollgateConfig;
+  dynamo: DynamoDBClient;
+  tables: { keys: string; ledger: string };
+  adapters: ReadonlyMap<string, ProviderAdapter>;
+  providerKeys: ProviderKeySource;
+  alertSink?: BudgetAlertSink;
+  telemetry?: Telemetry;
+  /** Extra observer (tests), called after telemetry. */
+  observer?: RequestObserver;
+  now?: () => number;
+  onStoreError?: (err: unknown, context: string) => void;
+}
+
+export interface GatewayRuntime {
+  app: GatewayApp;
+  gatekeeper: DynamoGatekeeper;
+  telemetry?: Telemetry;
+}
+
+export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
+  const gatekeeper = createDynamoGatekeeper({
+    client: opts.dynamo,
+    tables: opts.tables,
+    config: opts.config,
+    now: opts.now,
+    alertSink: opts.alertSink,
+    onError: opts.onStoreError,
+  });
+  const app = createGatewayApp({
+    config: opts.config,
+    adapters: opts.adapters,
+    providerKeys: opts.providerKeys,
+    gatekeeper,
+    observer: combineObservers([opts.telemetry?.observer, opts.observer]),
+    estimateTokens,
+    now: opts.now,
+  });
+  return { app, gatekeeper, telemetry: opts.telemetry };
+}
+
+function combineObservers(list: ReadonlyArray<RequestObserver | undefined>): RequestObserver | undefined {
+  const observers = list.filter((o): o is RequestObserver => o !== undefined);
+  if (observers.length <= 1) return observers[0];
+  return {
+    requestEnded: (e) => observers.forEach((o) => o.requestEnded?.(e)),
+    rejected: (e) => observers.forEach((o) => o.rejected?.(e)),
+    attemptFailed: (id, p, err) => observers.forEach((o) => o.attemptFailed?.(id, p, err)),
+    internalError: (id, err) => observers.forEach((o) => o.internalError?.(id, err)),
+  };
+}
