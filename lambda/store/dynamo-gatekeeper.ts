@@ -80,38 +80,60 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const policyCache = new TtlCache<PolicyRecord | undefined>();
   const onError = opts.onError ?? (() => undefined);
 
+  // Concurrent requests for the same key in one container share one read (no stampede on a cold cache).
+  const keyReads = new Map<string, Promise<ApiKeyRecord | undefined>>();
   async function lookupKey(secret: string): Promise<ApiKeyRecord | undefined> {
     const hash = hashApiKey(secret);
-    const now = clock();
-    const cached = keyCache.get(hash, now);
+    const cached = keyCache.get(hash, clock());
     if (cached.hit) return cached.value;
-    const key = await keys.findBySecret(secret);
-    keyCache.set(hash, key, key ? cacheMs : Math.min(cacheMs, NEGATIVE_CACHE_MS), now);
-    return key;
+    let read = keyReads.get(hash);
+    if (!read) {
+      read = keys
+        .findBySecret(secret)
+        .then((key) => {
+          keyCache.set(hash, key, key ? cacheMs : Math.min(cacheMs, NEGATIVE_CACHE_MS), clock());
+          return key;
+        })
+        .finally(() => keyReads.delete(hash));
+      keyReads.set(hash, read);
+    }
+    return read;
   }
 
+  const policyReads = new Map<string, Promise<PolicyRecord | undefined>>();
   async function loadPolicies(a: Attribution): Promise<PolicyRecord[]> {
     const refs: Array<{ scope: PolicyScope; id: string }> = [{ scope: 'global', id: '*' }];
     if (a.team) refs.push({ scope: 'team', id: a.team });
     if (a.customer) refs.push({ scope: 'customer', id: a.customer });
     if (a.feature) refs.push({ scope: 'feature', id: a.feature });
     const now = clock();
-    const found: PolicyRecord[] = [];
+    const found: Array<PolicyRecord | undefined> = [];
     const missing: typeof refs = [];
+    const pending: Array<Promise<PolicyRecord | undefined>> = [];
     for (const ref of refs) {
-      const c = policyCache.get(`${ref.scope}#${ref.id}`, now);
-      if (!c.hit) missing.push(ref);
-      else if (c.value) found.push(c.value);
+      const id = `${ref.scope}#${ref.id}`;
+      const c = policyCache.get(id, now);
+      if (c.hit) found.push(c.value);
+      else if (policyReads.has(id)) pending.push(policyReads.get(id)!);
+      else missing.push(ref);
     }
     if (missing.length > 0) {
-      const loaded = await keys.getPolicies(missing);
+      const batch = keys.getPolicies(missing);
       for (const ref of missing) {
-        const p = loaded.get(`${ref.scope}#${ref.id}`);
-        policyCache.set(`${ref.scope}#${ref.id}`, p, cacheMs, now);
-        if (p) found.push(p);
+        const id = `${ref.scope}#${ref.id}`;
+        const read = batch
+          .then((loaded) => {
+            const p = loaded.get(id);
+            policyCache.set(id, p, cacheMs, clock());
+            return p;
+          })
+          .finally(() => policyReads.delete(id));
+        policyReads.set(id, read);
+        pending.push(read);
       }
     }
-    return found;
+    found.push(...(await Promise.all(pending)));
+    return found.filter((p): p is PolicyRecord => p !== undefined);
   }
 
   async function admit(req: AdmissionRequest): Promise<Admission> {

@@ -64,6 +64,8 @@ export function testDynamoClient(endpoint = process.env[ENDPOINT_ENV]): DynamoDB
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 3,
+    // The concurrency tests fire hundreds of requests at once; let them all be in flight.
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: 512 } },
   });
 }
 
