@@ -1,2 +1,14 @@
-// Placeholder: the Lambda streaming entrypoint is being written (exports `handler`).
-export const handler = async (): Promise<void> => undefined;
+/**
+ * The Lambda entry point behind API Gateway (REST, response streaming): the composed gateway app behind
+ * the streaming adapter. Built once per container; metrics are flushed after each invocation's stream and
+ * deferred settlement have finished, before the handler returns.
+ */
+import { createStreamingHandler, lambdaGlobal } from './lambda-streaming';
+import { createLambdaRuntime } from './lambda-runtime';
+
+const runtime = createLambdaRuntime(process.env);
+const awslambda = lambdaGlobal();
+
+export const handler = awslambda.streamifyResponse(
+  createStreamingHandler(runtime.app, awslambda, { afterInvocation: () => runtime.telemetry.flush() }),
+);

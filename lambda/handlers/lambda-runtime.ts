@@ -1,0 +1,78 @@
+/**
+ * Everything the Lambda handler needs, built once per container from its environment: the only place the
+ * function reads process.env. Kept apart from gateway.ts so tests can build it with their own endpoints.
+ */
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { composeGateway, type GatewayRuntime } from '../app/compose';
+import { secretProviderKeys, type ProviderKeySource } from '../app/provider-keys';
+import { createTelemetry, type Telemetry } from '../app/telemetry';
+import { parseConfig, type TollgateConfig } from '../core/config';
+import { createAdapters, type AdapterOptions } from '../providers/registry';
+import { SnsAlertSink } from '../store/sns-alert-sink';
+
+/** Provider keys are re-read from Secrets Manager at most this often: a filled-in key works within 5 minutes. */
+export const PROVIDER_SECRET_MAX_AGE_SECONDS = 300;
+
+declare const __TOLLGATE_CONFIG__: string | undefined;
+
+export interface LambdaEnv {
+  TOLLGATE_KEYS_TABLE?: string;
+  TOLLGATE_LEDGER_TABLE?: string;
+  TOLLGATE_PROVIDER_SECRET_ARN?: string;
+  TOLLGATE_ALERT_TOPIC_ARN?: string;
+  /** Only when the config is not baked into the bundle (tests). */
+  TOLLGATE_CONFIG_JSON?: string;
+  AWS_REGION?: string;
+}
+
+export interface LambdaRuntimeOverrides {
+  config?: TollgateConfig;
+  dynamo?: DynamoDBClient;
+  providerKeys?: ProviderKeySource;
+  adapterOptions?: AdapterOptions;
+  telemetry?: Telemetry;
+}
+
+export interface LambdaRuntime extends GatewayRuntime {
+  telemetry: Telemetry;
+}
+
+/** The config the CDK app validated and baked into the bundle (esbuild `define`), or TOLLGATE_CONFIG_JSON. */
+export function bakedConfig(env: LambdaEnv): TollgateConfig {
+  const raw = typeof __TOLLGATE_CONFIG__ === 'string' ? __TOLLGATE_CONFIG__ : env.TOLLGATE_CONFIG_JSON;
+  if (!raw) throw new Error('No Tollgate config: the bundle has none baked in and TOLLGATE_CONFIG_JSON is not set');
+  return parseConfig(JSON.parse(raw));
+}
+
+function required(env: LambdaEnv, name: keyof LambdaEnv): string {
+  const value = env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set (the stack sets it)`);
+  return value;
+}
+
+export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {
+  const config = overrides.config ?? bakedConfig(env);
+  const secretArn = env.TOLLGATE_PROVIDER_SECRET_ARN;
+  const providerKeys =
+    overrides.providerKeys ??
+    secretProviderKeys(config, async () => {
+      if (!secretArn) return {};
+      // Powertools caches the value per container for maxAge; the value is never logged.
+      const value = await getSecret<Record<string, unknown>>(secretArn, { transform: 'json', maxAge: PROVIDER_SECRET_MAX_AGE_SECONDS });
+      return value && typeof value === 'object' ? value : {};
+    });
+  const telemetry = overrides.telemetry ?? createTelemetry({ config });
+  const topicArn = env.TOLLGATE_ALERT_TOPIC_ARN;
+  const runtime = composeGateway({
+    config,
+    dynamo: overrides.dynamo ?? new DynamoDBClient({}),
+    tables: { keys: required(env, 'TOLLGATE_KEYS_TABLE'), ledger: required(env, 'TOLLGATE_LEDGER_TABLE') },
+    adapters: createAdapters(config, overrides.adapterOptions),
+    providerKeys,
+    alertSink: topicArn ? new SnsAlertSink({ client: new SNSClient({}), topicArn }) : undefined,
+    telemetry,
+  });
+  return { ...runtime, telemetry };
+}

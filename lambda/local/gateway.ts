@@ -1,0 +1,66 @@
+/**
+ * The local gateway: the composed app on Node's http server, backed by the embedded store (dynalite, data
+ * in a folder) and provider keys from environment variables. `npm start`, the e2e tests and the
+ * benchmark all start it through here.
+ */
+import type { TollgateConfig } from '../core/config';
+import { composeGateway, type GatewayRuntime } from '../app/compose';
+import type { RequestObserver } from '../app/observer';
+import { envProviderKeys } from '../app/provider-keys';
+import { createTelemetry, type Telemetry } from '../app/telemetry';
+import type { BudgetAlertSink } from '../core/budgets';
+import { createAdapters, type AdapterOptions } from '../providers/registry';
+import type { ProviderAdapter } from '../providers/types';
+import { openLocalStore, type LocalStore } from './embedded-dynamo';
+import { serveApp, type RunningServer } from './server';
+
+export interface LocalGatewayOptions {
+  config: TollgateConfig;
+  /** Folder for the embedded store; in memory when undefined. */
+  dataDir?: string;
+  /** Use this store instead of opening one (tests pass DynamoDB Local here). */
+  store?: Pick<LocalStore, 'client' | 'tables'>;
+  host?: string;
+  port?: number;
+  env?: Readonly<Record<string, string | undefined>>;
+  adapterOptions?: AdapterOptions;
+  adapters?: ReadonlyMap<string, ProviderAdapter>;
+  /** Structured request logs and EMF metrics on stdout (default on). */
+  telemetry?: Telemetry | false;
+  observer?: RequestObserver;
+  alertSink?: BudgetAlertSink;
+  now?: () => number;
+}
+
+export interface LocalGateway extends RunningServer {
+  runtime: GatewayRuntime;
+  store: Pick<LocalStore, 'client' | 'tables'>;
+}
+
+export async function startLocalGateway(opts: LocalGatewayOptions): Promise<LocalGateway> {
+  const ownStore = opts.store ? undefined : await openLocalStore({ dataDir: opts.dataDir });
+  const store = opts.store ?? ownStore!;
+  const telemetry = opts.telemetry === false ? undefined : (opts.telemetry ?? createTelemetry({ config: opts.config }));
+  const runtime = composeGateway({
+    config: opts.config,
+    dynamo: store.client,
+    tables: store.tables,
+    adapters: opts.adapters ?? createAdapters(opts.config, opts.adapterOptions),
+    providerKeys: envProviderKeys(opts.config, opts.env ?? process.env),
+    telemetry,
+    observer: opts.observer,
+    alertSink: opts.alertSink,
+    now: opts.now,
+  });
+  const server = await serveApp(runtime.app, { host: opts.host, port: opts.port });
+  return {
+    ...server,
+    runtime,
+    store,
+    async close() {
+      await server.close();
+      telemetry?.flush();
+      await ownStore?.close();
+    },
+  };
+}
