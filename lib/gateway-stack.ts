@@ -12,7 +12,9 @@ import { Alerts } from './constructs/alerts';
 import { Api } from './constructs/api';
 import { Data } from './constructs/data';
 import { GatewayFunction } from './constructs/gateway-function';
+import { Monitoring } from './constructs/monitoring';
 import { ProviderSecrets } from './constructs/secrets';
+import { Sweeper } from './constructs/sweeper';
 import { providerSecretFields, type TollgateConfig } from './settings';
 
 export const HANDLERS_DIR = resolve(__dirname, '..', 'lambda', 'handlers');
@@ -45,20 +47,20 @@ export class TollgateStack extends Stack {
 
     const api = new Api(this, 'Api', { handler: gateway.function, deployment: settings.deployment });
 
-    // TODO(sweeper): lambda/handlers/sweeper.ts does not exist yet. Once it does, add:
-    //   new Sweeper(this, 'Sweeper', {
-    //     settings,
-    //     entry: props.sweeperEntry ?? resolve(HANDLERS_DIR, 'sweeper.ts'),
-    //     keysTable: data.keysTable,
-    //     ledgerTable: data.ledgerTable,
-    //   });
-    // (import { Sweeper } from './constructs/sweeper'; the construct and its tests are ready.)
+    new Sweeper(this, 'Sweeper', {
+      settings,
+      entry: props.sweeperEntry ?? resolve(HANDLERS_DIR, 'sweeper.ts'),
+      keysTable: data.keysTable,
+      ledgerTable: data.ledgerTable,
+    });
 
-    // Monitoring (dashboard + alarms) goes here, e.g.:
-    //   const monitoring = new Monitoring(this, 'Monitoring', {
-    //     settings, gatewayFunction: gateway.function, api: api.api, alertTopic: alerts.topic,
-    //   });
-    //   new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      settings,
+      gatewayFunction: gateway.function,
+      api: api.api,
+      alertTopic: alerts.topic,
+    });
+    new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
 
     new CfnOutput(this, 'ApiUrl', {
       value: api.baseUrl,

@@ -69,7 +69,9 @@ describe('TollgateStack with the example config', () => {
     it('routes /v1/{proxy+}, GET /v1/models and POST /v1/chat/completions to the function', () => {
       const paths = resourcesOf(template, 'AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
       expect(paths.sort()).toEqual(['chat', 'completions', 'models', 'v1', '{proxy+}'].sort());
-      const permissions = resourcesOf(template, 'AWS::Lambda::Permission');
+      const permissions = resourcesOf(template, 'AWS::Lambda::Permission').filter(
+        ([, p]) => p.Properties.Principal === 'apigateway.amazonaws.com',
+      );
       expect(permissions).toHaveLength(3);
       for (const [, p] of permissions) {
         expect(p.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
@@ -298,10 +300,21 @@ describe('TollgateStack with the example config', () => {
     });
   });
 
+  describe('sweeper', () => {
+    it('runs the reservation sweeper every five minutes with access to the tables', () => {
+      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+      const sweeper = resourcesOf(template, 'AWS::Lambda::Function').filter(([, r]) => String(r.Properties.Description).includes('sweeper'));
+      expect(sweeper).toHaveLength(1);
+      expect(sweeper[0][1].Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+      const env = (sweeper[0][1].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env).toMatchObject({ TOLLGATE_LEDGER_TABLE: { Ref: ledgerTableId }, TOLLGATE_KEYS_TABLE: { Ref: keysTableId } });
+    });
+  });
+
   describe('outputs', () => {
     it('exports the OpenAI base URL (…/<stage>/v1) and the resource names', () => {
       const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
-      expect(Object.keys(outputs).sort()).toEqual(['AlertTopicArn', 'ApiUrl', 'KeysTableName', 'LedgerTableName', 'ProviderSecretArn']);
+      expect(Object.keys(outputs).sort()).toEqual(['AlertTopicArn', 'ApiUrl', 'DashboardName', 'KeysTableName', 'LedgerTableName', 'ProviderSecretArn']);
       const parts = (outputs.ApiUrl.Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
       expect(parts[0]).toBe('https://');
       expect(parts[parts.length - 1]).toBe('/v1');

@@ -53,11 +53,21 @@ export interface MakeStackOptions {
   configJson?: { [key: string]: Json };
   /** Gateway handler entry; defaults to a no-op fixture (the real handler is bundled by `cdk synth`). */
   gatewayEntry?: string;
+  /** Build into this app (e.g. one with validation plugins registered); default a new App. */
+  app?: App;
+}
+
+/**
+ * A test app. CDK's built-in CloudFormation schema validation (a WASM engine, ~8 s to start) is off here
+ * and on in the one test that synthesizes the way `cdk synth` does (test/infra/nag.test.ts).
+ */
+export function testApp(options: { cfnValidation?: boolean } = {}): App {
+  return new App({ builtinCloudFormationValidation: options.cfnValidation ?? false });
 }
 
 export function makeStack(options: MakeStackOptions = {}): MadeStack {
   const settings = makeConfig(options.config, options.configJson);
-  const app = new App();
+  const app = options.app ?? testApp();
   const stack = new TollgateStack(app, 'Tollgate', {
     settings,
     gatewayEntry: options.gatewayEntry ?? NOOP_HANDLER,
