@@ -69,6 +69,8 @@ export interface UpstreamDouble {
   setScript(...behaviours: DoubleBehaviour[]): void;
   /** What requests get once the queue is empty. */
   setDefault(behaviour: DoubleBehaviour): void;
+  /** How many requests the client aborted so far. */
+  abortedCount(): number;
   /** Resolves when `count` requests have arrived. */
   waitForRequests(count: number, timeoutMs?: number): Promise<void>;
   /** Resolves when request `index` was aborted by the client. */
@@ -79,6 +81,8 @@ export interface UpstreamDouble {
 export interface DoubleOptions {
   default?: DoubleBehaviour;
   script?: DoubleBehaviour[];
+  /** Delay before the first byte for behaviours that set none (e.g. a slow upstream in benchmarks). */
+  delayMs?: number;
 }
 
 /** What a provider renderer gets to answer one request. */
@@ -188,7 +192,8 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
         return;
       }
-      if ('delayMs' in behaviour && behaviour.delayMs && !(await writer.sleep(behaviour.delayMs))) return;
+      const delayMs = ('delayMs' in behaviour ? behaviour.delayMs : undefined) ?? opts.delayMs ?? 0;
+      if (delayMs > 0 && !(await writer.sleep(delayMs))) return;
       await render(writer, behaviour, recorded);
     } catch {
       await writer.drop();
@@ -227,6 +232,7 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
     setDefault: (behaviour) => {
       fallback = behaviour;
     },
+    abortedCount: () => requests.filter((r) => r.aborted).length,
     waitForRequests: (count, timeoutMs = 5000) => waitUntil(() => requests.length >= count, timeoutMs, `${count} request(s)`),
     waitForAbort: (index, timeoutMs = 5000) =>
       waitUntil(() => requests[index]?.aborted === true, timeoutMs, `request ${index} to be aborted`),
