@@ -14,7 +14,11 @@ import type { DynamoBudgetLedger, SpendChange } from './budget-ledger';
 import { settleAll } from './dynamo';
 import type { UsageReader } from './usage-store';
 
-const SHARD_CHECKPOINTS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+/** Every 10% of a shard's share, up to the highest threshold. */
+function shardCheckpoints(thresholds: ReadonlyArray<number>): number[] {
+  const top = Math.max(100, ...thresholds);
+  return [...new Set([...thresholds, ...Array.from({ length: Math.ceil(top / 10) }, (_, i) => (i + 1) * 10)])];
+}
 
 export interface BudgetAlertsOptions {
   ledger: DynamoBudgetLedger;
@@ -40,8 +44,7 @@ export class BudgetAlerts {
       spentMicros = c.afterMicros;
     } else {
       const share = shardCaps(b.limitMicros, this.opts.globalShards)[c.shard] ?? 0;
-      const checkpoints = [...new Set([...b.thresholdsPercent, ...SHARD_CHECKPOINTS])];
-      if (thresholdsCrossed(c.beforeMicros, c.afterMicros, share, checkpoints).length === 0) return;
+      if (thresholdsCrossed(c.beforeMicros, c.afterMicros, share, shardCheckpoints(b.thresholdsPercent)).length === 0) return;
       spentMicros = (await this.opts.ledger.totals(b, c.period)).spentMicros;
       reached = b.thresholdsPercent.filter((t) => b.limitMicros > 0 && spentMicros >= (b.limitMicros * t) / 100);
     }

@@ -68,7 +68,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const doc = documentClient(opts.client);
   const clock = opts.now ?? Date.now;
   const keys = new KeyStore({ client: opts.client, table: opts.tables.keys, now: clock });
-  const usage = new UsageReader({ client: opts.client, table: opts.tables.ledger });
+  const usage = new UsageReader({ client: opts.client, table: opts.tables.ledger, globalBudgetShards: config.metering.globalBudgetShards });
   const limiter = new DynamoRateLimiter(doc, opts.tables.ledger);
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
   const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays);

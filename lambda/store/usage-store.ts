@@ -5,9 +5,10 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { parsePeriodKey, type TopSpender } from '../core/budgets';
+import { GLOBAL_BUDGET_ID, parsePeriodKey, type BudgetScope, type TopSpender } from '../core/budgets';
 import { dimensionValues, recordTtlSeconds, USAGE_DIMENSIONS, type UsageDimension, type UsageRecord } from '../core/metering';
 import { microsToUsd } from '../core/pricing';
+import { DynamoBudgetLedger, type BudgetTotals } from './budget-ledger';
 import { documentClient, num, settleAll, type Item } from './dynamo';
 import { requestRecordKey, rollupKey, rollupPk } from './item-keys';
 
@@ -86,15 +87,26 @@ export interface UsageReaderOptions {
   client: DynamoDBClient;
   /** The ledger table name. */
   table: string;
+  /** config.metering.globalBudgetShards, to sum the global budget's shards. */
+  globalBudgetShards?: number;
 }
 
 export class UsageReader {
   private readonly doc: DynamoDBDocumentClient;
   private readonly table: string;
+  private readonly ledger: DynamoBudgetLedger;
 
   constructor(opts: UsageReaderOptions) {
     this.doc = documentClient(opts.client);
     this.table = opts.table;
+    this.ledger = new DynamoBudgetLedger(this.doc, this.table, { globalShards: opts.globalBudgetShards ?? 1 });
+  }
+
+  /** A budget's spend and open reservations for a period (`2026-11-25` or `2026-11`). */
+  async budget(scope: BudgetScope, id: string, period: string): Promise<BudgetTotals & { spentUsd: number; reservedUsd: number }> {
+    if (!parsePeriodKey(period)) throw new Error(`Period '${period}' is neither a day (YYYY-MM-DD) nor a month (YYYY-MM).`);
+    const totals = await this.ledger.totals({ scope, id: scope === 'global' ? GLOBAL_BUDGET_ID : id }, period);
+    return { ...totals, spentUsd: microsToUsd(totals.spentMicros), reservedUsd: microsToUsd(totals.reservedMicros) };
   }
 
   /** Usage by one dimension for a UTC day (`2026-11-25`) or month (`2026-11`), most expensive first. */

@@ -1,0 +1,177 @@
+import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { RequestOutcome } from '../../../lambda/core/gatekeeper';
+import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
+import { KeyStore } from '../../../lambda/store/key-store';
+import { countDynamoRequests } from '../../../lambda/store/request-counter';
+import { UsageReader } from '../../../lambda/store/usage-store';
+import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
+import { admission, failure, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+
+let client: DynamoDBClient;
+let tables: TestTables;
+let keys: KeyStore;
+let gate: DynamoGatekeeper;
+let reader: UsageReader;
+const config = testConfig();
+const NOV_26 = Date.UTC(2026, 10, 26, 8, 0, 0);
+const DEC_01 = Date.UTC(2026, 11, 1, 8, 0, 0);
+
+/** 1,000 in × $0.15 + 500 out × $0.60 per M on gpt-4o-mini: 450 micro-dollars. */
+const ok = (endedAt: number): RequestOutcome => success(usage(1_000, 500), endedAt);
+
+async function run(apiKey: string, now: number, opts: { feature?: string; customer?: string; outcome?: RequestOutcome } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.feature) headers['x-tollgate-feature'] = opts.feature;
+  if (opts.customer) headers['x-tollgate-customer'] = opts.customer;
+  const a = await gate.admit(admission(config, apiKey, { now, headers }));
+  await a.settle(opts.outcome ?? ok(now + 1_000));
+}
+
+let searchKey: { apiKey: string; keyId: string };
+let adsKey: { apiKey: string; keyId: string };
+
+beforeAll(async () => {
+  client = testDynamoClient();
+  tables = await createTestTables(client, 'usage');
+  keys = new KeyStore({ client, table: tables.keys });
+  gate = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100) });
+  reader = new UsageReader({ client, table: tables.ledger, globalBudgetShards: 4 });
+  const s = await keys.create({ name: 'search', team: 'search', environment: 'prod', defaultFeature: 'qa', allowCustomerOverride: true });
+  const a = await keys.create({ name: 'ads', team: 'ads', environment: 'staging', defaultFeature: 'copy' });
+  searchKey = { apiKey: s.apiKey, keyId: s.key.keyId };
+  adsKey = { apiKey: a.apiKey, keyId: a.key.keyId };
+
+  await run(searchKey.apiKey, T0, { customer: 'acme' });
+  await run(searchKey.apiKey, T0, { feature: 'rerank', customer: 'acme' });
+  await run(searchKey.apiKey, NOV_26, { feature: 'rerank', customer: 'globex' });
+  await run(adsKey.apiKey, T0);
+  await run(adsKey.apiKey, T0, { outcome: failure('upstream_error') });
+  await run(adsKey.apiKey, DEC_01);
+});
+
+afterAll(async () => {
+  await deleteTestTables(client, tables);
+  client.destroy();
+});
+
+describe('Method: UsageReader.usageBy', () => {
+  it('answers "spend by feature for 2026-11" with one Query', async () => {
+    const counter = countDynamoRequests(client);
+    const rows = await reader.usageBy('feature', '2026-11');
+    counter.stop();
+    expect(counter.counts.byCommand).toEqual({ QueryCommand: 1 });
+    expect(rows.map((r) => [r.value, r.requests, r.costMicros])).toEqual([
+      ['rerank', 2, 900],
+      ['copy', 2, 450], // one failed request, nothing generated: counted, not charged
+      ['qa', 1, 450],
+    ]);
+    expect(rows[0]).toMatchObject({ inputTokens: 2_000, outputTokens: 1_000, costUsd: 0.0009, errors: 0 });
+    expect(rows[1].errors).toBe(1);
+  });
+
+  it('narrows to one day', async () => {
+    const rows = await reader.usageBy('feature', '2026-11-26');
+    expect(rows.map((r) => [r.value, r.requests])).toEqual([['rerank', 1]]);
+  });
+
+  it('rolls up by key, team, customer, model and environment too', async () => {
+    expect((await reader.usageBy('team', '2026-11')).map((r) => [r.value, r.costMicros])).toEqual([
+      ['search', 1350],
+      ['ads', 450],
+    ]);
+    expect((await reader.usageBy('customer', '2026-11')).map((r) => [r.value, r.requests])).toEqual([
+      ['acme', 2],
+      ['-', 2],
+      ['globex', 1],
+    ]);
+    expect((await reader.usageBy('model', '2026-12')).map((r) => [r.value, r.requests])).toEqual([['gpt-4o-mini', 1]]);
+    expect((await reader.usageBy('environment', '2026-11-25')).map((r) => r.value).sort()).toEqual(['prod', 'staging']);
+    const byKey = await reader.usageBy('key', '2026-11');
+    expect(byKey.find((r) => r.value === searchKey.keyId)).toMatchObject({ team: 'search', keyName: 'search', requests: 3 });
+  });
+
+  it('rejects a malformed period', async () => {
+    await expect(reader.usageBy('feature', 'November')).rejects.toThrow(/neither a day/);
+  });
+});
+
+describe('Method: UsageReader.requests', () => {
+  it('returns the per-request records of a day, without any secret', async () => {
+    const recs = await reader.requests('2026-11-25', { keyId: searchKey.keyId });
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({
+      keyId: searchKey.keyId,
+      keyName: 'search',
+      team: 'search',
+      customer: 'acme',
+      environment: 'prod',
+      model: 'gpt-4o-mini',
+      provider: 'openai',
+      upstreamModel: 'gpt-4o-mini',
+      inputTokens: 1_000,
+      outputTokens: 500,
+      costMicros: 450,
+      estimated: false,
+      status: 'success',
+      ttftMs: 120,
+      attempts: 1,
+      fallback: false,
+    });
+    const scan = await client.send(new ScanCommand({ TableName: tables.ledger }));
+    const dump = JSON.stringify(scan.Items);
+    expect(dump).not.toContain(searchKey.apiKey);
+    expect(dump).not.toContain(adsKey.apiKey);
+  });
+
+  it('gives request records a TTL of requestRecordTtlDays', async () => {
+    const scan = await client.send(new ScanCommand({ TableName: tables.ledger, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': { S: 'req#2026-12-01' } } }));
+    const ttl = Number(scan.Items?.[0]?.ttl?.N);
+    expect(ttl).toBe(Math.floor((DEC_01 + 1_000) / 1_000) + 90 * 86_400);
+  });
+});
+
+describe('DynamoDB requests per gateway request', () => {
+  it('is 0 reads + 6 writes to admit and 13 writes to settle with every limit and budget kind (caches warm)', async () => {
+    await keys.putPolicy('team', 'metered', { rateLimits: { rpm: 1000 }, budgets: [{ period: 'month', limitUsd: 100, mode: 'hard' }] });
+    await keys.putPolicy('global', '*', { budgets: [{ period: 'month', limitUsd: 1000, mode: 'hard' }] });
+    const { apiKey } = await keys.create({
+      name: 'metered',
+      team: 'metered',
+      rateLimits: { rpm: 1000, tpm: 1_000_000 },
+      budgets: [{ scope: 'key', period: 'day', limitUsd: 10, mode: 'hard' }],
+    });
+    gate.clearCaches();
+    await (await gate.admit(admission(config, apiKey))).settle(ok(T0 + 1)); // warm the caches
+    const counter = countDynamoRequests(client);
+    try {
+      const a = await gate.admit(admission(config, apiKey));
+      const admit = { ...counter.counts };
+      counter.reset();
+      await a.settle(ok(T0 + 1));
+      const settle = { ...counter.counts };
+      // admit: lease index put, then key+team rate limits and key/team/global reservations concurrently
+      expect(admit).toMatchObject({ reads: 0, writes: 6 });
+      // settle: record + 6 rollups + 3 budget settlements + 2 TPM corrections, then the lease index delete
+      expect(settle).toMatchObject({ reads: 0, writes: 13 });
+      expect(settle.byCommand).toEqual({ PutItemCommand: 1, UpdateItemCommand: 11, DeleteItemCommand: 1 });
+    } finally {
+      counter.stop();
+    }
+  });
+
+  it('is 0 requests to admit and 7 writes to settle for a key without limits or budgets', async () => {
+    const { apiKey } = await keys.create({ name: 'plain' });
+    await keys.deletePolicy('global', '*');
+    gate.clearCaches();
+    await (await gate.admit(admission(config, apiKey))).settle(ok(T0 + 1));
+    const counter = countDynamoRequests(client);
+    try {
+      const a = await gate.admit(admission(config, apiKey));
+      expect(counter.counts.total).toBe(0);
+      await a.settle(ok(T0 + 1));
+      expect(counter.counts).toMatchObject({ reads: 0, writes: 7 });
+    } finally {
+      counter.stop();
+    }
+  });
+});
