@@ -147,7 +147,7 @@ export class Monitoring extends Construct {
     );
     const throttleRate = ratePercent('FILL(limited, 0)', 'req', { req: requests, limited: m.metric('rateLimited', 'Sum', RATE_PERIOD) }, 'Rate-limited (%)');
     const budgetRejectRate = ratePercent('FILL(budget, 0)', 'req', { req: requests, budget: m.metric('budgetRejected', 'Sum', RATE_PERIOD) }, 'Budget-rejected (%)');
-    // Fallbacks is 0 or 1 on every served request, so its sample count is the served-request count.
+    // Fallbacks is 0 or 1 on every routed request, so its sample count is the routed-request count.
     const fallbackRate = ratePercent(
       'fb',
       'served',
