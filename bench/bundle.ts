@@ -6,11 +6,12 @@
  */
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
+import { parseConfig, type TollgateConfig } from '../lambda/core/config';
 import type { BundleSection } from './harness';
 import { summarize } from './stats';
 
@@ -19,6 +20,12 @@ const HANDLERS = ['lambda/handlers/gateway.ts', 'lambda/handlers/sweeper.ts'];
 
 /** The environment the gateway function gets from the stack; values are placeholders (nothing is called at init). */
 export const LAMBDA_ENV: Record<string, string> = {
+  TOLLGATE_KEYS_TABLE: 'tollgate-keys',
+  TOLLGATE_LEDGER_TABLE: 'tollgate-ledger',
+  TOLLGATE_PROVIDER_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate-provider-keys',
+  TOLLGATE_ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:tollgate-alerts',
+  POWERTOOLS_SERVICE_NAME: 'tollgate',
+  POWERTOOLS_METRICS_NAMESPACE: 'Tollgate',
   AWS_REGION: 'us-east-1',
   AWS_DEFAULT_REGION: 'us-east-1',
   AWS_LAMBDA_FUNCTION_NAME: 'tollgate-gateway',
@@ -26,7 +33,9 @@ export const LAMBDA_ENV: Record<string, string> = {
   AWS_ACCESS_KEY_ID: 'AKIDBENCH',
   AWS_SECRET_ACCESS_KEY: 'bench',
   AWS_SESSION_TOKEN: 'bench',
-  NODE_OPTIONS: '--enable-source-maps=false',
+  // As the stack sets it (lib/constructs/function-defaults.ts).
+  NODE_OPTIONS: '--enable-source-maps',
+  PATH: process.env.PATH ?? '',
 };
 
 /** Stub of the runtime's global, installed with --require before the handler loads. */
@@ -46,14 +55,20 @@ export async function bundleHandler(entry: string, outDir: string): Promise<stri
     target: 'node22',
     format: 'cjs',
     minify: true,
-    // NodejsFunction's default for the Node 22 runtime marks @aws-sdk/* external; this stack bundles it
-    // so the SDK version is pinned and tree-shaken (and init does not load the runtime's full SDK).
+    // As lib/constructs/function-defaults.ts: AWS SDK bundled (externalModules: []), linked source map
+    // without sources, the validated config baked in as __TOLLGATE_CONFIG__.
+    sourcemap: true,
+    sourcesContent: false,
+    define: { __TOLLGATE_CONFIG__: JSON.stringify(JSON.stringify(bakedConfig())) },
     external: ['dynalite'],
-    mainFields: ['module', 'main'],
     logLevel: 'silent',
-    metafile: false,
   });
   return outfile;
+}
+
+/** The repository's example config, validated as the CDK app does before baking it in. */
+function bakedConfig(): TollgateConfig {
+  return parseConfig(JSON.parse(readFileSync(join(ROOT, 'tollgate.config.json'), 'utf8')));
 }
 
 export async function measureBundles(opts: { coldRuns: number }): Promise<BundleSection> {
@@ -65,7 +80,7 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
       if (!existsSync(join(ROOT, entry))) continue;
       const out = await bundleHandler(entry, dir);
       const bytes = readFileSync(out);
-      entries.push({ entry, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
+      entries.push({ entry, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, sourceMapBytes: statSync(`${out}.map`).size });
       if (entry.endsWith('gateway.ts')) gatewayBundle = out;
     }
     if (!gatewayBundle) throw new Error('lambda/handlers/gateway.ts is missing');

@@ -4,7 +4,7 @@
  * CLI around it; the smoke test runs it in a tiny in-process mode.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, runConcurrent, timedPost, type Target, type Timing } from './http-client';
@@ -90,18 +90,20 @@ export interface BenchReport {
     upstream: UpstreamOptions;
     concurrency: number;
     durationSeconds: number;
+    /** 1-minute load average at the start and end: other work on the machine shows up here. */
+    loadAverage: { start: number; end: number };
   };
   latency: LatencyScenario[];
   relay: RelayResult[];
   accounting: Accounting[];
-  memory: { gatewayMaxRssMb: number; gatewayRssAfterStartMb: number; gatewayHeapUsedMb: number };
+  memory: { gatewayMaxRssMb: number; gatewayRssAfterStartMb: number; gatewayHeapUsedAfterGcMb: number };
   /** Filled by run.ts (bundle + cold init need esbuild and child processes). */
   bundle?: BundleSection;
   profile?: ProfileSection;
 }
 
 export interface BundleSection {
-  entries: { entry: string; bytes: number; gzipBytes: number }[];
+  entries: { entry: string; bytes: number; gzipBytes: number; sourceMapBytes: number }[];
   coldInit: { runs: number; requireMs: Summary; processMs: Summary; entry: string; note?: string };
 }
 
@@ -117,6 +119,7 @@ const MESSAGES = [{ role: 'user', content: 'Write one short sentence about toll 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const log = opts.log ?? (() => undefined);
   const started = Date.now();
+  const loadAtStart = loadavg()[0];
   const modes: GatewayMode[] = opts.includeOpenGateway ? ['full', 'open'] : ['full'];
   log(`starting ${opts.topology} topology (${modes.join(', ')})`);
   const topo = await startTopology({ kind: opts.topology, upstream: opts.upstream, modes });
@@ -167,6 +170,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         upstream: opts.upstream,
         concurrency: opts.concurrency,
         durationSeconds: 0,
+        loadAverage: { start: round(loadAtStart, 2), end: round(loadavg()[0], 2) },
       },
       latency,
       relay,
@@ -174,7 +178,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       memory: {
         gatewayMaxRssMb: round(end.maxRssKb / 1024, 1),
         gatewayRssAfterStartMb: round(afterStart.rssBytes / 2 ** 20, 1),
-        gatewayHeapUsedMb: round(end.heapUsedBytes / 2 ** 20, 1),
+        gatewayHeapUsedAfterGcMb: round(end.heapUsedBytes / 2 ** 20, 1),
       },
     };
   } finally {
@@ -334,6 +338,12 @@ function directLongStream(adapter: string, topo: Topology): { target: Target; bo
       return {
         target: makeTarget(`${topo.upstream.long.anthropic}/v1/messages`, { 'x-api-key': 'sk-bench-upstream', 'anthropic-version': '2023-06-01' }),
         body: JSON.stringify({ model: 'claude-bench', max_tokens: 100_000, messages: MESSAGES, stream: true }),
+      };
+    case 'bedrock':
+      // The double does not check SigV4; the gateway's SDK client signs anyway (that cost is the gateway's).
+      return {
+        target: makeTarget(`${topo.upstream.long.bedrock}/model/bench.bedrock-model/converse-stream`),
+        body: JSON.stringify({ messages: [{ role: 'user', content: [{ text: MESSAGES[0].content }] }] }),
       };
     default:
       throw new Error(`no direct long-stream path for adapter ${adapter}`);

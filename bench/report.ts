@@ -10,7 +10,7 @@ export function toMarkdown(r: BenchReport): string {
   const out: string[] = [];
   out.push(`# Tollgate benchmark (${m.label})`, '');
   out.push(
-    `${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpuModel} · topology: ${m.topology} · ${m.durationSeconds} s`,
+    `${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpuModel} · topology: ${m.topology} · ${m.durationSeconds} s · load average ${m.loadAverage.start} → ${m.loadAverage.end}`,
     '',
     `Gateway: ${m.composition}.`,
     '',
@@ -83,9 +83,9 @@ export function toMarkdown(r: BenchReport): string {
   out.push('|---|---|');
   out.push(`| gateway process peak RSS during the run (maxRSS) | ${f(r.memory.gatewayMaxRssMb, 1)} MB |`);
   out.push(`| gateway process RSS after start | ${f(r.memory.gatewayRssAfterStartMb, 1)} MB |`);
-  out.push(`| gateway heap used at the end | ${f(r.memory.gatewayHeapUsedMb, 1)} MB |`);
+  out.push(`| gateway heap used at the end, after a full GC (processes topology) | ${f(r.memory.gatewayHeapUsedAfterGcMb, 1)} MB |`);
   for (const e of r.bundle?.entries ?? []) {
-    out.push(`| bundle ${e.entry} (minified / gzipped) | ${f(e.bytes / 1024, 1)} KiB / ${f(e.gzipBytes / 1024, 1)} KiB |`);
+    out.push(`| bundle ${e.entry} (minified / gzipped; + source map) | ${f(e.bytes / 1024, 1)} KiB / ${f(e.gzipBytes / 1024, 1)} KiB (+ ${f(e.sourceMapBytes / 1024, 0)} KiB map) |`);
   }
   const c = r.bundle?.coldInit;
   if (c) {

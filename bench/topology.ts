@@ -3,6 +3,8 @@
  * client stays in this one), so each has its own event loop as in production and the gateway's peak
  * RSS and CPU profile are its own. `in-process`: everything here, for the fast smoke test.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayUnderTest, type DynamoCounts, type GatewayMode, type GatewayUnderTest } from './gateway/under-test';
 import { startWorker, type Worker } from './processes/ipc';
@@ -54,7 +56,7 @@ async function inProcess(opts: TopologyOptions): Promise<Topology> {
   const gateways: Topology['gateways'] = {};
   const running: GatewayUnderTest[] = [];
   for (const mode of opts.modes) {
-    const gw = await startGatewayUnderTest({ mode, upstream: up.urls });
+    const gw = await startGatewayUnderTest({ mode, upstream: up.urls, telemetry: false });
     running.push(gw);
     gateways[mode] = {
       mode,
@@ -83,11 +85,17 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
     const upstreamWorker = await startWorker(join(here, 'processes/upstream-process.ts'));
     workers.push(upstreamWorker);
     const upstream = await upstreamWorker.call<UpstreamUrls>('start', opts.upstream);
+    const storeDataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-store-'));
+    const storeWorker = await startWorker(join(here, 'processes/store-process.ts'));
+    workers.unshift(storeWorker);
+    await storeWorker.call<string>('start', storeDataDir);
     const gateways: Topology['gateways'] = {};
     for (const mode of opts.modes) {
-      const w = await startWorker(join(here, 'processes/gateway-process.ts'));
+      // stdout carries the request log and EMF metrics (written, as in Lambda, then discarded); --expose-gc
+      // lets `stats` report the heap after a collection.
+      const w = await startWorker(join(here, 'processes/gateway-process.ts'), { quietStdout: true, execArgv: ['--expose-gc'] });
       workers.unshift(w); // gateways stop before the upstream
-      const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models'>>('start', { mode, upstream });
+      const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models'>>('start', { mode, upstream, storeDataDir });
       gateways[mode] = {
         mode,
         ...started,
@@ -103,6 +111,7 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       gateways,
       async close() {
         for (const w of workers) await w.stop();
+        rmSync(storeDataDir, { recursive: true, force: true });
       },
     };
   } catch (err) {

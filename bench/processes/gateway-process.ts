@@ -28,13 +28,16 @@ serveWorker(
       const { url, headers, composition, models } = gateway;
       return { url, headers, composition, models };
     },
-    stats: async () => ({
+    stats: async () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return {
       maxRssKb: process.resourceUsage().maxRSS,
       rssBytes: process.memoryUsage().rss,
       heapUsedBytes: process.memoryUsage().heapUsed,
       cpuMicros: cpuMicros(),
       dynamo: gateway?.dynamoCounts(),
-    }),
+      };
+    },
     idle: async () => gateway?.idle(),
     'profile-start': async () => {
       session = new Session();

@@ -24,11 +24,14 @@ export interface Worker {
 }
 
 /** Forks a TypeScript module through the same loader this process runs under (tsx). */
-export async function startWorker(script: string, opts: { execArgv?: string[]; env?: Record<string, string> } = {}): Promise<Worker> {
+export async function startWorker(
+  script: string,
+  opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean } = {},
+): Promise<Worker> {
   const child: ChildProcess = fork(script, [], {
     execArgv: [...process.execArgv, ...(opts.execArgv ?? [])],
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();

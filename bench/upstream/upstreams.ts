@@ -4,6 +4,7 @@
  * (fixed delay before the first byte, fixed chunk count) and one long, undelayed stream per wire format.
  */
 import { startAnthropicDouble } from '../../test/doubles/anthropic-double';
+import { startBedrockDouble } from '../../test/doubles/bedrock-double';
 import type { UpstreamDouble } from '../../test/doubles/http-double';
 import { startOpenAIDouble } from '../../test/doubles/openai-double';
 
@@ -19,7 +20,7 @@ export interface UpstreamUrls {
   long: Record<RelayAdapter, string>;
 }
 
-export const RELAY_ADAPTERS = ['openai-compatible', 'anthropic'] as const;
+export const RELAY_ADAPTERS = ['openai-compatible', 'anthropic', 'bedrock'] as const;
 export type RelayAdapter = (typeof RELAY_ADAPTERS)[number];
 
 export interface RunningUpstreams {
@@ -40,6 +41,7 @@ export async function startUpstreams(opts: UpstreamOptions): Promise<RunningUpst
     long: {
       'openai-compatible': await start(startOpenAIDouble({ default: long })),
       anthropic: await start(startAnthropicDouble({ default: long })),
+      bedrock: await start(startBedrockDouble({ default: long })),
     },
   };
   // The doubles record every request for tests; the bench sends tens of thousands, so forget them.
