@@ -4,7 +4,7 @@ import { commonErrorMessage, postJson, readJson, type FetchLike } from '../share
 import { readSse } from '../shared/sse-reader';
 import { connectionError } from '../shared/upstream-errors';
 import type { ProviderAdapter, ProviderCall } from '../types';
-import { chatCompletionsUrl, requestHeaders, type OpenAICompatibleSettings } from './api';
+import { chatCompletionsUrl, requestHeaders, sendsStreamOptions, type OpenAICompatibleSettings } from './api';
 import { UsageCollector, parseChunk, parseCompletion, toUpstreamBody } from './chat-complete';
 
 export interface OpenAICompatibleAdapterOptions {
@@ -18,13 +18,14 @@ export function createOpenAICompatibleAdapter(
   options: OpenAICompatibleAdapterOptions = {},
 ): ProviderAdapter {
   const url = chatCompletionsUrl(settings);
+  const streamOptions = sendsStreamOptions(settings);
 
   const open = (call: ProviderCall, stream: boolean) =>
     postJson({
       provider: id,
       url,
       headers: requestHeaders(settings, call.apiKey, stream),
-      body: toUpstreamBody(call.request, stream),
+      body: toUpstreamBody(call.request, stream, streamOptions),
       signal: call.signal,
       fetch: options.fetch,
       errorMessage: commonErrorMessage,

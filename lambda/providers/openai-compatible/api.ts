@@ -7,6 +7,23 @@ export interface OpenAICompatibleSettings {
   baseUrl: string;
   /** Extra non-secret headers from config (e.g. an organisation id). */
   headers?: Record<string, string>;
+  /**
+   * Whether to send `stream_options: {include_usage: true}` on streams. Defaults to true except for hosts
+   * known to reject the field (see below), which report usage in their last chunk anyway.
+   */
+  streamOptions?: boolean;
+}
+
+/** Hosts whose schema forbids `stream_options` (422 extra_forbidden) but that always stream usage. */
+const HOSTS_WITHOUT_STREAM_OPTIONS: ReadonlySet<string> = new Set(['api.mistral.ai']);
+
+export function sendsStreamOptions(settings: OpenAICompatibleSettings): boolean {
+  if (settings.streamOptions !== undefined) return settings.streamOptions;
+  try {
+    return !HOSTS_WITHOUT_STREAM_OPTIONS.has(new URL(settings.baseUrl).hostname);
+  } catch {
+    return true;
+  }
 }
 
 export function chatCompletionsUrl(settings: OpenAICompatibleSettings): string {

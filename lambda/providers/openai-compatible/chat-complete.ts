@@ -11,7 +11,7 @@ import { malformedResponseError } from '../shared/upstream-errors';
 /** Consumed by the gateway (attribution), never sent upstream. */
 const GATEWAY_ONLY_FIELDS = ['metadata'] as const;
 
-export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean): Record<string, unknown> {
+export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, streamOptions = true): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(request)) {
     // null means "unset" in OpenAI's API; some compatible hosts reject explicit nulls.
@@ -22,7 +22,8 @@ export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean):
   if (stream) {
     body.stream = true;
     // The gateway meters every stream, so usage is requested even when the client did not ask for it.
-    body.stream_options = { ...request.stream_options, include_usage: true };
+    if (streamOptions) body.stream_options = { ...request.stream_options, include_usage: true };
+    else delete body.stream_options;
   } else {
     body.stream = false;
     delete body.stream_options;

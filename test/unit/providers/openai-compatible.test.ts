@@ -1,6 +1,6 @@
 import { UpstreamError } from '../../../lambda/core/errors';
 import type { ChatCompletionChunk } from '../../../lambda/core/openai-schema';
-import { chatCompletionsUrl, requestHeaders } from '../../../lambda/providers/openai-compatible/api';
+import { chatCompletionsUrl, requestHeaders, sendsStreamOptions } from '../../../lambda/providers/openai-compatible/api';
 import { UsageCollector, normaliseUsage, parseChunk, parseCompletion, toUpstreamBody } from '../../../lambda/providers/openai-compatible/chat-complete';
 
 const chunk = (over: Partial<ChatCompletionChunk>): ChatCompletionChunk => ({
@@ -26,12 +26,26 @@ describe('Method: requestHeaders', () => {
   });
 });
 
+describe('Method: sendsStreamOptions', () => {
+  it('is on by default, off for Mistral (which rejects the field), and overridable', () => {
+    expect(sendsStreamOptions({ baseUrl: 'https://api.openai.com/v1' })).toBe(true);
+    expect(sendsStreamOptions({ baseUrl: 'https://api.mistral.ai/v1' })).toBe(false);
+    expect(sendsStreamOptions({ baseUrl: 'https://api.mistral.ai/v1', streamOptions: true })).toBe(true);
+    expect(sendsStreamOptions({ baseUrl: 'http://localhost:8000/v1', streamOptions: false })).toBe(false);
+  });
+});
+
 describe('Method: toUpstreamBody', () => {
   const base = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }] };
 
   it('forces include_usage on streams and keeps the client stream options', () => {
     const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: false } }, true);
     expect(body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('omits stream_options entirely for hosts that reject it', () => {
+    const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: true } }, true, false);
+    expect(body).toEqual({ ...base, stream: true });
   });
 
   it('drops metadata and nulls, keeps user and provider-specific fields', () => {
