@@ -48,10 +48,11 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
       const requestId = newRequestId();
       const base = { 'x-tollgate-request-id': requestId };
       const path = normalisePath(new URL(request.url).pathname);
+      const seen: { model?: string } = {};
       try {
         if (path === CHAT_PATH) {
           if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
-          return await chat(request, ctx, requestId, base);
+          return await chat(request, ctx, requestId, base, seen);
         }
         if (path === MODELS_PATH) {
           if (request.method !== 'GET') throw new MethodNotAllowedError(request.method, path);
@@ -62,31 +63,35 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
         });
       } catch (err) {
         const error = toGatewayError(err);
-        if (error.status >= 500) deps.observer?.internalError?.(requestId, err);
+        // Every request answered before routing is counted once: client errors (400/401/403/404/413/429)
+        // as rejections, anything else as an internal error.
+        if (err instanceof GatewayError && error.status < 500) deps.observer?.rejected?.({ requestId, model: seen.model ?? '-', error });
+        else deps.observer?.internalError?.(requestId, err);
         return errorResponse(error, base);
       }
     },
   };
 
-  async function chat(request: Request, ctx: RequestContext, requestId: string, base: Record<string, string>): Promise<Response> {
+  async function chat(
+    request: Request,
+    ctx: RequestContext,
+    requestId: string,
+    base: Record<string, string>,
+    seen: { model?: string },
+  ): Promise<Response> {
     const startedAt = now();
     const body = validateChatRequest(parseJsonBody(await readBodyText(request, deps.config.server.maxBodyBytes)));
+    seen.model = body.model;
     const model = resolveModel(deps.config, body.model);
-    let admission: Admission;
-    try {
-      admission = await deps.gatekeeper.admit({
-        requestId,
-        headers: request.headers,
-        request: body,
-        model: model.name,
-        modelConfig: model.config,
-        targets: model.config.targets,
-        now: startedAt,
-      });
-    } catch (err) {
-      if (err instanceof GatewayError) deps.observer?.rejected?.({ requestId, model: model.name, error: err });
-      throw err;
-    }
+    const admission: Admission = await deps.gatekeeper.admit({
+      requestId,
+      headers: request.headers,
+      request: body,
+      model: model.name,
+      modelConfig: model.config,
+      targets: model.config.targets,
+      now: startedAt,
+    });
     return handleChatCompletion({
       deps,
       ctx,
