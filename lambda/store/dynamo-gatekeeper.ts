@@ -74,6 +74,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays);
   const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
   const estimate = opts.estimateInputTokens ?? defaultEstimate;
+  const random = opts.random ?? Math.random;
   const leaseMs = (opts.leaseSeconds ?? config.deployment.timeoutSeconds + LEASE_GRACE_SECONDS) * 1_000;
   const cacheMs = config.metering.keyCacheSeconds * 1_000;
   const keyCache = new TtlCache<ApiKeyRecord | undefined>();
@@ -166,7 +167,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
     const tokens = admissionTokens(inputEstimate, requestedMax);
 
-    const leaseId = req.requestId;
+    // Unique even if a caller reuses a request id: two reservations must never share a lease attribute.
+    const leaseId = `${req.requestId}.${Math.floor(random() * 0xffffffff).toString(36)}`;
     const lease =
       hard.length > 0
         ? await ledger.openLease(
@@ -201,13 +203,14 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     return {
       attribution,
       headers: rateLimitHeaders(states, req.now),
-      settle: once((outcome) => settle({ req, attribution, lease, reservations, soft, charges, outcome })),
+      settle: once((outcome) => settle({ req, attribution, leaseId, lease, reservations, soft, charges, outcome })),
     };
   }
 
   async function settle(s: {
     req: AdmissionRequest;
     attribution: Attribution;
+    leaseId: string;
     lease: Lease | undefined;
     reservations: Reservation[];
     soft: EffectiveBudget[];
@@ -229,7 +232,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     });
 
     const budgetWrites = [
-      ...s.reservations.map((r) => ledger.settle(r, s.req.requestId, actual)),
+      ...s.reservations.map((r) => ledger.settle(r, s.leaseId, actual)),
       ...(actual > 0 ? s.soft.map((b) => ledger.charge(b, periodKey(b.period, s.req.now), actual)) : []),
     ];
     const [budgetResults, otherResults] = await Promise.all([
