@@ -45,9 +45,15 @@ const AWSLAMBDA_STUB = `globalThis.awslambda = {
 };
 `;
 
-export async function bundleHandler(entry: string, outDir: string): Promise<string> {
+export interface BuiltBundle {
+  file: string;
+  /** Minified bytes per package (or `lambda/` for our code), largest first. */
+  composition: { module: string; bytes: number }[];
+}
+
+export async function bundleHandler(entry: string, outDir: string): Promise<BuiltBundle> {
   const outfile = join(outDir, entry.replace(/^lambda\/handlers\//, '').replace(/\.ts$/, '.js'));
-  await build({
+  const result = await build({
     entryPoints: [join(ROOT, entry)],
     outfile,
     bundle: true,
@@ -62,8 +68,17 @@ export async function bundleHandler(entry: string, outDir: string): Promise<stri
     define: { __TOLLGATE_CONFIG__: JSON.stringify(JSON.stringify(bakedConfig())) },
     external: ['dynalite'],
     logLevel: 'silent',
+    metafile: true,
   });
-  return outfile;
+  const bytes = new Map<string, number>();
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const [input, v] of Object.entries(output.inputs)) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? (input.startsWith('lambda/') ? 'lambda/ (Tollgate)' : input);
+      bytes.set(pkg, (bytes.get(pkg) ?? 0) + v.bytesInOutput);
+    }
+  }
+  const composition = [...bytes.entries()].sort((a, b) => b[1] - a[1]).map(([module, n]) => ({ module, bytes: n }));
+  return { file: outfile, composition };
 }
 
 /** The repository's example config, validated as the CDK app does before baking it in. */
@@ -78,10 +93,16 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
     let gatewayBundle: string | undefined;
     for (const entry of HANDLERS) {
       if (!existsSync(join(ROOT, entry))) continue;
-      const out = await bundleHandler(entry, dir);
-      const bytes = readFileSync(out);
-      entries.push({ entry, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length, sourceMapBytes: statSync(`${out}.map`).size });
-      if (entry.endsWith('gateway.ts')) gatewayBundle = out;
+      const built = await bundleHandler(entry, dir);
+      const bytes = readFileSync(built.file);
+      entries.push({
+        entry,
+        bytes: bytes.length,
+        gzipBytes: gzipSync(bytes, { level: 9 }).length,
+        sourceMapBytes: statSync(`${built.file}.map`).size,
+        largestModules: built.composition.slice(0, 10),
+      });
+      if (entry.endsWith('gateway.ts')) gatewayBundle = built.file;
     }
     if (!gatewayBundle) throw new Error('lambda/handlers/gateway.ts is missing');
     const stub = join(dir, 'awslambda-stub.cjs');

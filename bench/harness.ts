@@ -103,7 +103,7 @@ export interface BenchReport {
 }
 
 export interface BundleSection {
-  entries: { entry: string; bytes: number; gzipBytes: number; sourceMapBytes: number }[];
+  entries: { entry: string; bytes: number; gzipBytes: number; sourceMapBytes: number; largestModules: { module: string; bytes: number }[] }[];
   coldInit: { runs: number; requireMs: Summary; processMs: Summary; entry: string; note?: string };
 }
 

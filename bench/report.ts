@@ -94,6 +94,10 @@ export function toMarkdown(r: BenchReport): string {
     if (c.note) out.push(`| note | ${c.note} |`);
   }
   out.push('');
+  const gw = r.bundle?.entries.find((e) => e.entry.endsWith('gateway.ts'));
+  if (gw) {
+    out.push('Largest modules in the gateway bundle (minified KiB): ' + gw.largestModules.map((m) => `${m.module} ${f(m.bytes / 1024, 0)}`).join(', ') + '.', '');
+  }
 
   if (r.profile) {
     out.push(`## CPU profile of the gateway process (${r.profile.profiledRequests}; ${f(r.profile.totalSampledMs, 0)} ms sampled, idle excluded)`, '');

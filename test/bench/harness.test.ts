@@ -14,11 +14,11 @@ describe('Benchmark harness', () => {
     report = await runBench({
       label: 'smoke',
       topology: 'in-process',
-      upstream: { firstByteDelayMs: 2, chunks: 4, longChunks: 200 },
+      upstream: { firstByteDelayMs: 2, chunks: 4, longChunks: 100 },
       sequentialRequests: 4,
-      concurrentRequests: 16,
+      concurrentRequests: 8,
       concurrency: 4,
-      batch: 8,
+      batch: 4,
       warmupRequests: 2,
       relayRepetitions: 1,
       accountingRequests: 3,
@@ -34,7 +34,7 @@ describe('Benchmark harness', () => {
       for (const path of ['direct', 'gateway', 'gateway-open'] as const) {
         const p = s.paths[path];
         expect(p?.errors).toBe(0);
-        expect(p?.ttft.n).toBe(s.concurrency === 1 ? 4 : 16);
+        expect(p?.ttft.n).toBe(s.concurrency === 1 ? 4 : 8);
         expect(p?.ttft.p50).toBeGreaterThan(0);
         expect(p?.total.p99).toBeGreaterThanOrEqual(p?.ttft.p99 ?? Infinity);
       }
@@ -47,7 +47,7 @@ describe('Benchmark harness', () => {
   it('measures the relay of a long stream for each adapter', () => {
     expect(report.relay.length).toBeGreaterThanOrEqual(1);
     for (const r of report.relay) {
-      expect(r.chunks).toBe(200);
+      expect(r.chunks).toBe(100);
       expect(r.gatewayChunksPerSec).toBeGreaterThan(0);
       expect(Number.isFinite(r.addedUsPerChunk)).toBe(true);
     }

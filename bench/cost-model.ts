@@ -1,0 +1,141 @@
+/**
+ * The gateway's AWS cost from measured counts (bench/results/latest.json) and list prices (us-east-1,
+ * stated below with the date they were checked). `npx tsx bench/cost-model.ts [latest.json]` prints
+ * the Markdown tables used in docs/cost.md; `--generation-seconds 8 --memory-mb 1024` change the workload.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchReport } from './harness';
+
+/** us-east-1 list prices, checked 2026-11-25 (AWS pricing pages and announcements; see docs/cost.md). */
+export const PRICES = {
+  apiGatewayRestPerMillion: 3.5,
+  lambdaRequestsPerMillion: 0.2,
+  lambdaArmGbSecond: 0.0000133334,
+  dynamoWritePerMillionWru: 0.625,
+  dynamoReadPerMillionRru: 0.125,
+  dynamoStorageGbMonth: 0.25,
+  cloudwatchMetricMonth: 0.3,
+  cloudwatchLogsIngestGb: 0.5,
+  cloudwatchAlarmMetricMonth: 0.1,
+  cloudwatchDashboardMonth: 3,
+  secretsManagerSecretMonth: 0.4,
+  secretsManagerPer10kCalls: 0.05,
+} as const;
+
+export interface Workload {
+  /** Wall time of one streamed generation; Lambda bills it all, waiting included. */
+  generationSeconds: number;
+  memoryMb: number;
+  /** Time after the stream ends until settlement is written (the handler waits for it). */
+  settlementMs: number;
+  /** Request log + EMF bytes per request, plus Lambda's START/END/REPORT lines. */
+  logBytesPerRequest: number;
+  /** Distinct CloudWatch metric series (docs/observability.md formula; its example is 146). */
+  metricSeries: number;
+  alarmMetrics: number;
+  /** Usage record size and retention (TTL) for storage. */
+  recordBytes: number;
+  recordRetentionDays: number;
+}
+
+export const DEFAULT_WORKLOAD: Workload = {
+  generationSeconds: 8,
+  memoryMb: 1024,
+  settlementMs: 25,
+  logBytesPerRequest: 2_048 + 350,
+  metricSeries: 146,
+  alarmMetrics: 14,
+  recordBytes: 700,
+  recordRetentionDays: 90,
+};
+
+export interface CostLine {
+  item: string;
+  perMillionUsd: number;
+  basis: string;
+}
+
+export function perRequestCosts(r: Pick<BenchReport, 'accounting'>, w: Workload): CostLine[] {
+  const stream = r.accounting.find((a) => a.kind === 'stream') ?? r.accounting[0];
+  const wru = stream?.dynamo.writeUnitsPerRequest ?? 0;
+  const rru = stream?.dynamo.readUnitsPerRequest ?? 0;
+  const gbSeconds = (w.memoryMb / 1024) * (w.generationSeconds + w.settlementMs / 1000);
+  return [
+    { item: 'API Gateway REST (streaming)', perMillionUsd: PRICES.apiGatewayRestPerMillion, basis: '1 request (< 10 MB streamed)' },
+    { item: 'Lambda requests', perMillionUsd: PRICES.lambdaRequestsPerMillion, basis: '1 invocation' },
+    {
+      item: 'Lambda duration (arm64)',
+      perMillionUsd: gbSeconds * PRICES.lambdaArmGbSecond * 1e6,
+      basis: `${w.generationSeconds} s generation + ${w.settlementMs} ms settlement at ${w.memoryMb} MB = ${gbSeconds.toFixed(3)} GB-s`,
+    },
+    { item: 'DynamoDB writes (on-demand)', perMillionUsd: wru * PRICES.dynamoWritePerMillionWru, basis: `${wru} WRU per request (measured)` },
+    { item: 'DynamoDB reads (on-demand)', perMillionUsd: rru * PRICES.dynamoReadPerMillionRru, basis: `${rru} RRU per request (measured; key cache warm)` },
+    {
+      item: 'DynamoDB storage (usage records)',
+      perMillionUsd: ((w.recordBytes * 1e6) / 1e9) * PRICES.dynamoStorageGbMonth * (w.recordRetentionDays / 30),
+      basis: `${w.recordBytes} B record kept ${w.recordRetentionDays} days (steady state, per million requests a month)`,
+    },
+    {
+      item: 'CloudWatch Logs ingestion',
+      perMillionUsd: ((w.logBytesPerRequest * 1e6) / 2 ** 30) * PRICES.cloudwatchLogsIngestGb,
+      basis: `${w.logBytesPerRequest} B per request (request log + EMF + Lambda report lines)`,
+    },
+  ];
+}
+
+export interface FixedLine {
+  item: string;
+  monthlyUsd: number;
+  basis: string;
+}
+
+export function fixedMonthly(w: Workload): FixedLine[] {
+  return [
+    { item: 'Secrets Manager (provider keys)', monthlyUsd: PRICES.secretsManagerSecretMonth, basis: '1 secret; fetches cached 300 s per container' },
+    { item: 'CloudWatch custom metrics', monthlyUsd: w.metricSeries * PRICES.cloudwatchMetricMonth, basis: `${w.metricSeries} series with data (0 when idle)` },
+    { item: 'CloudWatch alarms', monthlyUsd: w.alarmMetrics * PRICES.cloudwatchAlarmMetricMonth, basis: `${w.alarmMetrics} alarm metrics (anomaly alarm counts 3)` },
+    { item: 'CloudWatch dashboard', monthlyUsd: PRICES.cloudwatchDashboardMonth, basis: '1 dashboard ($0 within the account’s first 3)' },
+    { item: 'Sweeper (every 5 min)', monthlyUsd: 8_640 * (PRICES.lambdaRequestsPerMillion / 1e6 + 0.25 * 0.3 * PRICES.lambdaArmGbSecond) + 8_640 * 8 * 0.5 * (PRICES.dynamoReadPerMillionRru / 1e6), basis: '8,640 runs × (256 MB × ~0.3 s + 8 lease-shard queries)' },
+  ];
+}
+
+function money(v: number): string {
+  return v >= 100 ? `$${Math.round(v).toLocaleString('en-US')}` : v >= 1 ? `$${v.toFixed(2)}` : `$${v.toFixed(3)}`;
+}
+
+export function costMarkdown(r: BenchReport, w: Workload = DEFAULT_WORKLOAD): string {
+  const lines = perRequestCosts(r, w);
+  const perMillion = lines.reduce((s, l) => s + l.perMillionUsd, 0);
+  const fixed = fixedMonthly(w);
+  const idle = fixed.filter((f) => !f.item.startsWith('CloudWatch custom')).reduce((s, f) => s + f.monthlyUsd, 0);
+  const withMetrics = fixed.reduce((s, f) => s + f.monthlyUsd, 0);
+  const out: string[] = [];
+  out.push(`Inputs: ${r.meta.label} bench run of ${r.meta.date}; workload ${w.generationSeconds} s streamed generation at ${w.memoryMb} MB.`, '');
+  out.push('| per request item | $ per million requests | basis |', '|---|---|---|');
+  for (const l of lines) out.push(`| ${l.item} | ${money(l.perMillionUsd)} | ${l.basis} |`);
+  out.push(`| **total, variable** | **${money(perMillion)}** | $${(perMillion / 1e6).toFixed(6)} per request |`, '');
+  out.push('| fixed monthly item | $ / month | basis |', '|---|---|---|');
+  for (const f of fixed) out.push(`| ${f.item} | ${money(f.monthlyUsd)} | ${f.basis} |`);
+  out.push(`| **idle (no traffic)** | **${money(idle)}** | custom metrics cost nothing without data |`);
+  out.push(`| **fixed with traffic** | **${money(withMetrics)}** | |`, '');
+  out.push('| requests / month | Tollgate AWS cost / month | LLM spend at $0.01 / request | OpenRouter 5.5% fee on that spend | LiteLLM on ECS (published baseline) |');
+  out.push('|---|---|---|---|---|');
+  for (const n of [10_000, 100_000, 1_000_000, 10_000_000]) {
+    const tollgate = withMetrics + (perMillion * n) / 1e6;
+    const spend = n * 0.01;
+    out.push(`| ${n.toLocaleString('en-US')} | ${money(tollgate)} | ${money(spend)} | ${money(spend * 0.055)} | $378 + scaling |`);
+  }
+  return out.join('\n');
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const file = args.find((a) => a.endsWith('.json')) ?? join(__dirname, 'results', 'latest.json');
+  const num = (flag: string, fallback: number) => (args.includes(flag) ? Number(args[args.indexOf(flag) + 1]) : fallback);
+  const w: Workload = { ...DEFAULT_WORKLOAD, generationSeconds: num('--generation-seconds', 8), memoryMb: num('--memory-mb', 1024) };
+  const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  console.log(costMarkdown(report, w));
+}
+
+if (require.main === module) main();
