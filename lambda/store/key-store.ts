@@ -190,7 +190,8 @@ export class KeyStore {
     const set: Item = {};
     const remove: string[] = [];
     for (const [field, value] of Object.entries(parsed)) {
-      if (value === undefined) continue;
+      // Only fields the caller gave: zod 4's partial() still fills in the create defaults ([] / false).
+      if (value === undefined || (patch as Record<string, unknown>)[field] === undefined) continue;
       if (value === null) remove.push(field);
       else set[field] = value;
     }

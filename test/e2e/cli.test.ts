@@ -161,11 +161,14 @@ describe('Command: keys', () => {
   }, 120_000);
 
   it('shows, updates and revokes a key; a revoked key no longer authenticates', async () => {
-    const { apiKey, keyId } = await createKey(['--name', 'temp', '--team', 'ops', '--rpm', '10', '--tpm', '1000']);
+    const { apiKey, keyId } = await createKey(['--name', 'temp', '--team', 'ops', '--rpm', '10', '--tpm', '1000', '--models', 'gpt-4o-mini', '--budget', 'key:day:3', '--log-content']);
     expect(await ok(['keys', 'show', keyId])).toMatch(/rate limits\s+10 rpm, 1000 tpm/);
 
+    // Fields not named keep their values (models, budgets, log content).
     const updated = JSON.parse(await ok(['keys', 'update', keyId, '--rpm', '20', '--name', 'temp-2', '--json'])) as Record<string, unknown>;
-    expect(updated).toMatchObject({ name: 'temp-2', rateLimits: { rpm: 20, tpm: 1000 } });
+    expect(updated).toMatchObject({ name: 'temp-2', rateLimits: { rpm: 20, tpm: 1000 }, allowedModels: ['gpt-4o-mini'], budgets: [{ scope: 'key', period: 'day', limitUsd: 3 }], logContent: true });
+    await ok(['limits', 'set', '--key', keyId, '--tpm', '2000']);
+    expect(await gate.keys.get(keyId)).toMatchObject({ name: 'temp-2', rateLimits: { rpm: 20, tpm: 2000 }, allowedModels: ['gpt-4o-mini'], logContent: true });
 
     expect(await ok(['keys', 'revoke', keyId])).toContain(`Revoked ${keyId}`);
     expect(await ok(['keys', 'list', '--team', 'ops'])).toContain('No active keys for team ops');
