@@ -44,14 +44,14 @@ export async function startRig(opts: { configOverrides?: Record<string, unknown>
       bedrock: { kind: 'bedrock', region: 'us-east-1', endpoint: bedrock.url },
     },
     models: {
-      gpt: { maxOutputTokens: 1000, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 5000 }] },
-      claude: { maxOutputTokens: 1000, targets: [{ provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', timeoutMs: 5000 }] },
-      nova: { maxOutputTokens: 1000, targets: [{ provider: 'bedrock', model: 'amazon.nova-lite-v1:0', timeoutMs: 5000 }] },
+      gpt: { maxOutputTokens: 1000, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 }] },
+      claude: { maxOutputTokens: 1000, targets: [{ provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', timeoutMs: 30_000 }] },
+      nova: { maxOutputTokens: 1000, targets: [{ provider: 'bedrock', model: 'amazon.nova-lite-v1:0', timeoutMs: 30_000 }] },
       resilient: {
         maxOutputTokens: 1000,
         targets: [
           { provider: 'flaky', model: 'gpt-4o-mini', timeoutMs: 300, retries: 1 },
-          { provider: 'bedrock', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', timeoutMs: 5000 },
+          { provider: 'bedrock', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', timeoutMs: 30_000 },
         ],
       },
     },
@@ -65,13 +65,15 @@ export async function startRig(opts: { configOverrides?: Record<string, unknown>
   const alerts: BudgetThresholdEvent[] = [];
   const alertSink: BudgetAlertSink = { budgetThresholdCrossed: async (e) => void alerts.push(e) };
   const logs: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
+  // Powertools writes INFO to stdout and WARN/ERROR to stderr: capture both.
+  const originals = { out: process.stdout.write, err: process.stderr.write };
   if (opts.captureLogs) {
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const capture = ((chunk: string | Uint8Array) => {
       logs.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      void rest;
       return true;
     }) as typeof process.stdout.write;
+    process.stdout.write = capture;
+    process.stderr.write = capture;
   }
   const gateway = await startLocalGateway({
     config,
@@ -95,11 +97,12 @@ export async function startRig(opts: { configOverrides?: Record<string, unknown>
       return { apiKey, keyId: key.keyId };
     },
     client(apiKey, o = {}) {
-      return new OpenAI({ apiKey, baseURL: gateway.url, maxRetries: o.maxRetries ?? 0, timeout: 20_000 });
+      return new OpenAI({ apiKey, baseURL: gateway.url, maxRetries: o.maxRetries ?? 0, timeout: 150_000 });
     },
     async close() {
       await gateway.close();
-      if (opts.captureLogs) process.stdout.write = write;
+      process.stdout.write = originals.out;
+      process.stderr.write = originals.err;
       await Promise.all([openai, flaky, anthropic, bedrock].map((d) => d.close()));
       await deleteTestTables(dynamo, tables);
       dynamo.destroy();
