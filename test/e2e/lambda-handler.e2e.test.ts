@@ -1,0 +1,133 @@
+/**
+ * The Lambda entry end to end: the runtime composed from the function's environment exactly as in AWS
+ * (provider keys through Powertools getSecret from a Secrets Manager double on loopback, store on
+ * DynamoDB Local, the OpenAI double upstream), invoked through an emulation of the response-streaming
+ * contract with API Gateway REST proxy events; EMF metrics captured from the handler's output.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLambdaRuntime, type LambdaRuntime } from '../../lambda/handlers/lambda-runtime';
+import { createStreamingHandler } from '../../lambda/handlers/lambda-streaming';
+import { startOpenAIDouble, type UpstreamDouble } from '../doubles/openai-double';
+import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
+import { awsLambdaEmulation, captureStream, restProxyEvent } from '../support/lambda-streaming-emulator';
+import { captureStdout, type StdoutCapture } from '../unit/telemetry/stdout-capture';
+
+const PROVIDER_SECRET = 'sk-from-secrets-manager-SECRET-42';
+
+/** Secrets Manager's JSON 1.1 protocol, just GetSecretValue. */
+async function startSecretsManagerDouble(secret: Record<string, string>) {
+  const calls: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      calls.push(String(req.headers['x-amz-target']));
+      if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ __type: 'InvalidRequestException', message: 'unsupported' }));
+        return;
+      }
+      const { SecretId } = JSON.parse(body) as { SecretId: string };
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify({ ARN: SecretId, Name: 'provider-keys', SecretString: JSON.stringify(secret), VersionId: 'v1' }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+let upstream: UpstreamDouble;
+let secrets: Awaited<ReturnType<typeof startSecretsManagerDouble>>;
+let tables: TestTables;
+const dynamo = testDynamoClient();
+let runtime: LambdaRuntime;
+let apiKey: string;
+let out: StdoutCapture;
+
+beforeAll(async () => {
+  upstream = await startOpenAIDouble();
+  secrets = await startSecretsManagerDouble({ openai: PROVIDER_SECRET });
+  tables = await createTestTables(dynamo, 'lambda');
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
+  const config = {
+    providers: { openai: { kind: 'openai-compatible', baseUrl: `${upstream.url}/v1`, apiKey: { env: 'UNUSED_IN_LAMBDA' } } },
+    models: { gpt: { maxOutputTokens: 500, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 }] } },
+  };
+  runtime = createLambdaRuntime(
+    {
+      TOLLGATE_KEYS_TABLE: tables.keys,
+      TOLLGATE_LEDGER_TABLE: tables.ledger,
+      TOLLGATE_PROVIDER_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate-provider-keys-AbCdEf',
+      TOLLGATE_CONFIG_JSON: JSON.stringify(config),
+    },
+    { dynamo },
+  );
+  ({ apiKey } = await runtime.gatekeeper.keys.create({ name: 'lambda-e2e', team: 'search', defaultFeature: 'answers' }));
+});
+
+afterAll(async () => {
+  delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  await upstream.close();
+  await secrets.close();
+  await deleteTestTables(dynamo, tables);
+});
+
+beforeEach(() => {
+  out = captureStdout();
+});
+afterEach(() => out.restore());
+
+function invoke(body: unknown, headers: Record<string, string> = { authorization: `Bearer ${apiKey}` }) {
+  const handler = createStreamingHandler(runtime.app, awsLambdaEmulation, { afterInvocation: () => runtime.telemetry.flush() });
+  const cap = captureStream();
+  const event = restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body: JSON.stringify(body), headers });
+  return handler(event, cap.stream, { getRemainingTimeInMillis: () => 300_000 }).then(() => cap.result());
+}
+
+describe('Handler: gateway (Lambda runtime composed from its environment)', () => {
+  it('streams SSE through the contract, with the provider key read from Secrets Manager, and emits EMF before returning', async () => {
+    upstream.setScript({ kind: 'ok', chunkCount: 3, usage: { promptTokens: 9, completionTokens: 3 } });
+    const res = await invoke({ model: 'gpt', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.prelude.statusCode).toBe(200);
+    expect(res.prelude.headers?.['content-type']).toMatch(/^text\/event-stream/);
+    const events = res.body.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(JSON.parse(events.at(-2)!.slice(6)).usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 3 });
+    expect(upstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${PROVIDER_SECRET}`);
+    expect(secrets.calls).toContain('secretsmanager.GetSecretValue');
+
+    // Metrics were written by the time the handler returned: the aggregate and the model/provider sets.
+    const docs = out.emf();
+    const requests = docs.filter((d) => d._aws.CloudWatchMetrics[0].Metrics.some((m) => m.Name === 'Requests'));
+    expect(requests.length).toBeGreaterThan(0);
+    const byModel = docs.find((d) => d.Model === 'gpt-4o-mini' && d.Provider === 'openai');
+    expect(byModel).toBeDefined();
+    expect(byModel!.InputTokens).toBe(9);
+    expect(byModel!.OutputTokens).toBe(3);
+    expect(byModel!._aws.CloudWatchMetrics[0].Namespace).toBe('Tollgate');
+    const log = out.logs().find((l) => l.message === 'request');
+    expect(log).toMatchObject({ team: 'search', feature: 'answers', status: 'success', inputTokens: 9, outputTokens: 3 });
+    expect(out.raw.join('')).not.toContain(PROVIDER_SECRET);
+    expect(out.raw.join('')).not.toContain(apiKey);
+  });
+
+  it('answers a non-streaming request with JSON, and caches the secret between invocations', async () => {
+    upstream.setScript({ kind: 'ok', text: 'plain answer', usage: { promptTokens: 5, completionTokens: 2 } });
+    const before = secrets.calls.length;
+    const res = await invoke({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.prelude.statusCode).toBe(200);
+    expect(JSON.parse(res.body).choices[0].message.content).toBe('plain answer');
+    expect(secrets.calls.length).toBe(before);
+    const doc = out.emf().find((d) => d.Model === 'gpt-4o-mini');
+    expect(doc).toMatchObject({ InputTokens: 5, OutputTokens: 2 });
+  });
+
+  it('rejects a bad key with a 401 prelude and counts the rejection in EMF', async () => {
+    const res = await invoke({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, { authorization: 'Bearer tg_nope' });
+    expect(res.prelude.statusCode).toBe(401);
+    expect(JSON.parse(res.body).error.type).toBe('authentication_error');
+    const errors = out.emf().filter((d) => d.ErrorClass === 'auth');
+    expect(errors.length).toBe(1);
+  });
+});
