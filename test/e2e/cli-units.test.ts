@@ -2,6 +2,8 @@
  * The admin CLI's pure parts, in-process and without network: target selection (including `--stack`
  * outputs → table names with an injected outputs reader), argument parsers and output formats.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { budgetSpec, expiry, normalizeLocal, UsageError } from '../../lambda/cli/args';
 import { renderCsv, renderTable, usdFromMicros } from '../../lambda/cli/format';
 import { main } from '../../lambda/cli/main';
@@ -140,5 +142,23 @@ describe('Function: output formats', () => {
 
   it('aligns table columns, numbers to the right', () => {
     expect(renderTable([{ header: 'NAME' }, { header: 'N', right: true }], [['a', 1], ['bbbbb', 100]])).toBe('NAME     N\n-----  ---\na        1\nbbbbb  100\n');
+  });
+});
+
+describe('Boundary: the Lambda code', () => {
+  function sources(dir: string): string[] {
+    return readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+    });
+  }
+
+  it('never imports the CLI (it stays out of the Lambda bundle)', () => {
+    const lambda = join(__dirname, '..', '..', 'lambda');
+    const offenders = readdirSync(lambda)
+      .filter((d) => d !== 'cli' && statSync(join(lambda, d)).isDirectory())
+      .flatMap((d) => sources(join(lambda, d)))
+      .filter((file) => /from '(\.\.?\/)+cli\//.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });
