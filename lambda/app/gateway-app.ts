@@ -56,6 +56,7 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
         }
         if (path === MODELS_PATH) {
           if (request.method !== 'GET') throw new MethodNotAllowedError(request.method, path);
+          await deps.gatekeeper.authenticate?.(request.headers, now());
           return jsonResponse(200, listModels(deps.config), base);
         }
         throw new NotFoundError(`Unknown path ${path}. Tollgate serves POST ${CHAT_PATH} and GET ${MODELS_PATH}.`, {
@@ -80,6 +81,7 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
     seen: { model?: string },
   ): Promise<Response> {
     const startedAt = now();
+    await deps.gatekeeper.authenticate?.(request.headers, startedAt);
     const body = validateChatRequest(parseJsonBody(await readBodyText(request, deps.config.server.maxBodyBytes)));
     seen.model = body.model;
     const model = resolveModel(deps.config, body.model);

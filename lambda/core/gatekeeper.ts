@@ -60,6 +60,11 @@ export interface Admission {
 }
 
 export interface Gatekeeper {
+  /**
+   * Checks the credentials alone (401 when missing, unknown, revoked or expired), before the body is read:
+   * an unauthenticated caller learns nothing about the request's validity and costs no parsing.
+   */
+  authenticate?(headers: Headers, now: number): Promise<void>;
   /** Throws a GatewayError (401, 403, 429) to reject; nothing is charged for a rejected request. */
   admit(req: AdmissionRequest): Promise<Admission>;
 }

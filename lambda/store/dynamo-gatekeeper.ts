@@ -137,6 +137,10 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     return found.filter((p): p is PolicyRecord => p !== undefined);
   }
 
+  async function authenticate(headers: Headers, now: number): Promise<void> {
+    checkKey(await lookupKey(extractApiKey(headers)), undefined, now);
+  }
+
   async function admit(req: AdmissionRequest): Promise<Admission> {
     const key = checkKey(await lookupKey(extractApiKey(req.headers)), req.model, req.now);
     const attribution = attribute(key, req);
@@ -255,6 +259,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   }
 
   return {
+    authenticate,
     admit,
     keys,
     usage,

@@ -34,12 +34,12 @@ export function extractApiKey(headers: Headers): string {
   );
 }
 
-/** 401 for unknown, revoked and expired keys; 403 when the key may not use the model. */
-export function checkKey(key: ApiKeyRecord | undefined, model: string, nowMs: number): ApiKeyRecord {
+/** 401 for unknown, revoked and expired keys; 403 when the key may not use the model (when one is given). */
+export function checkKey(key: ApiKeyRecord | undefined, model: string | undefined, nowMs: number): ApiKeyRecord {
   if (!key) throw new AuthenticationError('Incorrect API key provided.');
   if (key.status !== 'active') throw new AuthenticationError('This API key has been revoked.', { code: 'api_key_revoked' });
   if (key.expiresAt !== undefined && key.expiresAt <= nowMs) throw new AuthenticationError('This API key has expired.', { code: 'api_key_expired' });
-  if (key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
+  if (model !== undefined && key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
     throw new PermissionDeniedError(`This API key is not allowed to use the model '${model}'.`, { param: 'model', code: 'model_not_allowed' });
   }
   return key;

@@ -20,13 +20,15 @@ const chunk = (content: string): ChatCompletionChunk => ({
 });
 
 let upstreamAborted = false;
+let words = ['one ', 'two ', 'three'];
+let chunkDelayMs = 20;
 const adapter: ProviderAdapter = {
   id: 'up',
   chat: async () => ({ id: 'x', object: 'chat.completion', created: 1, model: 'up-model', choices: [{ index: 0, message: { role: 'assistant', content: 'hi there' }, finish_reason: 'stop' }] }),
   async *chatStream(call) {
     try {
-      for (const word of ['one ', 'two ', 'three']) {
-        await new Promise((r) => setTimeout(r, 20));
+      for (const word of words) {
+        await new Promise((r) => setTimeout(r, chunkDelayMs));
         if (call.signal.aborted) throw new Error('aborted');
         yield chunk(word);
       }
@@ -108,9 +110,14 @@ describe('Handler: Lambda streaming adapter', () => {
     upstreamAborted = false;
     const cap = captureStream();
     const body = JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'count' }] });
-    // 30 ms left before the margin: the upstream (20 ms per chunk) is cut after the first chunk or two.
-    const context = { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 30 };
-    await makeHandler(outcomes)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), cap.stream, context);
+    // 300 ms left before the margin; the upstream needs 2 s (20 chunks, 100 ms apart): it is cut mid-way.
+    words = Array.from({ length: 20 }, (_, i) => `w${i} `);
+    chunkDelayMs = 100;
+    const context = { getRemainingTimeInMillis: () => DEADLINE_MARGIN_MS + 300 };
+    await makeHandler(outcomes)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), cap.stream, context).finally(() => {
+      words = ['one ', 'two ', 'three'];
+      chunkDelayMs = 20;
+    });
     expect(upstreamAborted).toBe(true);
     expect(outcomes).toHaveLength(1);
     expect(outcomes[0].status).toBe('client_abort');
