@@ -51,11 +51,13 @@ describe('GET /v1/models', () => {
 });
 
 describe('POST /v1/chat/completions through each provider kind', () => {
+  // List prices per million tokens (input / output): gpt-4o-mini 0.15 / 0.60, claude-sonnet-4-5 3 / 15,
+  // nova-lite 0.06 / 0.24. Costs are integer micro-dollars, rounded up.
   it.each([
-    ['gpt', 'openai', 'gpt-4o-mini'],
-    ['claude', 'anthropic', 'claude-sonnet-4-5-20250929'],
-    ['nova', 'bedrock', 'amazon.nova-lite-v1:0'],
-  ])('answers a non-streaming request for %s from %s and meters what the upstream reported', async (model, provider, upstreamModel) => {
+    ['gpt', 'openai', 'gpt-4o-mini', 8], // 21 × 0.15 + 7 × 0.60 = 7.35
+    ['claude', 'anthropic', 'claude-sonnet-4-5-20250929', 168], // 21 × 3 + 7 × 15
+    ['nova', 'bedrock', 'amazon.nova-lite-v1:0', 3], // 21 × 0.06 + 7 × 0.24 = 2.94
+  ])('answers a non-streaming request for %s from %s and meters what the upstream reported', async (model, provider, upstreamModel, costMicros) => {
     const double = rig[provider as 'openai' | 'anthropic' | 'bedrock'];
     double.setScript({ kind: 'ok', text: `Hello from ${provider}.`, usage: { promptTokens: 21, completionTokens: 7 } });
     const { data, response } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
@@ -65,14 +67,23 @@ describe('POST /v1/chat/completions through each provider kind', () => {
     expect(response.headers.get('x-tollgate-upstream-model')).toBe(upstreamModel);
     const [record] = await records(response.headers.get('x-tollgate-request-id')!);
     expect(record).toMatchObject({ provider, upstreamModel, inputTokens: 21, outputTokens: 7, estimated: false, status: 'success', team: 'search', feature: 'chat' });
-    expect(record.costMicros).toBeGreaterThan(0);
+    expect(record.costMicros).toBe(costMicros);
   });
 
-  it.each(['gpt', 'claude', 'nova'])('streams %s chunk by chunk with a final usage chunk when include_usage is set', async (model) => {
+  it.each([
+    ['gpt', 8], // 30 × 0.15 + 5 × 0.60 = 7.5
+    ['claude', 165], // 30 × 3 + 5 × 15
+    ['nova', 3], // 30 × 0.06 + 5 × 0.24 = 3.0 exactly (no float drift)
+  ])('streams %s chunk by chunk with a final usage chunk when include_usage is set, and meters it', async (model, costMicros) => {
     const provider = model === 'gpt' ? rig.openai : model === 'claude' ? rig.anthropic : rig.bedrock;
     provider.setScript({ kind: 'ok', chunkCount: 5, chunkDelayMs: 5, usage: { promptTokens: 30, completionTokens: 5 } });
-    const stream = await client.chat.completions.create({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'count' }] });
+    const { data: stream, response } = await client.chat.completions
+      .create({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'count' }] })
+      .withResponse();
     const chunks = await collect(stream);
+    const [record] = await records(response.headers.get('x-tollgate-request-id')!);
+    expect(record).toMatchObject({ inputTokens: 30, outputTokens: 5, estimated: false, stream: true, status: 'success', costMicros });
+    expect(record.ttftMs).toBeGreaterThanOrEqual(0);
     expect(text(chunks)).toBe('tok tok tok tok tok ');
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
