@@ -7,12 +7,12 @@
  * endpoint to `<dataDir>/endpoint.json`; another process (the admin CLI while `npm start` runs) finds
  * the live endpoint there and talks to it instead of opening the folder.
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { KEYS_GSIS, KEYS_TABLE_SCHEMA, LEDGER_GSIS, LEDGER_TABLE_SCHEMA } from '../store/table-schema';
+import { ensureTables } from '../store/create-tables';
 
 export interface StoreTables {
   keys: string;
@@ -103,41 +103,4 @@ async function attachToRunning(dataDir: string, tables: StoreTables): Promise<Lo
   }
   await ensureTables(client, tables);
   return { endpoint, client, tables, owner: false, close: async () => client.destroy() };
-}
-
-/** Create the two tables (same key schema as the CDK stack) when they do not exist. */
-export async function ensureTables(client: DynamoDBClient, tables: StoreTables): Promise<void> {
-  await ensureTable(client, tables.keys, KEYS_TABLE_SCHEMA.partitionKey, undefined, KEYS_GSIS);
-  await ensureTable(client, tables.ledger, LEDGER_TABLE_SCHEMA.partitionKey, LEDGER_TABLE_SCHEMA.sortKey, LEDGER_GSIS);
-}
-
-async function ensureTable(
-  client: DynamoDBClient,
-  name: string,
-  pk: string,
-  sk: string | undefined,
-  gsis: ReadonlyArray<{ name: string; partitionKey: string; sortKey?: string }>,
-): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: name }));
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException) && (err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
-  }
-  const attrs = new Set<string>([pk, ...(sk ? [sk] : []), ...gsis.flatMap((g) => [g.partitionKey, ...(g.sortKey ? [g.sortKey] : [])])]);
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [...attrs].map((a) => ({ AttributeName: a, AttributeType: 'S' })),
-      KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }, ...(sk ? [{ AttributeName: sk, KeyType: 'RANGE' as const }] : [])],
-      GlobalSecondaryIndexes: gsis.length
-        ? gsis.map((g) => ({
-            IndexName: g.name,
-            KeySchema: [{ AttributeName: g.partitionKey, KeyType: 'HASH' as const }, ...(g.sortKey ? [{ AttributeName: g.sortKey, KeyType: 'RANGE' as const }] : [])],
-            Projection: { ProjectionType: 'ALL' as const },
-          }))
-        : undefined,
-    }),
-  );
 }

@@ -7,14 +7,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import {
-  CreateTableCommand,
-  DeleteTableCommand,
-  DynamoDBClient,
-  ListTablesCommand,
-  type GlobalSecondaryIndex,
-} from '@aws-sdk/client-dynamodb';
-import { KEYS_GSIS, KEYS_TABLE_SCHEMA, LEDGER_GSIS, LEDGER_TABLE_SCHEMA } from '../../lambda/store/table-schema';
+import { DeleteTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ensureTables } from '../../lambda/store/create-tables';
 
 export const ENDPOINT_ENV = 'TOLLGATE_TEST_DYNAMODB_ENDPOINT';
 
@@ -78,37 +72,12 @@ export interface TestTables {
 export async function createTestTables(client: DynamoDBClient, prefix: string): Promise<TestTables> {
   const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const tables = { keys: `${prefix}-keys-${suffix}`, ledger: `${prefix}-ledger-${suffix}` };
-  await createTable(client, tables.keys, KEYS_TABLE_SCHEMA.partitionKey, undefined, KEYS_GSIS);
-  await createTable(client, tables.ledger, LEDGER_TABLE_SCHEMA.partitionKey, LEDGER_TABLE_SCHEMA.sortKey, LEDGER_GSIS);
+  await ensureTables(client, tables);
   return tables;
 }
 
 export async function deleteTestTables(client: DynamoDBClient, tables: TestTables): Promise<void> {
   await Promise.all([tables.keys, tables.ledger].map((t) => client.send(new DeleteTableCommand({ TableName: t })).catch(() => undefined)));
-}
-
-async function createTable(
-  client: DynamoDBClient,
-  name: string,
-  pk: string,
-  sk: string | undefined,
-  gsis: ReadonlyArray<{ name: string; partitionKey: string; sortKey?: string }>,
-): Promise<void> {
-  const attrs = new Set<string>([pk, ...(sk ? [sk] : []), ...gsis.flatMap((g) => [g.partitionKey, ...(g.sortKey ? [g.sortKey] : [])])]);
-  const indexes: GlobalSecondaryIndex[] = gsis.map((g) => ({
-    IndexName: g.name,
-    KeySchema: [{ AttributeName: g.partitionKey, KeyType: 'HASH' }, ...(g.sortKey ? [{ AttributeName: g.sortKey, KeyType: 'RANGE' as const }] : [])],
-    Projection: { ProjectionType: 'ALL' },
-  }));
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [...attrs].map((a) => ({ AttributeName: a, AttributeType: 'S' })),
-      KeySchema: [{ AttributeName: pk, KeyType: 'HASH' }, ...(sk ? [{ AttributeName: sk, KeyType: 'RANGE' as const }] : [])],
-      GlobalSecondaryIndexes: indexes.length ? indexes : undefined,
-    }),
-  );
 }
 
 function freePort(): Promise<number> {
