@@ -35,6 +35,7 @@ export interface GatewayRuntime {
 }
 
 export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
+  const telemetry = opts.telemetry;
   const gatekeeper = createDynamoGatekeeper({
     client: opts.dynamo,
     tables: opts.tables,
@@ -42,6 +43,13 @@ export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
     now: opts.now,
     alertSink: opts.alertSink,
     onError: opts.onStoreError,
+    // Watched budgets (config.observability.watchedBudgets, `scope:id:period`) get a utilisation metric
+    // from each settlement's own update; telemetry ignores the others.
+    onBudgetSettled: telemetry
+      ? (e) => {
+          if (e.limitMicros > 0) telemetry.budgetUtilization(e.budget, (e.spentMicros / e.limitMicros) * 100);
+        }
+      : undefined,
   });
   const app = createGatewayApp({
     config: opts.config,

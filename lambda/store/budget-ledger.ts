@@ -10,8 +10,10 @@
  *   late settle after a sweep: REMOVE tombstone, ADD actual to spent, if the tombstone exists
  * A repeated write (an SDK retry after a lost response) fails its condition and changes nothing.
  *
- * The sweeper finds expired leases through a small lease index item written *before* the reservations,
- * so a crash at any point leaves either nothing to release or an index entry that leads to it.
+ * The sweeper finds expired leases through a small lease index item written in the same concurrent round
+ * as the reservations; admission succeeds only when the index write did, so an admitted request that
+ * dies always leaves an index entry leading to its reservations. An index entry whose reservations never
+ * happened (a refused or failed admission) is harmless: the sweeper finds no lease on those counters.
  */
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { shardCaps, type BudgetScope, type EffectiveBudget } from '../core/budgets';
@@ -22,15 +24,19 @@ import {
   leaseIndexKey,
   leaseIndexPk,
   leaseIndexUpperBound,
+  leaseSweepCursorKey,
   sweptAttr,
   thresholdMarkerKey,
   type LedgerKey,
 } from './item-keys';
 
-/** Lease index shards: the index is written and deleted once per hard-budgeted request. */
+/** Lease index shards: the index is written once per hard-budgeted request. */
 export const LEASE_INDEX_SHARDS = 8;
-/** Lease index items outlive their expiry this long (TTL) in case no sweeper runs at all. */
-const LEASE_INDEX_TTL_SECONDS = 30 * 86_400;
+/**
+ * Lease index items outlive their expiry this long, then DynamoDB's TTL deletes them (free). Settlement
+ * does not delete them: the sweeper (every few minutes) must run within this time of a lease's expiry.
+ */
+export const LEASE_INDEX_TTL_SECONDS = 7 * 86_400;
 
 export interface Reservation {
   budget: EffectiveBudget;
@@ -92,7 +98,10 @@ export class DynamoBudgetLedger {
     return Array.from({ length: this.globalShards }, (_, s) => budgetCounterKey(budget.scope, budget.id, period, s));
   }
 
-  /** Write the lease index before reserving: it lists every counter a reservation may land on. */
+  /**
+   * Write the lease index entry (concurrently with the reservations): it lists every counter a
+   * reservation may land on, and is not deleted at settlement (TTL removes it, see LEASE_INDEX_TTL_SECONDS).
+   */
   async openLease(leaseId: string, expiresAt: number, counters: ReadonlyArray<{ key: LedgerKey; costMicros: number }>): Promise<Lease> {
     const index = leaseIndexKey(Math.floor(this.random() * LEASE_INDEX_SHARDS), expiresAt, leaseId);
     await this.doc.send(
@@ -110,7 +119,7 @@ export class DynamoBudgetLedger {
     return { leaseId, expiresAt, index };
   }
 
-  /** Delete the index once every reservation under it has been settled or released. */
+  /** Delete an index entry early (refused admissions), so the sweeper has less to look at. */
   async closeLease(lease: Lease): Promise<void> {
     await this.doc.send(new DeleteCommand({ TableName: this.table, Key: lease.index }));
   }
@@ -249,37 +258,74 @@ export class DynamoBudgetLedger {
     return this.change({ budget, period, shard, key, costMicros: 0 }, num(out.Attributes?.spent), actualMicros);
   }
 
-  /** Release every lease whose expiry has passed: the requests behind them died without settling. */
+  /**
+   * Release every reservation whose lease expired: the request behind it died without settling.
+   *
+   * Settlement does not delete the lease index entry (TTL does, LEASE_INDEX_TTL_SECONDS after expiry), so
+   * the index lists settled leases too. Per shard, the sweeper queries only the entries that expired since
+   * its last run (a cursor item), reads the counters they name once per page (consistent BatchGet), and
+   * sends the conditional sweep update only where the counter still holds the lease. A lease attribute
+   * never reappears once gone, so "absent in the read" means settled, released, swept or never reserved
+   * (an orphan entry of a refused admission): nothing to do, and nothing written.
+   */
   async sweepExpiredReservations(nowMs: number): Promise<{ leases: number; released: number }> {
     let leases = 0;
     let released = 0;
     for (let shard = 0; shard < LEASE_INDEX_SHARDS; shard++) {
+      const cursorKey = leaseSweepCursorKey(shard);
+      const cursor = num((await this.read(cursorKey))?.sweptUpTo);
+      if (cursor >= nowMs) continue;
       let start: Record<string, unknown> | undefined;
+      let seen = 0;
       do {
         const page = await this.doc.send(
           new QueryCommand({
             TableName: this.table,
-            KeyConditionExpression: 'pk = :pk AND sk < :upper',
-            ExpressionAttributeValues: { ':pk': leaseIndexPk(shard), ':upper': leaseIndexUpperBound(nowMs) },
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :upper',
+            // Entries expiring at `cursor` were handled by the last run; `#~` sorts after all of them.
+            ExpressionAttributeValues: { ':pk': leaseIndexPk(shard), ':from': leaseIndexUpperBound(cursor), ':upper': leaseIndexUpperBound(nowMs) },
             ExclusiveStartKey: start,
             ConsistentRead: true,
           }),
         );
-        for (const item of page.Items ?? []) {
-          released += await this.sweepLease(item);
-          leases++;
-        }
+        const items = page.Items ?? [];
+        released += await this.sweepLeases(items);
+        seen += items.length;
         start = page.LastEvaluatedKey;
       } while (start);
+      leases += seen;
+      // Move the cursor only after the whole window was handled; a failed run redoes it (harmlessly).
+      if (seen > 0) {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: cursorKey,
+            UpdateExpression: 'SET sweptUpTo = :now',
+            ConditionExpression: 'attribute_not_exists(sweptUpTo) OR sweptUpTo < :now',
+            ExpressionAttributeValues: { ':now': nowMs },
+          }),
+        ).catch((err: unknown) => {
+          if (!isConditionalCheckFailed(err)) throw err; // a concurrent run got further: fine
+        });
+      }
     }
     return { leases, released };
   }
 
-  private async sweepLease(item: Item): Promise<number> {
-    const leaseId = String(item.leaseId);
-    const counters = (item.counters as Array<{ pk: string; sk: string; costMicros: number }> | undefined) ?? [];
+  /** Sweep the leases of one page of expired index entries; returns how many reservations were released. */
+  private async sweepLeases(items: ReadonlyArray<Item>): Promise<number> {
+    const entries = items.map((item) => ({
+      leaseId: String(item.leaseId),
+      counters: (item.counters as Array<{ pk: string; sk: string; costMicros: number }> | undefined) ?? [],
+    }));
+    const distinct = new Map<string, LedgerKey>();
+    for (const e of entries) for (const c of e.counters) distinct.set(`${c.pk}\u0000${c.sk}`, { pk: c.pk, sk: c.sk });
+    const current = await this.readMany([...distinct.values()]);
+    const open = entries.flatMap((e) =>
+      e.counters.filter((c) => current.get(`${c.pk}\u0000${c.sk}`)?.[leaseAttr(e.leaseId)] !== undefined).map((c) => ({ leaseId: e.leaseId, counter: c })),
+    );
     const results = await Promise.all(
-      counters.map(async (c) => {
+      open.map(async ({ leaseId, counter: c }) => {
         try {
           await this.doc.send(
             new UpdateCommand({
@@ -293,13 +339,28 @@ export class DynamoBudgetLedger {
           );
           return 1;
         } catch (err) {
-          if (isConditionalCheckFailed(err)) return 0; // never reserved there, or already settled
+          if (isConditionalCheckFailed(err)) return 0; // settled between the read and the sweep
           throw err;
         }
       }),
     );
-    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: item.pk, sk: item.sk } }));
     return results.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /** Consistent reads of many items (BatchGet, 100 keys a call, unprocessed keys retried), by `pk\0sk`. */
+  private async readMany(keys: ReadonlyArray<LedgerKey>): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100).map((k) => ({ pk: k.pk, sk: k.sk }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+        for (const item of out.Responses?.[this.table] ?? []) found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
+        pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+        if (attempt >= 8 && pending.length > 0) throw new Error(`BatchGet left ${pending.length} counters unread after retries`);
+      }
+    }
+    return found;
   }
 
   /**

@@ -4,13 +4,13 @@
  * reservation to the actual cost exactly once and records usage. See docs/table-design.md.
  *
  * Requests per gateway request (steady state, caches warm):
- *   admit:  0 reads; 1 lease-index put (only with hard budgets) then, concurrently, 1 UpdateItem per rate
- *           limit (key, team) and 1 per hard budget
- *   settle: concurrently 1 PutItem (record) + 6 UpdateItem (rollups) + 1 UpdateItem per budget charged
- *           + 1 per TPM correction; then 1 DeleteItem (lease index, only with hard budgets)
+ *   admit:  0 reads; ONE concurrent round: 1 lease-index PutItem (only with hard budgets), 1 UpdateItem per
+ *           rate limit (key, team) and 1 per hard budget
+ *   settle: ONE concurrent round: 1 PutItem (record) + 6 UpdateItem (rollups) + 1 UpdateItem per budget
+ *           charged + 1 per TPM correction (the lease index entry is left to TTL and the sweeper)
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { periodKey, resolveBudgets, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
+import { budgetName, periodKey, resolveBudgets, shardCaps, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import { BudgetExceededError, GatewayError, RateLimitError } from '../core/errors';
 import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
@@ -20,7 +20,7 @@ import { requestedMaxTokens, type ChatCompletionRequest } from '../core/openai-s
 import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
 import { estimateInputTokens as defaultEstimate, INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
 import { BudgetAlerts } from './budget-alerts';
-import { DynamoBudgetLedger, type Lease, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
+import { DynamoBudgetLedger, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
 import { documentClient } from './dynamo';
 import { attribute, checkKey, extractApiKey } from './key-auth';
 import { hashApiKey, KeyStore, type ApiKeyRecord, type PolicyRecord } from './key-store';
@@ -45,8 +45,26 @@ export interface DynamoGatekeeperOptions {
   random?: () => number;
   /** Reservation lease; default deployment.timeoutSeconds + 120 s. */
   leaseSeconds?: number;
+  /**
+   * Called after each budget settlement (hard settle or soft charge) with the spend its own update
+   * returned (no extra reads): `budget` is `scope:id:period` as in config.observability.watchedBudgets.
+   * For the sharded global budget the values are the settling shard's spend and share of the cap (shards
+   * fill evenly, so their ratio tracks the total's).
+   */
+  onBudgetSettled?: (e: BudgetSettledEvent) => void;
   /** Failures that must not fail the request (an alert that could not be sent). */
   onError?: (err: unknown, context: string) => void;
+}
+
+export interface BudgetSettledEvent {
+  /** `scope:id:period`, e.g. `team:search:month`, `global:*:month`. */
+  budget: string;
+  /** The period key charged (`2026-11`, `2026-11-25`). */
+  period: string;
+  /** Global budget shard, when sharded. */
+  shard?: number;
+  spentMicros: number;
+  limitMicros: number;
 }
 
 export interface DynamoGatekeeper extends Gatekeeper {
@@ -173,30 +191,37 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
 
     // Unique even if a caller reuses a request id: two reservations must never share a lease attribute.
     const leaseId = `${req.requestId}.${Math.floor(random() * 0xffffffff).toString(36)}`;
-    const lease =
-      hard.length > 0
-        ? await ledger.openLease(
-            leaseId,
-            req.now + leaseMs,
-            hard.flatMap((b) => ledger.counterKeys(b, periodKey(b.period, req.now)).map((k) => ({ key: k, costMicros: reserveMicros }))),
-          )
-        : undefined;
 
-    // One concurrent round: rate-limit slots and budget reservations.
-    const [limitResults, reserveResults] = await Promise.all([
+    // ONE concurrent round: the lease index entry (issued first), rate-limit slots and budget reservations.
+    // The request is admitted only if all of them succeeded, so an admitted request that later dies always
+    // has an index entry for the sweeper; an entry whose reservations failed or never happened is harmless.
+    const [leaseResults, limitResults, reserveResults] = await Promise.all([
+      Promise.allSettled(
+        hard.length > 0
+          ? [
+              ledger.openLease(
+                leaseId,
+                req.now + leaseMs,
+                hard.flatMap((b) => ledger.counterKeys(b, periodKey(b.period, req.now)).map((k) => ({ key: k, costMicros: reserveMicros }))),
+              ),
+            ]
+          : [],
+      ),
       Promise.allSettled(limitTargets.map((t) => limiter.acquire(t.scope, t.id, t.limits, tokens, req.now))),
       Promise.allSettled(hard.map((b) => ledger.reserve(b, periodKey(b.period, req.now), reserveMicros, leaseId))),
     ]);
+    const lease = fulfilled(leaseResults)[0];
     const charges = fulfilled(limitResults).filter((r): r is Extract<AcquireResult, { admitted: true }> => r.admitted).map((r) => r.charge);
     const reservations = fulfilled(reserveResults).filter((r): r is Extract<ReserveResult, { ok: true }> => r.ok).map((r) => r.reservation);
-    const failure = firstRejection([...limitResults, ...reserveResults]);
+    const failure = firstRejection([...leaseResults, ...limitResults, ...reserveResults]);
     const overBudget = fulfilled(reserveResults).find((r): r is Extract<ReserveResult, { ok: false }> => !r.ok);
     const overLimitAt = limitResults.findIndex((r) => r.status === 'fulfilled' && !r.value.admitted);
 
     if (failure !== undefined || overBudget || overLimitAt >= 0) {
-      // Undo everything this request took, then refuse it: a rejected request costs nothing.
+      // Undo everything this request took, then refuse it: a rejected request costs nothing. (If the lease
+      // put failed, it may still have landed: an orphan entry the sweeper skips, and TTL deletes.)
       await Promise.all([...charges.map((c) => limiter.release(c)), ...reservations.map((r) => ledger.release(r, leaseId))]);
-      if (lease) await ledger.closeLease(lease);
+      if (lease) await ledger.closeLease(lease).catch((err: unknown) => onError(err, 'lease-close'));
       if (failure !== undefined) throw failure;
       if (overBudget) throw budgetError(overBudget);
       const rejected = (limitResults[overLimitAt] as PromiseFulfilledResult<Extract<AcquireResult, { admitted: false }>>).value;
@@ -207,7 +232,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     return {
       attribution,
       headers: rateLimitHeaders(states, req.now),
-      settle: once((outcome) => settle({ req, attribution, leaseId, lease, reservations, soft, charges, outcome })),
+      settle: once((outcome) => settle({ req, attribution, leaseId, reservations, soft, charges, outcome })),
     };
   }
 
@@ -215,7 +240,6 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     req: AdmissionRequest;
     attribution: Attribution;
     leaseId: string;
-    lease: Lease | undefined;
     reservations: Reservation[];
     soft: EffectiveBudget[];
     charges: RateCharge[];
@@ -244,16 +268,22 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       Promise.allSettled([recorder.record(record), ...s.charges.map((c) => limiter.correctTokens(c, actualTokens))]),
     ]);
     const errors = [...budgetResults, ...otherResults].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    // The lease index entry stays (TTL deletes it): the sweeper skips leases whose counters no longer hold
+    // them, and a reservation whose settle failed is still found and released once the lease expires.
 
-    // The lease index goes only when every reservation under it is settled; otherwise the sweeper
-    // releases what is left once the lease expires.
-    const reservationsSettled = budgetResults.slice(0, s.reservations.length).every((r) => r.status === 'fulfilled');
-    if (s.lease && reservationsSettled) await ledger.closeLease(s.lease).catch((err: unknown) => errors.push(err));
-
-    if (alerts) {
-      const changes = fulfilled(budgetResults).filter((c): c is SpendChange => c !== undefined);
-      await alerts.evaluate(changes).catch((err: unknown) => onError(err, 'budget-alert'));
+    const changes = fulfilled(budgetResults).filter((c): c is SpendChange => c !== undefined);
+    if (opts.onBudgetSettled) {
+      for (const c of changes) {
+        const b = c.budget;
+        const limitMicros = c.shard === undefined ? b.limitMicros : (shardCaps(b.limitMicros, config.metering.globalBudgetShards)[c.shard] ?? 0);
+        try {
+          opts.onBudgetSettled({ budget: budgetName(b), period: c.period, shard: c.shard, spentMicros: c.afterMicros, limitMicros });
+        } catch (err) {
+          onError(err, 'budget-settled');
+        }
+      }
     }
+    if (alerts) await alerts.evaluate(changes).catch((err: unknown) => onError(err, 'budget-alert'));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, `settlement of ${s.req.requestId} partly failed`);
   }

@@ -41,7 +41,13 @@ export const leaseIndexKey = (shard: number, expiresAtMs: number, leaseId: strin
   pk: leaseIndexPk(shard),
   sk: `${String(expiresAtMs).padStart(15, '0')}#${leaseId}`,
 });
+/** Sorts after every index entry expiring at or before `nowMs` (lease ids never contain `~`). */
 export const leaseIndexUpperBound = (nowMs: number) => `${String(nowMs).padStart(15, '0')}#~`;
+/**
+ * Where the sweeper got to in a lease index shard: entries expiring at or before `sweptUpTo` were handled.
+ * Its sk sorts after every index entry (a letter after the 15 digits' range), so no sweep Query returns it.
+ */
+export const leaseSweepCursorKey = (shard: number): LedgerKey => ({ pk: leaseIndexPk(shard), sk: 'sweep-cursor' });
 
 /** Top-level attributes on a budget counter: an open lease, and a lease the sweeper released. */
 export const leaseAttr = (leaseId: string) => `lease_${leaseId}`;

@@ -5,8 +5,9 @@ import type { Admission, RequestOutcome } from '../../../lambda/core/gatekeeper'
 import { DynamoBudgetLedger } from '../../../lambda/store/budget-ledger';
 import { documentClient } from '../../../lambda/store/dynamo';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
-import { budgetCounterKey, leaseIndexPk } from '../../../lambda/store/item-keys';
+import { budgetCounterKey, leaseIndexPk, leaseIndexUpperBound } from '../../../lambda/store/item-keys';
 import { KeyStore } from '../../../lambda/store/key-store';
+import { countDynamoRequests } from '../../../lambda/store/request-counter';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
 import { admission, failure, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
 
@@ -66,14 +67,40 @@ function leaseAttributes(item: Record<string, unknown>) {
   return Object.keys(item).filter((k) => k.startsWith('lease_') || k.startsWith('swept_'));
 }
 
-async function openLeases(): Promise<number> {
+/** Lease index entries whose reservation is still open on one of its counters (settled entries stay until TTL). */
+async function openLeases(ledgerTable = tables.ledger): Promise<number> {
   const doc = documentClient(client);
   let n = 0;
   for (let shard = 0; shard < 8; shard++) {
-    const out = await doc.send(new QueryCommand({ TableName: tables.ledger, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': leaseIndexPk(shard) }, ConsistentRead: true }));
-    n += out.Items?.length ?? 0;
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk AND sk < :upper',
+        ExpressionAttributeValues: { ':pk': leaseIndexPk(shard), ':upper': leaseIndexUpperBound(Number.MAX_SAFE_INTEGER) },
+        ConsistentRead: true,
+      }),
+    );
+    for (const entry of out.Items ?? []) {
+      const counters = entry.counters as Array<{ pk: string; sk: string }>;
+      const items = await Promise.all(counters.map((c) => doc.send(new GetCommand({ TableName: ledgerTable, Key: { pk: c.pk, sk: c.sk }, ConsistentRead: true }))));
+      if (items.some((o) => o.Item?.[`lease_${String(entry.leaseId)}`] !== undefined)) n++;
+    }
   }
   return n;
+}
+
+/** Fail PutItem on the lease index (the admission's lease write), as a throttled or failed request would. */
+function failLeasePuts(c: DynamoDBClient): () => void {
+  const name = `failLeasePut${Math.random()}`;
+  c.middlewareStack.add(
+    (next, context) => async (args) => {
+      const pk = (args.input as { Item?: { pk?: string | { S?: string } } }).Item?.pk; // marshalled or not, by middleware order
+      if (context.commandName === 'PutItemCommand' && (typeof pk === 'string' ? pk : pk?.S)?.startsWith('lease#')) throw Object.assign(new Error('injected lease put failure'), { name: 'InternalServerError' });
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return () => c.middlewareStack.remove(name);
 }
 
 describe('Method: admit + settle (hard budget under concurrency)', () => {
@@ -131,6 +158,22 @@ describe('Method: admit + settle (hard budget under concurrency)', () => {
     expect(c.committed).toBe(0);
     expect(c.reserved).toBe(0);
     expect(leaseAttributes(c)).toEqual([]);
+  });
+
+  it('refuses and releases everything when the lease index write fails (it runs concurrently with the reservations)', async () => {
+    const { apiKey, key } = await keys.create({ name: 'lease-put-fails', rateLimits: { rpm: 10 }, budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const restore = failLeasePuts(client);
+    try {
+      await expect(gate.admit(admission(config, apiKey))).rejects.toThrow('injected lease put failure');
+    } finally {
+      restore();
+    }
+    const c = await counter('key', key.keyId, '2026-11-25');
+    expect(c).toMatchObject({ committed: 0, reserved: 0 });
+    expect(leaseAttributes(c)).toEqual([]);
+    const window = await documentClient(client).send(new GetCommand({ TableName: tables.ledger, Key: { pk: `rl#key#${key.keyId}`, sk: '2026-11-25T10:30' }, ConsistentRead: true }));
+    expect(window.Item?.requests).toBe(0); // the slot it took was given back
+    await expect(gate.admit(admission(config, apiKey))).resolves.toBeDefined();
   });
 });
 
@@ -218,6 +261,79 @@ describe('Method: sweepExpiredReservations', () => {
       const c = await read(key.keyId);
       expect(c).toMatchObject({ reserved: 0, spent: 600, committed: 600, requests: 1 });
       expect(leaseAttributes(c)).toEqual([expect.stringMatching(/^swept_/)]); // the crashed request's tombstone
+    } finally {
+      await deleteTestTables(client, own);
+    }
+  });
+});
+
+describe('Method: sweepExpiredReservations (settled and orphan lease index entries)', () => {
+  it('skips settled leases and orphan entries without writing to any counter, and only looks at each expiry window once', async () => {
+    const own = await createTestTables(client, 'sweep2');
+    try {
+      const doc = documentClient(client);
+      const keys2 = new KeyStore({ client, table: own.keys });
+      const gate2 = createDynamoGatekeeper({ client, tables: own, config, now: () => T0, estimateInputTokens: fixedEstimate(100) });
+      const ledger = new DynamoBudgetLedger(doc, own.ledger, { globalShards: config.metering.globalBudgetShards });
+      const { apiKey, key } = await keys2.create({ name: 'settles', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+      await (await gate2.admit(admission(config, apiKey))).settle(haikuSuccess()); // settled: its index entry stays
+      // An orphan: the index entry of an admission whose reservations never happened (refused, or the put
+      // landed while the reservation failed), naming a counter that does not even exist.
+      const budget = { scope: 'team' as const, id: 'ghost', period: 'day' as const, limitMicros: 1_000, mode: 'hard' as const, thresholdsPercent: [] };
+      const leaseMs = (config.deployment.timeoutSeconds + 120) * 1_000;
+      await ledger.openLease('orphan-1', T0 + leaseMs, ledger.counterKeys(budget, '2026-11-25').map((k) => ({ key: k, costMicros: 400 })));
+      const before = (await doc.send(new GetCommand({ TableName: own.ledger, Key: budgetCounterKey('key', key.keyId, '2026-11-25'), ConsistentRead: true }))).Item;
+
+      const counter = countDynamoRequests(client);
+      try {
+        expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 1)).toEqual({ leases: 2, released: 0 });
+        // 8 cursor reads + 8 Queries + the counters read in one BatchGet; the only write: the cursor of the shards that had entries
+        expect(counter.counts.byCommand.UpdateItemCommand ?? 0).toBeLessThanOrEqual(2);
+        expect(counter.counts.byCommand.DeleteItemCommand).toBeUndefined();
+        counter.reset();
+        expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 2)).toEqual({ leases: 0, released: 0 });
+        expect(counter.counts.writes).toBe(0);
+      } finally {
+        counter.stop();
+      }
+      const after = (await doc.send(new GetCommand({ TableName: own.ledger, Key: budgetCounterKey('key', key.keyId, '2026-11-25'), ConsistentRead: true }))).Item;
+      expect(after).toEqual(before);
+      expect(after).toMatchObject({ spent: 600, reserved: 0, committed: 600 });
+      expect((await doc.send(new GetCommand({ TableName: own.ledger, Key: budgetCounterKey('team', 'ghost', '2026-11-25'), ConsistentRead: true }))).Item).toBeUndefined();
+      expect(await openLeases(own.ledger)).toBe(0);
+    } finally {
+      await deleteTestTables(client, own);
+    }
+  });
+});
+
+describe('Option: onBudgetSettled', () => {
+  it('reports each settled budget with the spend its own update returned and the limit', async () => {
+    const own = await createTestTables(client, 'settled');
+    try {
+      const keys2 = new KeyStore({ client, table: own.keys });
+      await keys2.putPolicy('team', 'search', { budgets: [{ period: 'month', limitUsd: 0.01, mode: 'soft' }] });
+      await keys2.putPolicy('global', '*', { budgets: [{ period: 'month', limitUsd: 1, mode: 'hard' }] });
+      const events: Array<Record<string, unknown>> = [];
+      const gate2 = createDynamoGatekeeper({ client, tables: own, config, now: () => T0, estimateInputTokens: fixedEstimate(100), onBudgetSettled: (e) => events.push({ ...e }) });
+      const { apiKey, key } = await keys2.create({ name: 'watched', team: 'search', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+      await (await gate2.admit(admission(config, apiKey))).settle(haikuSuccess());
+      await (await gate2.admit(admission(config, apiKey))).settle(haikuSuccess());
+      const byBudget = (name: string) => events.filter((e) => e.budget === name);
+      expect(byBudget(`key:${key.keyId}:day`)).toEqual([
+        { budget: `key:${key.keyId}:day`, period: '2026-11-25', shard: undefined, spentMicros: 600, limitMicros: 1_000_000 },
+        { budget: `key:${key.keyId}:day`, period: '2026-11-25', shard: undefined, spentMicros: 1_200, limitMicros: 1_000_000 },
+      ]);
+      expect(byBudget('team:search:month').map((e) => [e.spentMicros, e.limitMicros])).toEqual([
+        [600, 10_000],
+        [1_200, 10_000],
+      ]);
+      // Sharded global budget: the settling shard's spend and its share of the cap (4 shards here).
+      const global = byBudget('global:*:month');
+      expect(global).toHaveLength(2);
+      for (const e of global) expect(e).toMatchObject({ period: '2026-11', shard: expect.any(Number), limitMicros: 250_000 });
+      expect(global.map((e) => e.spentMicros).sort()).toEqual(global[0].shard === global[1].shard ? [600, 1_200] : [600, 600]);
+      expect(events).toHaveLength(6);
     } finally {
       await deleteTestTables(client, own);
     }
