@@ -78,58 +78,19 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
 
   const { iterator, first, firstAt } = opened.value;
   const served = opened.target;
-  const includeUsage = body.stream_options?.include_usage === true;
-  let usage: TokenUsage | undefined;
-  let generated = '';
-
-  async function* relay(): AsyncGenerator<Uint8Array> {
-    let status: OutcomeStatus = 'client_abort';
-    let httpStatus = 499;
-    let errorCode: string | undefined;
-    let finished = false;
-    try {
-      let r = first;
-      while (!r.done) {
-        const chunk = r.value;
-        if (chunk.usage) usage = fromOpenAIUsage(chunk.usage);
-        generated += chunkText(chunk);
-        const out = includeUsage ? chunk : withoutUsage(chunk);
-        if (out) yield sseChunk(out);
-        r = await iterator.next();
-      }
-      yield SSE_DONE;
-      status = 'success';
-      httpStatus = 200;
-      finished = true;
-    } catch (err) {
-      finished = true;
-      if (signal.aborted) {
-        status = 'client_abort';
-      } else {
-        // The first byte is gone: no fallback now. End the stream with an OpenAI-style error event.
-        const error = toGatewayError(err);
-        status = 'stream_error';
-        httpStatus = error.status;
-        errorCode = error.code ?? undefined;
-        yield sseError(error.toBody());
-      }
-    } finally {
-      if (!finished) await iterator.return?.().catch(() => undefined);
-      settle({
-        status,
-        httpStatus,
-        target: served,
-        attempts: opened.attempts,
-        fallback: opened.fallback,
-        ttftMs: firstAt - flow.startedAt,
-        usage: usage ?? estimateUsage(deps, body, generated),
-        usageEstimated: usage === undefined,
-        errorCode,
-      });
-    }
-  }
-
-  return new Response(toReadableStream(relay()), {
+  const relay = new SseRelay(iterator, first, body.stream_options?.include_usage === true, signal, (r) =>
+    settle({
+      ...r,
+      target: served,
+      attempts: opened.attempts,
+      fallback: opened.fallback,
+      ttftMs: firstAt - flow.startedAt,
+      usage: relay.usage ?? estimateUsage(deps, body, relay.generated),
+      usageEstimated: relay.usage === undefined,
+    }),
+  );
+  // highWaterMark 0: the upstream is read only as fast as the client takes the answer (backpressure).
+  return new Response(new ReadableStream<Uint8Array>(relay, { highWaterMark: 0 }), {
     status: 200,
     headers: { ...SSE_HEADERS, ...flow.baseHeaders, ...servedHeaders(served, opened.attempts, opened.fallback) },
   });
@@ -250,18 +211,88 @@ function estimateUsage(deps: GatewayDeps, body: ChatCompletionRequest, output: s
   };
 }
 
-function toReadableStream(gen: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const { done, value } = await gen.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      async cancel() {
-        await gen.return(undefined);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+type RelayEnd = Pick<SettleInput, 'status' | 'httpStatus' | 'errorCode'>;
+
+/**
+ * The SSE relay as the body stream's source: each `pull` (the client is ready for more) reads upstream
+ * chunks until one is worth sending, so there is no generator between the upstream and the stream.
+ * Usage is read from every chunk (metering) and stripped from what the client sees unless it asked for
+ * it. A failure after the first byte ends the stream with an OpenAI-style error event; a client that
+ * leaves cancels the stream, which stops the upstream. `end` runs exactly once, however it ends.
+ */
+class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
+  usage: TokenUsage | undefined;
+  generated = '';
+  private next: IteratorResult<ChatCompletionChunk> | undefined;
+  private doneSent = false;
+  private ended = false;
+  /** Set by cancel(): a read still in flight must not touch the (closed) controller. */
+  private cancelled = false;
+
+  constructor(
+    private readonly iterator: AsyncIterator<ChatCompletionChunk>,
+    first: IteratorResult<ChatCompletionChunk>,
+    private readonly includeUsage: boolean,
+    private readonly signal: AbortSignal,
+    private readonly end: (r: RelayEnd) => void,
+  ) {
+    this.next = first;
+  }
+
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    if (this.ended || this.cancelled) return;
+    if (this.doneSent) {
+      // Like the generator this replaces: success is recorded once the client has taken [DONE].
+      this.finish({ status: 'success', httpStatus: 200 });
+      controller.close();
+      return;
+    }
+    try {
+      let r = this.next ?? (await this.iterator.next());
+      this.next = undefined;
+      for (;;) {
+        if (this.cancelled) return;
+        if (r.done) {
+          this.doneSent = true;
+          controller.enqueue(SSE_DONE);
+          return;
+        }
+        const chunk = r.value;
+        if (chunk.usage) this.usage = fromOpenAIUsage(chunk.usage);
+        const text = chunkText(chunk);
+        if (text) this.generated += text;
+        const out = this.includeUsage ? chunk : withoutUsage(chunk);
+        if (out) {
+          controller.enqueue(sseChunk(out));
+          return;
+        }
+        r = await this.iterator.next();
+      }
+    } catch (err) {
+      if (this.cancelled) return;
+      if (this.signal.aborted) {
+        this.finish({ status: 'client_abort', httpStatus: 499 });
+      } else {
+        // The first byte is gone: no fallback now. End the stream with an OpenAI-style error event.
+        const error = toGatewayError(err);
+        this.finish({ status: 'stream_error', httpStatus: error.status, errorCode: error.code ?? undefined });
+        controller.enqueue(sseError(error.toBody()));
+      }
+      controller.close();
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.ended || this.cancelled) return;
+    this.cancelled = true;
+    // Stops the upstream (after any read in flight), then records the request as abandoned by the client.
+    await this.iterator.return?.().catch(() => undefined);
+    this.finish({ status: 'client_abort', httpStatus: 499 });
+  }
+
+  private finish(r: RelayEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.end(r);
+  }
 }

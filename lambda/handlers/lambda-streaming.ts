@@ -63,9 +63,10 @@ export interface StreamingHandlerOptions {
 
 /**
  * The streaming handler body: run the app, write the prelude (status + headers) then the body chunk by
- * chunk, and only return once deferred work (settlement, usage writes) has finished, so the container is
- * not frozen with money half-counted. Shortly before the function's deadline the request is aborted, so
- * even a generation longer than the timeout settles its reservation instead of leaking it.
+ * chunk (chunks that arrive in the same tick share one write), and only return once deferred work
+ * (settlement, usage writes) has finished, so the container is not frozen with money half-counted.
+ * Shortly before the function's deadline the request is aborted, so even a generation longer than the
+ * timeout settles its reservation instead of leaking it.
  */
 export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal = lambdaGlobal(), opts: StreamingHandlerOptions = {}) {
   return async (event: APIGatewayProxyEvent, responseStream: Writable, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<void> => {
@@ -87,6 +88,7 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
       const out = lambda.HttpResponseStream.from(responseStream, { ...metadata });
       if (response.body) {
         const reader = response.body.getReader();
+        const write = tickBatchedWriter(out);
         for (;;) {
           if (abort.signal.aborted || out.destroyed) {
             await reader.cancel().catch(() => undefined);
@@ -94,7 +96,7 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
           }
           const { done, value } = await reader.read();
           if (done) break;
-          if (!out.write(value)) await drained(out, abort.signal);
+          if (!write(value)) await drained(out, abort.signal);
         }
       }
       if (!out.destroyed && !out.writableEnded) await new Promise<void>((resolve) => out.end(() => resolve()));
@@ -105,6 +107,28 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
       await Promise.allSettled(pending);
       await opts.afterInvocation?.();
     }
+  };
+}
+
+/**
+ * `out.write`, with the writes of one tick batched: the first corks the stream and the uncork runs on
+ * process.nextTick, as soon as the relay stops producing synchronously. Chunks are never held for data
+ * that has not arrived yet; chunks that arrive together leave in one write to the runtime.
+ */
+function tickBatchedWriter(out: Writable): (chunk: Uint8Array) => boolean {
+  let corked = false;
+  const flush = () => {
+    corked = false;
+    // end() uncorks fully, so an ended stream shows 0 here; uncork on an uncorked stream is a no-op anyway.
+    if (out.writableCorked !== 0 && !out.destroyed) out.uncork();
+  };
+  return (chunk) => {
+    if (!corked) {
+      corked = true;
+      out.cork();
+      process.nextTick(flush);
+    }
+    return out.write(chunk);
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Node `http` ⇄ fetch adapter for the local server: turns an IncomingMessage into a Request whose signal
- * aborts when the client goes away, and writes the Response back chunk by chunk (no buffering), honouring
- * backpressure.
+ * aborts when the client goes away, and writes the Response back chunk by chunk (no buffering beyond the
+ * current tick: chunks produced together share one socket write), honouring backpressure.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
@@ -54,6 +54,7 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
   }
   res.flushHeaders();
   const reader = (response.body as NodeReadableStream<Uint8Array>).getReader();
+  const batch = new WriteBatch(res);
   try {
     for (;;) {
       if (abort.signal.aborted) {
@@ -62,12 +63,47 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
       }
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await drained(res, abort.signal);
+      if (!batch.write(value) && !batch.flush()) await drained(res, abort.signal);
     }
+    batch.flush();
     res.end();
   } catch {
     await reader.cancel().catch(() => undefined);
     res.destroy();
+  }
+}
+
+/**
+ * Chunks written in the same tick leave as one write: they are gathered and written together on
+ * process.nextTick, i.e. as soon as the relay stops producing synchronously (it waits on the upstream or
+ * on the client). Nothing waits for data that has not arrived yet. One write per batch also means one
+ * chunked-encoding frame and one socket write instead of one per SSE event.
+ */
+class WriteBatch {
+  private parts: Uint8Array[] = [];
+  private bytes = 0;
+  private readonly onTick = () => {
+    this.flush();
+  };
+
+  constructor(private readonly res: ServerResponse) {}
+
+  /** Queues `chunk` for this tick's write; false means flush() and wait for 'drain' before writing more. */
+  write(chunk: Uint8Array): boolean {
+    if (this.parts.length === 0) process.nextTick(this.onTick);
+    this.parts.push(chunk);
+    this.bytes += chunk.byteLength;
+    return this.res.writableLength + this.bytes < this.res.writableHighWaterMark;
+  }
+
+  /** Writes what is queued now; false when the response's buffer is full (wait for 'drain'). */
+  flush(): boolean {
+    if (this.parts.length === 0) return !this.res.writableNeedDrain;
+    const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    if (this.res.writableEnded || this.res.destroyed) return false;
+    return this.res.write(data);
   }
 }
 

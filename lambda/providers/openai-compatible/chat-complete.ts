@@ -5,6 +5,7 @@
  */
 import { UpstreamError } from '../../core/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../core/openai-schema';
+import { withRawJson } from '../shared/chunks';
 import { isRecord } from '../shared/http-transport';
 import { malformedResponseError } from '../shared/upstream-errors';
 
@@ -56,7 +57,8 @@ export function parseChunk(provider: string, data: string): ChatCompletionChunk 
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw malformedResponseError(provider, 'stream chunk');
   const chunk = parsed as unknown as ChatCompletionChunk;
-  if (parsed.usage === undefined || parsed.usage === null) return chunk;
+  // Unchanged from the wire: the relay may forward `data` as is rather than serialise it again.
+  if (parsed.usage === undefined || parsed.usage === null) return withRawJson(chunk, data);
   return { ...chunk, usage: normaliseUsage(parsed.usage) ?? null };
 }
 

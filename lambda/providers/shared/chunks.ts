@@ -42,3 +42,22 @@ export function finishChunk(meta: ChunkMeta, reason: FinishReason): ChatCompleti
 export function usageChunk(meta: ChunkMeta, usage: Usage): ChatCompletionChunk {
   return { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [], usage };
 }
+
+/**
+ * The upstream's own JSON text of a chunk the gateway relays unchanged (OpenAI-compatible hosts), so the
+ * relay can forward it instead of serialising the parsed object again. Keyed by the parsed object: any
+ * copy (e.g. with usage stripped) is a new object without an entry and is serialised as usual. Chunks
+ * must not be mutated in place once registered.
+ */
+const rawJsonByChunk = new WeakMap<ChatCompletionChunk, string>();
+
+/** Registers `json` as the wire form of `chunk` (not when it spans lines, which an SSE `data:` line cannot). */
+export function withRawJson(chunk: ChatCompletionChunk, json: string): ChatCompletionChunk {
+  if (json.indexOf('\n') === -1 && json.indexOf('\r') === -1) rawJsonByChunk.set(chunk, json);
+  return chunk;
+}
+
+/** The upstream JSON text registered for exactly this chunk object, if any. */
+export function rawJsonOf(chunk: ChatCompletionChunk): string | undefined {
+  return rawJsonByChunk.get(chunk);
+}
