@@ -84,15 +84,25 @@ export async function runWithFallback<T>(
       if (opts.clientSignal.aborted) throw new ClientAbortedError();
       if (retry > 0) await sleep(backoffMs(opts.retryBaseDelayMs, retry, random), opts.clientSignal);
       attempts++;
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(new UpstreamTimeoutError(target.provider, target.timeoutMs)), target.timeoutMs);
-      const signal = AbortSignal.any([opts.clientSignal, timeout.signal]);
+      // One controller per attempt, aborted by the client leaving (linked for the whole answer, a stream
+      // included) or by the time budget (until the first byte). Cheaper than AbortSignal.any.
+      const controller = new AbortController();
+      const signal = controller.signal;
+      let timeoutError: UpstreamTimeoutError | undefined;
+      const timer = setTimeout(() => {
+        timeoutError = new UpstreamTimeoutError(target.provider, target.timeoutMs);
+        controller.abort(timeoutError);
+      }, target.timeoutMs);
+      const onClientAbort = () => controller.abort(opts.clientSignal.reason);
+      if (opts.clientSignal.aborted) onClientAbort();
+      else opts.clientSignal.addEventListener('abort', onClientAbort, { once: true });
       try {
         const value = await raceAbort(attempt({ target, attempt: attempts, signal }), signal);
         return { value, target, attempts, fallback: ti > 0 };
       } catch (err) {
+        opts.clientSignal.removeEventListener('abort', onClientAbort);
         if (opts.clientSignal.aborted) throw new ClientAbortedError();
-        const error = timeout.signal.aborted ? (timeout.signal.reason as GatewayError) : toGatewayError(err);
+        const error = timeoutError ?? toGatewayError(err);
         opts.onAttemptFailed?.(target, error);
         // A target that cannot honour a field is skipped (no retries on it); if none can, the client gets the 400.
         if (error instanceof UnsupportedParameterError) {

@@ -1,6 +1,7 @@
 /** The Bedrock adapter: Converse and ConverseStream through the AWS SDK (client.ts), mapping in converse.ts and stream.ts. */
 import { ConverseCommand, ConverseStreamCommand, type BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-schema';
+import { linkedAbortController } from '../shared/abort';
 import { unixSeconds } from '../shared/chunks';
 import { connectionError } from '../shared/upstream-errors';
 import type { ProviderAdapter, ProviderCall } from '../types';
@@ -40,8 +41,8 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
       const input = toConverseInput(id, call.request);
       // Our own controller too, so leaving early (return()) tears the HTTP request down.
-      const controller = new AbortController();
-      const signal = AbortSignal.any([call.signal, controller.signal]);
+      const controller = linkedAbortController(call.signal);
+      const signal = controller.signal;
       const translator = new ConverseStreamTranslator(id, call.request.model, unixSeconds(now()));
       let finished = false;
       try {

@@ -4,6 +4,7 @@
  * answers to UpstreamError.
  */
 import { UpstreamError } from '../../core/errors';
+import { linkedAbortController } from './abort';
 import { abortError, connectionError, upstreamStatusError } from './upstream-errors';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -28,8 +29,8 @@ export interface OpenResponse {
 }
 
 export async function postJson(opts: PostJsonOptions): Promise<OpenResponse> {
-  const controller = new AbortController();
-  const signal = AbortSignal.any([opts.signal, controller.signal]);
+  const controller = linkedAbortController(opts.signal);
+  const signal = controller.signal;
   const abort = () => controller.abort();
   const doFetch = opts.fetch ?? fetch;
   let response: Response;

@@ -2,6 +2,7 @@
  * The Lambda streaming handler, driven through an emulation of the runtime's streaming contract
  * (JSON prelude, 8 NUL bytes, body) with API Gateway REST proxy events.
  */
+import { Writable } from 'node:stream';
 import { createGatewayApp } from '../../../lambda/app/gateway-app';
 import { parseConfig } from '../../../lambda/core/config';
 import type { RequestOutcome } from '../../../lambda/core/gatekeeper';
@@ -145,5 +146,46 @@ describe('Handler: Lambda streaming adapter', () => {
     const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
     await handler(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body }), captureStream().stream);
     expect(order).toEqual(['settled', 'flushed']);
+  });
+
+  it('hands chunks ready in the same tick to the runtime in one batch, without waiting for later ones', async () => {
+    const enc = new TextEncoder();
+    let step = 0;
+    const app = {
+      fetch: async () =>
+        new Response(
+          new ReadableStream<Uint8Array>(
+            {
+              async pull(controller) {
+                step++;
+                if (step <= 3) controller.enqueue(enc.encode(['a', 'b', 'c'][step - 1]));
+                else if (step === 4) {
+                  await new Promise((r) => setTimeout(r, 100));
+                  controller.enqueue(enc.encode('d'));
+                } else controller.close();
+              },
+            },
+            { highWaterMark: 0 },
+          ),
+          { status: 200, headers: { 'content-type': 'text/event-stream' } },
+        ),
+    };
+    // A stream that, like a socket, takes a corked batch in one writev.
+    const batches: Array<{ at: number; text: string }> = [];
+    const record = (text: string) => batches.push({ at: Date.now(), text });
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        record(chunk.toString('latin1'));
+        cb();
+      },
+      writev(chunks, cb) {
+        record(chunks.map((c) => Buffer.from(c.chunk as Buffer).toString('latin1')).join(''));
+        cb();
+      },
+    });
+    await createStreamingHandler(app, awsLambdaEmulation)(restProxyEvent({ method: 'GET', path: '/x' }), stream);
+    const body = batches.slice(2);
+    expect(body.map((b) => b.text)).toEqual(['abc', 'd']);
+    expect(body[1].at - body[0].at).toBeGreaterThanOrEqual(80);
   });
 });
