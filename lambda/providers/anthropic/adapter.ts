@@ -44,9 +44,11 @@ export function createAnthropicAdapter(id: string, settings: AnthropicSettings, 
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
       const response = await open(call, true);
       const translator = new AnthropicStreamTranslator(id, unixSeconds(now()), call.request.model);
-      for await (const event of readSse(id, response, call.signal)) {
-        if (translator.complete || event.data.trim() === '') continue;
-        yield* translator.translateData(event.data);
+      for await (const events of readSse(id, response, call.signal)) {
+        for (const event of events) {
+          if (translator.complete || event.data.trim() === '') continue;
+          for (const chunk of translator.translateData(event.data)) yield chunk;
+        }
       }
       if (!translator.complete) throw connectionError(id, undefined, 'ended the stream before message_stop');
     },

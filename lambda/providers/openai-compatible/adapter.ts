@@ -45,17 +45,19 @@ export function createOpenAICompatibleAdapter(
       const usage = new UsageCollector();
       let sawFinish = false;
       let sawDone = false;
-      for await (const event of readSse(id, response, call.signal)) {
-        // Read on to the end after [DONE] rather than aborting: a cleanly ended body keeps the connection reusable.
-        if (sawDone || event.data.trim() === '') continue;
-        if (event.data === '[DONE]') {
-          sawDone = true;
-          continue;
+      for await (const events of readSse(id, response, call.signal)) {
+        for (const event of events) {
+          // Read on to the end after [DONE] rather than aborting: a cleanly ended body keeps the connection reusable.
+          if (sawDone || event.data.trim() === '') continue;
+          if (event.data === '[DONE]') {
+            sawDone = true;
+            continue;
+          }
+          const chunk = usage.take(parseChunk(id, event.data));
+          if (!chunk) continue;
+          if (!sawFinish && hasFinishReason(chunk)) sawFinish = true;
+          yield chunk;
         }
-        const chunk = usage.take(parseChunk(id, event.data));
-        if (!chunk) continue;
-        if (chunk.choices.some((c) => c.finish_reason != null)) sawFinish = true;
-        yield chunk;
       }
       // Some hosts omit [DONE]; a stream that ended cleanly after a finish_reason is complete.
       if (!sawDone && !sawFinish) throw connectionError(id, undefined, 'ended the stream before it was complete');
@@ -63,4 +65,9 @@ export function createOpenAICompatibleAdapter(
       if (final) yield final;
     },
   };
+}
+
+function hasFinishReason(chunk: ChatCompletionChunk): boolean {
+  for (const choice of chunk.choices) if (choice.finish_reason != null) return true;
+  return false;
 }

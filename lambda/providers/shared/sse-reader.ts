@@ -1,7 +1,9 @@
 /**
- * Server-sent events from an upstream response, as an async iterable (openai-node's layering:
- * bytes → text → SSE events; the provider layer turns events into typed chunks). Leaving the loop early
- * aborts the upstream request, so an abandoned stream does not keep generating (and billing) tokens.
+ * Server-sent events from an upstream response, as an async iterable of the events each network read
+ * completed (openai-node's layering: bytes → text → SSE events; the provider layer turns events into
+ * typed chunks). Batches, not single events: one async step per read rather than per event. Leaving the
+ * loop early aborts the upstream request, so an abandoned stream does not keep generating (and billing)
+ * tokens.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { abortError, connectionError } from './upstream-errors';
@@ -10,12 +12,12 @@ import type { OpenResponse } from './http-transport';
 /** Upstream events buffered beyond this size (one event never gets this big) mean a broken stream. */
 const MAX_BUFFER_CHARS = 8 * 1024 * 1024;
 
-export async function* readSse(provider: string, open: OpenResponse, signal: AbortSignal): AsyncGenerator<EventSourceMessage> {
+export async function* readSse(provider: string, open: OpenResponse, signal: AbortSignal): AsyncGenerator<EventSourceMessage[]> {
   const body = open.response.body;
   if (!body) return;
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  const pending: EventSourceMessage[] = [];
+  let pending: EventSourceMessage[] = [];
   let parseError: Error | undefined;
   const parser = createParser({
     onEvent: (event) => pending.push(event),
@@ -42,7 +44,11 @@ export async function* readSse(provider: string, open: OpenResponse, signal: Abo
       if (parseError?.name === 'ParseError' && (parseError as { type?: string }).type === 'max-buffer-size-exceeded') {
         throw connectionError(provider, parseError, 'sent an oversized stream event');
       }
-      while (pending.length > 0) yield pending.shift() as EventSourceMessage;
+      if (pending.length > 0) {
+        const events = pending;
+        pending = [];
+        yield events;
+      }
       if (result.done) {
         finished = true;
         return;
