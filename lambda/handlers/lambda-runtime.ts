@@ -10,6 +10,7 @@ import { secretProviderKeys, type ProviderKeySource } from '../app/provider-keys
 import { createTelemetry, type Telemetry } from '../app/telemetry';
 import { parseConfig, type TollgateConfig } from '../core/config';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
+import { dynamoRequestHandler } from '../store/dynamo';
 import { SnsAlertSink } from '../store/sns-alert-sink';
 
 /** Provider keys are re-read from Secrets Manager at most this often: a filled-in key works within 5 minutes. */
@@ -67,7 +68,7 @@ export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOver
   const topicArn = env.TOLLGATE_ALERT_TOPIC_ARN;
   const runtime = composeGateway({
     config,
-    dynamo: overrides.dynamo ?? new DynamoDBClient({}),
+    dynamo: overrides.dynamo ?? new DynamoDBClient({ requestHandler: dynamoRequestHandler() }),
     tables: { keys: required(env, 'TOLLGATE_KEYS_TABLE'), ledger: required(env, 'TOLLGATE_LEDGER_TABLE') },
     adapters: createAdapters(config, overrides.adapterOptions),
     providerKeys,

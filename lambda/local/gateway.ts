@@ -3,6 +3,7 @@
  * in a folder) and provider keys from environment variables. `npm start`, the e2e tests and the
  * benchmark all start it through here.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TollgateConfig } from '../core/config';
 import { composeGateway, type GatewayRuntime } from '../app/compose';
 import type { RequestObserver } from '../app/observer';
@@ -11,6 +12,7 @@ import { createTelemetry, type Telemetry } from '../app/telemetry';
 import type { BudgetAlertSink } from '../core/budgets';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
 import type { ProviderAdapter } from '../providers/types';
+import { dynamoRequestHandler } from '../store/dynamo';
 import { openLocalStore, type LocalStore } from './embedded-dynamo';
 import { serveApp, type RunningServer } from './server';
 
@@ -41,9 +43,21 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   const ownStore = opts.store ? undefined : await openLocalStore({ dataDir: opts.dataDir });
   const store = opts.store ?? ownStore!;
   const telemetry = opts.telemetry === false ? undefined : (opts.telemetry ?? createTelemetry({ config: opts.config }));
+  // Our own store: the gateway's requests go through a client with the tuned socket pool (the store's
+  // client, kept for table set-up, has the SDK's default of 50 sockets).
+  const dynamo = ownStore
+    ? new DynamoDBClient({
+        endpoint: ownStore.endpoint,
+        // As localDynamoClient: dynalite does not check credentials, and the SDK must not look for real ones.
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts: 3,
+        requestHandler: dynamoRequestHandler(),
+      })
+    : store.client;
   const runtime = composeGateway({
     config: opts.config,
-    dynamo: store.client,
+    dynamo,
     tables: store.tables,
     adapters: opts.adapters ?? createAdapters(opts.config, opts.adapterOptions),
     providerKeys: envProviderKeys(opts.config, opts.env ?? process.env),
@@ -56,10 +70,12 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   return {
     ...server,
     runtime,
-    store,
+    // The client the gateway uses (what tests and the benchmark instrument).
+    store: { client: dynamo, tables: store.tables },
     async close() {
       await server.close();
       telemetry?.flush();
+      if (dynamo !== store.client) dynamo.destroy();
       await ownStore?.close();
     },
   };

@@ -3,11 +3,32 @@
  * ConditionalCheckFailedException turned into data (the item as it was, when DynamoDB returned it).
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 
 export type Item = Record<string, unknown>;
+
+/** Sockets per DynamoDB client: a busy container runs ~7-13 writes per request concurrently (the SDK default of 50 queued them). */
+export const DYNAMO_MAX_SOCKETS = 256;
+/** DynamoDB answers a TCP/TLS handshake in a few ms in-region; a stuck connect is retried rather than waited out. */
+export const DYNAMO_CONNECTION_TIMEOUT_MS = 1_000;
+
+/**
+ * The HTTP handler every gateway DynamoDB client gets (Lambda and local): keep-alive sockets, many of
+ * them, and a short connection timeout.
+ */
+export function dynamoRequestHandler(): NodeHttpHandler {
+  const agentOptions = { keepAlive: true, maxSockets: DYNAMO_MAX_SOCKETS };
+  return new NodeHttpHandler({
+    httpAgent: new HttpAgent(agentOptions),
+    httpsAgent: new HttpsAgent(agentOptions),
+    connectionTimeout: DYNAMO_CONNECTION_TIMEOUT_MS,
+  });
+}
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

@@ -332,7 +332,7 @@ describe('Option: onBudgetSettled', () => {
       const global = byBudget('global:*:month');
       expect(global).toHaveLength(2);
       for (const e of global) expect(e).toMatchObject({ period: '2026-11', shard: expect.any(Number), limitMicros: 250_000 });
-      expect(global.map((e) => e.spentMicros).sort()).toEqual(global[0].shard === global[1].shard ? [600, 1_200] : [600, 600]);
+      expect(global.map((e) => Number(e.spentMicros)).sort((a, b) => a - b)).toEqual(global[0].shard === global[1].shard ? [600, 1_200] : [600, 600]);
       expect(events).toHaveLength(6);
     } finally {
       await deleteTestTables(client, own);
