@@ -55,6 +55,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
         fallback: result.fallback,
         usage: usage ?? estimateUsage(deps, body, contentText(result.value.choices[0]?.message.content ?? '')),
         usageEstimated: usage === undefined,
+        completion: () => contentText(result.value.choices[0]?.message.content ?? ''),
       });
       return jsonResponse(200, result.value, { ...flow.baseHeaders, ...servedHeaders(result.target, result.attempts, result.fallback) });
     } catch (err) {
@@ -87,6 +88,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
       ttftMs: firstAt - flow.startedAt,
       usage: relay.usage ?? estimateUsage(deps, body, relay.generated),
       usageEstimated: relay.usage === undefined,
+      completion: () => relay.generated,
     }),
   );
   // highWaterMark 0: the upstream is read only as fast as the client takes the answer (backpressure).
@@ -106,6 +108,8 @@ interface SettleInput {
   usageEstimated: boolean;
   ttftMs?: number;
   errorCode?: string;
+  /** The answer's text, read only when the key opted in to content logging. */
+  completion?: () => string;
 }
 
 /** Builds the outcome and hands settlement to waitUntil; guarantees one settlement per request. */
@@ -130,16 +134,22 @@ function settler(flow: ChatFlow): (input: SettleInput) => void {
       errorCode: input.errorCode,
       endedAt,
     };
+    const attribution = flow.admission.attribution;
     flow.deps.observer?.requestEnded?.({
       requestId: flow.requestId,
       model: flow.model.name,
-      attribution: flow.admission.attribution,
+      attribution,
       outcome,
+      content: attribution.logContent ? { prompt: promptText(flow.body), completion: input.completion?.() ?? '' } : undefined,
     });
     flow.ctx.waitUntil(
       flow.admission.settle(outcome).catch((err: unknown) => flow.deps.observer?.internalError?.(flow.requestId, err)),
     );
   };
+}
+
+function promptText(body: ChatCompletionRequest): string {
+  return body.messages.map((m) => `${m.role}: ${contentText(m.content as Parameters<typeof contentText>[0])}`).join('\n');
 }
 
 function failBeforeFirstByte(flow: ChatFlow, settle: (i: SettleInput) => void, err: unknown): Response {

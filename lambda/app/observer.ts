@@ -7,6 +7,8 @@ export interface RequestEndedEvent {
   model: string;
   attribution: Attribution;
   outcome: RequestOutcome;
+  /** Prompt and completion text: present only when the key opted in (`attribution.logContent`). */
+  content?: { prompt: string; completion: string };
 }
 
 export interface RequestRejectedEvent {

@@ -131,4 +131,22 @@ describe('Logs', () => {
     const lines = text.split('\n').filter((l) => l.includes(`"keyId":"${keyId}"`) && l.includes('"message"'));
     expect(lines.length).toBeGreaterThanOrEqual(2);
   });
+
+  it('carry the prompt and completion only for keys that opted in to content logging', async () => {
+    rig.openai.setDefault({ kind: 'ok', text: 'the-secret-answer-text' });
+    const quiet = await rig.newKey({ name: 'quiet' });
+    const verbose = await rig.newKey({ name: 'verbose', logContent: true });
+    const ask = (key: string, words: string) =>
+      rig.client(key).chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: words }] });
+    await ask(quiet.apiKey, 'quiet-prompt-words');
+    await ask(verbose.apiKey, 'verbose-prompt-words');
+    await rig.gateway.idle();
+    const text = rig.logs.join('');
+    expect(text).not.toContain('quiet-prompt-words');
+    const line = text.split('\n').find((l) => l.includes(`"keyId":"${verbose.keyId}"`) && l.includes('"message":"request"'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ prompt: 'user: verbose-prompt-words', completion: 'the-secret-answer-text' });
+    const quietLine = text.split('\n').find((l) => l.includes(`"keyId":"${quiet.keyId}"`) && l.includes('"message":"request"'));
+    expect(quietLine).not.toContain('the-secret-answer-text');
+  });
 });
