@@ -20,7 +20,7 @@ export class MissingProviderKeyError extends GatewayError {
 export function envProviderKeys(config: TollgateConfig, env: Readonly<Record<string, string | undefined>>): ProviderKeySource {
   return {
     async get(providerId) {
-      const provider = config.providers[providerId];
+      const provider = Object.hasOwn(config.providers, providerId) ? config.providers[providerId] : undefined;
       if (!provider || provider.kind === 'bedrock' || !provider.apiKey) return undefined;
       const value = env[provider.apiKey.env];
       if (!value) throw new MissingProviderKeyError(providerId);
@@ -36,7 +36,7 @@ export function envProviderKeys(config: TollgateConfig, env: Readonly<Record<str
 export function secretProviderKeys(config: TollgateConfig, load: () => Promise<Record<string, unknown>>): ProviderKeySource {
   return {
     async get(providerId) {
-      const provider = config.providers[providerId];
+      const provider = Object.hasOwn(config.providers, providerId) ? config.providers[providerId] : undefined;
       if (!provider || provider.kind === 'bedrock' || !provider.apiKey) return undefined;
       const secret = await load();
       const value = secret[providerId];

@@ -144,7 +144,7 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     for (const [alias, model] of Object.entries(cfg.models)) {
       model.targets.forEach((t, i) => {
-        if (!cfg.providers[t.provider]) {
+        if (!Object.hasOwn(cfg.providers, t.provider)) {
           ctx.addIssue({
             code: 'custom',
             path: ['models', alias, 'targets', i, 'provider'],

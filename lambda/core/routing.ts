@@ -15,13 +15,14 @@ const DIRECT_DEFAULTS = { timeoutMs: 60_000, retries: 0 } as const;
 
 /** An alias from `models`, or `provider/upstream-model` for any configured provider. */
 export function resolveModel(config: TollgateConfig, name: string): ResolvedModel {
-  const alias = config.models[name];
+  // Own properties only: a model named `constructor` or `__proto__` must not resolve to Object.prototype's.
+  const alias = Object.hasOwn(config.models, name) ? config.models[name] : undefined;
   if (alias) return { name, config: alias };
   const slash = name.indexOf('/');
   if (slash > 0 && config.server.allowDirectProviderModels) {
     const provider = name.slice(0, slash);
     const model = name.slice(slash + 1);
-    if (config.providers[provider] && model.length > 0) {
+    if (Object.hasOwn(config.providers, provider) && model.length > 0) {
       return {
         name,
         config: { targets: [{ provider, model, ...DIRECT_DEFAULTS }], maxOutputTokens: 8192 },

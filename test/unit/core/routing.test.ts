@@ -28,6 +28,12 @@ describe('Function: resolveModel', () => {
     const m = resolveModel(config, 'b/some-model');
     expect(m.config.targets).toEqual([{ provider: 'b', model: 'some-model', timeoutMs: 60000, retries: 0 }]);
   });
+  it('does not resolve names of Object.prototype properties', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'constructor/x', '__proto__/x']) {
+      expect(() => resolveModel(config, name)).toThrow(ModelNotFoundError);
+    }
+  });
+
   it('throws model_not_found for unknown models and unknown providers', () => {
     expect(() => resolveModel(config, 'nope')).toThrow(ModelNotFoundError);
     expect(() => resolveModel(config, 'zzz/m')).toThrow(ModelNotFoundError);
