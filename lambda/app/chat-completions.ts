@@ -8,6 +8,7 @@ import type { Admission, OutcomeStatus, RequestOutcome } from '../core/gatekeepe
 import { contentText, type ChatCompletionChunk, type ChatCompletionRequest } from '../core/openai-schema';
 import { ClientAbortedError, runWithFallback, type AttemptInfo, type FallbackResult, type ResolvedModel } from '../core/routing';
 import { fromOpenAIUsage, type TokenUsage } from '../core/usage';
+import { linkedAbortController } from '../providers/shared/abort';
 import type { ProviderCall } from '../providers/types';
 import type { GatewayDeps, RequestContext } from './gateway-app';
 import { errorResponse, jsonResponse } from './http';
@@ -30,8 +31,12 @@ export interface ChatFlow {
 const charEstimate = (text: string) => Math.ceil(text.length / 4);
 
 export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
-  const { deps, body, signal } = flow;
+  const { deps, body } = flow;
   const stream = body.stream === true;
+  // Aborts when the client's request is aborted, or when the response body is cancelled (a host that
+  // cancels the body without aborting the request must still stop the upstream).
+  const gone = linkedAbortController(flow.signal);
+  const signal = gone.signal;
   const fallbackOpts = {
     clientSignal: signal,
     retryBaseDelayMs: deps.config.server.retryBaseDelayMs,
@@ -53,9 +58,9 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
         target: result.target,
         attempts: result.attempts,
         fallback: result.fallback,
-        usage: usage ?? estimateUsage(deps, body, contentText(result.value.choices[0]?.message.content ?? '')),
+        usage: usage ?? estimateUsage(deps, body, contentText(result.value.choices[0]?.message?.content ?? '')),
         usageEstimated: usage === undefined,
-        completion: () => contentText(result.value.choices[0]?.message.content ?? ''),
+        completion: () => contentText(result.value.choices[0]?.message?.content ?? ''),
       });
       return jsonResponse(200, result.value, { ...flow.baseHeaders, ...servedHeaders(result.target, result.attempts, result.fallback) });
     } catch (err) {
@@ -79,7 +84,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
 
   const { iterator, first, firstAt } = opened.value;
   const served = opened.target;
-  const relay = new SseRelay(iterator, first, body.stream_options?.include_usage === true, signal, (r) =>
+  const relay = new SseRelay(iterator, first, body.stream_options?.include_usage === true, gone, (r) =>
     settle({
       ...r,
       target: served,
@@ -134,17 +139,22 @@ function settler(flow: ChatFlow): (input: SettleInput) => void {
       errorCode: input.errorCode,
       endedAt,
     };
-    const attribution = flow.admission.attribution;
-    flow.deps.observer?.requestEnded?.({
-      requestId: flow.requestId,
-      model: flow.model.name,
-      attribution,
-      outcome,
-      content: attribution.logContent ? { prompt: promptText(flow.body), completion: input.completion?.() ?? '' } : undefined,
-    });
+    // Money first: nothing below (logging, content extraction) may stand between a request and its settlement.
     flow.ctx.waitUntil(
       flow.admission.settle(outcome).catch((err: unknown) => flow.deps.observer?.internalError?.(flow.requestId, err)),
     );
+    try {
+      const attribution = flow.admission.attribution;
+      flow.deps.observer?.requestEnded?.({
+        requestId: flow.requestId,
+        model: flow.model.name,
+        attribution,
+        outcome,
+        content: attribution.logContent ? { prompt: promptText(flow.body), completion: input.completion?.() ?? '' } : undefined,
+      });
+    } catch (err) {
+      flow.deps.observer?.internalError?.(flow.requestId, err);
+    }
   };
 }
 
@@ -183,10 +193,15 @@ async function providerCall(flow: ChatFlow, info: AttemptInfo): Promise<Provider
   };
 }
 
+/** Header values must be printable ASCII; a model id from the client (provider/model) may not be. */
+function headerValue(v: string): string {
+  return /^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v);
+}
+
 function servedHeaders(target: TargetConfig, attempts: number, fallback: boolean): Record<string, string> {
   return {
     'x-tollgate-provider': target.provider,
-    'x-tollgate-upstream-model': target.model,
+    'x-tollgate-upstream-model': headerValue(target.model),
     'x-tollgate-attempts': String(attempts),
     'x-tollgate-fallback': String(fallback),
   };
@@ -195,8 +210,10 @@ function servedHeaders(target: TargetConfig, attempts: number, fallback: boolean
 function chunkText(chunk: ChatCompletionChunk): string {
   let text = '';
   for (const choice of chunk.choices) {
-    if (choice.delta.content) text += choice.delta.content;
-    for (const call of choice.delta.tool_calls ?? []) text += (call.function?.name ?? '') + (call.function?.arguments ?? '');
+    // Tolerate a choice without `delta` (seen from loose OpenAI-compatible hosts).
+    const delta = choice.delta as typeof choice.delta | undefined;
+    if (delta?.content) text += delta.content;
+    for (const call of delta?.tool_calls ?? []) text += (call.function?.name ?? '') + (call.function?.arguments ?? '');
   }
   return text;
 }
@@ -211,9 +228,13 @@ function withoutUsage(chunk: ChatCompletionChunk): ChatCompletionChunk | undefin
 
 function estimateUsage(deps: GatewayDeps, body: ChatCompletionRequest, output: string): TokenUsage {
   const estimate = deps.estimateTokens ?? charEstimate;
-  const input = body.messages.map((m) => contentText(m.content as Parameters<typeof contentText>[0])).join('\n');
+  // The whole prompt (tools, images, schemas), as admission counted it: aborting just before the usage
+  // chunk must not make a large tool prompt free.
+  const inputTokens = deps.estimateInputTokens
+    ? deps.estimateInputTokens(body)
+    : estimate(body.messages.map((m) => contentText(m.content as Parameters<typeof contentText>[0])).join('\n'));
   return {
-    inputTokens: estimate(input),
+    inputTokens,
     outputTokens: output ? estimate(output) : 0,
     cacheReadTokens: 0,
     cacheWriteTokens: 0,
@@ -243,7 +264,8 @@ class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
     private readonly iterator: AsyncIterator<ChatCompletionChunk>,
     first: IteratorResult<ChatCompletionChunk>,
     private readonly includeUsage: boolean,
-    private readonly signal: AbortSignal,
+    /** Aborted by the client's request signal or by cancel(); aborting it stops the upstream request. */
+    private readonly gone: AbortController,
     private readonly end: (r: RelayEnd) => void,
   ) {
     this.next = first;
@@ -279,8 +301,10 @@ class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
         r = await this.iterator.next();
       }
     } catch (err) {
+      // Whatever threw (the upstream, or a chunk we could not relay), the upstream must stop now.
+      void this.iterator.return?.().catch(() => undefined);
       if (this.cancelled) return;
-      if (this.signal.aborted) {
+      if (this.gone.signal.aborted) {
         this.finish({ status: 'client_abort', httpStatus: 499 });
       } else {
         // The first byte is gone: no fallback now. End the stream with an OpenAI-style error event.
@@ -295,7 +319,13 @@ class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
   async cancel(): Promise<void> {
     if (this.ended || this.cancelled) return;
     this.cancelled = true;
-    // Stops the upstream (after any read in flight), then records the request as abandoned by the client.
+    if (this.doneSent) {
+      // The client has the whole answer, [DONE] included: that is a success, however it hung up.
+      this.finish({ status: 'success', httpStatus: 200 });
+      return;
+    }
+    // Abort first: a read in flight would otherwise hold return() until the upstream's next chunk.
+    this.gone.abort(new Error('client cancelled the response'));
     await this.iterator.return?.().catch(() => undefined);
     this.finish({ status: 'client_abort', httpStatus: 499 });
   }

@@ -5,7 +5,7 @@
 import type { TollgateConfig } from '../core/config';
 import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
 import type { Admission, Gatekeeper } from '../core/gatekeeper';
-import type { ModelList } from '../core/openai-schema';
+import type { ChatCompletionRequest, ModelList } from '../core/openai-schema';
 import { resolveModel } from '../core/routing';
 import type { ProviderAdapter } from '../providers/types';
 import { handleChatCompletion } from './chat-completions';
@@ -22,6 +22,8 @@ export interface GatewayDeps {
   observer?: RequestObserver;
   /** Token count of a text, for usage estimates when a stream ends before the upstream reports usage. */
   estimateTokens?: (text: string) => number;
+  /** Input tokens of a whole request (messages, tools, images, schemas), the same estimate admission uses. */
+  estimateInputTokens?: (request: ChatCompletionRequest) => number;
   now?: () => number;
   random?: () => number;
   newRequestId?: () => string;

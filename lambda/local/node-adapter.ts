@@ -108,6 +108,8 @@ class WriteBatch {
 }
 
 function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  // A destroyed socket never drains and an already-aborted signal never fires 'abort' again.
+  if (signal.aborted || res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -115,6 +117,7 @@ function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
       resolve();
     };
     res.on('drain', done);
+    res.once('close', done);
     signal.addEventListener('abort', done, { once: true });
   });
 }
