@@ -36,12 +36,18 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
   // Aborts when the client's request is aborted, or when the response body is cancelled (a host that
   // cancels the body without aborting the request must still stop the upstream).
   const gone = linkedAbortController(flow.signal);
+  // What failed before the first byte, for the record of a request no target could serve.
+  const failed: { attempts: number; target?: TargetConfig } = { attempts: 0 };
   const signal = gone.signal;
   const fallbackOpts = {
     clientSignal: signal,
     retryBaseDelayMs: deps.config.server.retryBaseDelayMs,
     random: deps.random,
-    onAttemptFailed: (t: TargetConfig, e: GatewayError) => deps.observer?.attemptFailed?.(flow.requestId, t.provider, e),
+    onAttemptFailed: (t: TargetConfig, e: GatewayError) => {
+      failed.attempts++;
+      failed.target = t;
+      deps.observer?.attemptFailed?.(flow.requestId, t.provider, e);
+    },
   };
   const settle = settler(flow);
 
@@ -64,7 +70,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
       });
       return jsonResponse(200, result.value, { ...flow.baseHeaders, ...servedHeaders(result.target, result.attempts, result.fallback) });
     } catch (err) {
-      return failBeforeFirstByte(flow, settle, err);
+      return failBeforeFirstByte(flow, settle, err, failed);
     }
   }
 
@@ -79,7 +85,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
       return { iterator, first, firstAt: flow.now() };
     }, fallbackOpts);
   } catch (err) {
-    return failBeforeFirstByte(flow, settle, err);
+    return failBeforeFirstByte(flow, settle, err, failed);
   }
 
   const { iterator, first, firstAt } = opened.value;
@@ -162,14 +168,20 @@ function promptText(body: ChatCompletionRequest): string {
   return body.messages.map((m) => `${m.role}: ${contentText(m.content as Parameters<typeof contentText>[0])}`).join('\n');
 }
 
-function failBeforeFirstByte(flow: ChatFlow, settle: (i: SettleInput) => void, err: unknown): Response {
+function failBeforeFirstByte(
+  flow: ChatFlow,
+  settle: (i: SettleInput) => void,
+  err: unknown,
+  failed: { attempts: number; target?: TargetConfig },
+): Response {
   const error = toGatewayError(err);
   const aborted = err instanceof ClientAbortedError;
   settle({
     status: aborted ? 'client_abort' : 'upstream_error',
     httpStatus: error.status,
-    attempts: 0,
-    fallback: false,
+    target: failed.target,
+    attempts: failed.attempts,
+    fallback: failed.target !== undefined && failed.target !== flow.model.config.targets[0],
     usageEstimated: false,
     errorCode: error.code ?? undefined,
   });

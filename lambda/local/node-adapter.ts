@@ -113,6 +113,7 @@ function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
+      res.off('close', done);
       signal.removeEventListener('abort', done);
       resolve();
     };

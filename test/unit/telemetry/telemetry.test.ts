@@ -218,13 +218,13 @@ describe('Telemetry', () => {
       expect(out.logs().find((l) => l.message === 'request')).toMatchObject({ level: 'WARN', status: 'stream_error', usageEstimated: true, errorClass: 'upstream' });
     });
 
-    it('uses `none` for model and provider when every target failed before answering', async () => {
+    it('attributes a request every target failed to the last target tried', async () => {
       primary = { fail: new UpstreamError('primary', 'down', { upstreamStatus: 500 }) };
       backup = { fail: new UpstreamError('backup', 'down', { upstreamStatus: 503 }) };
       const h = harness(makeConfig());
       expect((await h.call(ask())).status).toBe(502);
       const request = findDoc(out.emf(), 'Requests', ['Service', 'Model', 'Provider'])!;
-      expect(request).toMatchObject({ Model: 'none', Provider: 'none', Errors: 1, InputTokens: 0, CostUSD: 0 });
+      expect(request).toMatchObject({ Model: 'b-model', Provider: 'backup', Errors: 1, InputTokens: 0, CostUSD: 0 });
       expect(out.emf().filter((d) => d.UpstreamAttemptFailures === 1)).toHaveLength(2);
     });
 
