@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const rateLimitsSchema = z.strictObject({
   /** Requests per minute. */
   rpm: z.number().int().positive().optional(),
-  /** Tokens per minute (input estimate + requested max output at admission, corrected to actual usage at settlement). */
+  /** Tokens per minute (input estimate + n × requested max output at admission, corrected to actual usage at settlement). */
   tpm: z.number().int().positive().optional(),
 });
 export type RateLimits = z.infer<typeof rateLimitsSchema>;
@@ -31,9 +31,12 @@ export function hasLimits(l: RateLimits | undefined): l is RateLimits {
   return !!l && (l.rpm !== undefined || l.tpm !== undefined);
 }
 
-/** Tokens a request counts against TPM when admitted: its input estimate plus the output it asked for. */
-export function admissionTokens(inputEstimate: number, requestedMaxTokens: number | undefined): number {
-  return inputEstimate + (requestedMaxTokens ?? 0);
+/**
+ * Tokens a request counts against TPM when admitted: its input estimate plus the output it asked for, once
+ * per choice (`n` choices generate up to n × max_tokens; the input is processed once).
+ */
+export function admissionTokens(inputEstimate: number, requestedMaxTokens: number | undefined, choices = 1): number {
+  return inputEstimate + (requestedMaxTokens ?? 0) * Math.max(1, choices);
 }
 
 /** A limit's state after (or at) a decision, for headers. */

@@ -1,13 +1,18 @@
 /**
  * Cost in integer micro-dollars. Prices are USD per million tokens, which is exactly micro-dollars per
- * token; they are converted to integer pico-dollars per token first so that 0.15 × 1000 tokens is 150,
- * not 150.00000000000003 rounded up to 151. Every cost rounds up: the gateway never under-charges.
+ * token. Every cost rounds up: the gateway never under-charges.
+ *
+ * The arithmetic is exact: each price is read as the decimal it was written as (the shortest decimal that
+ * round-trips the number, `String(price)`: 0.15, 1.0000004, 4e-7), the cost is summed in BigInt as an exact
+ * fraction, and only the final sum is rounded up to a whole micro-dollar. So 0.15 × 1000 tokens is 150, not
+ * 150.00000000000003 rounded up to 151, and a price with any number of decimals is never rounded down
+ * first. (Converting prices to integer pico-dollars, as before, rounded a 7th decimal to the nearest
+ * pico-dollar, which could round down; restricting config prices to 6 decimals instead would reject
+ * legitimate sub-pico prices. Exact decimals need neither, for a few BigInt operations per cost.)
  */
 import type { PriceConfig, TargetConfig, TollgateConfig } from './config';
 import { PRICE_CATALOG } from './price-catalog';
 import type { TokenUsage } from './usage';
-
-const PICO_PER_MICRO = 1_000_000;
 
 export function priceKey(provider: string, model: string): string {
   return `${provider}/${model}`;
@@ -19,12 +24,34 @@ export function priceFor(overrides: Readonly<Record<string, PriceConfig>>, provi
   return overrides[key] ?? PRICE_CATALOG[key];
 }
 
-function picoPerToken(usdPerMillion: number): number {
-  return Math.round(usdPerMillion * 1_000_000);
+/** A nonnegative decimal as `units / 10^scale`, exactly as `String(x)` writes it. */
+interface Decimal {
+  units: bigint;
+  scale: number;
 }
 
-function ceilDiv(a: number, b: number): number {
-  return Math.floor((a + b - 1) / b);
+function exactDecimal(x: number): Decimal {
+  if (!Number.isFinite(x) || x < 0) throw new RangeError(`A price must be a finite nonnegative number, not ${x}`);
+  const [mantissa, exponent = '0'] = String(x).split('e');
+  const [whole, fraction = ''] = mantissa.split('.');
+  const scale = fraction.length - Number(exponent);
+  const units = BigInt(whole + fraction);
+  return scale >= 0 ? { units, scale } : { units: units * 10n ** BigInt(-scale), scale: 0 };
+}
+
+/** Whole tokens as BigInt (a fractional count, never sent by providers, is rounded up). */
+function tokenCount(n: number): bigint {
+  return BigInt(Math.ceil(Math.max(0, n)));
+}
+
+/** ceil(Σ tokens × price) in micro-dollars, computed exactly. */
+function exactCostMicros(lines: ReadonlyArray<{ tokens: number; price: number }>): number {
+  const terms = lines.map((l) => ({ tokens: tokenCount(l.tokens), price: exactDecimal(l.price) }));
+  const scale = Math.max(0, ...terms.map((t) => t.price.scale));
+  let numerator = 0n;
+  for (const t of terms) numerator += t.tokens * t.price.units * 10n ** BigInt(scale - t.price.scale);
+  const denominator = 10n ** BigInt(scale);
+  return Number((numerator + denominator - 1n) / denominator);
 }
 
 /**
@@ -36,12 +63,12 @@ export function costMicros(usage: TokenUsage, price: PriceConfig): number {
   const cacheRead = Math.max(0, usage.cacheReadTokens);
   const cacheWrite = Math.max(0, usage.cacheWriteTokens);
   const uncached = Math.max(0, usage.inputTokens - cacheRead - cacheWrite);
-  const pico =
-    uncached * picoPerToken(price.input) +
-    cacheRead * picoPerToken(price.cacheRead ?? price.input) +
-    cacheWrite * picoPerToken(price.cacheWrite ?? price.input) +
-    Math.max(0, usage.outputTokens) * picoPerToken(price.output);
-  return ceilDiv(pico, PICO_PER_MICRO);
+  return exactCostMicros([
+    { tokens: uncached, price: price.input },
+    { tokens: cacheRead, price: price.cacheRead ?? price.input },
+    { tokens: cacheWrite, price: price.cacheWrite ?? price.input },
+    { tokens: usage.outputTokens, price: price.output },
+  ]);
 }
 
 export interface WorstCase {
@@ -53,7 +80,8 @@ export interface WorstCase {
 /**
  * The most a request can cost: every input token uncached (cache writes may cost more than input, so
  * they are priced at the dearer of the two) plus the full output allowance, at the most expensive target
- * the router might use.
+ * the router might use. `maxOutputTokens` is the whole allowance: for `n` choices the caller passes
+ * n × max_tokens (each choice is billed its output; the input once).
  */
 export function worstCaseCost(
   overrides: Readonly<Record<string, PriceConfig>>,

@@ -8,16 +8,20 @@
  *   settle    REMOVE lease, ADD actual to spent        if the lease exists
  *   sweep     REMOVE lease, SET swept tombstone        if the lease exists (request presumed dead)
  *   late settle after a sweep: REMOVE tombstone, ADD actual to spent, if the tombstone exists
- * A repeated write (an SDK retry after a lost response) fails its condition and changes nothing.
+ * A repeated write (an SDK retry after a lost response) fails its condition and changes nothing (reserve
+ * also requires the lease to be absent, and a retry that finds its own lease is recognised as reserved).
  *
  * The sweeper finds expired leases through a small lease index item written in the same concurrent round
  * as the reservations; admission succeeds only when the index write did, so an admitted request that
  * dies always leaves an index entry leading to its reservations. An index entry whose reservations never
  * happened (a refused or failed admission) is harmless: the sweeper finds no lease on those counters.
+ * A refused admission deletes its index entry only when every reservation is known to be gone; a
+ * reservation write that failed ambiguously (it may have landed) is released conditionally, and if even
+ * that fails the entry stays, so the sweeper releases the reservation after the lease expires.
  */
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { shardCaps, type BudgetScope, type EffectiveBudget } from '../core/budgets';
-import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
+import { AmbiguousWriteError, conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
 import {
   budgetCounterKey,
   leaseAttr,
@@ -98,12 +102,23 @@ export class DynamoBudgetLedger {
     return Array.from({ length: this.globalShards }, (_, s) => budgetCounterKey(budget.scope, budget.id, period, s));
   }
 
+  /** A lease and its index key (random shard), before anything is written. */
+  newLease(leaseId: string, expiresAt: number): Lease {
+    return { leaseId, expiresAt, index: leaseIndexKey(Math.floor(this.random() * LEASE_INDEX_SHARDS), expiresAt, leaseId) };
+  }
+
   /**
    * Write the lease index entry (concurrently with the reservations): it lists every counter a
    * reservation may land on, and is not deleted at settlement (TTL removes it, see LEASE_INDEX_TTL_SECONDS).
+   * Writing the same lease again is harmless (the same item is put).
    */
-  async openLease(leaseId: string, expiresAt: number, counters: ReadonlyArray<{ key: LedgerKey; costMicros: number }>): Promise<Lease> {
-    const index = leaseIndexKey(Math.floor(this.random() * LEASE_INDEX_SHARDS), expiresAt, leaseId);
+  async openLease(
+    leaseId: string,
+    expiresAt: number,
+    counters: ReadonlyArray<{ key: LedgerKey; costMicros: number }>,
+    lease: Lease = this.newLease(leaseId, expiresAt),
+  ): Promise<Lease> {
+    const { index } = lease;
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
@@ -124,7 +139,11 @@ export class DynamoBudgetLedger {
     await this.doc.send(new DeleteCommand({ TableName: this.table, Key: lease.index }));
   }
 
-  /** Reserve `costMicros` against a hard budget: succeeds only if committed + cost stays within the limit. */
+  /**
+   * Reserve `costMicros` against a hard budget: succeeds only if committed + cost stays within the limit.
+   * Throws `AmbiguousWriteError<Reservation>` when a reservation write failed without a verdict (it may have
+   * landed): `pending` names the counter, for a conditional `release`.
+   */
   async reserve(budget: EffectiveBudget, period: string, costMicros: number, leaseId: string): Promise<ReserveResult> {
     if (!this.sharded(budget.scope)) {
       return this.reserveOn(budget, period, undefined, budget.limitMicros, costMicros, leaseId);
@@ -155,27 +174,33 @@ export class DynamoBudgetLedger {
     const key = budgetCounterKey(budget.scope, budget.id, period, shard);
     const headroom = capMicros - costMicros;
     if (headroom < 0) return { ok: false, budget, period, committedMicros: 0, costMicros };
+    const reservation: Reservation = { budget, period, shard, key, costMicros };
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: key,
           UpdateExpression: 'SET #lease = :cost, limitMicros = :limit ADD committed :cost, reserved :cost',
-          ConditionExpression: 'attribute_not_exists(committed) OR committed <= :headroom',
+          // The lease must be absent: an SDK retry of a write that landed must not add the cost twice.
+          ConditionExpression: 'attribute_not_exists(#lease) AND (attribute_not_exists(committed) OR committed <= :headroom)',
           ExpressionAttributeNames: { '#lease': leaseAttr(leaseId) },
           ExpressionAttributeValues: { ':cost': costMicros, ':limit': capMicros, ':headroom': headroom },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { ok: true, reservation: { budget, period, shard, key, costMicros } };
+      return { ok: true, reservation };
     } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err;
+      if (!isConditionalCheckFailed(err)) throw new AmbiguousWriteError(err, reservation);
       const old = conditionFailedItem(err) ?? (await this.read(key));
+      if (old?.[leaseAttr(leaseId)] !== undefined) return { ok: true, reservation }; // a retry: the first attempt landed
       return { ok: false, budget, period, committedMicros: num(old?.committed), costMicros };
     }
   }
 
-  /** Give a reservation back without charging (the request was rejected before reaching a provider). */
+  /**
+   * Give a reservation back without charging (the request was rejected before reaching a provider).
+   * Conditional on the lease, so it is idempotent and safe for a reservation that may never have landed.
+   */
   async release(r: Reservation, leaseId: string): Promise<void> {
     try {
       await this.doc.send(

@@ -20,8 +20,8 @@ import { requestedMaxTokens, type ChatCompletionRequest } from '../core/openai-s
 import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
 import { estimateInputTokens as defaultEstimate, INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
 import { BudgetAlerts } from './budget-alerts';
-import { DynamoBudgetLedger, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
-import { documentClient } from './dynamo';
+import { DynamoBudgetLedger, type Lease, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
+import { AmbiguousWriteError, documentClient } from './dynamo';
 import { attribute, checkKey, extractApiKey } from './key-auth';
 import { hashApiKey, KeyStore, type ApiKeyRecord, type PolicyRecord } from './key-store';
 import type { PolicyScope } from './item-keys';
@@ -170,9 +170,12 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
 
     const inputEstimate = estimate(req.request);
     const requestedMax = requestedMaxTokens(req.request);
+    // `n` choices are generated (and billed by OpenAI-compatible hosts) n times over; the input once.
+    const choices = Math.max(1, req.request.n ?? 1);
     let reserveMicros = 0;
     if (hard.length > 0) {
-      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), requestedMax ?? req.modelConfig.maxOutputTokens);
+      const outputAllowance = (requestedMax ?? req.modelConfig.maxOutputTokens) * choices;
+      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), outputAllowance);
       if (worst.unpriced.length > 0) {
         const names = worst.unpriced.map((t) => `${t.provider}/${t.model}`).join(', ');
         throw new GatewayError(403, 'permission_error', `No price is known for ${names}, so a request under a hard budget cannot be admitted. Add it to config.pricing.`, {
@@ -187,30 +190,21 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (hasLimits(key.rateLimits)) limitTargets.push({ scope: 'key', id: key.keyId, limits: key.rateLimits });
     const teamLimits = policies.find((p) => p.scope === 'team')?.rateLimits;
     if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
-    const tokens = admissionTokens(inputEstimate, requestedMax);
+    const tokens = admissionTokens(inputEstimate, requestedMax, choices);
 
     // Unique even if a caller reuses a request id: two reservations must never share a lease attribute.
     const leaseId = `${req.requestId}.${Math.floor(random() * 0xffffffff).toString(36)}`;
+    const lease = hard.length > 0 ? ledger.newLease(leaseId, req.now + leaseMs) : undefined;
+    const leaseCounters = hard.flatMap((b) => ledger.counterKeys(b, periodKey(b.period, req.now)).map((k) => ({ key: k, costMicros: reserveMicros })));
 
     // ONE concurrent round: the lease index entry (issued first), rate-limit slots and budget reservations.
     // The request is admitted only if all of them succeeded, so an admitted request that later dies always
     // has an index entry for the sweeper; an entry whose reservations failed or never happened is harmless.
     const [leaseResults, limitResults, reserveResults] = await Promise.all([
-      Promise.allSettled(
-        hard.length > 0
-          ? [
-              ledger.openLease(
-                leaseId,
-                req.now + leaseMs,
-                hard.flatMap((b) => ledger.counterKeys(b, periodKey(b.period, req.now)).map((k) => ({ key: k, costMicros: reserveMicros }))),
-              ),
-            ]
-          : [],
-      ),
-      Promise.allSettled(limitTargets.map((t) => limiter.acquire(t.scope, t.id, t.limits, tokens, req.now))),
+      Promise.allSettled(lease ? [ledger.openLease(leaseId, lease.expiresAt, leaseCounters, lease)] : []),
+      Promise.allSettled(limitTargets.map((t) => limiter.acquire(t.scope, t.id, t.limits, tokens, req.now, leaseId))),
       Promise.allSettled(hard.map((b) => ledger.reserve(b, periodKey(b.period, req.now), reserveMicros, leaseId))),
     ]);
-    const lease = fulfilled(leaseResults)[0];
     const charges = fulfilled(limitResults).filter((r): r is Extract<AcquireResult, { admitted: true }> => r.admitted).map((r) => r.charge);
     const reservations = fulfilled(reserveResults).filter((r): r is Extract<ReserveResult, { ok: true }> => r.ok).map((r) => r.reservation);
     const failure = firstRejection([...leaseResults, ...limitResults, ...reserveResults]);
@@ -218,11 +212,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     const overLimitAt = limitResults.findIndex((r) => r.status === 'fulfilled' && !r.value.admitted);
 
     if (failure !== undefined || overBudget || overLimitAt >= 0) {
-      // Undo everything this request took, then refuse it: a rejected request costs nothing. (If the lease
-      // put failed, it may still have landed: an orphan entry the sweeper skips, and TTL deletes.)
-      await Promise.all([...charges.map((c) => limiter.release(c)), ...reservations.map((r) => ledger.release(r, leaseId))]);
-      if (lease) await ledger.closeLease(lease).catch((err: unknown) => onError(err, 'lease-close'));
-      if (failure !== undefined) throw failure;
+      await undoAdmission({ leaseId, leaseResults, lease, leaseCounters, charges, reservations, limitResults, reserveResults });
+      if (failure !== undefined) throw failure instanceof AmbiguousWriteError ? failure.cause : failure;
       if (overBudget) throw budgetError(overBudget);
       const rejected = (limitResults[overLimitAt] as PromiseFulfilledResult<Extract<AcquireResult, { admitted: false }>>).value;
       throw rateLimitError(limitTargets[overLimitAt], rejected, req.now);
@@ -234,6 +225,44 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       headers: rateLimitHeaders(states, req.now),
       settle: once((outcome) => settle({ req, attribution, leaseId, reservations, soft, charges, outcome })),
     };
+  }
+
+  /**
+   * Undo everything a refused admission took, so a refused request costs nothing: slots it took are
+   * released, reservations that landed are released, and writes that failed ambiguously (timeout, lost
+   * response: they may have landed) get a conditional, idempotent undo. The lease index entry is deleted
+   * only when every reservation is known to be absent or released; otherwise it stays (re-put if its own
+   * write failed), so the sweeper releases whatever is left once the lease expires. An ambiguous
+   * reservation is never "known" absent: its write may still be in flight and land after the release
+   * found nothing, so its entry always stays (the sweeper then finds no lease and writes nothing).
+   */
+  async function undoAdmission(u: {
+    leaseId: string;
+    leaseResults: ReadonlyArray<PromiseSettledResult<unknown>>;
+    lease: Lease | undefined;
+    leaseCounters: ReadonlyArray<{ key: Reservation['key']; costMicros: number }>;
+    charges: RateCharge[];
+    reservations: Reservation[];
+    limitResults: ReadonlyArray<PromiseSettledResult<AcquireResult>>;
+    reserveResults: ReadonlyArray<PromiseSettledResult<ReserveResult>>;
+  }): Promise<void> {
+    const ambiguousCharges = rejectedReasons(u.limitResults).flatMap((e) => (e instanceof AmbiguousWriteError ? [e.pending as RateCharge] : []));
+    const ambiguousReservations = rejectedReasons(u.reserveResults).flatMap((e) => (e instanceof AmbiguousWriteError ? [e.pending as Reservation] : []));
+    // A rejected reserve that is not ambiguous failed on a read after its condition failed: nothing landed.
+    const reservationsToRelease = [...u.reservations, ...ambiguousReservations];
+    const [chargeUndos, reservationUndos] = await Promise.all([
+      Promise.allSettled([...u.charges.map((c) => limiter.release(c)), ...ambiguousCharges.map((c) => limiter.giveBack(c))]),
+      Promise.allSettled(reservationsToRelease.map((r) => ledger.release(r, u.leaseId))),
+    ]);
+    for (const e of rejectedReasons(chargeUndos)) onError(e, 'rate-release');
+    for (const e of rejectedReasons(reservationUndos)) onError(e, 'reservation-release');
+    if (!u.lease) return;
+    if (ambiguousReservations.length === 0 && reservationUndos.every((r) => r.status === 'fulfilled')) {
+      await ledger.closeLease(u.lease).catch((err: unknown) => onError(err, 'lease-close'));
+    } else if (u.leaseResults.some((r) => r.status === 'rejected')) {
+      // A reservation may still be held and its index entry may never have landed: put it again.
+      await ledger.openLease(u.lease.leaseId, u.lease.expiresAt, u.leaseCounters, u.lease).catch((err: unknown) => onError(err, 'lease-reopen'));
+    }
   }
 
   async function settle(s: {
@@ -303,6 +332,10 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
 
 function fulfilled<T>(results: ReadonlyArray<PromiseSettledResult<T>>): T[] {
   return results.filter((r): r is PromiseFulfilledResult<T> => r.status === 'fulfilled').map((r) => r.value);
+}
+
+function rejectedReasons(results: ReadonlyArray<PromiseSettledResult<unknown>>): unknown[] {
+  return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
 }
 
 function firstRejection(results: ReadonlyArray<PromiseSettledResult<unknown>>): unknown {

@@ -58,3 +58,18 @@ export async function settleAll(tasks: ReadonlyArray<Promise<unknown>>): Promise
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, `${failures.length} DynamoDB writes failed`);
 }
+
+/**
+ * A write failed without a verdict (timeout, socket reset, lost response: anything but a failed
+ * condition), so it may have landed. `pending` describes what it would have taken, for a conditional
+ * (idempotent) undo; `cause` is the original error, which is what callers rethrow.
+ */
+export class AmbiguousWriteError<T> extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly pending: T,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'AmbiguousWriteError';
+  }
+}

@@ -3,10 +3,17 @@
  * incremented with a conditional ADD so the limit holds exactly under any concurrency. The condition is
  * built from named sub-conditions; a rejection reads the counter from the failed write itself
  * (ReturnValuesOnConditionCheckFailure), not from a second request.
+ *
+ * Each acquire also SETs `lastAdmission` to the admission's unique id. That makes an SDK retry of a write
+ * that already landed harmless (the retry fails `lastAdmission <> :id` and is recognised as admitted), and
+ * lets a refused admission whose acquire failed ambiguously (timeout, lost response) give its slot back
+ * exactly when the slot is provably its own: `giveBack` is conditional on `lastAdmission = :id`. If another
+ * request took a slot in between, the condition fails and the slot is kept (under-admitting by one for
+ * the rest of the minute, never over-admitting).
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { minuteWindow, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
-import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
+import { AmbiguousWriteError, conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
 import { rateWindowKey, type LedgerKey } from './item-keys';
 
 /** Window items outlive their minute by an hour (TTL), long enough for late TPM corrections. */
@@ -20,6 +27,8 @@ export interface RateCharge {
   tokens: number;
   /** The window item's TTL (epoch s), restored if a late correction finds the item already expired. */
   ttl: number;
+  /** The admission's unique id, written as `lastAdmission` by the acquire. */
+  admissionId: string;
 }
 
 export type AcquireResult =
@@ -32,7 +41,11 @@ export class DynamoRateLimiter {
     private readonly table: string,
   ) {}
 
-  async acquire(scope: RateLimitScope, id: string, limits: RateLimits, tokens: number, nowMs: number): Promise<AcquireResult> {
+  /**
+   * Take a slot. Throws `AmbiguousWriteError<RateCharge>` when the write failed without a verdict (it may
+   * have landed; see `giveBack`). `admissionId` must be unique per admission.
+   */
+  async acquire(scope: RateLimitScope, id: string, limits: RateLimits, tokens: number, nowMs: number, admissionId: string): Promise<AcquireResult> {
     const window = minuteWindow(nowMs);
     const key = rateWindowKey(scope, id, window);
     const state = (requests: number, t: number): RateState => ({ scope, limits, requests, tokens: t, window });
@@ -40,8 +53,9 @@ export class DynamoRateLimiter {
     if (limits.tpm !== undefined && tokens > limits.tpm) return { admitted: false, state: state(0, 0), exceeded: 'tokens' };
 
     const ttl = Math.floor(window.endMs / 1_000) + WINDOW_TTL_SECONDS;
-    const values: Item = { ':one': 1, ':tokens': tokens, ':ttl': ttl };
-    const conditions: string[] = [];
+    const charge: RateCharge = { scope, id, key, tokens, ttl, admissionId };
+    const values: Item = { ':one': 1, ':tokens': tokens, ':ttl': ttl, ':id': admissionId };
+    const conditions: string[] = ['(attribute_not_exists(lastAdmission) OR lastAdmission <> :id)'];
     if (limits.rpm !== undefined) {
       conditions.push('(attribute_not_exists(requests) OR requests < :rpm)');
       values[':rpm'] = limits.rpm;
@@ -55,8 +69,8 @@ export class DynamoRateLimiter {
         new UpdateCommand({
           TableName: this.table,
           Key: key,
-          UpdateExpression: 'SET #ttl = if_not_exists(#ttl, :ttl) ADD requests :one, tokens :tokens',
-          ConditionExpression: conditions.join(' AND ') || undefined,
+          UpdateExpression: 'SET #ttl = if_not_exists(#ttl, :ttl), lastAdmission = :id ADD requests :one, tokens :tokens',
+          ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: values,
           ReturnValues: 'UPDATED_NEW',
@@ -66,12 +80,14 @@ export class DynamoRateLimiter {
       return {
         admitted: true,
         state: state(num(out.Attributes?.requests), num(out.Attributes?.tokens)),
-        charge: { scope, id, key, tokens, ttl },
+        charge,
       };
     } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err;
+      if (!isConditionalCheckFailed(err)) throw new AmbiguousWriteError(err, charge);
       const old = conditionFailedItem(err) ?? (await this.read(key));
       const requests = num(old?.requests);
+      // An SDK retry of this very write, whose first attempt landed: admitted.
+      if (old?.lastAdmission === admissionId) return { admitted: true, state: state(requests, num(old.tokens)), charge };
       const exceeded = limits.rpm !== undefined && requests >= limits.rpm ? 'requests' : 'tokens';
       return { admitted: false, state: state(requests, num(old?.tokens)), exceeded };
     }
@@ -80,6 +96,29 @@ export class DynamoRateLimiter {
   /** Undo an admission that did not go ahead (another limit or a budget rejected the request). */
   async release(charge: RateCharge): Promise<void> {
     await this.add(charge, -1, -charge.tokens);
+  }
+
+  /**
+   * Undo an acquire that failed ambiguously, if it landed and no later acquire has touched the window
+   * since (`lastAdmission` is still this admission's id). Idempotent: the undo removes `lastAdmission`.
+   * True when a slot was given back.
+   */
+  async giveBack(charge: RateCharge): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: charge.key,
+          UpdateExpression: 'REMOVE lastAdmission ADD requests :r, tokens :t',
+          ConditionExpression: 'lastAdmission = :id',
+          ExpressionAttributeValues: { ':r': -1, ':t': -charge.tokens, ':id': charge.admissionId },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false; // never landed, already given back, or superseded
+      throw err;
+    }
   }
 
   /** Replace the admission estimate with the tokens actually used, in the window the request was admitted in. */

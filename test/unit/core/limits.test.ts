@@ -47,4 +47,9 @@ describe('Method: retryAfterSeconds / admissionTokens', () => {
     expect(admissionTokens(120, 300)).toBe(420);
     expect(admissionTokens(120, undefined)).toBe(120);
   });
+
+  it('counts the requested output once per choice (n), the input once', () => {
+    expect(admissionTokens(120, 300, 4)).toBe(120 + 1_200);
+    expect(admissionTokens(120, undefined, 4)).toBe(120);
+  });
 });

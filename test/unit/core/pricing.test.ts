@@ -24,6 +24,19 @@ describe('Method: costMicros', () => {
     expect(costMicros(u(0, 0), { input: 0.15, output: 0.6 })).toBe(0);
   });
 
+  it('never charges less than the exact cost, whatever the number of decimals in the price', () => {
+    // Was rounding the price to the nearest pico-dollar first: 0.4 pico-dollars per token became 0.
+    // $0.0000004/M × 10M tokens = exactly 4 micro-dollars.
+    expect(costMicros(u(10_000_000, 0), { input: 0.0000004, output: 0 })).toBe(4);
+    // $1.0000004/M × 10M tokens = $10.000004 = 10,000,004 micro-dollars exactly (was 10,000,000).
+    expect(costMicros(u(10_000_000, 0), { input: 1.0000004, output: 0 })).toBe(10_000_004);
+    // Any fraction of a micro-dollar left after summing all lines rounds up, once.
+    expect(costMicros(u(1, 0), { input: 1.0000004, output: 0 })).toBe(2);
+    expect(costMicros(u(3, 3), { input: 0.1, output: 0.2 })).toBe(1); // 0.9 exactly, not 0.30000000000000004 + 0.6…
+    expect(costMicros(u(1_000_000, 0), { input: 1e-12, output: 0 })).toBe(1);
+    expect(costMicros(u(2, 0), { input: 1e21, output: 0 })).toBe(2e21);
+  });
+
   it('prices cache reads and writes separately from uncached input', () => {
     // Sonnet 4.5: 1,000 input of which 600 cache read, 300 cache write: 100 × 3 + 600 × 0.3 + 300 × 3.75 + 100 × 15
     expect(costMicros(u(1_000, 100, { cacheReadTokens: 600, cacheWriteTokens: 300 }), PRICE_CATALOG['anthropic/claude-sonnet-4-5-20250929'])).toBe(300 + 180 + 1125 + 1500);
