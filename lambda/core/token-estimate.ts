@@ -54,6 +54,27 @@ function o200k(): O200k {
   return tokenizer;
 }
 
+let deferLoad = false;
+/**
+ * From now until warmTokenizer(), estimates do not load the tokenizer: pieces not memoised yet count as
+ * their UTF-8 bytes (the upper bound). The Lambda handler calls this at init and warms the tokenizer after
+ * its first response, so a cold container's first request does not pay the tokenizer's load (~0.2 s) on
+ * its time to first token; that one request is over-estimated instead (reservations and TPM err high).
+ */
+export function deferTokenizerLoad(): void {
+  if (tokenizer === undefined) deferLoad = true;
+}
+
+/** Loads the tokenizer now (off the request path) and ends deferLoad. */
+export function warmTokenizer(): void {
+  try {
+    o200k();
+    deferLoad = false;
+  } catch {
+    // Estimates stay on the byte bound: over-estimates, never a failed request.
+  }
+}
+
 const memo = new Map<string, number>();
 /** BPE runs left in the current estimate (see BPE_PIECES_PER_ESTIMATE). */
 let bpeLeft = 0;
@@ -63,7 +84,8 @@ function pieceTokens(piece: string): number {
   if (piece.length > EXACT_PIECE_MAX_CHARS) return Buffer.byteLength(piece, 'utf8');
   let n = memo.get(piece);
   if (n === undefined) {
-    if (bpeLeft <= 0) return Buffer.byteLength(piece, 'utf8'); // over the CPU budget: the upper bound, not memoised
+    // Over the CPU budget, or the tokenizer not loaded yet on purpose: the upper bound, not memoised.
+    if (bpeLeft <= 0 || deferLoad) return Buffer.byteLength(piece, 'utf8');
     bpeLeft--;
     // A piece never holds a whole special token (`<|endoftext|>` splits into `<|`, `endoftext`, `|>`), so
     // user text that names one is counted as text, never an error; the catch is belt and braces.

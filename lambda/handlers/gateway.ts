@@ -4,11 +4,17 @@
  * deferred settlement have finished, before the handler returns.
  */
 import { createStreamingHandler, lambdaGlobal } from './lambda-streaming';
+import { warmTokenizer } from '../core/token-estimate';
 import { createLambdaRuntime } from './lambda-runtime';
 
 const runtime = createLambdaRuntime(process.env);
 const awslambda = lambdaGlobal();
 
 export const handler = awslambda.streamifyResponse(
-  createStreamingHandler(runtime.app, awslambda, { afterInvocation: () => runtime.telemetry.flush() }),
+  createStreamingHandler(runtime.app, awslambda, {
+    afterInvocation: () => {
+      runtime.telemetry.flush();
+      warmTokenizer(); // a no-op after the first invocation
+    },
+  }),
 );

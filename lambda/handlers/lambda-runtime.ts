@@ -9,6 +9,7 @@ import { composeGateway, type GatewayRuntime } from '../app/compose';
 import { secretProviderKeys, type ProviderKeySource } from '../app/provider-keys';
 import { createTelemetry, type Telemetry } from '../app/telemetry';
 import { parseConfig, type TollgateConfig } from '../core/config';
+import { deferTokenizerLoad } from '../core/token-estimate';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
 import { dynamoRequestHandler } from '../store/dynamo';
 import { SnsAlertSink } from '../store/sns-alert-sink';
@@ -54,6 +55,8 @@ function required(env: LambdaEnv, name: keyof LambdaEnv): string {
 }
 
 export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {
+  // The tokenizer loads after the first response (gateway.ts), not on a cold container's first request.
+  deferTokenizerLoad();
   const config = overrides.config ?? bakedConfig(env);
   const secretArn = env.TOLLGATE_PROVIDER_SECRET_ARN;
   const providerKeys =
