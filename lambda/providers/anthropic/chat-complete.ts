@@ -169,6 +169,7 @@ export function fromAnthropicResponse(provider: string, body: unknown, created: 
   let text = '';
   const toolCalls: ToolCall[] = [];
   for (const block of message.content) {
+    if (!isRecord(block)) throw malformedResponseError(provider, 'message');
     if (block.type === 'text' && typeof block.text === 'string') text += block.text;
     else if (block.type === 'tool_use') {
       toolCalls.push({ id: String(block.id), type: 'function', function: { name: String(block.name), arguments: JSON.stringify(block.input ?? {}) } });

@@ -49,12 +49,14 @@ export class AnthropicStreamTranslator {
   translate(event: AnthropicStreamEvent): ChatCompletionChunk[] {
     switch (event.type) {
       case 'message_start': {
+        if (!isRecord(event.message)) throw malformedResponseError(this.provider, 'stream event');
         const m = event.message;
         this.meta = { ...this.meta, id: m.id || this.meta.id, model: m.model || this.meta.model };
         this.mergeUsage(m.usage);
         return [roleChunk(this.meta)];
       }
       case 'content_block_start': {
+        if (!isRecord(event.content_block)) throw malformedResponseError(this.provider, 'stream event');
         const block = event.content_block;
         if (block.type === 'tool_use') {
           const index = this.toolIndex.size;
@@ -65,6 +67,7 @@ export class AnthropicStreamTranslator {
         return [];
       }
       case 'content_block_delta': {
+        if (!isRecord(event.delta)) throw malformedResponseError(this.provider, 'stream event');
         const delta = event.delta;
         if (delta.type === 'text_delta' && typeof delta.text === 'string') return delta.text === '' ? [] : [textChunk(this.meta, delta.text)];
         if (delta.type === 'input_json_delta' && typeof delta.partial_json === 'string') {
@@ -77,7 +80,8 @@ export class AnthropicStreamTranslator {
       }
       case 'message_delta': {
         this.mergeUsage(event.usage);
-        if (event.delta.stop_reason) this.finish = finishReason(event.delta.stop_reason);
+        const stop = isRecord(event.delta) ? event.delta.stop_reason : undefined;
+        if (stop) this.finish = finishReason(stop);
         return this.finishChunks();
       }
       case 'message_stop': {

@@ -192,6 +192,7 @@ export function fromConverseResponse(provider: string, model: string, res: Conve
   let text = '';
   const toolCalls: ToolCall[] = [];
   for (const block of message.content) {
+    if (typeof block !== 'object' || block === null) throw malformedResponseError(provider, 'Converse response');
     if (block.text !== undefined) text += block.text;
     else if (block.toolUse) {
       toolCalls.push({

@@ -6,6 +6,7 @@
 import { UpstreamError } from '../../core/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../core/openai-schema';
 import { withRawJson } from '../shared/chunks';
+import { count } from '../shared/token-usage';
 import { isRecord } from '../shared/http-transport';
 import { malformedResponseError } from '../shared/upstream-errors';
 
@@ -33,7 +34,7 @@ export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, 
 }
 
 export function parseCompletion(provider: string, body: unknown): ChatCompletion {
-  if (!isRecord(body) || !Array.isArray(body.choices)) throw malformedResponseError(provider, 'chat completion');
+  if (!isRecord(body) || !Array.isArray(body.choices) || !body.choices.every(isRecord)) throw malformedResponseError(provider, 'chat completion');
   const completion = body as unknown as ChatCompletion;
   const usage = normaliseUsage(body.usage);
   return usage ? { ...completion, usage } : completion;
@@ -55,7 +56,7 @@ export function parseChunk(provider: string, data: string): ChatCompletionChunk 
     const message = isRecord(error) && typeof error.message === 'string' ? error.message : 'unknown error';
     throw new UpstreamError(provider, `Provider '${provider}' reported an error mid-stream: ${message}`, { code: 'upstream_stream_error' });
   }
-  if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw malformedResponseError(provider, 'stream chunk');
+  if (!isRecord(parsed) || !Array.isArray(parsed.choices) || !parsed.choices.every(isRecord)) throw malformedResponseError(provider, 'stream chunk');
   const chunk = parsed as unknown as ChatCompletionChunk;
   // Unchanged from the wire: the relay may forward `data` as is rather than serialise it again.
   if (parsed.usage === undefined || parsed.usage === null) return withRawJson(chunk, data);
@@ -69,12 +70,19 @@ export function parseChunk(provider: string, data: string): ChatCompletionChunk 
 export function normaliseUsage(raw: unknown): Usage | undefined {
   if (!isRecord(raw) || typeof raw.prompt_tokens !== 'number') return undefined;
   const usage = { ...raw } as unknown as Usage;
-  const completion = typeof raw.completion_tokens === 'number' ? raw.completion_tokens : 0;
+  // Counts are money: negative, fractional or non-numeric values from a host are clamped, never trusted.
+  usage.prompt_tokens = count(raw.prompt_tokens);
+  const completion = count(raw.completion_tokens);
   usage.completion_tokens = completion;
-  if (typeof raw.total_tokens !== 'number') usage.total_tokens = raw.prompt_tokens + completion;
+  usage.total_tokens = typeof raw.total_tokens === 'number' ? count(raw.total_tokens) : usage.prompt_tokens + completion;
   const details = isRecord(raw.prompt_tokens_details) ? raw.prompt_tokens_details : undefined;
+  if (details) {
+    const clamped: Record<string, unknown> = { ...details };
+    for (const k of ['cached_tokens', 'cache_write_tokens', 'audio_tokens']) if (k in clamped) clamped[k] = count(clamped[k]);
+    usage.prompt_tokens_details = clamped as Usage['prompt_tokens_details'];
+  }
   if (typeof details?.cached_tokens !== 'number' && typeof raw.prompt_cache_hit_tokens === 'number') {
-    usage.prompt_tokens_details = { ...details, cached_tokens: raw.prompt_cache_hit_tokens };
+    usage.prompt_tokens_details = { ...details, cached_tokens: count(raw.prompt_cache_hit_tokens) };
   }
   return usage;
 }

@@ -4,6 +4,7 @@
  * target (the schema's rule: rejected, never silently dropped).
  */
 import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../core/json-depth';
 import type { ChatCompletionRequest, ChatMessage, SystemMessage, ToolCall } from '../../core/openai-schema';
 
 type Check = (req: ChatCompletionRequest) => boolean;
@@ -41,6 +42,9 @@ export function parseToolArguments(call: ToolCall, param: string): Record<string
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new BadRequestError(`Tool call '${call.id}' arguments must be a JSON object.`, { param, code: 'invalid_tool_arguments' });
+  }
+  if (jsonDepthExceeds(parsed)) {
+    throw new BadRequestError(`Tool call '${call.id}' arguments nest deeper than ${MAX_JSON_DEPTH} levels.`, { param, code: 'invalid_tool_arguments' });
   }
   return parsed as Record<string, unknown>;
 }

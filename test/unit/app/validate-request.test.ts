@@ -63,4 +63,19 @@ describe('Function: validateChatRequest', () => {
     expect(badRequest({ ...ok, messages: [{ role: 'tool', content: 'x' }] }).param).toBe('messages[0].tool_call_id');
     expect(badRequest({ ...ok, messages: [{ role: 'wizard', content: 'x' }] }).param).toBe('messages[0].role');
   });
+
+  it('refuses JSON nested deeper than the limit with a 400 instead of overflowing the stack later', () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 5000; i++) deep = { a: [deep] };
+    const body = { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 't', parameters: deep } }] };
+    expect(() => validateChatRequest(body)).toThrow(expect.objectContaining({ status: 400, code: 'invalid_value' }));
+  });
+
+  it('refuses tool_choice without tools, as OpenAI does', () => {
+    for (const tools of [undefined, []]) {
+      expect(() => validateChatRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }], tool_choice: 'required', tools })).toThrow(
+        expect.objectContaining({ status: 400, param: 'tool_choice' }),
+      );
+    }
+  });
 });
