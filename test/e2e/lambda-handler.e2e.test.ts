@@ -13,7 +13,7 @@ import { createTestTables, deleteTestTables, testDynamoClient, type TestTables }
 import { awsLambdaEmulation, captureStream, restProxyEvent } from '../support/lambda-streaming-emulator';
 import { captureStdout, type StdoutCapture } from '../unit/telemetry/stdout-capture';
 
-const PROVIDER_SECRET = 'sk-from-secrets-manager-SECRET-42';
+const PROVIDER_SECRET = 'fake-provider-key-from-secrets-manager';
 
 /** Secrets Manager's JSON 1.1 protocol, just GetSecretValue. */
 async function startSecretsManagerDouble(secret: Record<string, string>) {

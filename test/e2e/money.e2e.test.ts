@@ -4,7 +4,7 @@
  * The cap must hold exactly, every admitted request must be metered, and no reservation may be left.
  */
 import OpenAI, { APIError } from 'openai';
-import { periods, startRig, type Rig } from './support/harness';
+import { ANTHROPIC_UPSTREAM_KEY, OPENAI_UPSTREAM_KEY, periods, startRig, type Rig } from './support/harness';
 
 let rig: Rig;
 // Hundreds of requests through one process on a small CI machine: generous, bounded time.
@@ -121,11 +121,11 @@ describe('Logs', () => {
     const { apiKey, keyId } = await rig.newKey({ name: 'log-check' });
     await send(rig.client(apiKey), true);
     await send(rig.client(apiKey), false);
-    await rig.client('tg_wrong-key-that-looks-real-000000000000').chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x' }] }).catch(() => undefined);
+    await rig.client('tg_wrong-key-that-looks-real-0000').chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x' }] }).catch(() => undefined);
     await rig.gateway.idle();
     const text = rig.logs.join('');
     expect(text).toContain(keyId);
-    for (const secret of [apiKey, 'tg_wrong-key-that-looks-real', 'sk-upstream-openai-SECRET', 'sk-ant-upstream-SECRET', 'e2e-secret']) {
+    for (const secret of [apiKey, 'tg_wrong-key-that-looks-real', OPENAI_UPSTREAM_KEY, ANTHROPIC_UPSTREAM_KEY, 'e2e-secret']) {
       expect(text).not.toContain(secret);
     }
     const lines = text.split('\n').filter((l) => l.includes(`"keyId":"${keyId}"`) && l.includes('"message"'));

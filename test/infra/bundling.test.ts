@@ -9,7 +9,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLERS_DIR } from '../../lib/gateway-stack';
 import { FIXTURES, makeStack, type MadeStack } from './support/make-stack';
 
-const SENTINEL = 'sk-sentinel-never-in-any-artifact-7f3a';
+const SENTINEL = 'fake-sentinel-never-in-any-artifact';
 const KEY_ENVS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'MISTRAL_API_KEY', 'DEEPSEEK_API_KEY'];
 
 function gatewayAssetDir(made: MadeStack): string {

@@ -16,8 +16,8 @@ import { startOpenAIDouble } from '../../doubles/openai-double';
 import { createTestTables, deleteTestTables, testDynamoClient } from '../../support/dynamodb-local';
 
 export const FAKE_AWS = { accessKeyId: 'AKIDE2E', secretAccessKey: 'e2e-secret' };
-export const OPENAI_UPSTREAM_KEY = 'sk-upstream-openai-SECRET-0001';
-export const ANTHROPIC_UPSTREAM_KEY = 'sk-ant-upstream-SECRET-0002';
+export const OPENAI_UPSTREAM_KEY = 'fake-openai-upstream-key-SECRET';
+export const ANTHROPIC_UPSTREAM_KEY = 'fake-anthropic-upstream-key-SECRET';
 
 export interface Rig {
   gateway: LocalGateway;

