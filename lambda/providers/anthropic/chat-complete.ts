@@ -2,23 +2,20 @@
  * Canonical OpenAI request → Anthropic Messages request, and Anthropic message → OpenAI completion.
  * Pure functions, tested on recorded shapes; the stream translation lives in stream.ts.
  */
-import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
+import { UnsupportedParameterError } from '../../core/errors';
 import {
   requestedMaxTokens,
   type ChatCompletion,
   type ChatCompletionRequest,
-  type ChatMessage,
-  type ContentPart,
   type FinishReason,
-  type SystemMessage,
   type ToolCall,
   type Usage,
 } from '../../core/openai-schema';
 import { isRecord } from '../shared/http-transport';
-import { imageMediaType, isHttpUrl, isSystem, systemText, parseDataUrl, parseToolArguments, rejectUnsupportedFields, stopSequences } from '../shared/request-checks';
+import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
 import { count, usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
-import type { AnthropicMessage, AnthropicRequest, AnthropicRequestBlock, AnthropicResponse, AnthropicToolChoice, AnthropicUsage } from './wire-types';
+import type { AnthropicRequest, AnthropicRequestBlock, AnthropicResponse, AnthropicToolChoice, AnthropicUsage } from './wire-types';
 
 /** Used when neither the client nor the model config gives an output cap (Anthropic requires one). */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -34,24 +31,13 @@ export function toAnthropicRequest(provider: string, req: ChatCompletionRequest,
   if (req.temperature != null && req.temperature > 1) {
     throw new UnsupportedParameterError(provider, 'temperature', 'Anthropic accepts values from 0 to 1');
   }
-  const system: Array<{ type: 'text'; text: string }> = [];
-  const messages: AnthropicMessage[] = [];
-  req.messages.forEach((message, i) => {
-    if (isSystem(message)) {
-      const text = systemText(message);
-      if (text !== '') system.push({ type: 'text', text });
-      return;
-    }
-    const mapped = mapMessage(provider, message, i);
-    if (mapped.content.length > 0) appendMerged(messages, mapped);
-  });
-
+  const { system, turns } = mapConversation(provider, req.messages, BLOCKS);
   const out: AnthropicRequest = {
     model: req.model,
-    messages,
+    messages: turns,
     max_tokens: requestedMaxTokens(req) ?? opts.maxOutputTokens ?? DEFAULT_MAX_TOKENS,
   };
-  if (system.length > 0) out.system = system;
+  if (system.length > 0) out.system = system.map((text) => ({ type: 'text', text }));
   if (req.temperature != null) out.temperature = req.temperature;
   if (req.top_p != null) out.top_p = req.top_p;
   const stop = stopSequences(req.stop);
@@ -70,62 +56,15 @@ export function toAnthropicRequest(provider: string, req: ChatCompletionRequest,
   return out;
 }
 
-function mapMessage(provider: string, message: Exclude<ChatMessage, SystemMessage>, i: number): AnthropicMessage {
-  switch (message.role) {
-    case 'user':
-      return { role: 'user', content: userBlocks(provider, message.content, i) };
-    case 'assistant': {
-      const content: AnthropicRequestBlock[] = textBlocks(message.content ?? null);
-      (message.tool_calls ?? []).forEach((call: ToolCall, j) => {
-        const input = parseToolArguments(call, `messages[${i}].tool_calls[${j}].function.arguments`);
-        content.push({ type: 'tool_use', id: call.id, name: call.function.name, input });
-      });
-      return { role: 'assistant', content };
-    }
-    case 'tool': {
-      const text = typeof message.content === 'string' ? message.content : message.content.map((p) => p.text).join('');
-      return { role: 'user', content: [{ type: 'tool_result', tool_use_id: message.tool_call_id, content: text }] };
-    }
-  }
-}
-
-function textBlocks(content: string | ReadonlyArray<{ type: 'text'; text: string }> | null): AnthropicRequestBlock[] {
-  if (content === null) return [];
-  const texts = typeof content === 'string' ? [content] : content.map((p) => p.text);
-  // Anthropic rejects empty text blocks (e.g. the `""` content beside an assistant's tool calls).
-  return texts.filter((t) => t !== '').map((text) => ({ type: 'text', text }));
-}
-
-function userBlocks(provider: string, content: string | ContentPart[], i: number): AnthropicRequestBlock[] {
-  if (typeof content === 'string') return textBlocks(content);
-  const blocks: AnthropicRequestBlock[] = [];
-  content.forEach((part, j) => {
-    if (part.type === 'text') {
-      if (part.text !== '') blocks.push({ type: 'text', text: part.text });
-      return;
-    }
-    const param = `messages[${i}].content[${j}].image_url.url`;
-    const url = part.image_url.url;
-    const data = parseDataUrl(url);
-    if (data) {
-      const mediaType = imageMediaType(data.mediaType);
-      if (!mediaType) throw new UnsupportedParameterError(provider, param, `image type ${data.mediaType} (use png, jpeg, gif or webp)`);
-      blocks.push({ type: 'image', source: { type: 'base64', media_type: mediaType, data: data.base64 } });
-    } else if (isHttpUrl(url)) {
-      blocks.push({ type: 'image', source: { type: 'url', url } });
-    } else {
-      throw new BadRequestError('Image URLs must be http(s) URLs or base64 data URLs.', { param, code: 'invalid_image_url' });
-    }
-  });
-  return blocks;
-}
-
-/** Anthropic wants strictly alternating turns; consecutive tool results (and user turns) become one turn. */
-function appendMerged(messages: AnthropicMessage[], next: AnthropicMessage): void {
-  const last = messages[messages.length - 1];
-  if (last && last.role === next.role) last.content.push(...next.content);
-  else messages.push(next);
-}
+const BLOCKS: BlockBuilders<AnthropicRequestBlock> = {
+  text: (text) => ({ type: 'text', text }),
+  image: (source) =>
+    source.kind === 'base64'
+      ? { type: 'image', source: { type: 'base64', media_type: source.mediaType, data: source.base64 } }
+      : { type: 'image', source: { type: 'url', url: source.url } },
+  toolUse: (call, input) => ({ type: 'tool_use', id: call.id, name: call.function.name, input }),
+  toolResult: (toolCallId, text) => ({ type: 'tool_result', tool_use_id: toolCallId, content: text }),
+};
 
 function toolChoice(req: ChatCompletionRequest): AnthropicToolChoice | undefined {
   const disableParallel = req.parallel_tool_calls === false ? { disable_parallel_tool_use: true } : {};

@@ -27,10 +27,10 @@ import type {
   ToolConfiguration,
   ToolUseBlock,
 } from '@aws-sdk/client-bedrock-runtime';
-import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
-import { requestedMaxTokens, type ChatCompletion, type ChatCompletionRequest, type ChatMessage, type ContentPart, type FinishReason, type SystemMessage, type ToolCall, type Usage } from '../../core/openai-schema';
+import { UnsupportedParameterError } from '../../core/errors';
+import { requestedMaxTokens, type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ToolCall, type Usage } from '../../core/openai-schema';
 import { newCompletionId } from '../shared/chunks';
-import { imageMediaType, isHttpUrl, isSystem, parseDataUrl, parseToolArguments, rejectUnsupportedFields, stopSequences, systemText } from '../shared/request-checks';
+import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
 import { count, usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 
@@ -49,20 +49,9 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest): C
   if (req.temperature != null && req.temperature > 1) {
     throw new UnsupportedParameterError(provider, 'temperature', 'Bedrock models accept values from 0 to 1');
   }
-  const system: SystemContentBlock[] = [];
-  const messages: Message[] = [];
-  req.messages.forEach((message, i) => {
-    if (isSystem(message)) {
-      const text = systemText(message);
-      if (text !== '') system.push({ text });
-      return;
-    }
-    const mapped = mapMessage(provider, message, i);
-    if (mapped.content && mapped.content.length > 0) appendMerged(messages, mapped);
-  });
-
+  const { system, turns: messages } = mapConversation(provider, req.messages, BLOCKS);
   const input: ConverseInput = { modelId: req.model, messages };
-  if (system.length > 0) input.system = system;
+  if (system.length > 0) input.system = system.map((text): SystemContentBlock => ({ text }));
   const inference = {
     ...(requestedMaxTokens(req) !== undefined ? { maxTokens: requestedMaxTokens(req) } : {}),
     ...(req.temperature != null ? { temperature: req.temperature } : {}),
@@ -75,60 +64,15 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest): C
   return input;
 }
 
-function mapMessage(provider: string, message: Exclude<ChatMessage, SystemMessage>, i: number): Message {
-  switch (message.role) {
-    case 'user':
-      return { role: 'user', content: userBlocks(provider, message.content, i) };
-    case 'assistant': {
-      const content = textBlocks(message.content ?? null);
-      (message.tool_calls ?? []).forEach((call: ToolCall, j) => {
-        const input = parseToolArguments(call, `messages[${i}].tool_calls[${j}].function.arguments`) as Document;
-        content.push({ toolUse: { toolUseId: call.id, name: call.function.name, input } });
-      });
-      return { role: 'assistant', content };
-    }
-    case 'tool':
-      return { role: 'user', content: [{ toolResult: { toolUseId: message.tool_call_id, content: [{ text: systemText(message) }] } }] };
-  }
-}
-
-function textBlocks(content: string | ReadonlyArray<{ text: string }> | null): ContentBlock[] {
-  if (content === null) return [];
-  const texts = typeof content === 'string' ? [content] : content.map((p) => p.text);
-  // Converse rejects blank text blocks (e.g. the `""` content beside an assistant's tool calls).
-  return texts.filter((t) => t !== '').map((text) => ({ text }));
-}
-
-function userBlocks(provider: string, content: string | ContentPart[], i: number): ContentBlock[] {
-  if (typeof content === 'string') return textBlocks(content);
-  const blocks: ContentBlock[] = [];
-  content.forEach((part, j) => {
-    if (part.type === 'text') {
-      if (part.text !== '') blocks.push({ text: part.text });
-      return;
-    }
-    const param = `messages[${i}].content[${j}].image_url.url`;
-    const url = part.image_url.url;
-    const data = parseDataUrl(url);
-    if (data) {
-      const mediaType = imageMediaType(data.mediaType);
-      if (!mediaType) throw new UnsupportedParameterError(provider, param, `image type ${data.mediaType} (use png, jpeg, gif or webp)`);
-      blocks.push({ image: { format: IMAGE_FORMATS[mediaType], source: { bytes: Buffer.from(data.base64, 'base64') } } });
-    } else if (isHttpUrl(url)) {
-      throw new UnsupportedParameterError(provider, param, 'Bedrock needs image bytes; send the image as a base64 data URL');
-    } else {
-      throw new BadRequestError('Image URLs must be http(s) URLs or base64 data URLs.', { param, code: 'invalid_image_url' });
-    }
-  });
-  return blocks;
-}
-
-/** Converse requires strictly alternating roles; consecutive tool results (and user turns) become one turn. */
-function appendMerged(messages: Message[], next: Message): void {
-  const last = messages[messages.length - 1];
-  if (last && last.role === next.role && last.content && next.content) last.content.push(...next.content);
-  else messages.push(next);
-}
+const BLOCKS: BlockBuilders<ContentBlock> = {
+  text: (text) => ({ text }),
+  image: (source, param, provider) => {
+    if (source.kind === 'url') throw new UnsupportedParameterError(provider, param, 'Bedrock needs image bytes; send the image as a base64 data URL');
+    return { image: { format: IMAGE_FORMATS[source.mediaType], source: { bytes: Buffer.from(source.base64, 'base64') } } };
+  },
+  toolUse: (call, input) => ({ toolUse: { toolUseId: call.id, name: call.function.name, input: input as Document } }),
+  toolResult: (toolCallId, text) => ({ toolResult: { toolUseId: toolCallId, content: [{ text }] } }),
+};
 
 function toToolConfig(provider: string, req: ChatCompletionRequest, messages: Message[]): ToolConfiguration | undefined {
   if (!req.tools || req.tools.length === 0) return undefined;

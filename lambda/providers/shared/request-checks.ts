@@ -5,7 +5,7 @@
  */
 import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../core/json-depth';
-import type { ChatCompletionRequest, ChatMessage, SystemMessage, ToolCall } from '../../core/openai-schema';
+import type { ChatCompletionRequest, ChatMessage, ContentPart, SystemMessage, ToolCall } from '../../core/openai-schema';
 
 type Check = (req: ChatCompletionRequest) => boolean;
 
@@ -31,7 +31,7 @@ export function rejectUnsupportedFields(req: ChatCompletionRequest, provider: st
 }
 
 /** Anthropic and Bedrock take tool input as an object; OpenAI history carries it as a JSON string. */
-export function parseToolArguments(call: ToolCall, param: string): Record<string, unknown> {
+function parseToolArguments(call: ToolCall, param: string): Record<string, unknown> {
   const raw = call.function.arguments.trim();
   if (raw === '') return {};
   let parsed: unknown;
@@ -55,19 +55,19 @@ export function stopSequences(stop: ChatCompletionRequest['stop']): string[] | u
   return list.length > 0 ? list : undefined;
 }
 
-export interface DataUrl {
+interface DataUrl {
   mediaType: string;
   base64: string;
 }
 
 /** `data:image/png;base64,....` → parts; undefined when it is not a base64 data URL. */
-export function parseDataUrl(url: string): DataUrl | undefined {
+function parseDataUrl(url: string): DataUrl | undefined {
   const match = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)(?:;[a-z0-9-]+=[^;,]*)*;base64,(.*)$/is.exec(url);
   if (!match) return undefined;
   return { mediaType: match[1].toLowerCase(), base64: match[2] };
 }
 
-export function isHttpUrl(url: string): boolean {
+function isHttpUrl(url: string): boolean {
   return /^https?:\/\//i.test(url);
 }
 
@@ -75,16 +75,102 @@ export const IMAGE_MEDIA_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image
 export type ImageMediaType = (typeof IMAGE_MEDIA_TYPES)[number];
 
 /** The canonical image media type, or undefined when the upstreams we speak to cannot take it. */
-export function imageMediaType(mediaType: string): ImageMediaType | undefined {
+function imageMediaType(mediaType: string): ImageMediaType | undefined {
   const normalised = mediaType === 'image/jpg' ? 'image/jpeg' : mediaType;
   return (IMAGE_MEDIA_TYPES as readonly string[]).includes(normalised) ? (normalised as ImageMediaType) : undefined;
 }
 
-export function isSystem(message: ChatMessage): message is SystemMessage {
+function isSystem(message: ChatMessage): message is SystemMessage {
   return message.role === 'system' || message.role === 'developer';
 }
 
 /** System, developer and tool messages carry text only (a string or text parts). */
-export function systemText(message: { content: string | ReadonlyArray<{ text: string }> }): string {
+function systemText(message: { content: string | ReadonlyArray<{ text: string }> }): string {
   return typeof message.content === 'string' ? message.content : message.content.map((p) => p.text).join('');
+}
+
+/** An image part, checked: a base64 payload of a supported type, or an http(s) URL. */
+export type ImageSource = { kind: 'base64'; mediaType: ImageMediaType; base64: string } | { kind: 'url'; url: string };
+
+/** How one upstream spells each content block; `image` may refuse a source it cannot take. */
+export interface BlockBuilders<B> {
+  text(text: string): B;
+  image(source: ImageSource, param: string, provider: string): B;
+  toolUse(call: ToolCall, input: Record<string, unknown>): B;
+  toolResult(toolCallId: string, text: string): B;
+}
+
+export interface Turn<B> {
+  role: 'user' | 'assistant';
+  content: B[];
+}
+
+/**
+ * OpenAI messages → system texts and strictly alternating user/assistant turns, as Anthropic and Converse
+ * both want: system/developer messages are lifted out, tool results become user turns, consecutive turns of
+ * one role are merged, and empty text blocks (both upstreams reject them, e.g. the `""` content beside an
+ * assistant's tool calls) and turns left empty are dropped.
+ */
+export function mapConversation<B>(provider: string, messages: ReadonlyArray<ChatMessage>, build: BlockBuilders<B>): { system: string[]; turns: Array<Turn<B>> } {
+  const system: string[] = [];
+  const turns: Array<Turn<B>> = [];
+  messages.forEach((message, i) => {
+    if (isSystem(message)) {
+      const text = systemText(message);
+      if (text !== '') system.push(text);
+      return;
+    }
+    const next = mapMessage(provider, message, i, build);
+    if (next.content.length === 0) return;
+    const last = turns[turns.length - 1];
+    if (last && last.role === next.role) last.content.push(...next.content);
+    else turns.push(next);
+  });
+  return { system, turns };
+}
+
+function mapMessage<B>(provider: string, message: Exclude<ChatMessage, SystemMessage>, i: number, build: BlockBuilders<B>): Turn<B> {
+  switch (message.role) {
+    case 'user':
+      return { role: 'user', content: userBlocks(provider, message.content, i, build) };
+    case 'assistant': {
+      const content = textBlocks(message.content ?? null, build);
+      (message.tool_calls ?? []).forEach((call, j) => {
+        content.push(build.toolUse(call, parseToolArguments(call, `messages[${i}].tool_calls[${j}].function.arguments`)));
+      });
+      return { role: 'assistant', content };
+    }
+    case 'tool':
+      return { role: 'user', content: [build.toolResult(message.tool_call_id, systemText(message))] };
+  }
+}
+
+function textBlocks<B>(content: string | ReadonlyArray<{ text: string }> | null, build: BlockBuilders<B>): B[] {
+  if (content === null) return [];
+  const texts = typeof content === 'string' ? [content] : content.map((p) => p.text);
+  return texts.filter((t) => t !== '').map((text) => build.text(text));
+}
+
+function userBlocks<B>(provider: string, content: string | ContentPart[], i: number, build: BlockBuilders<B>): B[] {
+  if (typeof content === 'string') return textBlocks(content, build);
+  const blocks: B[] = [];
+  content.forEach((part, j) => {
+    if (part.type === 'text') {
+      if (part.text !== '') blocks.push(build.text(part.text));
+      return;
+    }
+    const param = `messages[${i}].content[${j}].image_url.url`;
+    const url = part.image_url.url;
+    const data = parseDataUrl(url);
+    if (data) {
+      const mediaType = imageMediaType(data.mediaType);
+      if (!mediaType) throw new UnsupportedParameterError(provider, param, `image type ${data.mediaType} (use png, jpeg, gif or webp)`);
+      blocks.push(build.image({ kind: 'base64', mediaType, base64: data.base64 }, param, provider));
+    } else if (isHttpUrl(url)) {
+      blocks.push(build.image({ kind: 'url', url }, param, provider));
+    } else {
+      throw new BadRequestError('Image URLs must be http(s) URLs or base64 data URLs.', { param, code: 'invalid_image_url' });
+    }
+  });
+  return blocks;
 }
