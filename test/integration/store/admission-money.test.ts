@@ -6,13 +6,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../../lambda/store/dynamo';
-import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
+import type { DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import { budgetCounterKey } from '../../../lambda/store/item-keys';
-import { KeyStore } from '../../../lambda/store/key-store';
+import type { KeyStore } from '../../../lambda/store/key-store';
 import { DynamoRateLimiter } from '../../../lambda/store/rate-limiter';
 import { BudgetExceededError, RateLimitError } from '../../../lambda/core/errors';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+import type { TestTables } from '../../support/dynamodb-local';
+import { admission, closeGatekeeperFixture, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -21,16 +21,10 @@ let gate: DynamoGatekeeper;
 const config = testConfig();
 
 beforeAll(async () => {
-  client = testDynamoClient();
-  tables = await createTestTables(client, 'admission-money');
-  keys = new KeyStore({ client, table: tables.keys });
-  gate = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100) });
+  ({ client, tables, keys, gate } = await openGatekeeperFixture('admission-money', { config, estimate: 100 }));
 });
 
-afterAll(async () => {
-  await deleteTestTables(client, tables);
-  client.destroy();
-});
+afterAll(() => closeGatekeeperFixture({ client, tables }));
 
 async function item(key: { pk: string; sk: string }) {
   const out = await documentClient(client).send(new GetCommand({ TableName: tables.ledger, Key: key, ConsistentRead: true }));

@@ -7,8 +7,8 @@ import type { RequestOutcome } from '../../../lambda/core/gatekeeper';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import { KeyStore } from '../../../lambda/store/key-store';
 import { formatBudgetAlert, SnsAlertSink } from '../../../lambda/store/sns-alert-sink';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+import { createTestTables, deleteTestTables, type TestTables } from '../../support/dynamodb-local';
+import { admission, closeGatekeeperFixture, fixedEstimate, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -28,16 +28,10 @@ function haiku(): RequestOutcome {
 }
 
 beforeAll(async () => {
-  client = testDynamoClient();
-  tables = await createTestTables(client, 'alerts');
-  keys = new KeyStore({ client, table: tables.keys });
-  gate = createDynamoGatekeeper({ client, tables, config, now: () => T0, alertSink: sink, estimateInputTokens: fixedEstimate(100) });
+  ({ client, tables, keys, gate } = await openGatekeeperFixture('alerts', { config, estimate: 100, gate: { alertSink: sink } }));
 });
 
-afterAll(async () => {
-  await deleteTestTables(client, tables);
-  client.destroy();
-});
+afterAll(() => closeGatekeeperFixture({ client, tables }));
 
 beforeEach(() => {
   events.length = 0;

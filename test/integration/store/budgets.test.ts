@@ -8,8 +8,8 @@ import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/s
 import { budgetCounterKey, leaseIndexPk, leaseIndexUpperBound } from '../../../lambda/store/item-keys';
 import { KeyStore } from '../../../lambda/store/key-store';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, failure, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+import { createTestTables, deleteTestTables, type TestTables } from '../../support/dynamodb-local';
+import { admission, closeGatekeeperFixture, failure, fixedEstimate, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -25,16 +25,10 @@ function haikuSuccess(endedAt = T0 + 1_000): RequestOutcome {
 }
 
 beforeAll(async () => {
-  client = testDynamoClient();
-  tables = await createTestTables(client, 'budgets');
-  keys = new KeyStore({ client, table: tables.keys });
-  gate = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100) });
+  ({ client, tables, keys, gate } = await openGatekeeperFixture('budgets', { config, estimate: 100 }));
 });
 
-afterAll(async () => {
-  await deleteTestTables(client, tables);
-  client.destroy();
-});
+afterAll(() => closeGatekeeperFixture({ client, tables }));
 
 async function counter(scope: 'key' | 'team' | 'global', id: string, period: string, shard?: number) {
   const out = await documentClient(client).send(

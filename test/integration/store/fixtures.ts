@@ -1,8 +1,12 @@
 /** Shared builders for the gatekeeper integration tests. */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig, type TollgateConfig } from '../../../lambda/core/config';
 import type { AdmissionRequest, RequestOutcome } from '../../../lambda/core/gatekeeper';
 import type { ChatCompletionRequest } from '../../../lambda/core/openai-schema';
 import type { TokenUsage } from '../../../lambda/core/usage';
+import { createDynamoGatekeeper, type DynamoGatekeeper, type DynamoGatekeeperOptions } from '../../../lambda/store/dynamo-gatekeeper';
+import { KeyStore } from '../../../lambda/store/key-store';
+import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
 
 /** 2026-11-25T10:30:15Z */
 export const T0 = Date.UTC(2026, 10, 25, 10, 30, 15);
@@ -95,3 +99,39 @@ export function failure(status: RequestOutcome['status'], endedAt = T0 + 500): R
 
 /** A fixed input estimate makes worst-case costs exact in assertions. */
 export const fixedEstimate = (tokens: number) => () => tokens;
+
+export interface GatekeeperFixture {
+  client: DynamoDBClient;
+  tables: TestTables;
+  keys: KeyStore;
+  gate: DynamoGatekeeper;
+}
+
+/**
+ * Fresh tables named after `prefix`, a key store and a gatekeeper over them with the clock at T0 and a fixed
+ * input estimate of `estimate` tokens; `gate` overrides or adds gatekeeper options. Opens a new client unless
+ * one is given. Release with closeGatekeeperFixture.
+ */
+export async function openGatekeeperFixture(
+  prefix: string,
+  opts: { estimate: number; config: TollgateConfig; client?: DynamoDBClient; gate?: Partial<DynamoGatekeeperOptions> },
+): Promise<GatekeeperFixture> {
+  const client = opts.client ?? testDynamoClient();
+  const tables = await createTestTables(client, prefix);
+  const keys = new KeyStore({ client, table: tables.keys });
+  const gate = createDynamoGatekeeper({
+    client,
+    tables,
+    config: opts.config,
+    now: () => T0,
+    estimateInputTokens: fixedEstimate(opts.estimate),
+    ...opts.gate,
+  });
+  return { client, tables, keys, gate };
+}
+
+/** Deletes the fixture's tables and destroys its client. */
+export async function closeGatekeeperFixture(f: Pick<GatekeeperFixture, 'client' | 'tables'>): Promise<void> {
+  await deleteTestTables(f.client, f.tables);
+  f.client.destroy();
+}

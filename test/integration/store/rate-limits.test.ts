@@ -4,11 +4,11 @@ import { BudgetExceededError, RateLimitError } from '../../../lambda/core/errors
 import type { Admission } from '../../../lambda/core/gatekeeper';
 import { minuteWindow } from '../../../lambda/core/limits';
 import { documentClient } from '../../../lambda/store/dynamo';
-import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
+import type { DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import { rateWindowKey } from '../../../lambda/store/item-keys';
-import { KeyStore } from '../../../lambda/store/key-store';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+import type { KeyStore } from '../../../lambda/store/key-store';
+import type { TestTables } from '../../support/dynamodb-local';
+import { admission, closeGatekeeperFixture, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -17,16 +17,10 @@ let gate: DynamoGatekeeper;
 const config = testConfig();
 
 beforeAll(async () => {
-  client = testDynamoClient();
-  tables = await createTestTables(client, 'ratelimit');
-  keys = new KeyStore({ client, table: tables.keys });
-  gate = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(10) });
+  ({ client, tables, keys, gate } = await openGatekeeperFixture('ratelimit', { config, estimate: 10 }));
 });
 
-afterAll(async () => {
-  await deleteTestTables(client, tables);
-  client.destroy();
-});
+afterAll(() => closeGatekeeperFixture({ client, tables }));
 
 async function windowItem(scope: 'key' | 'team', id: string, now = T0) {
   const out = await documentClient(client).send(new GetCommand({ TableName: tables.ledger, Key: rateWindowKey(scope, id, minuteWindow(now)), ConsistentRead: true }));

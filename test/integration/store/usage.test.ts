@@ -1,11 +1,11 @@
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RequestOutcome } from '../../../lambda/core/gatekeeper';
-import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
-import { KeyStore } from '../../../lambda/store/key-store';
+import type { DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
+import type { KeyStore } from '../../../lambda/store/key-store';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
 import { UsageReader } from '../../../lambda/store/usage-store';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, failure, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+import type { TestTables } from '../../support/dynamodb-local';
+import { admission, closeGatekeeperFixture, failure, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -31,10 +31,7 @@ let searchKey: { apiKey: string; keyId: string };
 let adsKey: { apiKey: string; keyId: string };
 
 beforeAll(async () => {
-  client = testDynamoClient();
-  tables = await createTestTables(client, 'usage');
-  keys = new KeyStore({ client, table: tables.keys });
-  gate = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100) });
+  ({ client, tables, keys, gate } = await openGatekeeperFixture('usage', { config, estimate: 100 }));
   reader = new UsageReader({ client, table: tables.ledger, globalBudgetShards: 4 });
   const s = await keys.create({ name: 'search', team: 'search', environment: 'prod', defaultFeature: 'qa', allowCustomerOverride: true });
   const a = await keys.create({ name: 'ads', team: 'ads', environment: 'staging', defaultFeature: 'copy' });
@@ -49,10 +46,7 @@ beforeAll(async () => {
   await run(adsKey.apiKey, DEC_01);
 });
 
-afterAll(async () => {
-  await deleteTestTables(client, tables);
-  client.destroy();
-});
+afterAll(() => closeGatekeeperFixture({ client, tables }));
 
 describe('Method: UsageReader.usageBy', () => {
   it('answers "spend by feature for 2026-11" with one Query', async () => {
