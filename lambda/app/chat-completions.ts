@@ -7,6 +7,7 @@ import { GatewayError, toGatewayError } from '../core/errors';
 import type { Admission, OutcomeStatus, RequestOutcome } from '../core/gatekeeper';
 import { contentText, type ChatCompletionChunk, type ChatCompletionRequest } from '../core/openai-schema';
 import { ClientAbortedError, runWithFallback, type AttemptInfo, type FallbackResult, type ResolvedModel } from '../core/routing';
+import { estimateInputTokens, estimateTokens } from '../core/token-estimate';
 import { fromOpenAIUsage, type TokenUsage } from '../core/usage';
 import { linkedAbortController } from '../providers/shared/abort';
 import type { ProviderCall } from '../providers/types';
@@ -26,9 +27,6 @@ export interface ChatFlow {
   baseHeaders: Record<string, string>;
   now: () => number;
 }
-
-/** Rough but dependency-free; the edge injects a real tokenizer. */
-const charEstimate = (text: string) => Math.ceil(text.length / 4);
 
 export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
   const { deps, body } = flow;
@@ -64,7 +62,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
         target: result.target,
         attempts: result.attempts,
         fallback: result.fallback,
-        usage: usage ?? estimateUsage(deps, body, contentText(result.value.choices[0]?.message?.content ?? '')),
+        usage: usage ?? estimateUsage(body, contentText(result.value.choices[0]?.message?.content ?? '')),
         usageEstimated: usage === undefined,
         completion: () => contentText(result.value.choices[0]?.message?.content ?? ''),
       });
@@ -97,7 +95,7 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
       attempts: opened.attempts,
       fallback: opened.fallback,
       ttftMs: firstAt - flow.startedAt,
-      usage: relay.usage ?? estimateUsage(deps, body, relay.generated),
+      usage: relay.usage ?? estimateUsage(body, relay.generated),
       usageEstimated: relay.usage === undefined,
       completion: () => relay.generated,
     }),
@@ -238,16 +236,12 @@ function withoutUsage(chunk: ChatCompletionChunk): ChatCompletionChunk | undefin
   return rest;
 }
 
-function estimateUsage(deps: GatewayDeps, body: ChatCompletionRequest, output: string): TokenUsage {
-  const estimate = deps.estimateTokens ?? charEstimate;
+function estimateUsage(body: ChatCompletionRequest, output: string): TokenUsage {
   // The whole prompt (tools, images, schemas), as admission counted it: aborting just before the usage
   // chunk must not make a large tool prompt free.
-  const inputTokens = deps.estimateInputTokens
-    ? deps.estimateInputTokens(body)
-    : estimate(body.messages.map((m) => contentText(m.content as Parameters<typeof contentText>[0])).join('\n'));
   return {
-    inputTokens,
-    outputTokens: output ? estimate(output) : 0,
+    inputTokens: estimateInputTokens(body),
+    outputTokens: output ? estimateTokens(output) : 0,
     cacheReadTokens: 0,
     cacheWriteTokens: 0,
     reasoningTokens: 0,

@@ -6,7 +6,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BudgetAlertSink } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
-import { estimateInputTokens, estimateTokens } from '../core/token-estimate';
 import type { ProviderAdapter } from '../providers/types';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../store/dynamo-gatekeeper';
 import { createGatewayApp, type GatewayApp } from './gateway-app';
@@ -57,8 +56,6 @@ export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
     providerKeys: opts.providerKeys,
     gatekeeper,
     observer: combineObservers([opts.telemetry?.observer, opts.observer]),
-    estimateTokens,
-    estimateInputTokens,
     now: opts.now,
   });
   return { app, gatekeeper, telemetry: opts.telemetry };

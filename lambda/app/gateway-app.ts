@@ -5,7 +5,7 @@
 import type { TollgateConfig } from '../core/config';
 import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
 import type { Admission, Gatekeeper } from '../core/gatekeeper';
-import type { ChatCompletionRequest, ModelList } from '../core/openai-schema';
+import type { ModelList } from '../core/openai-schema';
 import { resolveModel } from '../core/routing';
 import type { ProviderAdapter } from '../providers/types';
 import { handleChatCompletion } from './chat-completions';
@@ -20,10 +20,6 @@ export interface GatewayDeps {
   providerKeys: ProviderKeySource;
   gatekeeper: Gatekeeper;
   observer?: RequestObserver;
-  /** Token count of a text, for usage estimates when a stream ends before the upstream reports usage. */
-  estimateTokens?: (text: string) => number;
-  /** Input tokens of a whole request (messages, tools, images, schemas), the same estimate admission uses. */
-  estimateInputTokens?: (request: ChatCompletionRequest) => number;
   now?: () => number;
   random?: () => number;
   newRequestId?: () => string;

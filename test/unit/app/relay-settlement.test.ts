@@ -7,7 +7,7 @@ import { createGatewayApp, type GatewayApp } from '../../../lambda/app/gateway-a
 import { parseConfig } from '../../../lambda/core/config';
 import type { Admission, Attribution, RequestOutcome } from '../../../lambda/core/gatekeeper';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../../lambda/core/openai-schema';
-import { estimateInputTokens, estimateTokens } from '../../../lambda/core/token-estimate';
+import { estimateInputTokens } from '../../../lambda/core/token-estimate';
 import type { ProviderAdapter, ProviderCall } from '../../../lambda/providers/types';
 
 const config = parseConfig({
@@ -31,8 +31,6 @@ function harness(adapter: Partial<ProviderAdapter>, attribution: Partial<Attribu
     config,
     adapters: new Map([['primary', { id: 'primary', chat: async () => { throw new Error('unused'); }, chatStream: () => { throw new Error('unused'); }, ...adapter } as ProviderAdapter]]),
     providerKeys: { get: async () => undefined },
-    estimateTokens,
-    estimateInputTokens,
     // Telemetry is always wired in production (composeGateway); the content log reads completion() only then.
     observer: { requestEnded: () => undefined },
     gatekeeper: {
