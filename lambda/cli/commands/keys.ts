@@ -35,6 +35,19 @@ const ATTRIBUTE_HELP = `  --team <id>                   team the key's usage is 
                                 e.g. key:month:50:hard, customer:day:5 (each customer of this key)
   --json                        machine-readable output`;
 
+/** The key fields both create and update take from ATTRIBUTE_OPTIONS as given (undefined when absent). */
+function attributeFields(v: { name?: string; team?: string; customer?: string; environment?: string; feature?: string; features?: string; models?: string }) {
+  return {
+    name: v.name,
+    team: v.team,
+    customer: v.customer,
+    environment: v.environment,
+    defaultFeature: v.feature,
+    allowedFeatures: list(v.features),
+    allowedModels: list(v.models),
+  };
+}
+
 export const keysCreate = defineCommand({
   name: 'keys create',
   summary: 'create an API key (the key is printed once)',
@@ -54,13 +67,8 @@ Example:
     positionals({ positionals: p }, [], 'keys create');
     if (v.name === undefined) throw new UsageError('--name is required.', 'keys create');
     const input: CreateKeyInput = {
+      ...attributeFields(v),
       name: v.name,
-      team: v.team,
-      customer: v.customer,
-      environment: v.environment,
-      defaultFeature: v.feature,
-      allowedFeatures: list(v.features),
-      allowedModels: list(v.models),
       allowCustomerOverride: v['allow-customer-override'] ?? false,
       expiresAt: v.expires === undefined ? undefined : expiry(v.expires, ctx.now()),
       rateLimits: rateLimits(v.rpm, v.tpm),
@@ -176,13 +184,7 @@ Example:
     if (v['no-limits'] && (v.rpm !== undefined || v.tpm !== undefined)) throw new UsageError('--no-limits cannot be combined with --rpm/--tpm.', 'keys update');
     if (v['no-budgets'] && v.budget !== undefined) throw new UsageError('--no-budgets cannot be combined with --budget.', 'keys update');
     const patch: UpdateKeyInput = {
-      name: v.name,
-      team: v.team,
-      customer: v.customer,
-      environment: v.environment,
-      defaultFeature: v.feature,
-      allowedFeatures: list(v.features),
-      allowedModels: list(v.models),
+      ...attributeFields(v),
       allowCustomerOverride: booleanWord(v['allow-customer-override'], 'allow-customer-override'),
       logContent: booleanWord(v['log-content'], 'log-content'),
       expiresAt: v.expires === undefined ? undefined : v.expires === 'never' ? null : expiry(v.expires, ctx.now()),
