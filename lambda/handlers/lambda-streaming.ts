@@ -5,6 +5,7 @@
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
+import { drained } from '../app/drained';
 import type { GatewayApp } from '../app/gateway-app';
 
 export interface HttpResponseMetadata {
@@ -130,22 +131,4 @@ function tickBatchedWriter(out: Writable): (chunk: Uint8Array) => boolean {
     }
     return out.write(chunk);
   };
-}
-
-/** Resolves on 'drain', or when the stream is gone or the request aborted (a destroyed stream never drains). */
-function drained(out: Writable, signal: AbortSignal): Promise<void> {
-  if (out.destroyed || signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      out.off('error', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    out.once('drain', done);
-    out.once('close', done);
-    out.once('error', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

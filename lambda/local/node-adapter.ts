@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { drained } from '../app/drained';
 import type { GatewayApp } from '../app/gateway-app';
 
 export interface NodeListenerOptions {
@@ -105,20 +106,4 @@ class WriteBatch {
     if (this.res.writableEnded || this.res.destroyed) return false;
     return this.res.write(data);
   }
-}
-
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  // A destroyed socket never drains and an already-aborted signal never fires 'abort' again.
-  if (signal.aborted || res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
