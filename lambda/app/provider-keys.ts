@@ -7,7 +7,7 @@ export interface ProviderKeySource {
   get(providerId: string): Promise<string | undefined>;
 }
 
-export class MissingProviderKeyError extends GatewayError {
+class MissingProviderKeyError extends GatewayError {
   constructor(providerId: string) {
     // 502 so the router falls back to the next target; the message names the provider, never a key.
     super(502, 'upstream_error', `Provider '${providerId}' has no API key configured on this gateway.`, {

@@ -13,7 +13,7 @@ export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
 export const ATTRIBUTION_ID = /^[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}$/;
 
 /** Rolled-up value for requests without a team, customer, feature or environment. */
-export const NONE = '-';
+const NONE = '-';
 
 export interface UsageRecord {
   requestId: string;

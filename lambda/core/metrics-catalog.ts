@@ -10,13 +10,13 @@
  */
 import type { ObservabilityConfig } from './config';
 
-export const DEFAULT_NAMESPACE = 'Tollgate';
+const DEFAULT_NAMESPACE = 'Tollgate';
 
 /** Value of the `Service` dimension on every series; deployments are told apart by namespace. */
 export const SERVICE = 'tollgate';
 
 /** Dimension value for attribution the key does not carry (so per-team totals add up to the grand total). */
-export const UNATTRIBUTED = 'unattributed';
+const UNATTRIBUTED = 'unattributed';
 /** Dimension value when no upstream target served the request (failed before any target answered). */
 export const NO_TARGET = 'none';
 

@@ -14,7 +14,7 @@ import type { PriceConfig, TargetConfig, TollgateConfig } from './config';
 import { PRICE_CATALOG } from './price-catalog';
 import type { TokenUsage } from './usage';
 
-export function priceKey(provider: string, model: string): string {
+function priceKey(provider: string, model: string): string {
   return `${provider}/${model}`;
 }
 

@@ -26,7 +26,7 @@ export const IMAGE_TOKENS = 1_600;
 /** Multiplier applied to the estimate when reserving budget, to cover tokenizers that count more than o200k. */
 export const INPUT_ESTIMATE_SAFETY = 1.25;
 /** Pieces up to this length are counted exactly (BPE); longer ones count as their UTF-8 bytes (an upper bound). */
-export const EXACT_PIECE_MAX_CHARS = 64;
+const EXACT_PIECE_MAX_CHARS = 64;
 /** Memoised piece counts per container; cleared when full. */
 const PIECE_MEMO_MAX = 50_000;
 /**

@@ -15,7 +15,7 @@ import { dynamoRequestHandler } from '../store/dynamo';
 import { SnsAlertSink } from '../store/sns-alert-sink';
 
 /** Provider keys are re-read from Secrets Manager at most this often: a filled-in key works within 5 minutes. */
-export const PROVIDER_SECRET_MAX_AGE_SECONDS = 300;
+const PROVIDER_SECRET_MAX_AGE_SECONDS = 300;
 
 declare const __TOLLGATE_CONFIG__: string | undefined;
 

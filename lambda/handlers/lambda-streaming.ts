@@ -29,7 +29,7 @@ export function lambdaGlobal(): AwsLambdaGlobal {
 }
 
 /** API Gateway REST proxy event → fetch Request. */
-export function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
+function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
   const headers = new Headers();
   for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
     for (const v of values ?? []) headers.append(name, v);

@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config-loader';
 import { ConfigError } from '../core/config';
 import { startLocalGateway } from './gateway';
 
-export const DEFAULT_DATA_DIR = resolve(__dirname, '..', '..', '.tollgate-data');
+const DEFAULT_DATA_DIR = resolve(__dirname, '..', '..', '.tollgate-data');
 
 async function main(): Promise<void> {
   const env = process.env;

@@ -18,7 +18,7 @@ import { malformedResponseError } from '../shared/upstream-errors';
 import type { AnthropicRequest, AnthropicRequestBlock, AnthropicResponse, AnthropicToolChoice, AnthropicUsage } from './wire-types';
 
 /** Used when neither the client nor the model config gives an output cap (Anthropic requires one). */
-export const DEFAULT_MAX_TOKENS = 4096;
+const DEFAULT_MAX_TOKENS = 4096;
 
 export interface AnthropicMappingOptions {
   stream: boolean;

@@ -18,7 +18,7 @@ export function unixSeconds(nowMs: number = Date.now()): number {
 
 type Delta = ChatCompletionChunk['choices'][number]['delta'];
 
-export function deltaChunk(meta: ChunkMeta, delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
+function deltaChunk(meta: ChunkMeta, delta: Delta, finishReason: FinishReason | null = null): ChatCompletionChunk {
   return { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [{ index: 0, delta, finish_reason: finishReason }] };
 }
 
