@@ -4,6 +4,7 @@
  * into the Lambda bundle, so the function never reads a file at run time.
  */
 import { z } from 'zod';
+import { priceFor } from './pricing';
 
 const providerId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'provider ids are lowercase letters, digits and dashes');
 
@@ -31,7 +32,21 @@ const bedrockProvider = z.strictObject({
   /** Only for tests and VPC endpoints; normally the SDK's regional endpoint. */
   endpoint: z.url().optional(),
 });
-const providerSchema = z.discriminatedUnion('kind', [openaiCompatibleProvider, anthropicProvider, bedrockProvider]);
+/** In-process upstream with deterministic answers and no network (lambda/providers/mock): demos and load tests. */
+const mockProvider = z.strictObject({
+  kind: z.literal('mock'),
+  /** The provider whose catalog prices this mock's targets are billed at: model `gpt-4o-mini` with `openai` costs what openai/gpt-4o-mini does. */
+  priceAs: providerId.optional(),
+  ttftMs: z.number().int().min(0).max(60_000).default(200),
+  tokensPerSecond: z.number().positive().max(100_000).default(80),
+  /** Typical answer length in tokens (each answer varies ±25% by request, and stops at max_tokens). */
+  answerTokens: z.number().int().positive().max(100_000).default(60),
+  /** Share of requests (chosen by the request's hash, so repeatable) answered 503; routing falls back on them. */
+  errorRate: z.number().min(0).max(1).default(0),
+  /** Accepted and ignored, so a real provider's block becomes a mock by changing only `kind`. */
+  apiKey: apiKeySource.optional(),
+});
+const providerSchema = z.discriminatedUnion('kind', [openaiCompatibleProvider, anthropicProvider, bedrockProvider, mockProvider]);
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ProviderKind = ProviderConfig['kind'];
 
@@ -166,5 +181,23 @@ export function parseConfig(input: unknown): TollgateConfig {
     const problems = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
     throw new ConfigError(`Invalid Tollgate config:\n${problems}`);
   }
-  return result.data;
+  return withMockPrices(result.data);
+}
+
+/**
+ * A mock provider with `priceAs` bills its targets as the real model: `<mock>/<model>` gets the price of
+ * `<priceAs>/<model>` unless config.pricing names one itself.
+ */
+function withMockPrices(config: TollgateConfig): TollgateConfig {
+  const pricing = { ...config.pricing };
+  for (const model of Object.values(config.models)) {
+    for (const t of model.targets) {
+      const p = config.providers[t.provider];
+      const key = `${t.provider}/${t.model}`;
+      if (p?.kind !== 'mock' || !p.priceAs || Object.hasOwn(pricing, key)) continue;
+      const price = priceFor(config.pricing, p.priceAs, t.model);
+      if (price) pricing[key] = price;
+    }
+  }
+  return { ...config, pricing };
 }

@@ -6,6 +6,7 @@ import type { ProviderConfig, ProviderKind, TollgateConfig } from '../core/confi
 import { createAnthropicAdapter } from './anthropic/adapter';
 import { createBedrockAdapter } from './bedrock/adapter';
 import type { BedrockClientOptions } from './bedrock/client';
+import { createMockAdapter } from './mock/adapter';
 import { createOpenAICompatibleAdapter } from './openai-compatible/adapter';
 import type { FetchLike } from './shared/http-transport';
 import type { ProviderAdapter } from './types';
@@ -23,6 +24,7 @@ const FACTORIES: { [K in ProviderKind]: Factory<K> } = {
   'openai-compatible': (id, c, o) => createOpenAICompatibleAdapter(id, { baseUrl: c.baseUrl, headers: c.headers }, { fetch: o.fetch }),
   anthropic: (id, c, o) => createAnthropicAdapter(id, { baseUrl: c.baseUrl, version: c.version }, { fetch: o.fetch }),
   bedrock: (id, c, o) => createBedrockAdapter(id, { region: c.region, endpoint: c.endpoint }, o.bedrock),
+  mock: (id, c) => createMockAdapter(id, { ttftMs: c.ttftMs, tokensPerSecond: c.tokensPerSecond, answerTokens: c.answerTokens, errorRate: c.errorRate }),
 };
 
 export function createProviderAdapter(id: string, config: ProviderConfig, options: AdapterOptions = {}): ProviderAdapter {
