@@ -1,7 +1,7 @@
 /**
  * Lambda bundle size and cold init. Bundles the handlers the way the CDK's NodejsFunction does for this
  * stack (esbuild, platform node, target node22, CommonJS, minified, AWS SDK bundled rather than taken
- * from the runtime), then loads the bundle in fresh `node` processes with a stub `awslambda` global and
+ * from the runtime, the tokenizer as a lazily loaded chunk next to the gateway bundle: lib/lazy-chunks.ts), then loads the bundle in fresh `node` processes with a stub `awslambda` global and
  * times the require, which is what Lambda's init phase spends on our code.
  */
 import { build } from 'esbuild';
@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, type TollgateConfig } from '../lambda/core/config';
+import { CHUNK_BUILD, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
 import type { BundleSection } from './harness';
 import { summarize } from './stats';
 
@@ -47,11 +48,14 @@ const AWSLAMBDA_STUB = `globalThis.awslambda = {
 
 export interface BuiltBundle {
   file: string;
+  /** Lazily loaded chunks shipped next to the bundle (gateway only): module and minified bytes. */
+  chunks: { module: string; file: string }[];
   /** Minified bytes per package (or `lambda/` for our code), largest first. */
   composition: { module: string; bytes: number }[];
 }
 
 export async function bundleHandler(entry: string, outDir: string): Promise<BuiltBundle> {
+  const split = entry.endsWith('gateway.ts');
   const outfile = join(outDir, entry.replace(/^lambda\/handlers\//, '').replace(/\.ts$/, '.js'));
   const result = await build({
     entryPoints: [join(ROOT, entry)],
@@ -66,7 +70,7 @@ export async function bundleHandler(entry: string, outDir: string): Promise<Buil
     sourcemap: true,
     sourcesContent: false,
     define: { __TOLLGATE_CONFIG__: JSON.stringify(JSON.stringify(bakedConfig())) },
-    external: ['dynalite'],
+    external: ['dynalite', ...(split ? LAZY_CHUNK_MODULES : [])],
     logLevel: 'silent',
     metafile: true,
   });
@@ -78,7 +82,13 @@ export async function bundleHandler(entry: string, outDir: string): Promise<Buil
     }
   }
   const composition = [...bytes.entries()].sort((a, b) => b[1] - a[1]).map(([module, n]) => ({ module, bytes: n }));
-  return { file: outfile, composition };
+  const chunks: BuiltBundle['chunks'] = [];
+  for (const c of split ? lazyChunks() : []) {
+    const file = join(outDir, c.relativeOutfile);
+    await build({ ...CHUNK_BUILD, entryPoints: [c.entry], outfile: file, logLevel: 'silent' });
+    chunks.push({ module: c.module, file });
+  }
+  return { file: outfile, chunks, composition };
 }
 
 /** The repository's example config, validated as the CDK app does before baking it in. */
@@ -91,6 +101,7 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
   try {
     const entries: BundleSection['entries'] = [];
     let gatewayBundle: string | undefined;
+    let gatewayChunk: string | undefined;
     for (const entry of HANDLERS) {
       if (!existsSync(join(ROOT, entry))) continue;
       const built = await bundleHandler(entry, dir);
@@ -101,18 +112,27 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
         gzipBytes: gzipSync(bytes, { level: 9 }).length,
         sourceMapBytes: statSync(`${built.file}.map`).size,
         largestModules: built.composition.slice(0, 10),
+        lazyChunks: built.chunks.map((c) => {
+          const chunk = readFileSync(c.file);
+          return { module: c.module, bytes: chunk.length, gzipBytes: gzipSync(chunk, { level: 9 }).length };
+        }),
       });
-      if (entry.endsWith('gateway.ts')) gatewayBundle = built.file;
+      if (entry.endsWith('gateway.ts')) {
+        gatewayBundle = built.file;
+        gatewayChunk = built.chunks[0]?.module;
+      }
     }
     if (!gatewayBundle) throw new Error('lambda/handlers/gateway.ts is missing');
     const stub = join(dir, 'awslambda-stub.cjs');
     writeFileSync(stub, AWSLAMBDA_STUB);
     const requireMs: number[] = [];
     const processMs: number[] = [];
+    const chunkMs: number[] = [];
     for (let i = 0; i < opts.coldRuns; i++) {
-      const r = await coldLoad(gatewayBundle, stub);
+      const r = await coldLoad(gatewayBundle, stub, gatewayChunk);
       requireMs.push(r.requireMs);
       processMs.push(r.processMs);
+      if (r.chunkMs !== undefined) chunkMs.push(r.chunkMs);
     }
     return {
       entries,
@@ -121,6 +141,7 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
         entry: 'gateway',
         requireMs: summarize(requireMs),
         processMs: summarize(processMs),
+        lazyChunkMs: gatewayChunk && chunkMs.length > 0 ? { module: gatewayChunk, ms: summarize(chunkMs) } : undefined,
         note: 'require() of the bundle in a fresh node process on this machine; Lambda adds runtime start-up and sandbox set-up (not measured).',
       },
     };
@@ -129,8 +150,15 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
   }
 }
 
-async function coldLoad(bundle: string, stub: string): Promise<{ requireMs: number; processMs: number }> {
-  const script = `const t=process.hrtime.bigint();const m=require(${JSON.stringify(bundle)});const d=Number(process.hrtime.bigint()-t)/1e6;if(typeof m.handler!=='function')throw new Error('no handler export');process.stdout.write(JSON.stringify({requireMs:d}),()=>process.exit(0));`;
+/**
+ * Times require() of the bundle in a fresh process, then (separately, as the handler does after its first
+ * response) require() of the lazy chunk, resolved from the bundle's folder as the bundle itself would.
+ */
+async function coldLoad(bundle: string, stub: string, chunk?: string): Promise<{ requireMs: number; processMs: number; chunkMs?: number }> {
+  const loadChunk = chunk
+    ? `const t2=process.hrtime.bigint();require(require('node:module').createRequire(${JSON.stringify(bundle)}).resolve(${JSON.stringify(chunk)}));r.chunkMs=Number(process.hrtime.bigint()-t2)/1e6;`
+    : '';
+  const script = `const t=process.hrtime.bigint();const m=require(${JSON.stringify(bundle)});const r={requireMs:Number(process.hrtime.bigint()-t)/1e6};if(typeof m.handler!=='function')throw new Error('no handler export');${loadChunk}process.stdout.write(JSON.stringify(r),()=>process.exit(0));`;
   const started = performance.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--require', stub, '-e', script], { env: LAMBDA_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -142,7 +170,8 @@ async function coldLoad(bundle: string, stub: string): Promise<{ requireMs: numb
       const processMs = performance.now() - started;
       if (code !== 0) return reject(new Error(`cold load failed (${code}): ${err.slice(0, 2000)}`));
       try {
-        resolvePromise({ requireMs: (JSON.parse(out) as { requireMs: number }).requireMs, processMs });
+        const r = JSON.parse(out) as { requireMs: number; chunkMs?: number };
+        resolvePromise({ requireMs: r.requireMs, chunkMs: r.chunkMs, processMs });
       } catch (e) {
         reject(e instanceof Error ? e : new Error(String(e)));
       }

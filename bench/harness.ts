@@ -103,8 +103,24 @@ export interface BenchReport {
 }
 
 export interface BundleSection {
-  entries: { entry: string; bytes: number; gzipBytes: number; sourceMapBytes: number; largestModules: { module: string; bytes: number }[] }[];
-  coldInit: { runs: number; requireMs: Summary; processMs: Summary; entry: string; note?: string };
+  entries: {
+    entry: string;
+    bytes: number;
+    gzipBytes: number;
+    sourceMapBytes: number;
+    largestModules: { module: string; bytes: number }[];
+    /** Chunks shipped next to the bundle and loaded lazily (lib/lazy-chunks.ts). */
+    lazyChunks?: { module: string; bytes: number; gzipBytes: number }[];
+  }[];
+  coldInit: {
+    runs: number;
+    requireMs: Summary;
+    processMs: Summary;
+    /** require() of the lazy chunk after the bundle (the gateway does it after a container's first response). */
+    lazyChunkMs?: { module: string; ms: Summary };
+    entry: string;
+    note?: string;
+  };
 }
 
 export interface ProfileSection {

@@ -86,10 +86,16 @@ export function toMarkdown(r: BenchReport): string {
   out.push(`| gateway heap used at the end, after a full GC (processes topology) | ${f(r.memory.gatewayHeapUsedAfterGcMb, 1)} MB |`);
   for (const e of r.bundle?.entries ?? []) {
     out.push(`| bundle ${e.entry} (minified / gzipped; + source map) | ${f(e.bytes / 1024, 1)} KiB / ${f(e.gzipBytes / 1024, 1)} KiB (+ ${f(e.sourceMapBytes / 1024, 0)} KiB map) |`);
+    for (const k of e.lazyChunks ?? []) {
+      out.push(`| lazy chunk ${k.module} next to it (minified / gzipped; not loaded at init) | ${f(k.bytes / 1024, 1)} KiB / ${f(k.gzipBytes / 1024, 1)} KiB |`);
+    }
   }
   const c = r.bundle?.coldInit;
   if (c) {
     out.push(`| cold init: require(${c.entry}) median / p90 (${c.runs} fresh processes) | ${f(c.requireMs.p50, 1)} ms / ${f(c.requireMs.p90, 1)} ms |`);
+    if (c.lazyChunkMs) {
+      out.push(`| lazy chunk ${c.lazyChunkMs.module}: require() after the bundle, median / p90 (off the first request's path) | ${f(c.lazyChunkMs.ms.p50, 1)} ms / ${f(c.lazyChunkMs.ms.p90, 1)} ms |`);
+    }
     out.push(`| cold init: whole node process (spawn → exit) median / p90 | ${f(c.processMs.p50, 1)} ms / ${f(c.processMs.p90, 1)} ms |`);
     if (c.note) out.push(`| note | ${c.note} |`);
   }

@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { chunkBuildCommands, LAZY_CHUNK_MODULES } from '../lazy-chunks';
 import type { TollgateConfig } from '../settings';
 
 export interface TollgateFunctionProps {
@@ -21,6 +22,8 @@ export interface TollgateFunctionProps {
   readonly environment: Readonly<Record<string, string>>;
   /** The validated config, baked into the bundle as `__TOLLGATE_CONFIG__` (the function reads no file). */
   readonly config: TollgateConfig;
+  /** Ship the lazily loaded modules (lib/lazy-chunks.ts) as chunks next to the bundle instead of inside it. */
+  readonly lazyChunks?: boolean;
 }
 
 /** logs.RetentionDays is a closed set; say which values are allowed instead of failing at deploy. */
@@ -77,8 +80,17 @@ export class TollgateFunction extends Construct {
         // versions that run (the runtime's SDK moves under us), and one minified, tree-shaken file loads
         // faster on a cold start than resolving the runtime's many SDK packages from disk.
         bundleAwsSDK: true,
-        externalModules: [],
+        externalModules: props.lazyChunks ? [...LAZY_CHUNK_MODULES] : [],
         define: { __TOLLGATE_CONFIG__: JSON.stringify(JSON.stringify(props.config)) },
+        ...(props.lazyChunks
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_inputDir: string, outputDir: string) => chunkBuildCommands(outputDir),
+              },
+            }
+          : {}),
       },
     });
     this.logGroup = logGroup;

@@ -40,6 +40,8 @@ export class GatewayFunction extends Construct {
       timeout: Duration.seconds(settings.deployment.timeoutSeconds),
       logRetentionDays: settings.deployment.logRetentionDays,
       config: settings,
+      // The tokenizer is a chunk of its own, loaded after the first response, not parsed at cold start.
+      lazyChunks: true,
       // Names and ARNs only: provider keys stay in Secrets Manager and are fetched at run time.
       environment: {
         TOLLGATE_KEYS_TABLE: props.keysTable.tableName,
