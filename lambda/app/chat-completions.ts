@@ -14,6 +14,7 @@ import type { ProviderCall } from '../providers/types';
 import type { GatewayDeps, RequestContext } from './gateway-app';
 import { errorResponse, jsonResponse } from './http';
 import { SSE_DONE, SSE_HEADERS, sseChunk, sseError } from './sse';
+import { StreamStalledError, settledWithin, waitWithKeepAlive, type KeepAliveSettings } from './sse-keepalive';
 
 export interface ChatFlow {
   deps: GatewayDeps;
@@ -68,43 +69,60 @@ export async function handleChatCompletion(flow: ChatFlow): Promise<Response> {
       });
       return jsonResponse(200, result.value, { ...flow.baseHeaders, ...servedHeaders(result.target, result.attempts, result.fallback) });
     } catch (err) {
-      return failBeforeFirstByte(flow, settle, err, failed);
+      return errorResponse(failBeforeFirstByte(flow, settle, err, failed), flow.baseHeaders);
     }
   }
 
-  type Opened = { iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk>; firstAt: number };
-  let opened: FallbackResult<Opened>;
-  try {
-    opened = await runWithFallback(flow.model.config.targets, async (info) => {
-      const adapter = adapterFor(deps, info.target);
-      const iterator = adapter.chatStream(await providerCall(flow, info))[Symbol.asyncIterator]();
-      // Resolve only with the first chunk in hand: until then a failure can still fall back.
-      const first = await iterator.next();
-      return { iterator, first, firstAt: flow.now() };
-    }, fallbackOpts);
-  } catch (err) {
-    return failBeforeFirstByte(flow, settle, err, failed);
-  }
+  const opening = runWithFallback(flow.model.config.targets, async (info): Promise<Opened> => {
+    const adapter = adapterFor(deps, info.target);
+    const iterator = adapter.chatStream(await providerCall(flow, info))[Symbol.asyncIterator]();
+    // Resolve only with the first chunk in hand: until then a failure can still fall back.
+    const first = await iterator.next();
+    return { iterator, first, firstAt: flow.now() };
+  }, fallbackOpts);
+  // Wait up to one keep-alive interval for the first chunk with nothing committed: a failure in that time
+  // is a plain JSON error with its real status. After that the 200 and SSE headers go out with keep-alive
+  // comments (API Gateway cuts a silent stream after 5 minutes), fallback goes on behind them, and a
+  // failure still to come can only be an SSE error event.
+  const keepAlive = keepAliveSettings(deps);
+  const early = await settledWithin(opening, keepAlive.intervalMs);
+  if (early && !early.ok) return errorResponse(failBeforeFirstByte(flow, settle, early.error, failed), flow.baseHeaders);
+  const openedNow = early?.value;
 
-  const { iterator, first, firstAt } = opened.value;
-  const served = opened.target;
-  const relay = new SseRelay(iterator, first, body.stream_options?.include_usage === true, gone, (r) =>
-    settle({
-      ...r,
-      target: served,
-      attempts: opened.attempts,
-      fallback: opened.fallback,
-      ttftMs: firstAt - flow.startedAt,
-      usage: relay.usage ?? estimateUsage(body, relay.generated),
-      usageEstimated: relay.usage === undefined,
-      completion: () => relay.generated,
-    }),
-  );
+  const relay: SseRelay = new SseRelay({
+    opening: openedNow ?? opening,
+    includeUsage: body.stream_options?.include_usage === true,
+    gone,
+    keepAlive,
+    openFailed: (err) => failBeforeFirstByte(flow, settle, err, failed),
+    end: (opened, r) =>
+      settle({
+        ...r,
+        target: opened.target,
+        attempts: opened.attempts,
+        fallback: opened.fallback,
+        ttftMs: opened.value.firstAt - flow.startedAt,
+        usage: relay.usage ?? estimateUsage(body, relay.generated),
+        usageEstimated: relay.usage === undefined,
+        completion: () => relay.generated,
+      }),
+  });
   // highWaterMark 0: the upstream is read only as fast as the client takes the answer (backpressure).
   return new Response(new ReadableStream<Uint8Array>(relay, { highWaterMark: 0 }), {
     status: 200,
-    headers: { ...SSE_HEADERS, ...flow.baseHeaders, ...servedHeaders(served, opened.attempts, opened.fallback) },
+    headers: {
+      ...SSE_HEADERS,
+      ...flow.baseHeaders,
+      // Committed before a target answered: which one served is known only later (it is in the record).
+      ...(openedNow ? servedHeaders(openedNow.target, openedNow.attempts, openedNow.fallback) : {}),
+    },
   });
+}
+
+type Opened = { iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk>; firstAt: number };
+
+function keepAliveSettings(deps: GatewayDeps): KeepAliveSettings {
+  return { intervalMs: deps.config.server.sseKeepAliveMs, stallTimeoutMs: deps.config.server.streamStallTimeoutMs };
 }
 
 interface SettleInput {
@@ -166,12 +184,13 @@ function promptText(body: ChatCompletionRequest): string {
   return body.messages.map((m) => `${m.role}: ${contentText(m.content as Parameters<typeof contentText>[0])}`).join('\n');
 }
 
+/** Settles a request no target could serve (before its first byte); returns the error to answer with. */
 function failBeforeFirstByte(
   flow: ChatFlow,
   settle: (i: SettleInput) => void,
   err: unknown,
   failed: { attempts: number; target?: TargetConfig },
-): Response {
+): GatewayError {
   const error = toGatewayError(err);
   const aborted = err instanceof ClientAbortedError;
   settle({
@@ -183,7 +202,7 @@ function failBeforeFirstByte(
     usageEstimated: false,
     errorCode: error.code ?? undefined,
   });
-  return errorResponse(error, flow.baseHeaders);
+  return error;
 }
 
 function adapterFor(deps: GatewayDeps, target: TargetConfig) {
@@ -250,43 +269,58 @@ function estimateUsage(body: ChatCompletionRequest, output: string): TokenUsage 
 
 type RelayEnd = Pick<SettleInput, 'status' | 'httpStatus' | 'errorCode'>;
 
+interface SseRelayOptions {
+  /** The opened upstream, or the fallback still running when the response was committed before it. */
+  opening: FallbackResult<Opened> | Promise<FallbackResult<Opened>>;
+  includeUsage: boolean;
+  /** Aborted by the client's request signal or by cancel(); aborting it stops the upstream request. */
+  gone: AbortController;
+  keepAlive: KeepAliveSettings;
+  /** No target could serve (after the response was committed): settles, returns the error to send. */
+  openFailed: (err: unknown) => GatewayError;
+  /** Settles a stream that opened. Runs at most once. */
+  end: (opened: FallbackResult<Opened>, r: RelayEnd) => void;
+}
+
 /**
  * The SSE relay as the body stream's source: each `pull` (the client is ready for more) reads upstream
  * chunks until one is worth sending, so there is no generator between the upstream and the stream.
  * Usage is read from every chunk (metering) and stripped from what the client sees unless it asked for
- * it. A failure after the first byte ends the stream with an OpenAI-style error event; a client that
- * leaves cancels the stream, which stops the upstream. `end` runs exactly once, however it ends.
+ * it. While the upstream is silent the client gets keep-alive comments; an upstream silent for the stall
+ * timeout between chunks is stopped. A failure after the first byte ends the stream with an OpenAI-style
+ * error event; a client that leaves cancels the stream, which stops the upstream. Settlement runs
+ * exactly once, however it ends.
  */
 class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
   usage: TokenUsage | undefined;
   generated = '';
+  private opened: FallbackResult<Opened> | undefined;
   private next: IteratorResult<ChatCompletionChunk> | undefined;
   private doneSent = false;
   private ended = false;
   /** Set by cancel(): a read still in flight must not touch the (closed) controller. */
   private cancelled = false;
 
-  constructor(
-    private readonly iterator: AsyncIterator<ChatCompletionChunk>,
-    first: IteratorResult<ChatCompletionChunk>,
-    private readonly includeUsage: boolean,
-    /** Aborted by the client's request signal or by cancel(); aborting it stops the upstream request. */
-    private readonly gone: AbortController,
-    private readonly end: (r: RelayEnd) => void,
-  ) {
-    this.next = first;
+  constructor(private readonly o: SseRelayOptions) {
+    if (!(o.opening instanceof Promise)) this.open(o.opening);
   }
 
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     if (this.ended || this.cancelled) return;
+    if (!this.opened && !(await this.awaitOpening(controller))) return;
+    const opened = this.opened!;
+    const iterator = opened.value.iterator;
     if (this.doneSent) {
       // Like the generator this replaces: success is recorded once the client has taken [DONE].
       this.finish({ status: 'success', httpStatus: 200 });
       controller.close();
       return;
     }
+    const { intervalMs, stallTimeoutMs } = this.o.keepAlive;
+    const stall = { ms: stallTimeoutMs, error: () => new StreamStalledError(opened.target.provider, stallTimeoutMs) };
+    const read = () => waitWithKeepAlive(iterator.next(), controller, intervalMs, stall);
     try {
-      let r = this.next ?? (await this.iterator.next());
+      let r = this.next ?? (await read());
       this.next = undefined;
       for (;;) {
         if (this.cancelled) return;
@@ -299,18 +333,21 @@ class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
         if (chunk.usage) this.usage = fromOpenAIUsage(chunk.usage);
         const text = chunkText(chunk);
         if (text) this.generated += text;
-        const out = this.includeUsage ? chunk : withoutUsage(chunk);
+        const out = this.o.includeUsage ? chunk : withoutUsage(chunk);
         if (out) {
           controller.enqueue(sseChunk(out));
           return;
         }
-        r = await this.iterator.next();
+        r = await read();
       }
     } catch (err) {
-      // Whatever threw (the upstream, or a chunk we could not relay), the upstream must stop now.
-      void this.iterator.return?.().catch(() => undefined);
+      const clientGone = this.o.gone.signal.aborted;
+      // Whatever threw (the upstream, a stall, or a chunk we could not relay), the upstream must stop now.
+      // Abort first: a read in flight (a stall) would otherwise hold return() until the next chunk.
+      if (err instanceof StreamStalledError) this.o.gone.abort(err);
+      void iterator.return?.().catch(() => undefined);
       if (this.cancelled) return;
-      if (this.gone.signal.aborted) {
+      if (clientGone) {
         this.finish({ status: 'client_abort', httpStatus: 499 });
       } else {
         // The first byte is gone: no fallback now. End the stream with an OpenAI-style error event.
@@ -331,14 +368,49 @@ class SseRelay implements UnderlyingDefaultSource<Uint8Array> {
       return;
     }
     // Abort first: a read in flight would otherwise hold return() until the upstream's next chunk.
-    this.gone.abort(new Error('client cancelled the response'));
-    await this.iterator.return?.().catch(() => undefined);
+    this.o.gone.abort(new Error('client cancelled the response'));
+    if (!this.opened) {
+      // Still opening: the fallback sees the abort and gives up (or had just opened a stream).
+      let opened: FallbackResult<Opened>;
+      try {
+        opened = await this.o.opening;
+      } catch (err) {
+        this.ended = true;
+        this.o.openFailed(err);
+        return;
+      }
+      this.open(opened);
+    }
+    await this.opened!.value.iterator.return?.().catch(() => undefined);
     this.finish({ status: 'client_abort', httpStatus: 499 });
+  }
+
+  private open(opened: FallbackResult<Opened>): void {
+    this.opened = opened;
+    this.next = opened.value.first;
+  }
+
+  /** Waits for the fallback with keep-alives; false when the stream ended (no target, or cancelled). */
+  private async awaitOpening(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
+    let opened: FallbackResult<Opened>;
+    try {
+      opened = await waitWithKeepAlive(Promise.resolve(this.o.opening), controller, this.o.keepAlive.intervalMs);
+    } catch (err) {
+      if (this.cancelled || this.ended) return false;
+      this.ended = true;
+      const error = this.o.openFailed(err);
+      controller.enqueue(sseError(error.toBody()));
+      controller.close();
+      return false;
+    }
+    if (this.cancelled) return false; // cancel() takes it from here
+    this.open(opened);
+    return true;
   }
 
   private finish(r: RelayEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.end(r);
+    this.o.end(this.opened!, r);
   }
 }

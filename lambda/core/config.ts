@@ -124,7 +124,11 @@ export type ObservabilityConfig = z.infer<typeof observabilitySchema>;
 const deploymentSchema = z
   .strictObject({
     memoryMb: z.number().int().min(128).max(10240).default(1024),
-    /** Lambda timeout and API Gateway integration timeout for long generations (streaming allows up to 15 min). */
+    /**
+     * Lambda timeout and API Gateway integration timeout for long generations (streaming allows up to 15 min).
+     * Independently, API Gateway closes a streamed response after 5 minutes without a byte (the idle limit);
+     * server.sseKeepAliveMs keeps SSE answers under it, a non-streamed answer must complete within it.
+     */
     timeoutSeconds: z.number().int().min(30).max(900).default(300),
     logRetentionDays: z.number().int().positive().default(30),
     stageName: z.string().regex(/^[A-Za-z0-9_]+$/).default('prod'),
@@ -149,6 +153,14 @@ export const configSchema = z
         retryBaseDelayMs: z.number().int().nonnegative().default(200),
         /** Allow `provider/model` addressing for models not listed under `models`. */
         allowDirectProviderModels: z.boolean().default(true),
+        /**
+         * A streamed answer gets an SSE comment (`: keep-alive`) after this long without a byte, while the
+         * first token is awaited and between chunks (API Gateway cuts a stream after 5 minutes of silence).
+         * The first chunk is awaited this long before the 200 and SSE headers are committed.
+         */
+        sseKeepAliveMs: z.number().int().positive().default(15_000),
+        /** A stream whose upstream sends nothing this long between chunks ends with an error event (504). */
+        streamStallTimeoutMs: z.number().int().positive().default(60_000),
       })
       .prefault({}),
     metering: meteringSchema,
