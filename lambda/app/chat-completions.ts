@@ -6,6 +6,7 @@ import type { TargetConfig } from '../core/config';
 import { GatewayError, toGatewayError } from '../core/errors';
 import type { Admission, OutcomeStatus, RequestOutcome } from '../core/gatekeeper';
 import { contentText, type ChatCompletionChunk, type ChatCompletionRequest } from '../core/openai-schema';
+import { outputCap } from '../core/output-cap';
 import { ClientAbortedError, runWithFallback, type AttemptInfo, type FallbackResult, type ResolvedModel } from '../core/routing';
 import { estimateInputTokens, estimateTokens } from '../core/token-estimate';
 import { fromOpenAIUsage, type TokenUsage } from '../core/usage';
@@ -217,8 +218,8 @@ async function providerCall(flow: ChatFlow, info: AttemptInfo): Promise<Provider
     request: { ...flow.body, model: info.target.model },
     signal: info.signal,
     apiKey,
-    // The cap the gatekeeper priced the worst case with, so an upstream that needs a cap gets the same one.
-    maxOutputTokens: flow.model.config.maxOutputTokens,
+    // The cap the gatekeeper reserved for on this target (the same function), always sent upstream.
+    maxOutputTokens: outputCap(flow.body, flow.model.config, info.target).perChoice,
   };
 }
 

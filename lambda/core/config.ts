@@ -19,6 +19,8 @@ const openaiCompatibleProvider = z.strictObject({
   apiKey: apiKeySource.optional(),
   /** Extra headers sent upstream (never secrets: those go in apiKey). */
   headers: z.record(z.string(), z.string()).optional(),
+  /** Field the output cap goes in when the client names none (default: by host, see providers/openai-compatible/api.ts). */
+  maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
 });
 const anthropicProvider = z.strictObject({
   kind: z.literal('anthropic'),
@@ -63,8 +65,12 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 
 const modelSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
-  /** Output-token ceiling used to price the worst case when the client sends no max_tokens. */
-  maxOutputTokens: z.number().int().positive().default(8192),
+  /**
+   * Output-token ceiling per choice: caps what the client may ask for and is what a request without
+   * max_tokens gets. Omitted: the model's real maximum (core/model-limits.ts). Never above that maximum
+   * (clamped per target). Whatever results is reserved for AND sent upstream (core/output-cap.ts).
+   */
+  maxOutputTokens: z.number().int().positive().optional(),
   description: z.string().optional(),
 });
 export type ModelConfig = z.infer<typeof modelSchema>;

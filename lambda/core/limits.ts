@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const rateLimitsSchema = z.strictObject({
   /** Requests per minute. */
   rpm: z.number().int().positive().optional(),
-  /** Tokens per minute (input estimate + n × requested max output at admission, corrected to actual usage at settlement). */
+  /** Tokens per minute (input estimate + n × the output cap sent upstream at admission, corrected to actual usage at settlement). */
   tpm: z.number().int().positive().optional(),
 });
 export type RateLimits = z.infer<typeof rateLimitsSchema>;
@@ -32,11 +32,11 @@ export function hasLimits(l: RateLimits | undefined): l is RateLimits {
 }
 
 /**
- * Tokens a request counts against TPM when admitted: its input estimate plus the output it asked for, once
- * per choice (`n` choices generate up to n × max_tokens; the input is processed once).
+ * Tokens a request counts against TPM when admitted: its input estimate plus its whole output allowance
+ * (core/output-cap.ts: the cap sent upstream, times `n` choices; the input is processed once).
  */
-export function admissionTokens(inputEstimate: number, requestedMaxTokens: number | undefined, choices = 1): number {
-  return inputEstimate + (requestedMaxTokens ?? 0) * Math.max(1, choices);
+export function admissionTokens(inputEstimate: number, outputAllowance: number): number {
+  return inputEstimate + outputAllowance;
 }
 
 /** A limit's state after (or at) a decision, for headers. */

@@ -116,9 +116,13 @@ export const chatCompletionRequestSchema = z.strictObject({
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
-/** The output-token cap the client asked for, whichever spelling it used. */
-export function requestedMaxTokens(req: ChatCompletionRequest): number | undefined {
-  return req.max_completion_tokens ?? req.max_tokens ?? undefined;
+/**
+ * The output-token cap the client asked for, whichever spelling it used; when it sent both
+ * `max_tokens` and `max_completion_tokens`, the smaller (the gateway reserves for and forwards that one).
+ */
+export function requestedMaxTokens(req: Pick<ChatCompletionRequest, 'max_tokens' | 'max_completion_tokens'>): number | undefined {
+  const asked = [req.max_tokens, req.max_completion_tokens].filter((v): v is number => typeof v === 'number');
+  return asked.length > 0 ? Math.min(...asked) : undefined;
 }
 
 /** Text of a message's content, parts joined (images are not text). */

@@ -80,14 +80,14 @@ export interface WorstCase {
 /**
  * The most a request can cost: every input token uncached (cache writes may cost more than input, so
  * they are priced at the dearer of the two) plus the full output allowance, at the most expensive target
- * the router might use. `maxOutputTokens` is the whole allowance: for `n` choices the caller passes
- * n × max_tokens (each choice is billed its output; the input once).
+ * the router might use. `outputAllowance(target)` is the whole allowance on that target: the cap sent to
+ * it times `n` choices (each choice is billed its output; the input once).
  */
 export function worstCaseCost(
   overrides: Readonly<Record<string, PriceConfig>>,
   targets: ReadonlyArray<TargetConfig>,
   inputTokens: number,
-  maxOutputTokens: number,
+  outputAllowance: (target: TargetConfig) => number,
 ): WorstCase {
   let worst = 0;
   const unpriced: TargetConfig[] = [];
@@ -99,7 +99,7 @@ export function worstCaseCost(
     }
     const inputPrice = Math.max(price.input, price.cacheWrite ?? 0);
     const cost = costMicros(
-      { inputTokens, outputTokens: maxOutputTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
+      { inputTokens, outputTokens: outputAllowance(t), cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
       { ...price, input: inputPrice },
     );
     worst = Math.max(worst, cost);

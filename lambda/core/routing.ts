@@ -25,7 +25,7 @@ export function resolveModel(config: TollgateConfig, name: string): ResolvedMode
     if (Object.hasOwn(config.providers, provider) && model.length > 0) {
       return {
         name,
-        config: { targets: [{ provider, model, ...DIRECT_DEFAULTS }], maxOutputTokens: 8192 },
+        config: { targets: [{ provider, model, ...DIRECT_DEFAULTS }] },
       };
     }
   }

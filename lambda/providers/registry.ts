@@ -21,7 +21,7 @@ export interface AdapterOptions {
 type Factory<K extends ProviderKind> = (id: string, config: Extract<ProviderConfig, { kind: K }>, options: AdapterOptions) => ProviderAdapter;
 
 const FACTORIES: { [K in ProviderKind]: Factory<K> } = {
-  'openai-compatible': (id, c, o) => createOpenAICompatibleAdapter(id, { baseUrl: c.baseUrl, headers: c.headers }, { fetch: o.fetch }),
+  'openai-compatible': (id, c, o) => createOpenAICompatibleAdapter(id, { baseUrl: c.baseUrl, headers: c.headers, maxTokensField: c.maxTokensField }, { fetch: o.fetch }),
   anthropic: (id, c, o) => createAnthropicAdapter(id, { baseUrl: c.baseUrl, version: c.version }, { fetch: o.fetch }),
   bedrock: (id, c, o) => createBedrockAdapter(id, { region: c.region, endpoint: c.endpoint }, o.bedrock),
   mock: (id, c) => createMockAdapter(id, { ttftMs: c.ttftMs, tokensPerSecond: c.tokensPerSecond, answerTokens: c.answerTokens, errorRate: c.errorRate }),

@@ -13,10 +13,11 @@ export interface ProviderCall {
   /** The provider's API key, if it uses one (never logged). */
   apiKey?: string;
   /**
-   * The model's output-token ceiling from config (`ModelConfig.maxOutputTokens`). Used by adapters whose
-   * upstream requires a cap (Anthropic) when the client sent none, so the cap matches what was priced.
+   * The effective output cap per choice (core/output-cap.ts): what the gatekeeper reserved for. Every
+   * adapter sends exactly this as the upstream's output-token limit, whatever max_tokens /
+   * max_completion_tokens the request carries, so the cap that is priced is the cap that is sent.
    */
-  maxOutputTokens?: number;
+  maxOutputTokens: number;
 }
 
 export interface ProviderAdapter {

@@ -16,7 +16,8 @@ import { BudgetExceededError, GatewayError, RateLimitError } from '../core/error
 import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
 import { admissionTokens, hasLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
 import { buildUsageRecord } from '../core/metering';
-import { requestedMaxTokens, type ChatCompletionRequest } from '../core/openai-schema';
+import type { ChatCompletionRequest } from '../core/openai-schema';
+import { outputCap, worstOutputTokens } from '../core/output-cap';
 import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
 import { estimateInputTokens as defaultEstimate, INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
 import { BudgetAlerts } from './budget-alerts';
@@ -169,13 +170,10 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     const soft = budgets.filter((b) => b.mode === 'soft');
 
     const inputEstimate = estimate(req.request);
-    const requestedMax = requestedMaxTokens(req.request);
-    // `n` choices are generated (and billed by OpenAI-compatible hosts) n times over; the input once.
-    const choices = Math.max(1, req.request.n ?? 1);
     let reserveMicros = 0;
     if (hard.length > 0) {
-      const outputAllowance = (requestedMax ?? req.modelConfig.maxOutputTokens) * choices;
-      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), outputAllowance);
+      // Priced per target at the output cap that target will be sent (core/output-cap.ts), n choices included.
+      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(req.request, req.modelConfig, t).total);
       if (worst.unpriced.length > 0) {
         const names = worst.unpriced.map((t) => `${t.provider}/${t.model}`).join(', ');
         throw new GatewayError(403, 'permission_error', `No price is known for ${names}, so a request under a hard budget cannot be admitted. Add it to config.pricing.`, {
@@ -190,7 +188,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (hasLimits(key.rateLimits)) limitTargets.push({ scope: 'key', id: key.keyId, limits: key.rateLimits });
     const teamLimits = policies.find((p) => p.scope === 'team')?.rateLimits;
     if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
-    const tokens = admissionTokens(inputEstimate, requestedMax, choices);
+    const tokens = admissionTokens(inputEstimate, worstOutputTokens(req.request, req.modelConfig, req.targets));
 
     // Unique even if a caller reuses a request id: two reservations must never share a lease attribute.
     const leaseId = `${req.requestId}.${Math.floor(random() * 0xffffffff).toString(36)}`;

@@ -39,6 +39,11 @@ export type DoubleBehaviour =
       usage?: DoubleUsage | null;
       /** Provider-native stop reason (e.g. `length`, `max_tokens`); defaults to the natural one. */
       finishReason?: string;
+      /**
+       * A model that talks until it is stopped: it generates (and bills) exactly the output cap the request
+       * forwarded, or `defaultMaxTokens` (the host's own limit) when the request forwarded none. Overrides `usage`.
+       */
+      runsToCap?: { promptTokens: number; defaultMaxTokens: number };
     } & StreamShape)
   | { kind: 'status'; status: number; message?: string; errorType?: string; delayMs?: number }
   /** Accept the request and never answer; ends when the client aborts or the double closes. */
@@ -60,6 +65,8 @@ export interface RecordedRequest {
   aborted: boolean;
   /** The double finished its response. */
   completed: boolean;
+  /** What the double billed for this request (the usage it reported), once it sent it. */
+  billed?: DoubleUsage;
 }
 
 export interface UpstreamDouble {

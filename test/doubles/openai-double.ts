@@ -28,6 +28,8 @@ interface RequestView {
   model: string;
   stream: boolean;
   includeUsage: boolean;
+  /** The output cap the request forwarded (max_completion_tokens or max_tokens), if any. */
+  maxTokens?: number;
 }
 
 function view(request: RecordedRequest): RequestView {
@@ -37,7 +39,19 @@ function view(request: RecordedRequest): RequestView {
     model: typeof body.model === 'string' ? body.model : 'unknown-model',
     stream: body.stream === true,
     includeUsage: streamOptions?.include_usage === true,
+    maxTokens: [body.max_completion_tokens, body.max_tokens].find((v): v is number => typeof v === 'number'),
   };
+}
+
+/** The usage an `ok` behaviour bills (and records on the request). */
+function billedUsage(b: Extract<DoubleBehaviour, { kind: 'ok' }>, req: RequestView, request: RecordedRequest): DoubleUsage | null {
+  const usage = b.runsToCap
+    ? { promptTokens: b.runsToCap.promptTokens, completionTokens: req.maxTokens ?? b.runsToCap.defaultMaxTokens }
+    : b.usage === null
+      ? null
+      : (b.usage ?? DEFAULT_USAGE);
+  if (usage) request.billed = usage;
+  return usage;
 }
 
 async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRequest): Promise<void> {
@@ -48,11 +62,11 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
     });
     return;
   }
-  if (!req.stream) return renderJson(w, b, req);
-  return renderStream(w, b, req);
+  if (!req.stream) return renderJson(w, b, req, request);
+  return renderStream(w, b, req, request);
 }
 
-async function renderJson(w: ResponseWriter, b: DoubleBehaviour, req: RequestView): Promise<void> {
+async function renderJson(w: ResponseWriter, b: DoubleBehaviour, req: RequestView, request: RecordedRequest): Promise<void> {
   if (b.kind === 'hang' || b.kind === 'status') return;
   if (b.kind === 'streamError') {
     w.json(500, { error: { message: b.message ?? 'The server had an error', type: 'server_error', param: null, code: null } });
@@ -78,7 +92,7 @@ async function renderJson(w: ResponseWriter, b: DoubleBehaviour, req: RequestVie
         logprobs: null,
       },
     ],
-    ...(b.kind === 'ok' && b.usage === null ? {} : { usage: openaiUsage(b.kind === 'ok' ? (b.usage ?? DEFAULT_USAGE) : DEFAULT_USAGE) }),
+    ...usageField(b.kind === 'ok' ? billedUsage(b, req, request) : DEFAULT_USAGE),
   };
   const body = JSON.stringify(completion);
   if (b.kind === 'dropMidStream') {
@@ -94,7 +108,11 @@ async function renderJson(w: ResponseWriter, b: DoubleBehaviour, req: RequestVie
   w.json(200, completion);
 }
 
-async function renderStream(w: ResponseWriter, b: DoubleBehaviour, req: RequestView): Promise<void> {
+function usageField(u: DoubleUsage | null): { usage?: ReturnType<typeof openaiUsage> } {
+  return u ? { usage: openaiUsage(u) } : {};
+}
+
+async function renderStream(w: ResponseWriter, b: DoubleBehaviour, req: RequestView, request: RecordedRequest): Promise<void> {
   if (b.kind === 'hang' || b.kind === 'status') return;
   w.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
@@ -129,8 +147,9 @@ async function renderStream(w: ResponseWriter, b: DoubleBehaviour, req: RequestV
   }
   if (b.kind !== 'ok') return;
   if (!(await w.write(chunk({}, b.finishReason ?? (toolCalls ? 'tool_calls' : 'stop'))))) return;
-  if (req.includeUsage && b.usage !== null) {
-    const usageChunk = { id: 'chatcmpl-double', object: 'chat.completion.chunk', created: CREATED, model: req.model, system_fingerprint: 'fp_double', choices: [], usage: openaiUsage(b.usage ?? DEFAULT_USAGE) };
+  const billed = billedUsage(b, req, request);
+  if (req.includeUsage && billed) {
+    const usageChunk = { id: 'chatcmpl-double', object: 'chat.completion.chunk', created: CREATED, model: req.model, system_fingerprint: 'fp_double', choices: [], usage: openaiUsage(billed) };
     if (!(await w.write(`data: ${JSON.stringify(usageChunk)}\n\n`))) return;
   }
   await w.write('data: [DONE]\n\n');

@@ -4,7 +4,6 @@
  */
 import { UnsupportedParameterError } from '../../core/errors';
 import {
-  requestedMaxTokens,
   type ChatCompletion,
   type ChatCompletionRequest,
   type FinishReason,
@@ -17,13 +16,10 @@ import { count, usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 import type { AnthropicRequest, AnthropicRequestBlock, AnthropicResponse, AnthropicToolChoice, AnthropicUsage } from './wire-types';
 
-/** Used when neither the client nor the model config gives an output cap (Anthropic requires one). */
-const DEFAULT_MAX_TOKENS = 4096;
-
 export interface AnthropicMappingOptions {
   stream: boolean;
-  /** The model's configured output ceiling (ProviderCall.maxOutputTokens). */
-  maxOutputTokens?: number;
+  /** The effective output cap (ProviderCall.maxOutputTokens): what was priced is what is sent. */
+  maxOutputTokens: number;
 }
 
 export function toAnthropicRequest(provider: string, req: ChatCompletionRequest, opts: AnthropicMappingOptions): AnthropicRequest {
@@ -35,7 +31,7 @@ export function toAnthropicRequest(provider: string, req: ChatCompletionRequest,
   const out: AnthropicRequest = {
     model: req.model,
     messages: turns,
-    max_tokens: requestedMaxTokens(req) ?? opts.maxOutputTokens ?? DEFAULT_MAX_TOKENS,
+    max_tokens: opts.maxOutputTokens,
   };
   if (system.length > 0) out.system = system.map((text) => ({ type: 'text', text }));
   if (req.temperature != null) out.temperature = req.temperature;

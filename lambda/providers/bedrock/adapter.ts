@@ -29,7 +29,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
     client,
 
     async chat(call: ProviderCall): Promise<ChatCompletion> {
-      const input = toConverseInput(id, call.request);
+      const input = toConverseInput(id, call.request, call.maxOutputTokens);
       try {
         const res = await client.send(new ConverseCommand(input), { abortSignal: call.signal });
         return fromConverseResponse(id, call.request.model, res, unixSeconds(now()));
@@ -39,7 +39,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
     },
 
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
-      const input = toConverseInput(id, call.request);
+      const input = toConverseInput(id, call.request, call.maxOutputTokens);
       // Our own controller too, so leaving early (return()) tears the HTTP request down.
       const controller = linkedAbortController(call.signal);
       const signal = controller.signal;

@@ -28,7 +28,7 @@ import type {
   ToolUseBlock,
 } from '@aws-sdk/client-bedrock-runtime';
 import { UnsupportedParameterError } from '../../core/errors';
-import { requestedMaxTokens, type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ToolCall, type Usage } from '../../core/openai-schema';
+import { type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ToolCall, type Usage } from '../../core/openai-schema';
 import { newCompletionId } from '../shared/chunks';
 import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
 import { count, usageFromSplit } from '../shared/token-usage';
@@ -44,7 +44,8 @@ const IMAGE_FORMATS: Record<string, ImageFormat> = {
   'image/webp': 'webp',
 };
 
-export function toConverseInput(provider: string, req: ChatCompletionRequest): ConverseInput {
+/** `maxTokens`: the effective output cap (ProviderCall.maxOutputTokens), always sent: what was priced is what is sent. */
+export function toConverseInput(provider: string, req: ChatCompletionRequest, maxTokens: number): ConverseInput {
   rejectUnsupportedFields(req, provider);
   if (req.temperature != null && req.temperature > 1) {
     throw new UnsupportedParameterError(provider, 'temperature', 'Bedrock models accept values from 0 to 1');
@@ -53,12 +54,12 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest): C
   const input: ConverseInput = { modelId: req.model, messages };
   if (system.length > 0) input.system = system.map((text): SystemContentBlock => ({ text }));
   const inference = {
-    ...(requestedMaxTokens(req) !== undefined ? { maxTokens: requestedMaxTokens(req) } : {}),
+    maxTokens,
     ...(req.temperature != null ? { temperature: req.temperature } : {}),
     ...(req.top_p != null ? { topP: req.top_p } : {}),
     ...(stopSequences(req.stop) ? { stopSequences: stopSequences(req.stop) } : {}),
   };
-  if (Object.keys(inference).length > 0) input.inferenceConfig = inference;
+  input.inferenceConfig = inference;
   const toolConfig = toToolConfig(provider, req, messages);
   if (toolConfig) input.toolConfig = toolConfig;
   return input;

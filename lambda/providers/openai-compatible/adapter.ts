@@ -4,7 +4,7 @@ import { commonErrorMessage, postJson, readJson, type FetchLike } from '../share
 import { readSse } from '../shared/sse-reader';
 import { connectionError } from '../shared/upstream-errors';
 import type { ProviderAdapter, ProviderCall } from '../types';
-import { chatCompletionsUrl, requestHeaders, sendsStreamOptions, type OpenAICompatibleSettings } from './api';
+import { chatCompletionsUrl, maxTokensField, requestHeaders, sendsStreamOptions, type OpenAICompatibleSettings } from './api';
 import { UsageCollector, parseChunk, parseCompletion, toUpstreamBody } from './chat-complete';
 
 export interface OpenAICompatibleAdapterOptions {
@@ -25,7 +25,7 @@ export function createOpenAICompatibleAdapter(
       provider: id,
       url,
       headers: requestHeaders(settings, call.apiKey, stream),
-      body: toUpstreamBody(call.request, stream, streamOptions),
+      body: toUpstreamBody(call.request, stream, { field: maxTokensField(settings, call.request), tokens: call.maxOutputTokens }, streamOptions),
       signal: call.signal,
       fetch: options.fetch,
       errorMessage: commonErrorMessage,

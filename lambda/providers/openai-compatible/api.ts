@@ -12,6 +12,33 @@ export interface OpenAICompatibleSettings {
    * known to reject the field (see below), which report usage in their last chunk anyway.
    */
   streamOptions?: boolean;
+  /**
+   * The field the output cap is sent in when the client used neither spelling. Default:
+   * `max_completion_tokens` for api.openai.com (its reasoning models refuse `max_tokens`), `max_tokens`
+   * elsewhere (the spelling every compatible host knows).
+   */
+  maxTokensField?: MaxTokensField;
+}
+
+export type MaxTokensField = 'max_tokens' | 'max_completion_tokens';
+
+/** Hosts that want `max_completion_tokens` (OpenAI's o-series and gpt-5 reject `max_tokens`). */
+const HOSTS_WANTING_MAX_COMPLETION_TOKENS: ReadonlySet<string> = new Set(['api.openai.com']);
+
+/**
+ * Which field carries the output cap upstream: the configured one; else the one the client used
+ * (`max_completion_tokens` if it sent it at all, since a client that knows it targets a reasoning model);
+ * else the host's default. Exactly one field is ever sent.
+ */
+export function maxTokensField(settings: OpenAICompatibleSettings, request: { max_tokens?: number | null; max_completion_tokens?: number | null }): MaxTokensField {
+  if (settings.maxTokensField) return settings.maxTokensField;
+  if (request.max_completion_tokens != null) return 'max_completion_tokens';
+  if (request.max_tokens != null) return 'max_tokens';
+  try {
+    return HOSTS_WANTING_MAX_COMPLETION_TOKENS.has(new URL(settings.baseUrl).hostname) ? 'max_completion_tokens' : 'max_tokens';
+  } catch {
+    return 'max_tokens';
+  }
 }
 
 /** Hosts whose schema forbids `stream_options` (422 extra_forbidden) but that always stream usage. */

@@ -9,18 +9,28 @@ import { withRawJson } from '../shared/chunks';
 import { count } from '../shared/token-usage';
 import { isRecord } from '../shared/http-transport';
 import { malformedResponseError } from '../shared/upstream-errors';
+import type { MaxTokensField } from './api';
 
 /** Consumed by the gateway (attribution), never sent upstream. */
 const GATEWAY_ONLY_FIELDS = ['metadata'] as const;
 
-export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, streamOptions = true): Record<string, unknown> {
+/** The output cap to send: the effective cap (ProviderCall.maxOutputTokens) in the field the host wants. */
+export interface UpstreamCap {
+  field: MaxTokensField;
+  tokens: number;
+}
+
+export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, cap: UpstreamCap, streamOptions = true): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(request)) {
     // null means "unset" in OpenAI's API; some compatible hosts reject explicit nulls.
     if (value === null || value === undefined) continue;
     if ((GATEWAY_ONLY_FIELDS as readonly string[]).includes(key)) continue;
+    if (key === 'max_tokens' || key === 'max_completion_tokens') continue;
     body[key] = value;
   }
+  // Always capped, in exactly one field: the cap the gatekeeper priced, never the host's own default.
+  body[cap.field] = cap.tokens;
   if (stream) {
     body.stream = true;
     // The gateway meters every stream, so usage is requested even when the client did not ask for it.

@@ -30,6 +30,7 @@ export function call(request: Partial<ChatCompletionRequest> & { model: string }
   return {
     request: { messages: [{ role: 'user', content: 'Say hello' }], ...request },
     signal: extra.signal ?? new AbortController().signal,
+    maxOutputTokens: extra.maxOutputTokens ?? request.max_completion_tokens ?? request.max_tokens ?? 4_096,
     ...extra,
   };
 }

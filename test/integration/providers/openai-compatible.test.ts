@@ -18,7 +18,7 @@ describe('Adapter: openai-compatible against the OpenAI double', () => {
   });
 
   describe('Method: chat', () => {
-    it('returns the completion and sends the key, extra headers and a body without gateway-only fields', async () => {
+    it('returns the completion and sends the key, extra headers and a body without gateway-only fields, capped', async () => {
       double.setScript({ kind: 'ok', text: 'Hi there', usage: { promptTokens: 20, completionTokens: 3, cachedTokens: 8 } });
       const result = await adapter.chat(call({ model: 'gpt-4o-mini', user: 'u-1', metadata: { team: 'search' }, temperature: null }, { apiKey: 'sk-test' }));
 
@@ -28,7 +28,7 @@ describe('Adapter: openai-compatible against the OpenAI double', () => {
       expect(req.path).toBe('/v1/chat/completions');
       expect(req.headers.authorization).toBe('Bearer sk-test');
       expect(req.headers['x-extra']).toBe('yes');
-      expect(req.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], user: 'u-1', stream: false });
+      expect(req.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], user: 'u-1', stream: false, max_tokens: 4096 });
     });
 
     it('sends no authorization header when the provider has no key', async () => {

@@ -67,12 +67,12 @@ describe('Method: priceFor', () => {
 
 describe('Method: worstCaseCost', () => {
   it('prices the most expensive target with all input uncached (at the dearer of input and cache write) and the full output', () => {
-    const wc = worstCaseCost({}, [target('openai', 'gpt-4o-mini'), target('bedrock', 'us.anthropic.claude-haiku-4-5-20251001-v1:0')], 1_000, 500);
+    const wc = worstCaseCost({}, [target('openai', 'gpt-4o-mini'), target('bedrock', 'us.anthropic.claude-haiku-4-5-20251001-v1:0')], 1_000, () => 500);
     expect(wc).toEqual({ costMicros: 1_000 * 1.25 + 500 * 5, unpriced: [] });
   });
 
   it('lists the targets it cannot price', () => {
-    const wc = worstCaseCost({}, [target('openai', 'gpt-4o-mini'), target('acme', 'm')], 10, 10);
+    const wc = worstCaseCost({}, [target('openai', 'gpt-4o-mini'), target('acme', 'm')], 10, () => 10);
     expect(wc.unpriced).toEqual([target('acme', 'm')]);
   });
 });

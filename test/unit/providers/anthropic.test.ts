@@ -32,7 +32,7 @@ describe('Method: toAnthropicRequest', () => {
           { role: 'user', content: 'Thanks' },
         ],
       }),
-      { stream: false },
+      { stream: false, maxOutputTokens: 1_024 },
     );
     expect(out.system).toEqual([
       { type: 'text', text: 'Sys' },
@@ -59,21 +59,21 @@ describe('Method: toAnthropicRequest', () => {
   });
 
   it('maps sampling fields, stop and user', () => {
-    const out = toAnthropicRequest('anthropic', req({ temperature: 0.2, top_p: 0.9, stop: 'END', user: 'u1', max_completion_tokens: 99 }), { stream: true });
+    const out = toAnthropicRequest('anthropic', req({ temperature: 0.2, top_p: 0.9, stop: 'END', user: 'u1', max_completion_tokens: 99 }), { stream: true, maxOutputTokens: 99 });
     expect(out).toMatchObject({ temperature: 0.2, top_p: 0.9, stop_sequences: ['END'], metadata: { user_id: 'u1' }, max_tokens: 99, stream: true });
   });
 
-  it('takes max_tokens from the client, then the model cap, then 4096', () => {
-    expect(toAnthropicRequest('a', req({ max_tokens: 10 }), { stream: false, maxOutputTokens: 500 }).max_tokens).toBe(10);
+  it('always sends the effective cap it is given as max_tokens, whatever the client asked for', () => {
+    // The cap is computed once (core/output-cap.ts) and reserved for; the adapter must not re-derive it.
+    expect(toAnthropicRequest('a', req({ max_tokens: 50_000 }), { stream: false, maxOutputTokens: 500 }).max_tokens).toBe(500);
     expect(toAnthropicRequest('a', req(), { stream: false, maxOutputTokens: 500 }).max_tokens).toBe(500);
-    expect(toAnthropicRequest('a', req(), { stream: false }).max_tokens).toBe(4096);
   });
 
   it('maps tools and every tool_choice form', () => {
     const tools = [{ type: 'function' as const, function: { name: 'f', description: 'd', parameters: { type: 'object', properties: { a: { type: 'string' } } } } }];
     const choice = (tool_choice: ChatCompletionRequest['tool_choice'], parallel?: boolean) =>
-      toAnthropicRequest('a', req({ tools, tool_choice, parallel_tool_calls: parallel }), { stream: false }).tool_choice;
-    expect(toAnthropicRequest('a', req({ tools }), { stream: false }).tools).toEqual([
+      toAnthropicRequest('a', req({ tools, tool_choice, parallel_tool_calls: parallel }), { stream: false, maxOutputTokens: 1_024 }).tool_choice;
+    expect(toAnthropicRequest('a', req({ tools }), { stream: false, maxOutputTokens: 1_024 }).tools).toEqual([
       { name: 'f', description: 'd', input_schema: { type: 'object', properties: { a: { type: 'string' } } } },
     ]);
     expect(choice('auto')).toEqual({ type: 'auto' });
@@ -96,24 +96,24 @@ describe('Method: toAnthropicRequest', () => {
     ['reasoning_effort', { reasoning_effort: 'low' as const }],
     ['temperature', { temperature: 1.5 }],
   ])('throws UnsupportedParameterError with param %s', (param, over) => {
-    expect(() => toAnthropicRequest('anthropic', req(over), { stream: false })).toThrow(expect.objectContaining({ param, status: 400 }));
-    expect(() => toAnthropicRequest('anthropic', req(over), { stream: false })).toThrow(UnsupportedParameterError);
+    expect(() => toAnthropicRequest('anthropic', req(over), { stream: false, maxOutputTokens: 1_024 })).toThrow(expect.objectContaining({ param, status: 400 }));
+    expect(() => toAnthropicRequest('anthropic', req(over), { stream: false, maxOutputTokens: 1_024 })).toThrow(UnsupportedParameterError);
   });
 
   it('accepts neutral values of fields it does not support (n=1, zero penalties, text format)', () => {
-    expect(() => toAnthropicRequest('a', req({ n: 1, presence_penalty: 0, response_format: { type: 'text' }, logprobs: false }), { stream: false })).not.toThrow();
+    expect(() => toAnthropicRequest('a', req({ n: 1, presence_penalty: 0, response_format: { type: 'text' }, logprobs: false }), { stream: false, maxOutputTokens: 1_024 })).not.toThrow();
   });
 
   it('throws a BadRequestError naming the arguments when a tool call is not JSON', () => {
     const bad = req({ messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'x', type: 'function', function: { name: 'f', arguments: '{oops' } }] }] });
-    expect(() => toAnthropicRequest('a', bad, { stream: false })).toThrow(expect.objectContaining({ param: 'messages[0].tool_calls[0].function.arguments' }));
+    expect(() => toAnthropicRequest('a', bad, { stream: false, maxOutputTokens: 1_024 })).toThrow(expect.objectContaining({ param: 'messages[0].tool_calls[0].function.arguments' }));
   });
 
   it('rejects image types Anthropic cannot read and URLs that are neither http nor data', () => {
     const image = (url: string) => req({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] });
-    expect(() => toAnthropicRequest('a', image('data:image/bmp;base64,AAAA'), { stream: false })).toThrow(UnsupportedParameterError);
-    expect(() => toAnthropicRequest('a', image('ftp://x/y.png'), { stream: false })).toThrow(BadRequestError);
-    expect(toAnthropicRequest('a', image('data:image/jpg;base64,AAAA'), { stream: false }).messages[0].content[0]).toEqual({
+    expect(() => toAnthropicRequest('a', image('data:image/bmp;base64,AAAA'), { stream: false, maxOutputTokens: 1_024 })).toThrow(UnsupportedParameterError);
+    expect(() => toAnthropicRequest('a', image('ftp://x/y.png'), { stream: false, maxOutputTokens: 1_024 })).toThrow(BadRequestError);
+    expect(toAnthropicRequest('a', image('data:image/jpg;base64,AAAA'), { stream: false, maxOutputTokens: 1_024 }).messages[0].content[0]).toEqual({
       type: 'image',
       source: { type: 'base64', media_type: 'image/jpeg', data: 'AAAA' },
     });

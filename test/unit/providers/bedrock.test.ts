@@ -27,6 +27,7 @@ describe('Method: toConverseInput', () => {
           { role: 'tool', tool_call_id: 'b', content: 'two' },
         ],
       }),
+      1_024,
     );
     expect(input.system).toEqual([{ text: 'Dev' }]);
     expect(input.messages).toEqual([
@@ -37,13 +38,14 @@ describe('Method: toConverseInput', () => {
     expect(input.toolConfig).toEqual({ tools: [{ toolSpec: { name: 'f', inputSchema: { json: { type: 'object' } } } }] });
   });
 
-  it('maps inference settings and sends no maxTokens when the client set none', () => {
-    expect(toConverseInput('b', req({ max_completion_tokens: 5, top_p: 0.5, stop: 'X' })).inferenceConfig).toEqual({ maxTokens: 5, topP: 0.5, stopSequences: ['X'] });
-    expect(toConverseInput('b', req()).inferenceConfig).toBeUndefined();
+  it('maps inference settings and always sends the effective cap as maxTokens', () => {
+    expect(toConverseInput('b', req({ max_completion_tokens: 5, top_p: 0.5, stop: 'X' }), 5).inferenceConfig).toEqual({ maxTokens: 5, topP: 0.5, stopSequences: ['X'] });
+    expect(toConverseInput('b', req(), 1_024).inferenceConfig).toEqual({ maxTokens: 1_024 });
+    expect(toConverseInput('b', req({ max_tokens: 50_000 }), 64_000).inferenceConfig).toEqual({ maxTokens: 64_000 });
   });
 
   it('decodes data-URL images to bytes with the matching format', () => {
-    const input = toConverseInput('b', req({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/webp;base64,AQID' } }] }] }));
+    const input = toConverseInput('b', req({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/webp;base64,AQID' } }] }] }), 1_024);
     const block = input.messages[0].content?.[0];
     expect(block?.image?.format).toBe('webp');
     expect(Array.from(block?.image?.source?.bytes ?? [])).toEqual([1, 2, 3]);
@@ -54,11 +56,11 @@ describe('Method: toConverseInput', () => {
     ['required', { any: {} }],
     [{ type: 'function' as const, function: { name: 'f' } }, { tool: { name: 'f' } }],
   ] as const)('maps tool_choice %j', (choice, expected) => {
-    expect(toConverseInput('b', req({ tools, tool_choice: choice })).toolConfig?.toolChoice).toEqual(expected);
+    expect(toConverseInput('b', req({ tools, tool_choice: choice }), 1_024).toolConfig?.toolChoice).toEqual(expected);
   });
 
   it("omits tools for tool_choice 'none' on a fresh conversation and refuses it once tools are in the history", () => {
-    expect(toConverseInput('b', req({ tools, tool_choice: 'none' })).toolConfig).toBeUndefined();
+    expect(toConverseInput('b', req({ tools, tool_choice: 'none' }), 1_024).toolConfig).toBeUndefined();
     const history = req({
       tools,
       tool_choice: 'none',
@@ -68,7 +70,7 @@ describe('Method: toConverseInput', () => {
         { role: 'tool', tool_call_id: 'a', content: 'r' },
       ],
     });
-    expect(() => toConverseInput('b', history)).toThrow(expect.objectContaining({ param: 'tool_choice' }));
+    expect(() => toConverseInput('b', history, 1_024)).toThrow(expect.objectContaining({ param: 'tool_choice' }));
   });
 
   it.each([
@@ -78,8 +80,8 @@ describe('Method: toConverseInput', () => {
     ['parallel_tool_calls', { tools, parallel_tool_calls: false }],
     ['temperature', { temperature: 1.2 }],
   ])('throws UnsupportedParameterError with param %s', (param, over) => {
-    expect(() => toConverseInput('bedrock', req(over))).toThrow(UnsupportedParameterError);
-    expect(() => toConverseInput('bedrock', req(over))).toThrow(expect.objectContaining({ param }));
+    expect(() => toConverseInput('bedrock', req(over), 1_024)).toThrow(UnsupportedParameterError);
+    expect(() => toConverseInput('bedrock', req(over), 1_024)).toThrow(expect.objectContaining({ param }));
   });
 });
 

@@ -1,6 +1,6 @@
 import { UpstreamError } from '../../../lambda/core/errors';
 import type { ChatCompletionChunk } from '../../../lambda/core/openai-schema';
-import { chatCompletionsUrl, requestHeaders, sendsStreamOptions } from '../../../lambda/providers/openai-compatible/api';
+import { chatCompletionsUrl, maxTokensField, requestHeaders, sendsStreamOptions } from '../../../lambda/providers/openai-compatible/api';
 import { UsageCollector, normaliseUsage, parseChunk, parseCompletion, toUpstreamBody } from '../../../lambda/providers/openai-compatible/chat-complete';
 
 const chunk = (over: Partial<ChatCompletionChunk>): ChatCompletionChunk => ({
@@ -35,22 +35,43 @@ describe('Method: sendsStreamOptions', () => {
   });
 });
 
+describe('Method: maxTokensField', () => {
+  it("uses the client's spelling, max_completion_tokens when it sent both, else the host's default", () => {
+    const openai = { baseUrl: 'https://api.openai.com/v1' };
+    const other = { baseUrl: 'https://api.deepseek.com/v1' };
+    expect(maxTokensField(other, { max_completion_tokens: 5 })).toBe('max_completion_tokens');
+    expect(maxTokensField(openai, { max_tokens: 5 })).toBe('max_tokens');
+    expect(maxTokensField(other, { max_tokens: 5, max_completion_tokens: 9 })).toBe('max_completion_tokens');
+    // OpenAI's reasoning models refuse max_tokens; other hosts may not know max_completion_tokens.
+    expect(maxTokensField(openai, {})).toBe('max_completion_tokens');
+    expect(maxTokensField(other, {})).toBe('max_tokens');
+    expect(maxTokensField({ ...other, maxTokensField: 'max_completion_tokens' }, { max_tokens: 5 })).toBe('max_completion_tokens');
+  });
+});
+
 describe('Method: toUpstreamBody', () => {
   const base = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }] };
+  const cap = { field: 'max_tokens' as const, tokens: 100 };
 
   it('forces include_usage on streams and keeps the client stream options', () => {
-    const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: false } }, true);
+    const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: false } }, true, cap);
     expect(body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
 
   it('omits stream_options entirely for hosts that reject it', () => {
-    const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: true } }, true, false);
-    expect(body).toEqual({ ...base, stream: true });
+    const body = toUpstreamBody({ ...base, stream: true, stream_options: { include_usage: true } }, true, cap, false);
+    expect(body).toEqual({ ...base, stream: true, max_tokens: 100 });
   });
 
   it('drops metadata and nulls, keeps user and provider-specific fields', () => {
-    const body = toUpstreamBody({ ...base, metadata: { team: 'a' }, user: 'u', seed: 3, temperature: null, stream_options: null }, false);
-    expect(body).toEqual({ ...base, user: 'u', seed: 3, stream: false });
+    const body = toUpstreamBody({ ...base, metadata: { team: 'a' }, user: 'u', seed: 3, temperature: null, stream_options: null }, false, cap);
+    expect(body).toEqual({ ...base, user: 'u', seed: 3, stream: false, max_tokens: 100 });
+  });
+
+  it('always sends the effective cap in exactly one field, replacing whatever the client sent', () => {
+    const both = toUpstreamBody({ ...base, max_tokens: 50_000, max_completion_tokens: 1 }, false, { field: 'max_completion_tokens', tokens: 1 });
+    expect(both).toEqual({ ...base, stream: false, max_completion_tokens: 1 });
+    expect(toUpstreamBody(base, false, { field: 'max_tokens', tokens: 16_384 })).toEqual({ ...base, stream: false, max_tokens: 16_384 });
   });
 });
 

@@ -33,7 +33,7 @@ describe('Method: createProviderAdapter', () => {
         },
       },
     );
-    await adapter.chat({ request: { model: 'mistral-small', messages: [{ role: 'user', content: 'hi' }] }, signal: new AbortController().signal, apiKey: 'k' });
+    await adapter.chat({ request: { model: 'mistral-small', messages: [{ role: 'user', content: 'hi' }] }, signal: new AbortController().signal, apiKey: 'k', maxOutputTokens: 100 });
     expect(seen[0].url).toBe('https://api.mistral.ai/v1/chat/completions');
     expect(seen[0].headers).toMatchObject({ 'x-tenant': 't1', authorization: 'Bearer k' });
   });
@@ -50,7 +50,7 @@ describe('Method: createProviderAdapter', () => {
         },
       },
     );
-    await adapter.chat({ request: { model: 'claude', messages: [{ role: 'user', content: 'hi' }] }, signal: new AbortController().signal, apiKey: 'k' });
+    await adapter.chat({ request: { model: 'claude', messages: [{ role: 'user', content: 'hi' }] }, signal: new AbortController().signal, apiKey: 'k', maxOutputTokens: 100 });
     expect(seen[0].url).toBe('https://api.anthropic.com/v1/messages');
     expect(seen[0].headers).toMatchObject({ 'anthropic-version': '2023-06-01', 'x-api-key': 'k' });
   });
