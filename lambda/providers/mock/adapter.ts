@@ -38,7 +38,7 @@ export function createMockAdapter(id: string, settings: MockSettings, options: M
     if (mockFails(call.request, settings.errorRate)) {
       throw new UpstreamError(id, `Provider '${id}' (mock) answered 503 for this request (errorRate ${settings.errorRate}).`, { upstreamStatus: 503 });
     }
-    const answer = mockAnswer(call.request, settings.answerTokens);
+    const answer = mockAnswer(call.request, settings.answerTokens, call.maxOutputTokens);
     const usage = toOpenAIUsage({
       inputTokens: estimateInputTokens(call.request),
       outputTokens: answer.tokens.length,

@@ -35,14 +35,13 @@ export interface MockAnswer {
 }
 
 /**
- * `answerTokens` words (±25% by seed, at least 1), cut at the client's max_tokens. Deterministic in the
- * request.
+ * `answerTokens` words (±25% by seed, at least 1), cut at `cap` (the effective output cap the adapter is
+ * given; default the client's max_tokens). Deterministic in the request.
  */
-export function mockAnswer(request: ChatCompletionRequest, answerTokens: number): MockAnswer {
+export function mockAnswer(request: ChatCompletionRequest, answerTokens: number, cap = requestedMaxTokens(request)): MockAnswer {
   const seed = requestSeed(request);
   const spread = Math.floor(answerTokens / 4);
   const natural = Math.max(1, answerTokens - spread + (spread > 0 ? seed % (2 * spread + 1) : 0));
-  const cap = requestedMaxTokens(request);
   const length = cap !== undefined ? Math.min(natural, cap) : natural;
   const tokens: string[] = [];
   for (let i = 0; i < length; i++) {

@@ -49,7 +49,7 @@ describe('Method: chat', () => {
   it('waits time-to-first-token plus one token time per output token and reports usage', async () => {
     const clock = fakeClock();
     const adapter = createMockAdapter('mock', settings, { sleep: clock.sleep });
-    const res = await adapter.chat({ request: request(), signal: new AbortController().signal });
+    const res = await adapter.chat({ request: request(), signal: new AbortController().signal, maxOutputTokens: 4_096 });
     const out = res.usage!.completion_tokens;
     expect(res.choices[0].message.content!.split(' ')).toHaveLength(out);
     expect(res.usage!.prompt_tokens).toBe(estimateInputTokens(request()));
@@ -61,7 +61,7 @@ describe('Method: chat', () => {
     const outcomes = async () => {
       const r: boolean[] = [];
       for (let i = 0; i < 200; i++) {
-        r.push(await adapter.chat({ request: request({ messages: [{ role: 'user', content: `q${i}` }] }), signal: new AbortController().signal }).then(() => true, (e: unknown) => {
+        r.push(await adapter.chat({ request: request({ messages: [{ role: 'user', content: `q${i}` }] }), signal: new AbortController().signal, maxOutputTokens: 4_096 }).then(() => true, (e: unknown) => {
           expect(e).toBeInstanceOf(UpstreamError);
           expect((e as UpstreamError).retryable).toBe(true);
           return false;
@@ -81,7 +81,7 @@ describe('Method: chatStream', () => {
   it('streams role, one chunk per token at tokensPerSecond, finish, then a usage chunk', async () => {
     const clock = fakeClock();
     const adapter = createMockAdapter('mock', settings, { sleep: clock.sleep });
-    const chunks = await collect(adapter.chatStream({ request: request({ stream: true }), signal: new AbortController().signal }));
+    const chunks = await collect(adapter.chatStream({ request: request({ stream: true }), signal: new AbortController().signal, maxOutputTokens: 4_096 }));
     const usage = chunks.at(-1)!.usage!;
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
     expect(text).toBe(mockAnswer(request(), 40).tokens.join(''));
@@ -94,7 +94,7 @@ describe('Method: chatStream', () => {
   it('stops when the call is aborted', async () => {
     const controller = new AbortController();
     const adapter = createMockAdapter('mock', { ...settings, ttftMs: 0, tokensPerSecond: 1_000 });
-    const it = adapter.chatStream({ request: request(), signal: controller.signal })[Symbol.asyncIterator]();
+    const it = adapter.chatStream({ request: request(), signal: controller.signal, maxOutputTokens: 4_096 })[Symbol.asyncIterator]();
     await it.next();
     controller.abort(new Error('client left'));
     await expect(it.next()).rejects.toThrow('client left');
