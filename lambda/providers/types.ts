@@ -20,6 +20,25 @@ export interface ProviderCall {
   maxOutputTokens: number;
 }
 
+/** One embeddings call: inputs in order, already validated (at most 2,048). */
+export interface EmbeddingsCall {
+  /** The upstream model id. */
+  model: string;
+  input: { kind: 'text'; texts: string[] } | { kind: 'tokens'; tokens: number[][] };
+  dimensions?: number;
+  user?: string;
+  signal: AbortSignal;
+  apiKey?: string;
+}
+
+export interface EmbeddingsResult {
+  /** One vector per input, in input order. */
+  vectors: number[][];
+  model: string;
+  /** Input tokens as the upstream reported them; undefined when it reported none. */
+  inputTokens?: number;
+}
+
 export interface ProviderAdapter {
   /** The provider id from the config (e.g. `openai`, `my-bedrock`). */
   readonly id: string;
@@ -32,4 +51,9 @@ export interface ProviderAdapter {
    * upstream request if the consumer stops iterating.
    */
   chatStream(call: ProviderCall): AsyncIterable<ChatCompletionChunk>;
+  /**
+   * Embeddings, for upstreams that serve them. Throws UnsupportedParameterError for an input or option the
+   * model cannot take (so the router can try the next target).
+   */
+  embed?(call: EmbeddingsCall): Promise<EmbeddingsResult>;
 }

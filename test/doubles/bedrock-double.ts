@@ -1,6 +1,6 @@
 /**
  * A Bedrock runtime upstream on loopback, spoken to by the real BedrockRuntimeClient:
- * `POST /model/{modelId}/converse` (JSON) and `/model/{modelId}/converse-stream` (the AWS event-stream
+ * `POST /model/{modelId}/invoke` (Titan and Cohere embeddings, embeddings-double.ts), `POST /model/{modelId}/converse` (JSON) and `/model/{modelId}/converse-stream` (the AWS event-stream
  * binary framing: `:event-type`, `:content-type`, `:message-type` event; exception frames with
  * `:message-type` exception and `:exception-type`). Errors before the stream use `x-amzn-errortype`, as
  * the restJson1 protocol expects. Plain HTTP/1.1: the adapter's client uses NodeHttpHandler.
@@ -20,6 +20,7 @@ import {
   type ResponseWriter,
   type UpstreamDouble,
 } from './http-double';
+import { renderBedrockEmbeddings } from './embeddings-double';
 
 export type { DoubleBehaviour, DoubleOptions, UpstreamDouble } from './http-double';
 
@@ -113,6 +114,8 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
     w.json(b.status, { message: b.message ?? `double says ${type}` }, { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': 'req-double' });
     return;
   }
+  const invoke = /^\/model\/([^/]+)\/invoke$/.exec(request.path);
+  if (invoke) return renderBedrockEmbeddings(w, b, request, decodeURIComponent(invoke[1]));
   const stream = request.path.endsWith('/converse-stream');
   const toolCalls = b.kind === 'ok' ? (b.toolCalls ?? []) : [];
   const withText = toolCalls.length === 0 || b.text !== undefined;

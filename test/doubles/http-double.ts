@@ -78,6 +78,8 @@ export interface UpstreamDouble {
   setDefault(behaviour: DoubleBehaviour): void;
   /** How many requests the client aborted so far. */
   abortedCount(): number;
+  /** The most requests that were open at the same time. */
+  maxConcurrent(): number;
   /** Resolves when `count` requests have arrived. */
   waitForRequests(count: number, timeoutMs?: number): Promise<void>;
   /** Resolves when request `index` was aborted by the client. */
@@ -160,6 +162,8 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
   let script = [...(opts.script ?? [])];
   let fallback = opts.default ?? DEFAULT_OK;
   const requests: RecordedRequest[] = [];
+  let open = 0;
+  let peak = 0;
   const closing = new AbortController();
   const listeners = new Set<() => void>();
   const notify = () => listeners.forEach((l) => l());
@@ -179,6 +183,9 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
       completed: false,
     };
     requests.push(recorded);
+    open++;
+    peak = Math.max(peak, open);
+    res.on('close', () => open--);
     const gone = new AbortController();
     const signal = AbortSignal.any([gone.signal, closing.signal]);
     const writer = new ResponseWriter(res, signal);
@@ -240,6 +247,7 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
       fallback = behaviour;
     },
     abortedCount: () => requests.filter((r) => r.aborted).length,
+    maxConcurrent: () => peak,
     waitForRequests: (count, timeoutMs = 5000) => waitUntil(() => requests.length >= count, timeoutMs, `${count} request(s)`),
     waitForAbort: (index, timeoutMs = 5000) =>
       waitUntil(() => requests[index]?.aborted === true, timeoutMs, `request ${index} to be aborted`),

@@ -4,9 +4,10 @@ import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-sche
 import { linkedAbortController } from '../shared/abort';
 import { unixSeconds } from '../shared/chunks';
 import { connectionError } from '../shared/upstream-errors';
-import type { ProviderAdapter, ProviderCall } from '../types';
+import type { EmbeddingsCall, EmbeddingsResult, ProviderAdapter, ProviderCall } from '../types';
 import { createBedrockClient, type BedrockClientOptions, type BedrockSettings } from './client';
 import { fromConverseResponse, toConverseInput } from './converse';
+import { bedrockEmbed } from './embeddings';
 import { bedrockError } from './errors';
 import { ConverseStreamTranslator } from './stream';
 
@@ -61,6 +62,10 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
       } finally {
         if (!finished) controller.abort();
       }
+    },
+
+    embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+      return bedrockEmbed(id, client, call);
     },
   };
 }

@@ -3,9 +3,10 @@ import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-sche
 import { commonErrorMessage, postJson, readJson, type FetchLike } from '../shared/http-transport';
 import { readSse } from '../shared/sse-reader';
 import { connectionError } from '../shared/upstream-errors';
-import type { ProviderAdapter, ProviderCall } from '../types';
+import type { EmbeddingsCall, EmbeddingsResult, ProviderAdapter, ProviderCall } from '../types';
 import { chatCompletionsUrl, maxTokensField, requestHeaders, sendsStreamOptions, type OpenAICompatibleSettings } from './api';
 import { UsageCollector, parseChunk, parseCompletion, toUpstreamBody } from './chat-complete';
+import { embeddingsUrl, parseEmbeddings, toEmbeddingsBody } from './embeddings';
 
 export interface OpenAICompatibleAdapterOptions {
   /** Injected for tests; defaults to the global fetch (undici). */
@@ -63,6 +64,21 @@ export function createOpenAICompatibleAdapter(
       if (!sawDone && !sawFinish) throw connectionError(id, undefined, 'ended the stream before it was complete');
       const final = usage.final();
       if (final) yield final;
+    },
+
+    async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
+      const response = await postJson({
+        provider: id,
+        url: embeddingsUrl(settings.baseUrl),
+        headers: requestHeaders(settings, call.apiKey, false),
+        body: toEmbeddingsBody(call),
+        signal: call.signal,
+        fetch: options.fetch,
+        errorMessage: commonErrorMessage,
+        apiKey: call.apiKey,
+      });
+      const expected = call.input.kind === 'text' ? call.input.texts.length : call.input.tokens.length;
+      return parseEmbeddings(id, await readJson(id, response, call.signal), expected, call.model);
     },
   };
 }
