@@ -4,7 +4,7 @@ import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../core/json-depth';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../core/openai-schema';
 
 /** Any surface's body against its schema; the first problem becomes a 400 naming the offending parameter. */
-export function parseRequestBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function validateBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestError('The request body must be a JSON object.', { code: 'invalid_type' });
   }
@@ -18,7 +18,7 @@ export function parseRequestBody<T>(schema: z.ZodType<T>, body: unknown): T {
 
 /** Validate a parsed chat completions body. */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
-  const req = parseRequestBody(chatCompletionRequestSchema, body);
+  const req = validateBody(chatCompletionRequestSchema, body);
   // As OpenAI does: a tool_choice without tools is an error, never silently dropped.
   if (req.tool_choice !== undefined && req.tool_choice !== null && !(req.tools && req.tools.length > 0)) {
     throw new BadRequestError("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { estimateTokens } from '../../../core/token-estimate';
 import type { EmbeddingsCall } from '../../../providers/types';
-import { parseRequestBody } from '../../validate-request';
+import { validateBody } from '../../validate-request';
 
 export const MAX_EMBEDDING_INPUTS = 2048;
 
@@ -31,7 +31,7 @@ export const embeddingsRequestSchema = z.strictObject({
 export type EmbeddingsRequest = z.infer<typeof embeddingsRequestSchema>;
 
 export function validateEmbeddingsRequest(body: unknown): EmbeddingsRequest {
-  return parseRequestBody(embeddingsRequestSchema, body);
+  return validateBody(embeddingsRequestSchema, body);
 }
 
 /** The inputs as a list: texts, or token-id arrays. */

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../../../core/errors';
-import { parseRequestBody } from '../../validate-request';
+import { validateBody } from '../../validate-request';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -159,7 +159,7 @@ export type ResponsesRequest = z.infer<typeof responsesRequestSchema>;
 
 /** Validated request; 400 for bad shapes and for anything that needs state on the gateway. */
 export function validateResponsesRequest(body: unknown): ResponsesRequest {
-  const req = parseRequestBody(responsesRequestSchema, body);
+  const req = validateBody(responsesRequestSchema, body);
   rejectStateful(req);
   return req;
 }
