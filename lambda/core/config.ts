@@ -21,6 +21,8 @@ const openaiCompatibleProvider = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
   /** Field the output cap goes in when the client names none (default: by host, see providers/openai-compatible/api.ts). */
   maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+  /** The host serves OpenAI's Responses API (`POST {baseUrl}/responses`): /v1/responses is passed through to it natively. */
+  responsesApi: z.boolean().optional(),
 });
 const anthropicProvider = z.strictObject({
   kind: z.literal('anthropic'),

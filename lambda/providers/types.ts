@@ -39,6 +39,20 @@ export interface EmbeddingsResult {
   inputTokens?: number;
 }
 
+/** A native Responses API call: the client's body relayed as is, with the upstream model and output cap. */
+export interface ResponsesCall {
+  body: Record<string, unknown>;
+  signal: AbortSignal;
+  apiKey?: string;
+}
+
+/** One Responses stream event from a native upstream: its `type`, raw JSON text and parsed body. */
+export interface ResponsesUpstreamEvent {
+  type: string;
+  data: string;
+  parsed: Record<string, unknown>;
+}
+
 export interface ProviderAdapter {
   /** The provider id from the config (e.g. `openai`, `my-bedrock`). */
   readonly id: string;
@@ -56,4 +70,12 @@ export interface ProviderAdapter {
    * model cannot take (so the router can try the next target).
    */
   embed?(call: EmbeddingsCall): Promise<EmbeddingsResult>;
+  /** Native Responses API (hosts configured with `responsesApi`): the Response object as the upstream sent it. */
+  responses?(call: ResponsesCall): Promise<Record<string, unknown>>;
+  /**
+   * Native Responses stream: every event, in order, ending after the terminal one (`response.completed`,
+   * `response.incomplete` or `response.failed`). An `error` event or a stream cut before the terminal
+   * event throws UpstreamError; like chatStream, failures before the first event reject the first next().
+   */
+  responsesStream?(call: ResponsesCall): AsyncIterable<ResponsesUpstreamEvent>;
 }

@@ -1,5 +1,5 @@
 /**
- * An OpenAI-compatible upstream on loopback: `POST /v1/embeddings` (embeddings-double.ts) and `POST /v1/chat/completions`, JSON or SSE (role chunk, content
+ * An OpenAI-compatible upstream on loopback: `POST /v1/embeddings` (embeddings-double.ts), `POST /v1/responses` (responses-double.ts) and `POST /v1/chat/completions`, JSON or SSE (role chunk, content
  * chunks, streamed tool_call deltas, finish chunk, usage chunk when `stream_options.include_usage`, `[DONE]`).
  */
 import {
@@ -16,6 +16,7 @@ import {
   type UpstreamDouble,
 } from './http-double';
 import { renderOpenAIEmbeddings } from './embeddings-double';
+import { renderResponses } from './responses-double';
 
 export type { DoubleBehaviour, DoubleOptions, UpstreamDouble } from './http-double';
 
@@ -64,6 +65,7 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
     return;
   }
   if (request.path.endsWith('/embeddings')) return renderOpenAIEmbeddings(w, b, request);
+  if (request.path.endsWith('/responses')) return renderResponses(w, b, request);
   if (!req.stream) return renderJson(w, b, req, request);
   return renderStream(w, b, req, request);
 }

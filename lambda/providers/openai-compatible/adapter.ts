@@ -3,10 +3,11 @@ import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-sche
 import { commonErrorMessage, postJson, readJson, type FetchLike } from '../shared/http-transport';
 import { readSse } from '../shared/sse-reader';
 import { connectionError } from '../shared/upstream-errors';
-import type { EmbeddingsCall, EmbeddingsResult, ProviderAdapter, ProviderCall } from '../types';
+import type { EmbeddingsCall, EmbeddingsResult, ProviderAdapter, ProviderCall, ResponsesCall, ResponsesUpstreamEvent } from '../types';
 import { chatCompletionsUrl, maxTokensField, requestHeaders, sendsStreamOptions, type OpenAICompatibleSettings } from './api';
 import { UsageCollector, parseChunk, parseCompletion, toUpstreamBody } from './chat-complete';
 import { embeddingsUrl, parseEmbeddings, toEmbeddingsBody } from './embeddings';
+import { TERMINAL_RESPONSE_EVENTS, parseResponseObject, parseResponsesEvent, responsesUrl } from './responses';
 
 export interface OpenAICompatibleAdapterOptions {
   /** Injected for tests; defaults to the global fetch (undici). */
@@ -27,6 +28,18 @@ export function createOpenAICompatibleAdapter(
       url,
       headers: requestHeaders(settings, call.apiKey, stream),
       body: toUpstreamBody(call.request, stream, { field: maxTokensField(settings, call.request), tokens: call.maxOutputTokens }, streamOptions),
+      signal: call.signal,
+      fetch: options.fetch,
+      errorMessage: commonErrorMessage,
+      apiKey: call.apiKey,
+    });
+
+  const openResponses = (call: ResponsesCall, stream: boolean) =>
+    postJson({
+      provider: id,
+      url: responsesUrl(settings.baseUrl),
+      headers: requestHeaders(settings, call.apiKey, stream),
+      body: { ...call.body, stream },
       signal: call.signal,
       fetch: options.fetch,
       errorMessage: commonErrorMessage,
@@ -64,6 +77,26 @@ export function createOpenAICompatibleAdapter(
       if (!sawDone && !sawFinish) throw connectionError(id, undefined, 'ended the stream before it was complete');
       const final = usage.final();
       if (final) yield final;
+    },
+
+    async responses(call: ResponsesCall): Promise<Record<string, unknown>> {
+      const response = await openResponses(call, false);
+      return parseResponseObject(id, await readJson(id, response, call.signal));
+    },
+
+    async *responsesStream(call: ResponsesCall): AsyncGenerator<ResponsesUpstreamEvent> {
+      const response = await openResponses(call, true);
+      let terminal = false;
+      for await (const events of readSse(id, response, call.signal)) {
+        for (const event of events) {
+          // Read on to the end after the terminal event rather than aborting: the connection stays reusable.
+          if (terminal || event.data.trim() === '' || event.data === '[DONE]') continue;
+          const parsed = parseResponsesEvent(id, event.data);
+          if (TERMINAL_RESPONSE_EVENTS.has(parsed.type)) terminal = true;
+          yield parsed;
+        }
+      }
+      if (!terminal) throw connectionError(id, undefined, 'ended the stream before response.completed');
     },
 
     async embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
