@@ -2,6 +2,7 @@
  * Settings the infrastructure derives from the validated Tollgate config. Pure functions, so constructs
  * stay declarative and the derivations are tested without synthesizing anything.
  */
+import { allTargets } from '../lambda/core/experiments';
 import type { TollgateConfig } from '../lambda/core/config';
 import type { BedrockTarget } from './bedrock-arns';
 
@@ -21,7 +22,7 @@ export function providerSecretFields(config: TollgateConfig): string[] {
 export function bedrockTargets(config: TollgateConfig): BedrockTarget[] {
   const seen = new Map<string, BedrockTarget>();
   for (const model of Object.values(config.models)) {
-    for (const target of model.targets) {
+    for (const target of allTargets(model)) {
       const provider = config.providers[target.provider];
       if (provider?.kind !== 'bedrock') continue;
       seen.set(`${provider.region} ${target.model}`, { region: provider.region, modelId: target.model });

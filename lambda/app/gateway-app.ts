@@ -6,7 +6,11 @@ import type { TollgateConfig } from '../core/config';
 import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
 import type { Admission, Gatekeeper } from '../core/gatekeeper';
 import type { ModelList } from '../core/openai-schema';
-import { resolveModel } from '../core/routing';
+import { chooseArm } from '../core/experiments';
+import type { ChatCompletionRequest } from '../core/openai-schema';
+import { requestEvidence } from '../core/request-evidence';
+import { resolveModel, type ResolvedModel } from '../core/routing';
+import { CUSTOMER_HEADER } from '../store/key-auth';
 import type { ProviderAdapter } from '../providers/types';
 import { handleChatCompletion } from './chat-completions';
 import { errorResponse, jsonResponse, parseJsonBody, readBodyText } from './http';
@@ -82,8 +86,9 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
     await deps.gatekeeper.authenticate?.(request.headers, startedAt);
     const body = validateChatRequest(parseJsonBody(await readBodyText(request, deps.config.server.maxBodyBytes)));
     seen.model = body.model;
-    const model = resolveModel(deps.config, body.model);
+    const model = withArm(resolveModel(deps.config, body.model), requestId, request.headers, body);
     const admission: Admission = await deps.gatekeeper.admit({
+      evidence: { ...requestEvidence(body), ...(model.arm ? { arm: model.arm } : {}) },
       requestId,
       headers: request.headers,
       request: body,
@@ -105,6 +110,17 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
       now,
     });
   }
+}
+
+/**
+ * An alias running an experiment routes this request to one arm's targets (reserved, priced and recorded as
+ * such). Sticky experiments key on the customer the request names (header, metadata, user) when it names
+ * one; a key's own customer is not known before admission, so those requests are drawn per request.
+ */
+function withArm(model: ResolvedModel, requestId: string, headers: Headers, body: ChatCompletionRequest): ResolvedModel & { arm?: string } {
+  const customer = headers.get(CUSTOMER_HEADER) ?? body.metadata?.customer ?? body.user ?? undefined;
+  const choice = chooseArm(model.name, model.config, { requestId, customer });
+  return choice ? { ...model, arm: choice.arm, config: { ...model.config, targets: [...choice.targets] } } : model;
 }
 
 function normalisePath(pathname: string): string {

@@ -2,6 +2,7 @@
  * One admin command declared as data: name, help, its own options (the target options are added to every
  * command), and `run`, which gets typed option values and opens the store only when it needs it.
  */
+import type { TollgateConfig } from '../core/config';
 import { parseCommandArgs, TARGET_OPTIONS, type OptionDefs, type Parsed } from './args';
 import { openTarget, selectTarget, type AdminStore, type StackOutputsReader, type TargetOptions } from './target';
 
@@ -22,6 +23,8 @@ export interface CliEnvironment {
 }
 
 export interface AdminSettings {
+  /** The whole validated config (pricing, providers, models, insights). */
+  config: TollgateConfig;
   /** config.metering.globalBudgetShards: the global budget's counters are summed over this many shards. */
   globalBudgetShards: number;
   /** config.alerts.budgetThresholdsPercent: thresholds of budgets that name none. */

@@ -14,6 +14,7 @@ import { TARGET_HELP, type AdminSettings, type CliEnvironment, type Command } fr
 import { budgetsList, budgetsRemove, budgetsSet } from './commands/budgets';
 import { keysCreate, keysList, keysRevoke, keysShow, keysUpdate } from './commands/keys';
 import { limitsClear, limitsList, limitsSet } from './commands/limits';
+import { insights } from './commands/insights';
 import { usage } from './commands/usage';
 
 export const COMMANDS: ReadonlyArray<Command> = [
@@ -29,6 +30,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
   budgetsRemove,
   budgetsList,
   usage,
+  insights,
 ];
 
 const GROUPS = ['keys', 'limits', 'budgets'];
@@ -157,7 +159,7 @@ function lazySettings(configPath: string | undefined, io: CliEnvironment['io']):
       io.stderr(`warning: could not read the config (${(err as Error).message}); using default metering and alert settings.\n`);
       config = parseConfig({ providers: {}, models: {} });
     }
-    settings = { globalBudgetShards: config.metering.globalBudgetShards, budgetThresholdsPercent: config.alerts.budgetThresholdsPercent };
+    settings = { config, globalBudgetShards: config.metering.globalBudgetShards, budgetThresholdsPercent: config.alerts.budgetThresholdsPercent };
     return settings;
   };
 }

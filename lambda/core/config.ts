@@ -4,6 +4,7 @@
  * into the Lambda bundle, so the function never reads a file at run time.
  */
 import { z } from 'zod';
+import { allTargets } from './experiments';
 import { priceFor } from './pricing';
 
 const providerId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'provider ids are lowercase letters, digits and dashes');
@@ -65,6 +66,15 @@ const targetSchema = z.strictObject({
 });
 export type TargetConfig = z.infer<typeof targetSchema>;
 
+/** Splits an alias's traffic between arms by weight (core/experiments.ts); an arm without targets uses the alias's own. */
+const experimentSchema = z.strictObject({
+  arms: z
+    .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), weight: z.number().positive(), targets: z.array(targetSchema).min(1).optional() }))
+    .min(2),
+  /** `customer`: a customer named by the request always gets the same arm; `request` (default): each request is drawn. */
+  sticky: z.enum(['request', 'customer']).default('request'),
+});
+
 const modelSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   /**
@@ -73,6 +83,7 @@ const modelSchema = z.strictObject({
    * (clamped per target). Whatever results is reserved for AND sent upstream (core/output-cap.ts).
    */
   maxOutputTokens: z.number().int().positive().optional(),
+  experiment: experimentSchema.optional(),
   description: z.string().optional(),
 });
 export type ModelConfig = z.infer<typeof modelSchema>;
@@ -147,6 +158,19 @@ const deploymentSchema = z
   .prefault({});
 export type DeploymentConfig = z.infer<typeof deploymentSchema>;
 
+/** `tollgate insights`: which models may be proposed, and what they can do (lambda/core/model-capabilities.ts). */
+const insightsSchema = z
+  .strictObject({
+    /** Price keys (`provider/model`) that may be proposed; default: every priced model of a configured provider. */
+    candidates: z.array(z.string().min(3)).optional(),
+    /** Overrides and additions to the built-in capability table, by price key. */
+    capabilities: z
+      .record(z.string(), z.strictObject({ contextWindow: z.number().int().positive(), tools: z.boolean(), vision: z.boolean(), reasoning: z.boolean() }))
+      .default({}),
+  })
+  .prefault({});
+export type InsightsConfig = z.infer<typeof insightsSchema>;
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -175,16 +199,18 @@ export const configSchema = z
     alerts: alertsSchema,
     observability: observabilitySchema,
     deployment: deploymentSchema,
+    insights: insightsSchema,
   })
   .superRefine((cfg, ctx) => {
     for (const [alias, model] of Object.entries(cfg.models)) {
-      model.targets.forEach((t, i) => {
-        if (!Object.hasOwn(cfg.providers, t.provider)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['models', alias, 'targets', i, 'provider'],
-            message: `unknown provider '${t.provider}'`,
-          });
+      const checkProvider = (t: TargetConfig, path: Array<string | number>) => {
+        if (!Object.hasOwn(cfg.providers, t.provider)) ctx.addIssue({ code: 'custom', path, message: `unknown provider '${t.provider}'` });
+      };
+      model.targets.forEach((t, i) => checkProvider(t, ['models', alias, 'targets', i, 'provider']));
+      model.experiment?.arms.forEach((arm, a) => {
+        arm.targets?.forEach((t, i) => checkProvider(t, ['models', alias, 'experiment', 'arms', a, 'targets', i, 'provider']));
+        if (model.experiment!.arms.findIndex((o) => o.name === arm.name) !== a) {
+          ctx.addIssue({ code: 'custom', path: ['models', alias, 'experiment', 'arms', a, 'name'], message: `duplicate arm '${arm.name}'` });
         }
       });
     }
@@ -211,7 +237,7 @@ export function parseConfig(input: unknown): TollgateConfig {
 function withMockPrices(config: TollgateConfig): TollgateConfig {
   const pricing = { ...config.pricing };
   for (const model of Object.values(config.models)) {
-    for (const t of model.targets) {
+    for (const t of allTargets(model)) {
       const p = config.providers[t.provider];
       const key = `${t.provider}/${t.model}`;
       if (p?.kind !== 'mock' || !p.priceAs || Object.hasOwn(pricing, key)) continue;

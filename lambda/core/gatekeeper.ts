@@ -5,6 +5,7 @@
  */
 import type { ModelConfig, TargetConfig } from './config';
 import type { ChatCompletionRequest } from './openai-schema';
+import type { RequestEvidence } from './request-evidence';
 import type { TokenUsage } from './usage';
 
 export interface Attribution {
@@ -29,6 +30,8 @@ export interface AdmissionRequest {
   /** Ordered targets the router may try; worst-case cost is priced over all of them. */
   targets: ReadonlyArray<TargetConfig>;
   now: number;
+  /** Kept on the usage record for `tollgate insights` (output cap, prompt prefix, experiment arm). */
+  evidence?: RequestEvidence;
 }
 
 export type OutcomeStatus = 'success' | 'upstream_error' | 'client_abort' | 'stream_error';

@@ -4,6 +4,7 @@
  * budget reservations were made in, so a request that straddles midnight is counted once, in one period.
  */
 import type { Attribution, OutcomeStatus, RequestOutcome } from './gatekeeper';
+import type { RequestEvidence } from './request-evidence';
 import { ZERO_USAGE, type TokenUsage } from './usage';
 
 export const USAGE_DIMENSIONS = ['key', 'team', 'customer', 'feature', 'model', 'environment'] as const;
@@ -50,6 +51,11 @@ export interface UsageRecord {
   attempts: number;
   fallback: boolean;
   errorCode?: string;
+  /** Insights evidence (core/request-evidence.ts); absent fields were not sent or not applicable. */
+  maxTokensRequested?: number;
+  prefixHash?: string;
+  prefixTokens?: number;
+  arm?: string;
 }
 
 export function buildUsageRecord(input: {
@@ -60,6 +66,7 @@ export function buildUsageRecord(input: {
   outcome: RequestOutcome;
   costMicros: number;
   unpriced: boolean;
+  evidence?: RequestEvidence;
 }): UsageRecord {
   const { attribution: a, outcome: o } = input;
   const usage: TokenUsage = o.usage ?? ZERO_USAGE;
@@ -93,6 +100,7 @@ export function buildUsageRecord(input: {
     attempts: o.attempts,
     fallback: o.fallback,
     errorCode: o.errorCode,
+    ...input.evidence,
   };
 }
 

@@ -284,6 +284,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       outcome,
       costMicros: actual,
       unpriced: outcome.usage !== undefined && !price,
+      evidence: s.req.evidence,
     });
 
     const budgetWrites = [

@@ -10,6 +10,7 @@ import { dimensionValues, recordTtlSeconds, USAGE_DIMENSIONS, type UsageDimensio
 import { microsToUsd } from '../core/pricing';
 import { DynamoBudgetLedger, type BudgetTotals } from './budget-ledger';
 import { documentClient, num, settleAll, type Item } from './dynamo';
+import { insightUpdates } from './insight-rollups';
 import { requestRecordKey, rollupKey, rollupPk } from './item-keys';
 
 export class UsageRecorder {
@@ -63,6 +64,7 @@ export class UsageRecorder {
         ),
       );
     }
+    for (const u of insightUpdates(this.table, r)) writes.push(this.doc.send(new UpdateCommand(u)));
     await settleAll(writes);
   }
 }

@@ -147,7 +147,7 @@ function trackInFlight(c: DynamoDBClient): { max: number; stop(): void } {
 }
 
 describe('DynamoDB requests per gateway request', () => {
-  it('is 0 reads + 6 writes in one round to admit and 12 writes in one round to settle with every limit and budget kind (caches warm)', async () => {
+  it('is 0 reads + 6 writes in one round to admit and 13 writes in one round to settle with every limit and budget kind (caches warm)', async () => {
     await keys.putPolicy('team', 'metered', { rateLimits: { rpm: 1000 }, budgets: [{ period: 'month', limitUsd: 100, mode: 'hard' }] });
     await keys.putPolicy('global', '*', { budgets: [{ period: 'month', limitUsd: 1000, mode: 'hard' }] });
     const { apiKey } = await keys.create({
@@ -172,18 +172,18 @@ describe('DynamoDB requests per gateway request', () => {
       // admit: lease index put, key+team rate limits and key/team/global reservations, all in ONE round
       expect(admit).toMatchObject({ reads: 0, writes: 6 });
       expect(admitInFlight.max).toBe(6);
-      // settle: record + 6 rollups + 3 budget settlements + 2 TPM corrections in one round (the lease index
-      // entry is left to TTL; the sweeper skips settled leases)
-      expect(settle).toMatchObject({ reads: 0, writes: 12 });
-      expect(settle.byCommand).toEqual({ PutItemCommand: 1, UpdateItemCommand: 11 });
-      expect(settleInFlight.max).toBe(12);
+      // settle: record + 6 rollups + 1 feature×model insight rollup + 3 budget settlements + 2 TPM corrections
+      // in one round (the lease index entry is left to TTL; the sweeper skips settled leases)
+      expect(settle).toMatchObject({ reads: 0, writes: 13 });
+      expect(settle.byCommand).toEqual({ PutItemCommand: 1, UpdateItemCommand: 12 });
+      expect(settleInFlight.max).toBe(13);
     } finally {
       counter.stop();
       inFlight.stop();
     }
   });
 
-  it('is 0 requests to admit and 7 writes to settle for a key without limits or budgets', async () => {
+  it('is 0 requests to admit and 8 writes to settle for a key without limits or budgets', async () => {
     const { apiKey } = await keys.create({ name: 'plain' });
     await keys.deletePolicy('global', '*');
     gate.clearCaches();
@@ -193,7 +193,7 @@ describe('DynamoDB requests per gateway request', () => {
       const a = await gate.admit(admission(config, apiKey));
       expect(counter.counts.total).toBe(0);
       await a.settle(ok(T0 + 1));
-      expect(counter.counts).toMatchObject({ reads: 0, writes: 7 });
+      expect(counter.counts).toMatchObject({ reads: 0, writes: 8 });
     } finally {
       counter.stop();
     }
