@@ -7,6 +7,7 @@ import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } fr
 import type { Admission, Gatekeeper } from '../core/gatekeeper';
 import type { ModelList } from '../core/openai-schema';
 import { chooseArm } from '../core/experiments';
+import { outputCap } from '../core/output-cap';
 import type { ChatCompletionRequest } from '../core/openai-schema';
 import { requestEvidence } from '../core/request-evidence';
 import { resolveModel, type ResolvedModel } from '../core/routing';
@@ -88,7 +89,7 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
     seen.model = body.model;
     const model = withArm(resolveModel(deps.config, body.model), requestId, request.headers, body);
     const admission: Admission = await deps.gatekeeper.admit({
-      evidence: { ...requestEvidence(body), ...(model.arm ? { arm: model.arm } : {}) },
+      evidence: { ...requestEvidence(body, outputCap(body, model.config, model.config.targets[0]).perChoice), ...(model.arm ? { arm: model.arm } : {}) },
       requestId,
       headers: request.headers,
       request: body,

@@ -52,7 +52,7 @@ export interface UsageRecord {
   fallback: boolean;
   errorCode?: string;
   /** Insights evidence (core/request-evidence.ts); absent fields were not sent or not applicable. */
-  maxTokensRequested?: number;
+  outputCapTokens?: number;
   prefixHash?: string;
   prefixTokens?: number;
   arm?: string;

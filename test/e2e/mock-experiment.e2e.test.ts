@@ -75,7 +75,7 @@ describe('Mock provider and experiment arms, end to end', () => {
       expect(r.prefixTokens).toBeGreaterThanOrEqual(1024);
     }
     expect(new Set(records.map((r) => r.prefixHash)).size).toBe(1);
-    expect(records.filter((r) => r.maxTokensRequested === 2000)).toHaveLength(20);
+    expect(records.filter((r) => r.outputCapTokens === 2000)).toHaveLength(20);
 
     const reader = new InsightReader({ client: dynamo, table: tables.ledger });
     const month = periods().month;

@@ -67,7 +67,7 @@ const RECORDS: UsageRecord[] = [
   // summarize on Sonnet: 2,000 in (500 cache reads), 300 out: 1,500 × 3 + 500 × 0.3 + 300 × 15 = 9,150 each.
   ...times(10, () => record({ feature: 'summarize', model: 'sonnet', provider: 'bedrock', upstreamModel: SONNET, inputTokens: 2000, cacheReadTokens: 500, outputTokens: 300, costMicros: 9150 })),
   // chat on GPT-4o mini, max_tokens 4,000 but 100 used: 1,000 × 0.15 + 100 × 0.6 = 210 each.
-  ...times(20, () => record({ feature: 'chat', model: 'gpt-4o-mini', provider: 'openai', upstreamModel: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costMicros: 210, maxTokensRequested: 4000 })),
+  ...times(20, () => record({ feature: 'chat', model: 'gpt-4o-mini', provider: 'openai', upstreamModel: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 100, costMicros: 210, outputCapTokens: 4000 })),
   // support resends one 2,000-token prefix, 5 times on the 25th and 3 on the 26th, never cached: 2,100 × 0.15 + 50 × 0.6 = 345.
   ...times(8, (i) =>
     record({ feature: 'support', model: 'gpt-4o-mini', provider: 'openai', upstreamModel: 'gpt-4o-mini', day: i < 5 ? '2026-11-25' : '2026-11-26', inputTokens: 2100, outputTokens: 50, costMicros: 345, prefixHash: '0123456789abcdef', prefixTokens: 2000 }),

@@ -65,9 +65,8 @@ describe('Method: chooseArm', () => {
 describe('Method: requestEvidence', () => {
   const longSystem = 'You are a careful assistant for the support team. '.repeat(200);
 
-  it('records the output cap the client asked for, whichever field it used', () => {
-    expect(requestEvidence({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 300 })).toEqual({ maxTokensRequested: 300 });
-    expect(requestEvidence({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 50 })).toEqual({ maxTokensRequested: 50 });
+  it('records the output cap in force when given', () => {
+    expect(requestEvidence({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 300 }, 300)).toEqual({ outputCapTokens: 300 });
     expect(requestEvidence({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })).toEqual({});
   });
 
