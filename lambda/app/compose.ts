@@ -7,7 +7,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BudgetAlertSink } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import type { ProviderAdapter } from '../providers/types';
-import { createDynamoGatekeeper, type DynamoGatekeeper } from '../store/dynamo-gatekeeper';
+import { createDynamoGatekeeper, type DynamoGatekeeper, type DynamoGatekeeperOptions } from '../store/dynamo-gatekeeper';
 import { createGatewayApp, type GatewayApp } from './gateway-app';
 import type { RequestObserver } from './observer';
 import type { ProviderKeySource } from './provider-keys';
@@ -25,6 +25,8 @@ export interface GatewayRuntimeOptions {
   observer?: RequestObserver;
   now?: () => number;
   onStoreError?: (err: unknown, context: string) => void;
+  /** Admission from per-process leases (default on; false: one reservation round per request). */
+  admissionLeases?: DynamoGatekeeperOptions['admissionLeases'];
 }
 
 export interface GatewayRuntime {
@@ -42,6 +44,7 @@ export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
     now: opts.now,
     alertSink: opts.alertSink,
     onError: opts.onStoreError,
+    admissionLeases: opts.admissionLeases ?? true,
     // Watched budgets (config.observability.watchedBudgets, `scope:id:period`) get a utilisation metric
     // from each settlement's own update; telemetry ignores the others.
     onBudgetSettled: telemetry

@@ -12,7 +12,9 @@ const awslambda = lambdaGlobal();
 
 export const handler = awslambda.streamifyResponse(
   createStreamingHandler(runtime.app, awslambda, {
-    afterInvocation: () => {
+    afterInvocation: async () => {
+      // Spend admitted from this container's leases reaches the budget counters before the container freezes.
+      await runtime.gatekeeper.flushLeases().catch(() => undefined);
       runtime.telemetry.flush();
       warmTokenizer(); // a no-op after the first invocation
     },

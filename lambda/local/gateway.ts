@@ -70,10 +70,17 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   return {
     ...server,
     runtime,
+    // Idle includes the batched lease flush, so callers see every settled request's spend on the counters.
+    async idle() {
+      await server.idle();
+      await runtime.gatekeeper.flushLeases();
+    },
     // The client the gateway uses (what tests and the benchmark instrument).
     store: { client: dynamo, tables: store.tables },
     async close() {
       await server.close();
+      // Leases go back before the store closes (otherwise the sweeper reclaims them, charged in full).
+      await runtime.gatekeeper.releaseLeases().catch(() => undefined);
       telemetry?.flush();
       if (dynamo !== store.client) dynamo.destroy();
       await ownStore?.close();

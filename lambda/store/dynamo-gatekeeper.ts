@@ -20,6 +20,7 @@ import type { ChatCompletionRequest } from '../core/openai-schema';
 import { outputCap, worstOutputTokens } from '../core/output-cap';
 import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
 import { estimateInputTokens as defaultEstimate, INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
+import { AdmissionLeases, sweepAdmissionLeases, type AdmissionLeaseOptions, type LeaseAdmission } from './admission-leases';
 import { BudgetAlerts } from './budget-alerts';
 import { DynamoBudgetLedger, type Lease, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
 import { AmbiguousWriteError, documentClient } from './dynamo';
@@ -55,6 +56,11 @@ export interface DynamoGatekeeperOptions {
   onBudgetSettled?: (e: BudgetSettledEvent) => void;
   /** Failures that must not fail the request (an alert that could not be sent). */
   onError?: (err: unknown, context: string) => void;
+  /**
+   * Admit from per-process leases of budget headroom and rate-limit slots (store/admission-leases.ts):
+   * no store round trip before the upstream call in steady state. Off: one reservation round per request.
+   */
+  admissionLeases?: boolean | Pick<AdmissionLeaseOptions, 'horizonMs' | 'maxShare' | 'flushIntervalMs' | 'idleMs'>;
 }
 
 export interface BudgetSettledEvent {
@@ -73,6 +79,10 @@ export interface DynamoGatekeeper extends Gatekeeper {
   readonly usage: UsageReader;
   /** Release reservations whose lease expired (their request died without settling). */
   sweepExpiredReservations(nowMs?: number): Promise<{ leases: number; released: number }>;
+  /** Move spend settled from admission leases to the budget counters now (Lambda: before the container freezes). */
+  flushLeases(): Promise<void>;
+  /** Give every admission lease back (shutdown; tests that look at `reserved`). Admission goes on, re-leasing. */
+  releaseLeases(): Promise<void>;
   clearCaches(): void;
 }
 
@@ -95,6 +105,19 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const estimate = opts.estimateInputTokens ?? defaultEstimate;
   const random = opts.random ?? Math.random;
   const leaseMs = (opts.leaseSeconds ?? config.deployment.timeoutSeconds + LEASE_GRACE_SECONDS) * 1_000;
+  const leases = opts.admissionLeases
+    ? new AdmissionLeases({
+        ...(typeof opts.admissionLeases === 'object' ? opts.admissionLeases : {}),
+        doc,
+        table: opts.tables.ledger,
+        globalShards: config.metering.globalBudgetShards,
+        now: clock,
+        random: opts.random,
+        leaseTtlMs: leaseMs,
+        onSpend: (changes) => reportSpend(changes),
+        onError: (err, context) => onError(err, context),
+      })
+    : undefined;
   const cacheMs = config.metering.keyCacheSeconds * 1_000;
   const keyCache = new TtlCache<ApiKeyRecord | undefined>();
   const policyCache = new TtlCache<PolicyRecord | undefined>();
@@ -190,6 +213,17 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
     const tokens = admissionTokens(inputEstimate, worstOutputTokens(req.request, req.modelConfig, req.targets));
 
+    if (leases && (hard.length > 0 || limitTargets.length > 0)) {
+      const periodOf = (b: EffectiveBudget) => periodKey(b.period, req.now);
+      const r = await leases.admit({ budgets: hard.map((b) => ({ budget: b, period: periodOf(b) })), costMicros: reserveMicros, limits: limitTargets, tokens, now: req.now });
+      if (!r.ok) throw r.kind === 'budget' ? budgetError(r) : rateLimitError(limitTargets[r.index], { admitted: false, state: r.state, exceeded: r.exceeded }, req.now);
+      return {
+        attribution,
+        headers: rateLimitHeaders(r.states, req.now),
+        settle: once((outcome) => settle({ req, attribution, leaseId: req.requestId, reservations: [], soft, charges: [], outcome, leased: r })),
+      };
+    }
+
     // Unique even if a caller reuses a request id: two reservations must never share a lease attribute.
     const leaseId = `${req.requestId}.${Math.floor(random() * 0xffffffff).toString(36)}`;
     const lease = hard.length > 0 ? ledger.newLease(leaseId, req.now + leaseMs) : undefined;
@@ -271,11 +305,14 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     soft: EffectiveBudget[];
     charges: RateCharge[];
     outcome: RequestOutcome;
+    /** Admitted from admission leases: the actual cost and tokens go back to them (flushed in batches). */
+    leased?: Extract<LeaseAdmission, { ok: true }>;
   }): Promise<void> {
     const { outcome } = s;
     const price = outcome.provider && outcome.upstreamModel ? priceFor(config.pricing, outcome.provider, outcome.upstreamModel) : undefined;
     const actual = outcome.usage && price ? costMicros(outcome.usage, price) : 0;
     const actualTokens = outcome.usage ? outcome.usage.inputTokens + outcome.usage.outputTokens : 0;
+    s.leased?.settle(actual, actualTokens);
     const record = buildUsageRecord({
       requestId: s.req.requestId,
       admittedAt: s.req.now,
@@ -299,7 +336,13 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     // The lease index entry stays (TTL deletes it): the sweeper skips leases whose counters no longer hold
     // them, and a reservation whose settle failed is still found and released once the lease expires.
 
-    const changes = fulfilled(budgetResults).filter((c): c is SpendChange => c !== undefined);
+    await reportSpend(fulfilled(budgetResults).filter((c): c is SpendChange => c !== undefined));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `settlement of ${s.req.requestId} partly failed`);
+  }
+
+  /** Utilisation metrics and threshold alerts from the spend a settlement (or a lease flush) returned. */
+  async function reportSpend(changes: SpendChange[]): Promise<void> {
     if (opts.onBudgetSettled) {
       for (const c of changes) {
         const b = c.budget;
@@ -312,8 +355,6 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       }
     }
     if (alerts) await alerts.evaluate(changes).catch((err: unknown) => onError(err, 'budget-alert'));
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, `settlement of ${s.req.requestId} partly failed`);
   }
 
   return {
@@ -321,7 +362,12 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     admit,
     keys,
     usage,
-    sweepExpiredReservations: (nowMs = clock()) => ledger.sweepExpiredReservations(nowMs),
+    async sweepExpiredReservations(nowMs = clock()) {
+      const [own, leased] = await Promise.all([ledger.sweepExpiredReservations(nowMs), sweepAdmissionLeases(doc, opts.tables.ledger, nowMs)]);
+      return { leases: own.leases + leased.leases, released: own.released + leased.reclaimed };
+    },
+    flushLeases: async () => leases?.flush(),
+    releaseLeases: async () => leases?.giveBackIdle(true),
     clearCaches() {
       keyCache.clear();
       policyCache.clear();

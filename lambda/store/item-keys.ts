@@ -64,3 +64,8 @@ export const rollupKey = (dimension: UsageDimension, day: string, value: string)
   pk: rollupPk(dimension, day.slice(0, 7)),
   sk: `${day}#${value}`,
 });
+
+/** Where the sweeper finds admission leases (lambda/store/admission-leases.ts): few entries, one per process and counter. */
+export const ADMISSION_LEASE_INDEX_SHARDS = 4;
+export const admissionLeaseIndexPk = (shard: number) => `alease#${shard}`;
+export const admissionLeaseIndexKey = (shard: number, leaseId: string): LedgerKey => ({ pk: admissionLeaseIndexPk(shard), sk: leaseId });

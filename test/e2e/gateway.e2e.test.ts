@@ -219,6 +219,9 @@ describe('Failures after the first byte', () => {
     expect(rig.openai.requests[before].aborted).toBe(true);
     const [record] = await records(response.headers.get('x-tollgate-request-id')!);
     expect(record).toMatchObject({ status: 'client_abort', estimated: true });
+    // Admission leases hold headroom for the next requests; given back, nothing stays reserved.
+    await rig.gateway.idle();
+    await rig.gateway.runtime.gatekeeper.releaseLeases();
     const budget = await rig.gateway.runtime.gatekeeper.usage.budget('key', keyId, periods().month);
     expect(budget.reservedMicros).toBe(0);
   });

@@ -1,0 +1,653 @@
+/**
+ * Admission from leases: each process (a Lambda container, the local server) holds a lease of budget
+ * headroom on each hard budget's counter and of request/token slots on each rate-limit window, taken with
+ * ONE conditional write per counter, and admits requests against them in memory. The store round trip
+ * leaves the request path: leases are topped up, flushed (actual spend moved from the lease to `spent`) and
+ * given back in the background, in batches.
+ *
+ * Why the caps stay exact: a lease is headroom taken out of the shared counter by the same conditional
+ * update a single request's reservation uses (`committed <= limit - amount`; `requests <= rpm - k`), so the
+ * leases of all processes together never exceed the cap, and a process admits a request only while its
+ * own lease still covers the request's worst case (budgets) or a whole slot and its tokens (rate limits).
+ *
+ * Budget lease on the counter item (the same item per-request reservations use):
+ *   `alease_<id>` = micro-USD the lease still holds (part of `reserved` and `committed`)
+ *   `alexp_<id>`  = when the lease expires unless its holder writes again (every flush extends it)
+ * open     SET lease=:x ADD committed :x, reserved :x            if committed <= cap - x and no such lease
+ * adjust   SET lease=:new ADD spent :u, reserved …, committed …   if lease = :held (flush u, top up x)
+ * close    REMOVE lease ADD spent :u, committed :u-held, reserved -held   if lease = :held
+ * reclaim  (sweeper, holder gone) REMOVE lease ADD spent :held, reserved -:held   if lease = :held
+ * Only the holder writes its lease attribute (and the sweeper removes it once expired), so `lease = :held`
+ * makes every write exactly-once: a retried write that landed finds the new value and is recognised.
+ * A reclaimed lease is charged in full: its holder may have died with requests in flight whose cost is
+ * unknown, so unused headroom is counted as spent rather than any spend released for free.
+ *
+ * Rate-limit lease on the minute window item: `ADD requests :k, tokens :t` if `requests <= rpm - k AND
+ * tokens <= tpm - t`. Bounds: admitted requests per key/team and minute never exceed RPM (all slots ever
+ * taken are within RPM); admitted tokens (input estimate + n × max output) never exceed TPM; actual usage
+ * above the estimate is added to the window afterwards, as with per-request admission. Unused slots are
+ * given back when the process goes idle; a dead process's unused slots expire with their minute
+ * (under-admission, never over-admission).
+ */
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { shardCaps, type EffectiveBudget } from '../core/budgets';
+import { minuteWindow, type RateLimits, type RateLimitScope, type RateState, type RateWindow } from '../core/limits';
+import type { SpendChange } from './budget-ledger';
+import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
+import { admissionLeaseIndexKey, admissionLeaseIndexPk, budgetCounterKey, rateWindowKey, ADMISSION_LEASE_INDEX_SHARDS, type LedgerKey } from './item-keys';
+
+export interface AdmissionLeaseOptions {
+  doc: DynamoDBDocumentClient;
+  table: string;
+  globalShards: number;
+  now?: () => number;
+  random?: () => number;
+  /** A budget lease expires this long after its holder last wrote it (then the sweeper reclaims it). */
+  leaseTtlMs: number;
+  /** A lease covers about this much of the process's recent rate ahead. */
+  horizonMs?: number;
+  /** One lease takes at most this share of the headroom left (so other processes find some). */
+  maxShare?: number;
+  /** Settled spend is flushed to the counters this often (batched writes). */
+  flushIntervalMs?: number;
+  /** Leases unused this long are given back. */
+  idleMs?: number;
+  /** Spend changes from flushes (threshold alerts, utilisation). */
+  onSpend?: (changes: SpendChange[]) => void | Promise<void>;
+  onError?: (err: unknown, context: string) => void;
+}
+
+export interface LeaseDemand {
+  /** Hard budgets and the period each is charged in. */
+  budgets: ReadonlyArray<{ budget: EffectiveBudget; period: string }>;
+  /** Worst-case cost reserved on each hard budget. */
+  costMicros: number;
+  limits: ReadonlyArray<{ scope: RateLimitScope; id: string; limits: RateLimits }>;
+  /** Tokens counted against TPM at admission. */
+  tokens: number;
+  now: number;
+}
+
+export type LeaseAdmission =
+  | { ok: true; states: RateState[]; settle(actualMicros: number, actualTokens: number): void }
+  | { ok: false; kind: 'budget'; budget: EffectiveBudget; period: string; committedMicros: number; costMicros: number }
+  | { ok: false; kind: 'rate'; index: number; state: RateState; exceeded: 'requests' | 'tokens' };
+
+const DEFAULTS = { horizonMs: 2_000, maxShare: 0.25, flushIntervalMs: 200, idleMs: 5_000 };
+/** Rounds of top-ups one admission may wait for before it is refused. */
+const MAX_TOP_UPS = 6;
+
+/** Per-millisecond rate, smoothed over ~the horizon. */
+class Rate {
+  private perMs = 0;
+  private last = 0;
+  constructor(private readonly horizonMs: number) {}
+  add(amount: number, now: number): void {
+    const dt = Math.max(0, now - this.last);
+    const decay = Math.exp(-dt / this.horizonMs);
+    this.perMs = this.perMs * decay + amount / this.horizonMs;
+    this.last = now;
+  }
+  /** Expected amount over the horizon. */
+  ahead(): number {
+    return this.perMs * this.horizonMs;
+  }
+}
+
+class BudgetLease {
+  readonly id: string;
+  held = 0;
+  inflight = 0;
+  unflushed = 0;
+  unflushedRequests = 0;
+  lastUsed = 0;
+  expiresAt = 0;
+  gone = false;
+  /** Worst cases of requests waiting for a top-up. */
+  queued = 0;
+  writing: Promise<void> | undefined;
+  readonly rate: Rate;
+  constructor(
+    readonly budget: EffectiveBudget,
+    readonly period: string,
+    readonly key: LedgerKey,
+    readonly shard: number | undefined,
+    readonly capMicros: number,
+    id: string,
+    horizonMs: number,
+  ) {
+    this.id = id;
+    this.rate = new Rate(horizonMs);
+  }
+  get available(): number {
+    return this.gone ? 0 : this.held - this.inflight - this.unflushed;
+  }
+  get attr(): string {
+    return `alease_${this.id}`;
+  }
+  get expAttr(): string {
+    return `alexp_${this.id}`;
+  }
+}
+
+class WindowLease {
+  slots = 0;
+  tokens = 0;
+  /** The window item's counts after our last write (for headers). */
+  itemRequests = 0;
+  itemTokens = 0;
+  lastUsed = 0;
+  writing: Promise<void> | undefined;
+  /** Tokens used beyond the estimate and not covered by the lease: added to the window at the next flush. */
+  extraTokens = 0;
+  /** Requests waiting for a top-up. */
+  queued = 0;
+  /** The window item's counts are known (a write of ours returned them). */
+  known = false;
+  constructor(
+    readonly scope: RateLimitScope,
+    readonly id: string,
+    readonly limits: RateLimits,
+    readonly window: RateWindow,
+    readonly key: LedgerKey,
+    readonly rate: Rate,
+    readonly tokenRate: Rate,
+  ) {}
+  storeSlotsLeft(): number {
+    return this.limits.rpm === undefined ? Infinity : Math.max(0, this.limits.rpm - this.itemRequests);
+  }
+  storeTokensLeft(): number {
+    return this.limits.tpm === undefined ? Infinity : Math.max(0, this.limits.tpm - this.itemTokens);
+  }
+  state(): RateState {
+    return { scope: this.scope, limits: this.limits, requests: this.itemRequests - this.slots, tokens: this.itemTokens - this.tokens, window: this.window };
+  }
+}
+
+/** Window items outlive their minute by an hour (TTL), as the per-request limiter's. */
+const WINDOW_TTL_SECONDS = 3_600;
+
+export class AdmissionLeases {
+  private readonly budgets = new Map<string, BudgetLease>();
+  private readonly windows = new Map<string, WindowLease>();
+  private readonly rates = new Map<string, { requests: Rate; tokens: Rate }>();
+  private readonly o: Required<Omit<AdmissionLeaseOptions, 'onSpend' | 'onError' | 'random' | 'now'>> & Pick<AdmissionLeaseOptions, 'onSpend'>;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly onError: (err: unknown, context: string) => void;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private seq = 0;
+  private readonly processId: string;
+
+  constructor(opts: AdmissionLeaseOptions) {
+    this.o = { ...DEFAULTS, ...opts, onSpend: opts.onSpend } as AdmissionLeases['o'];
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.onError = opts.onError ?? (() => undefined);
+    this.processId = `${this.now().toString(36)}${Math.floor(this.random() * 0xffffffff).toString(36)}`;
+  }
+
+  /**
+   * Admit from the leases in memory; only when a lease is missing or short does this wait for one write
+   * per such counter (shared by the requests waiting on it). Refuses exactly as the store would: a budget
+   * whose headroom (taken or obtainable) is below the worst case, a window without a slot or tokens.
+   */
+  async admit(d: LeaseDemand): Promise<LeaseAdmission> {
+    if (this.closed) throw new Error('admission leases are closed');
+    for (let attempt = 0; ; attempt++) {
+      const budgetLeases = d.budgets.map((b) => this.budgetLease(b.budget, b.period));
+      const windowLeases = d.limits.map((l) => this.windowLease(l.scope, l.id, l.limits, d.now));
+      const shortBudgets = budgetLeases.filter((l) => l.available < d.costMicros);
+      const shortWindows = windowLeases.filter((w) => this.windowShort(w, d.tokens));
+      if (shortBudgets.length === 0 && shortWindows.length === 0) return this.take(budgetLeases, windowLeases, d);
+      // What the store has left beyond our own leases, as of our last write: refuse once it cannot cover.
+      const exhausted = attempt > 0 || this.lastCommitted.size > 0 ? shortBudgets.find((l) => this.lastCommitted.has(l) && l.available + this.storeLeft(l) < d.costMicros) : undefined;
+      if (exhausted || attempt >= MAX_TOP_UPS) {
+        const l = exhausted ?? shortBudgets[0];
+        if (l) return { ok: false, kind: 'budget', budget: l.budget, period: l.period, committedMicros: this.lastCommitted.get(l) ?? 0, costMicros: d.costMicros };
+      }
+      const full = shortWindows.find((w) => w.known && this.windowShort(w, d.tokens, true));
+      if (full || attempt >= MAX_TOP_UPS) {
+        const w = full ?? shortWindows[0];
+        const state = { ...w.state(), requests: w.itemRequests, tokens: w.itemTokens };
+        return { ok: false, kind: 'rate', index: windowLeases.indexOf(w), state, exceeded: w.slots < 1 && w.storeSlotsLeft() < 1 ? 'requests' : 'tokens' };
+      }
+      for (const l of shortBudgets) l.queued += d.costMicros;
+      for (const w of shortWindows) w.queued += 1;
+      try {
+        await Promise.all([...shortBudgets.map((l) => this.topUpBudget(l)), ...shortWindows.map((w) => this.topUpWindow(w, d.tokens))]);
+      } finally {
+        for (const l of shortBudgets) l.queued -= d.costMicros;
+        for (const w of shortWindows) w.queued -= 1;
+      }
+    }
+  }
+
+  /** A window lease that cannot admit one more request of `tokens` (`withStore`: even taking all the store has left). */
+  private windowShort(w: WindowLease, tokens: number, withStore = false): boolean {
+    const slots = w.slots + (withStore ? w.storeSlotsLeft() : 0);
+    const toks = w.tokens + (withStore ? w.storeTokensLeft() : 0);
+    return slots < 1 || (w.limits.tpm !== undefined && toks < tokens);
+  }
+
+  private storeLeft(l: BudgetLease): number {
+    return Math.max(0, l.capMicros - (this.lastCommitted.get(l) ?? 0));
+  }
+
+  private take(budgetLeases: BudgetLease[], windowLeases: WindowLease[], d: LeaseDemand): LeaseAdmission {
+    const now = this.now();
+    for (const l of budgetLeases) {
+      l.inflight += d.costMicros;
+      l.lastUsed = now;
+      l.rate.add(d.costMicros, now);
+    }
+    for (const w of windowLeases) {
+      w.slots -= 1;
+      if (w.limits.tpm !== undefined) w.tokens -= d.tokens;
+      w.lastUsed = now;
+      w.rate.add(1, now);
+      w.tokenRate.add(d.tokens, now);
+    }
+    const states = windowLeases.map((w) => w.state());
+    let settled = false;
+    return {
+      ok: true,
+      states,
+      settle: (actualMicros, actualTokens) => {
+        if (settled) return;
+        settled = true;
+        for (const l of budgetLeases) {
+          l.inflight -= d.costMicros;
+          l.unflushed += actualMicros;
+          l.unflushedRequests += 1;
+        }
+        for (const w of windowLeases) {
+          if (w.limits.tpm === undefined) continue;
+          const delta = actualTokens - d.tokens;
+          const current = this.windows.get(this.windowId(w.scope, w.id)) === w;
+          if (delta <= 0) {
+            if (current) w.tokens -= delta; // unused estimate back to the lease
+          } else if (current && w.tokens >= delta) {
+            w.tokens -= delta;
+          } else {
+            w.extraTokens += delta;
+          }
+        }
+        this.scheduleFlush();
+      },
+    };
+  }
+
+  /** The committed amount a budget counter last reported (for refusals). */
+  private readonly lastCommitted = new Map<BudgetLease, number>();
+
+  private budgetLease(budget: EffectiveBudget, period: string): BudgetLease {
+    const sharded = budget.scope === 'global' && this.o.globalShards > 1;
+    const id = `${budget.scope}#${budget.id}#${period}`;
+    const existing = this.budgets.get(id);
+    if (existing && !existing.gone) return existing;
+    const shard = sharded ? Math.floor(this.random() * this.o.globalShards) : undefined;
+    const cap = shard === undefined ? budget.limitMicros : (shardCaps(budget.limitMicros, this.o.globalShards)[shard] ?? 0);
+    const lease = new BudgetLease(budget, period, budgetCounterKey(budget.scope, budget.id, period, shard), shard, cap, `${this.processId}${(this.seq++).toString(36)}`, this.o.horizonMs);
+    this.budgets.set(id, lease);
+    return lease;
+  }
+
+  private windowId(scope: RateLimitScope, id: string): string {
+    return `${scope}#${id}`;
+  }
+
+  private windowLease(scope: RateLimitScope, id: string, limits: RateLimits, nowMs: number): WindowLease {
+    const wid = this.windowId(scope, id);
+    const window = minuteWindow(nowMs);
+    const existing = this.windows.get(wid);
+    if (existing && existing.window.label === window.label) return existing;
+    if (existing) this.flushWindowExtra(existing);
+    const rates = this.rates.get(wid) ?? { requests: new Rate(this.o.horizonMs), tokens: new Rate(this.o.horizonMs) };
+    this.rates.set(wid, rates);
+    const lease = new WindowLease(scope, id, limits, window, rateWindowKey(scope, id, window), rates.requests, rates.tokens);
+    this.windows.set(wid, lease);
+    return lease;
+  }
+
+  /** One write at a time per lease; callers waiting for the same top-up share it. */
+  private topUpBudget(l: BudgetLease): Promise<void> {
+    l.writing ??= this.writeBudget(l, true)
+      .catch((err: unknown) => this.onError(err, 'lease-top-up'))
+      .finally(() => (l.writing = undefined));
+    return l.writing;
+  }
+
+  private topUpWindow(w: WindowLease, tokens: number): Promise<void> {
+    w.writing ??= this.writeWindow(w, tokens)
+      .catch((err: unknown) => this.onError(err, 'rate-lease'))
+      .finally(() => (w.writing = undefined));
+    return w.writing;
+  }
+
+  /**
+   * Size of a top-up: what the waiting requests lack, plus the recent rate over the horizon bounded by a
+   * share of what the store has left (so other processes find headroom too).
+   */
+  private budgetTopUp(l: BudgetLease): number {
+    const lacking = Math.max(0, l.queued - Math.max(0, l.available));
+    const ahead = Math.min(Math.ceil(l.rate.ahead()), Math.floor(this.storeLeft(l) * this.o.maxShare));
+    return lacking + Math.max(0, ahead);
+  }
+
+  /**
+   * Flush settled spend and top up, in one conditional write on the counter (or open the lease). On a cap
+   * refusal it retries once with exactly what is left (the condition decides; nothing over the cap lands).
+   */
+  private async writeBudget(l: BudgetLease, topUp: boolean): Promise<void> {
+    let x = topUp ? this.budgetTopUp(l) : 0;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await this.budgetWrite(l, x);
+      if (r === 'ok' || r === 'gone') return;
+      // Refused by the cap: take at most what is left and what the waiting requests lack; or just flush.
+      const left = this.storeLeft(l) - Math.max(0, l.unflushed - l.held);
+      x = Math.max(0, Math.min(left, l.queued - Math.max(0, l.available)));
+      if (x === 0 && l.unflushed === 0) return;
+    }
+  }
+
+  /** 'ok', 'cap' (the top-up did not fit; nothing written) or 'gone' (the lease was reclaimed). */
+  private async budgetWrite(l: BudgetLease, x: number): Promise<'ok' | 'cap' | 'gone'> {
+    const now = this.now();
+    const u = l.unflushed;
+    const n = l.unflushedRequests;
+    const held = l.held;
+    const consumed = Math.min(u, held);
+    const over = u - consumed;
+    const newHeld = held - consumed + x;
+    const expiresAt = now + this.o.leaseTtlMs;
+    const opening = held === 0 && !l.expiresAt;
+    if (opening && x === 0) return 'ok';
+    const names = { '#lease': l.attr, '#exp': l.expAttr };
+    const values: Item = { ':new': newHeld, ':exp': expiresAt, ':cap': l.capMicros, ':spent': u, ':committed': over + x, ':reserved': x - consumed, ':n': n };
+    const conditions = [opening ? 'attribute_not_exists(#lease)' : '#lease = :held'];
+    if (!opening) values[':held'] = held;
+    if (x > 0) {
+      conditions.push('(attribute_not_exists(committed) OR committed <= :headroom)');
+      values[':headroom'] = l.capMicros - x - over;
+    }
+    if (opening) await this.indexLease(l, expiresAt);
+    try {
+      const out = await this.o.doc.send(
+        new UpdateCommand({
+          TableName: this.o.table,
+          Key: l.key,
+          UpdateExpression: 'SET #lease = :new, #exp = :exp, limitMicros = :cap ADD spent :spent, committed :committed, reserved :reserved, requests :n',
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      this.applied(l, u, n, newHeld, expiresAt, num(out.Attributes?.committed), num(out.Attributes?.spent));
+      return 'ok';
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      const old = conditionFailedItem(err) ?? (await this.read(l.key));
+      const current = old?.[l.attr];
+      if (current === newHeld && old?.[l.expAttr] === expiresAt) {
+        // A retry of this very write, whose first attempt landed.
+        this.applied(l, u, n, newHeld, expiresAt, num(old?.committed), num(old?.spent));
+        return 'ok';
+      }
+      if (!opening && current === undefined) {
+        // Reclaimed by the sweeper (this process was presumed dead): it charged the whole lease.
+        l.gone = true;
+        this.onError(new Error(`admission lease ${l.id} on ${l.key.pk} was reclaimed`), 'lease-reclaimed');
+        return 'gone';
+      }
+      this.lastCommitted.set(l, num(old?.committed));
+      return 'cap';
+    }
+  }
+
+  private applied(l: BudgetLease, u: number, n: number, newHeld: number, expiresAt: number, committed: number, spent: number): void {
+    l.unflushed -= u;
+    l.unflushedRequests -= n;
+    l.held = newHeld;
+    l.expiresAt = expiresAt;
+    this.lastCommitted.set(l, committed);
+    if (u > 0 && this.o.onSpend) {
+      const change: SpendChange = { budget: l.budget, period: l.period, shard: l.shard, beforeMicros: spent - u, afterMicros: spent };
+      void Promise.resolve(this.o.onSpend([change])).catch((err: unknown) => this.onError(err, 'lease-spend'));
+    }
+  }
+
+  /** The index entry the sweeper finds the lease by (once per lease, before the lease itself). */
+  private async indexLease(l: BudgetLease, expiresAt: number): Promise<void> {
+    const shard = Math.floor(this.random() * ADMISSION_LEASE_INDEX_SHARDS);
+    await this.o.doc.send(
+      new PutCommand({
+        TableName: this.o.table,
+        Item: { ...admissionLeaseIndexKey(shard, l.id), counter: l.key, leaseId: l.id, openedAt: this.now(), ttl: Math.floor(expiresAt / 1000) + 30 * 86_400 },
+      }),
+    );
+  }
+
+  /**
+   * Take slots (and tokens) for the waiting requests plus the recent rate over the horizon, bounded by a
+   * share of what the window has left; on a refusal, take exactly what the waiting requests need if the
+   * window still has it.
+   */
+  private async writeWindow(w: WindowLease, tokens: number): Promise<void> {
+    const { rpm, tpm } = w.limits;
+    const needSlots = Math.max(0, w.queued - Math.max(0, w.slots));
+    const needTokens = tpm === undefined ? 0 : Math.max(0, w.queued * tokens - Math.max(0, w.tokens));
+    let k = needSlots + Math.min(Math.ceil(w.rate.ahead()), Math.floor(w.storeSlotsLeft() * this.o.maxShare));
+    let t = tpm === undefined ? 0 : needTokens + Math.min(Math.ceil(w.tokenRate.ahead()), Math.floor(w.storeTokensLeft() * this.o.maxShare));
+    for (let attempt = 0; attempt < 2 && (k > 0 || t > 0); attempt++) {
+      const values: Item = { ':k': k, ':t': t, ':ttl': Math.floor(w.window.endMs / 1000) + WINDOW_TTL_SECONDS };
+      const conditions: string[] = [];
+      if (rpm !== undefined && k > 0) {
+        conditions.push('(attribute_not_exists(requests) OR requests <= :rpmHeadroom)');
+        values[':rpmHeadroom'] = rpm - k;
+      }
+      if (tpm !== undefined && t > 0) {
+        conditions.push('(attribute_not_exists(tokens) OR tokens <= :tpmHeadroom)');
+        values[':tpmHeadroom'] = tpm - t;
+      }
+      try {
+        const out = await this.o.doc.send(
+          new UpdateCommand({
+            TableName: this.o.table,
+            Key: w.key,
+            UpdateExpression: 'SET #ttl = if_not_exists(#ttl, :ttl) ADD requests :k, tokens :t',
+            ConditionExpression: conditions.length ? conditions.join(' AND ') : undefined,
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            ExpressionAttributeValues: values,
+            ReturnValues: 'UPDATED_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        w.slots += k;
+        w.tokens += t;
+        w.itemRequests = num(out.Attributes?.requests);
+        w.itemTokens = num(out.Attributes?.tokens);
+        w.known = true;
+        return;
+      } catch (err) {
+        if (!isConditionalCheckFailed(err)) throw err;
+        const old = conditionFailedItem(err) ?? (await this.read(w.key));
+        w.itemRequests = num(old?.requests);
+        w.itemTokens = num(old?.tokens);
+        w.known = true;
+        k = Math.min(needSlots, w.storeSlotsLeft());
+        t = tpm === undefined ? 0 : Math.min(needTokens, w.storeTokensLeft());
+        if ((rpm !== undefined && needSlots > 0 && k < 1) || (tpm !== undefined && needTokens > 0 && t + Math.max(0, w.tokens) < tokens)) return;
+      }
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, this.o.flushIntervalMs);
+    this.flushTimer.unref();
+    if (!this.idleTimer) {
+      this.idleTimer = setInterval(() => void this.giveBackIdle(), this.o.idleMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  /** Move settled spend to the counters now (batched: one write per counter), and refresh expiries. */
+  flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      const now = this.now();
+      const writes: Promise<void>[] = [];
+      for (const l of this.budgets.values()) {
+        if (l.gone || l.writing) continue;
+        const stale = l.held > 0 && l.expiresAt - now < this.o.leaseTtlMs / 2;
+        if (l.unflushed > 0 || stale) {
+          l.writing = this.writeBudget(l, false)
+            .catch((err: unknown) => this.onError(err, 'lease-flush'))
+            .finally(() => (l.writing = undefined));
+          writes.push(l.writing);
+        }
+      }
+      for (const w of this.windows.values()) writes.push(this.flushWindowExtra(w));
+      await Promise.all(writes);
+    })().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private flushWindowExtra(w: WindowLease): Promise<void> {
+    const extra = w.extraTokens;
+    if (extra <= 0) return Promise.resolve();
+    w.extraTokens = 0;
+    return this.o.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.o.table,
+          Key: w.key,
+          UpdateExpression: 'SET #ttl = if_not_exists(#ttl, :ttl) ADD tokens :t',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':t': extra, ':ttl': Math.floor(w.window.endMs / 1000) + WINDOW_TTL_SECONDS },
+        }),
+      )
+      .then(() => undefined)
+      .catch((err: unknown) => this.onError(err, 'rate-correction'));
+  }
+
+  /** Give back leases no request used for idleMs (all of them when `all`). */
+  async giveBackIdle(all = false): Promise<void> {
+    const now = this.now();
+    await this.flush();
+    const writes: Promise<void>[] = [];
+    for (const [id, l] of this.budgets) {
+      if (l.gone || l.inflight > 0 || l.writing || (!all && now - l.lastUsed < this.o.idleMs)) continue;
+      this.budgets.delete(id);
+      if (l.held > 0 || l.unflushed > 0) writes.push(this.closeBudget(l).catch((err: unknown) => this.onError(err, 'lease-give-back')));
+    }
+    for (const [id, w] of this.windows) {
+      if (!all && now - w.lastUsed < this.o.idleMs) continue;
+      this.windows.delete(id);
+      const current = minuteWindow(now).label === w.window.label;
+      if (current && (w.slots > 0 || w.tokens > 0)) writes.push(this.giveBackWindow(w));
+    }
+    await Promise.all(writes);
+  }
+
+  private async closeBudget(l: BudgetLease): Promise<void> {
+    const u = l.unflushed;
+    try {
+      const out = await this.o.doc.send(
+        new UpdateCommand({
+          TableName: this.o.table,
+          Key: l.key,
+          UpdateExpression: 'REMOVE #lease, #exp ADD spent :u, committed :committed, reserved :reserved, requests :n',
+          ConditionExpression: '#lease = :held',
+          ExpressionAttributeNames: { '#lease': l.attr, '#exp': l.expAttr },
+          ExpressionAttributeValues: { ':u': u, ':committed': u - l.held, ':reserved': -l.held, ':held': l.held, ':n': l.unflushedRequests },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      if (u > 0 && this.o.onSpend) await this.o.onSpend([{ budget: l.budget, period: l.period, shard: l.shard, beforeMicros: num(out.Attributes?.spent) - u, afterMicros: num(out.Attributes?.spent) }]);
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err; // closed already (a retry) or reclaimed
+    }
+    l.gone = true;
+  }
+
+  private async giveBackWindow(w: WindowLease): Promise<void> {
+    const k = w.slots;
+    const t = w.limits.tpm === undefined ? 0 : w.tokens;
+    w.slots = 0;
+    w.tokens = 0;
+    await this.o.doc
+      .send(new UpdateCommand({ TableName: this.o.table, Key: w.key, UpdateExpression: 'ADD requests :k, tokens :t', ExpressionAttributeValues: { ':k': -k, ':t': -t } }))
+      .catch((err: unknown) => this.onError(err, 'rate-lease-give-back'));
+  }
+
+  /** Shutdown: flush and give every lease back; later admissions fail. */
+  async close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.flushTimer = this.idleTimer = undefined;
+    await this.giveBackIdle(true);
+    this.closed = true;
+  }
+
+  private async read(key: LedgerKey): Promise<Item | undefined> {
+    return (await this.o.doc.send(new GetCommand({ TableName: this.o.table, Key: key, ConsistentRead: true }))).Item;
+  }
+}
+
+/**
+ * Reclaim admission leases whose holder stopped writing them (it died, or a Lambda container stayed frozen
+ * past the lease's expiry): the whole amount still held is charged as spent, because the holder may have
+ * admitted requests from it whose cost nobody recorded. Leases already closed just lose their index entry.
+ */
+export async function sweepAdmissionLeases(doc: DynamoDBDocumentClient, table: string, nowMs: number): Promise<{ leases: number; reclaimed: number }> {
+  let leases = 0;
+  let reclaimed = 0;
+  for (let shard = 0; shard < ADMISSION_LEASE_INDEX_SHARDS; shard++) {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await doc.send(
+        new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': admissionLeaseIndexPk(shard) }, ExclusiveStartKey: start, ConsistentRead: true }),
+      );
+      for (const entry of page.Items ?? []) {
+        leases++;
+        const counter = entry.counter as LedgerKey;
+        const attr = `alease_${String(entry.leaseId)}`;
+        const expAttr = `alexp_${String(entry.leaseId)}`;
+        const item = (await doc.send(new GetCommand({ TableName: table, Key: counter, ConsistentRead: true }))).Item;
+        const held = item?.[attr];
+        if (typeof held === 'number' && num(item?.[expAttr]) > nowMs) continue; // alive
+        if (typeof held === 'number') {
+          try {
+            await doc.send(
+              new UpdateCommand({
+                TableName: table,
+                Key: counter,
+                // `reclaimed` keeps what was charged this way visible next to `spent` (budget status, audits).
+                UpdateExpression: 'REMOVE #lease, #exp ADD spent :held, reserved :neg, reclaimed :held',
+                ConditionExpression: '#lease = :held AND #exp = :exp',
+                ExpressionAttributeNames: { '#lease': attr, '#exp': expAttr },
+                ExpressionAttributeValues: { ':held': held, ':neg': -held, ':exp': item?.[expAttr] ?? 0 },
+              }),
+            );
+            reclaimed++;
+          } catch (err) {
+            if (!isConditionalCheckFailed(err)) throw err;
+            continue; // its holder wrote it meanwhile: alive after all; look again next run
+          }
+        }
+        await doc.send(new DeleteCommand({ TableName: table, Key: { pk: String(entry.pk), sk: String(entry.sk) } }));
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+  return { leases, reclaimed };
+}

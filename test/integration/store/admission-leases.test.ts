@@ -1,0 +1,177 @@
+/**
+ * Admission from leases (lambda/store/admission-leases.ts) against a real DynamoDB implementation: several
+ * gatekeepers on one store stand for several processes (each has its own leases). Hard caps and RPM must
+ * stay exact under a concurrent race, steady-state admission must make no store call, and a dead holder's
+ * lease must be reclaimed by the sweeper, charged in full.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BudgetExceededError, RateLimitError } from '../../../lambda/core/errors';
+import type { Admission } from '../../../lambda/core/gatekeeper';
+import { documentClient } from '../../../lambda/store/dynamo';
+import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
+import { budgetCounterKey } from '../../../lambda/store/item-keys';
+import { KeyStore } from '../../../lambda/store/key-store';
+import { countDynamoRequests } from '../../../lambda/store/request-counter';
+import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
+import { admission, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+
+let client: DynamoDBClient;
+let tables: TestTables;
+let keys: KeyStore;
+const config = testConfig();
+/** Worst case with a fixed 100-token estimate (125 after the safety factor) and max_tokens 100, priced at the dearer target (Haiku 4.5). */
+const WORST = 657;
+/** gpt-4o-mini: 100 in × $0.15 + 100 out × $0.60 per M = 75 micro-dollars. */
+const ACTUAL = 75;
+const DAY = '2026-11-25';
+
+const clock = T0;
+const gates: DynamoGatekeeper[] = [];
+
+function newGate(): DynamoGatekeeper {
+  const gate = createDynamoGatekeeper({
+    client,
+    tables,
+    config,
+    now: () => clock,
+    estimateInputTokens: fixedEstimate(100),
+    admissionLeases: { flushIntervalMs: 10_000, idleMs: 60_000 },
+  });
+  gates.push(gate);
+  return gate;
+}
+
+beforeAll(async () => {
+  client = testDynamoClient();
+  tables = await createTestTables(client, 'aleases');
+  keys = new KeyStore({ client, table: tables.keys });
+});
+
+afterAll(async () => {
+  await deleteTestTables(client, tables);
+  client.destroy();
+});
+
+async function counter(keyId: string) {
+  const out = await documentClient(client).send(new GetCommand({ TableName: tables.ledger, Key: budgetCounterKey('key', keyId, DAY), ConsistentRead: true }));
+  return out.Item ?? {};
+}
+
+type Tried = { ok: true; admission: Admission } | { ok: false; err: unknown };
+
+async function tryAdmit(gate: DynamoGatekeeper, apiKey: string, now = clock): Promise<Tried> {
+  try {
+    return { ok: true, admission: await gate.admit(admission(config, apiKey, { now })) };
+  } catch (err) {
+    return { ok: false, err };
+  }
+}
+
+describe('Method: admit (admission leases)', () => {
+  it('holds a hard cap exactly when 4 processes race 300 requests, and leaves nothing reserved once leases go back', async () => {
+    const cap = 20 * WORST + 300; // room for 20 worst cases, not 21
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'race', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
+    const procs = [newGate(), newGate(), newGate(), newGate()];
+    const tried = await Promise.all(Array.from({ length: 300 }, (_, i) => tryAdmit(procs[i % procs.length], apiKey)));
+    const admitted = tried.filter((t): t is Extract<Tried, { ok: true }> => t.ok);
+    for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(BudgetExceededError);
+    // Never over the cap: every admitted request holds its worst case.
+    expect(admitted.length * WORST).toBeLessThanOrEqual(cap);
+    // And the cap is used: at most one worst case can sit unused in each of the 4 processes' leases.
+    expect(admitted.length).toBeGreaterThanOrEqual(20 - 4);
+    await Promise.all(admitted.map((a) => a.admission.settle(success(usage(100, 100)))));
+    await Promise.all(procs.map((p) => p.releaseLeases()));
+    const c = await counter(keyId);
+    expect(c.spent).toBe(admitted.length * ACTUAL);
+    expect(c.reserved).toBe(0);
+    expect(c.committed).toBe(c.spent);
+    expect(Object.keys(c).filter((k) => k.startsWith('alease_'))).toEqual([]);
+  });
+
+  it('admits within the cap until it is used up, then refuses with 429 insufficient_quota', async () => {
+    const cap = 5 * WORST;
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'sequential', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
+    const [a, b] = [newGate(), newGate()];
+    let admitted = 0;
+    // Each admitted request spends its whole worst case, so exactly 5 fit whichever process admits them.
+    for (let i = 0; i < 12; i++) {
+      const t = await tryAdmit(i % 2 ? a : b, apiKey);
+      if (!t.ok) {
+        expect(t.err).toBeInstanceOf(BudgetExceededError);
+        continue;
+      }
+      admitted++;
+      await t.admission.settle({ ...success(usage(125, 100)), provider: 'bedrock', upstreamModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' });
+      await Promise.all([a.flushLeases(), b.flushLeases()]);
+    }
+    expect(admitted).toBeLessThanOrEqual(5);
+    expect(admitted).toBeGreaterThanOrEqual(4); // headroom parked in the other process's lease may refuse one
+    await Promise.all([a.releaseLeases(), b.releaseLeases()]);
+    const c = await counter(keyId);
+    expect(c.spent).toBeLessThanOrEqual(cap);
+    expect(c.reserved).toBe(0);
+  });
+
+  it('makes no store call between requests in steady state (lease covers them; spend flushed in one batch)', async () => {
+    const { apiKey } = await keys.create({ name: 'steady', rateLimits: { rpm: 1000, tpm: 1_000_000 }, budgets: [{ scope: 'key', period: 'day', limitUsd: 10, mode: 'hard' }] });
+    const gate = newGate();
+    const counted = countDynamoRequests(client);
+    // Warm up: key read, policies, lease opening; then a steady rate builds a lease that covers the next ones.
+    for (let i = 0; i < 20; i++) await (await gate.admit(admission(config, apiKey))).settle(success(usage(100, 100)));
+    await gate.flushLeases();
+    counted.reset();
+    const admissions: Admission[] = [];
+    for (let i = 0; i < 5; i++) admissions.push(await gate.admit(admission(config, apiKey)));
+    expect(counted.counts.total).toBe(0);
+    await Promise.all(admissions.map((a) => a.settle(success(usage(100, 100)))));
+    counted.reset();
+    await gate.flushLeases();
+    // One write per counter for all five requests' spend (the budget counter; token usage below the estimate stays local).
+    expect(counted.counts.byCommand.UpdateItemCommand ?? 0).toBeLessThanOrEqual(1);
+    await gate.releaseLeases();
+  });
+
+  it('never admits more than RPM in a minute across 3 processes racing 120 requests', async () => {
+    const { apiKey } = await keys.create({ name: 'rpm', rateLimits: { rpm: 25 } });
+    const procs = [newGate(), newGate(), newGate()];
+    const tried = await Promise.all(Array.from({ length: 120 }, (_, i) => tryAdmit(procs[i % 3], apiKey)));
+    const admitted = tried.filter((t) => t.ok).length;
+    for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(RateLimitError);
+    expect(admitted).toBeLessThanOrEqual(25);
+    // The stated bound: slots parked unused in another process's lease may refuse a few (given back when idle).
+    expect(admitted).toBeGreaterThanOrEqual(25 - 3 * 2);
+    await Promise.all(procs.map((p) => p.releaseLeases()));
+  });
+});
+
+describe('Method: sweepExpiredReservations (admission leases of a dead process)', () => {
+  it('reclaims the lease of a process that stopped writing it, charging what it held; a live one is kept', async () => {
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'dead', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const dead = newGate();
+    const alive = newGate();
+    await dead.admit(admission(config, apiKey)); // admitted, never settled: the process dies here
+    const before = await counter(keyId);
+    const held = Object.entries(before).filter(([k]) => k.startsWith('alease_'));
+    expect(held).toHaveLength(1);
+    const heldMicros = held[0][1] as number;
+    expect(heldMicros).toBeGreaterThanOrEqual(WORST);
+
+    // Not expired yet: nothing reclaimed.
+    await alive.sweepExpiredReservations(clock + 1_000);
+    expect((await counter(keyId))[held[0][0]]).toBe(heldMicros);
+
+    const late = clock + (config.deployment.timeoutSeconds + 121) * 1_000;
+    await alive.sweepExpiredReservations(late);
+    const after = await counter(keyId);
+    expect(after[held[0][0]]).toBeUndefined();
+    expect(after.reserved).toBe(0);
+    expect(after.spent).toBe(heldMicros);
+    expect(after.reclaimed).toBe(heldMicros);
+    expect(after.committed).toBe(heldMicros);
+  });
+});
+
+afterAll(async () => {
+  for (const g of gates) await g.releaseLeases().catch(() => undefined);
+});
