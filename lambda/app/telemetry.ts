@@ -28,6 +28,7 @@ import {
   type MetricKey,
 } from '../core/metrics-catalog';
 import { costMicros, priceFor } from '../core/pricing';
+import { redactSecrets } from '../core/redact';
 import type { RequestEndedEvent, RequestObserver, RequestRejectedEvent } from './observer';
 
 /** Prompt and completion text, if the app ever attaches it to the ended event. Logged only when allowed. */
@@ -204,6 +205,8 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
       upstreamStatus: error instanceof UpstreamError ? error.upstreamStatus : undefined,
       retryable: error instanceof UpstreamError ? error.retryable : undefined,
       error: redactSecrets(error.message),
+      // The upstream's own words: redacted with the provider key where it was thrown, pattern-redacted again here.
+      detail: error instanceof UpstreamError && error.detail ? redactSecrets(error.detail) : undefined,
     });
     publish(groups.attempt, { [Dim.Provider]: dimensionValue(provider, NO_TARGET) }, { upstreamAttemptFailures: 1 });
   }
@@ -278,19 +281,6 @@ function costMicrosOf(
 /** The attribution's non-secret fields; the key itself never reaches the observer. */
 function attributionFields(a: Attribution) {
   return { keyId: a.keyId, keyName: a.keyName, team: a.team, feature: a.feature, customer: a.customer, environment: a.environment };
-}
-
-const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
-  [/((?:api[-_]?key|authorization|secret|password|token)["']?\s*[:=]\s*["']?)(?:(?:Bearer|Basic)\s+)?[^\s"',}]+/gi, '$1[redacted]'],
-  [/\b(Bearer|Basic)\s+[^\s"',]+/gi, '$1 [redacted]'],
-  // OpenAI/Anthropic/Groq/Tollgate-style keys, including the partly masked ones upstream 401 messages echo.
-  [/\b(sk|pk|rk|gsk|tg|xai)[-_][A-Za-z0-9_*-]{6,}/g, '[redacted-key]'],
-  [/\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, '[redacted-aws-key]'],
-];
-
-/** Upstream error messages can echo credentials (OpenAI's 401 names a masked key): scrub before logging. */
-export function redactSecrets(text: string): string {
-  return SECRET_PATTERNS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), text);
 }
 
 function describeError(err: unknown): Record<string, unknown> {

@@ -126,20 +126,23 @@ export class UpstreamError extends GatewayError {
   readonly upstreamStatus: number | undefined;
   readonly retryable: boolean;
   readonly provider: string;
+  /** The upstream's own words, already redacted: for the log only, never for the client. */
+  readonly detail: string | undefined;
 
   constructor(
     provider: string,
     message: string,
-    opts: GatewayErrorOptions & { upstreamStatus?: number; retryable?: boolean; status?: number; type?: ErrorType } = {},
+    opts: GatewayErrorOptions & { upstreamStatus?: number; retryable?: boolean; status?: number; type?: ErrorType; detail?: string } = {},
   ) {
     const upstreamStatus = opts.upstreamStatus;
     const status = opts.status ?? statusForUpstream(upstreamStatus);
-    super(status, opts.type ?? (status === 504 ? 'timeout_error' : status < 500 ? 'invalid_request_error' : 'upstream_error'), message, {
+    super(status, opts.type ?? defaultUpstreamType(status), message, {
       code: opts.code ?? (upstreamStatus === undefined ? 'upstream_unavailable' : `upstream_${upstreamStatus}`),
       param: opts.param,
       cause: opts.cause,
     });
     this.provider = provider;
+    this.detail = opts.detail;
     this.upstreamStatus = upstreamStatus;
     this.retryable = opts.retryable ?? isRetryableStatus(upstreamStatus);
   }
@@ -154,6 +157,12 @@ export class UpstreamTimeoutError extends UpstreamError {
       retryable: true,
     });
   }
+}
+
+function defaultUpstreamType(status: number): ErrorType {
+  if (status === 504) return 'timeout_error';
+  if (status === 429) return 'rate_limit_error';
+  return status < 500 ? 'invalid_request_error' : 'upstream_error';
 }
 
 /** Fallback-worthy: connection errors (no status), 408, 409, 429 and 5xx. */

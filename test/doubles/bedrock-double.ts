@@ -90,6 +90,8 @@ function errorTypeFor(status: number): string {
   switch (status) {
     case 400:
       return 'ValidationException';
+    case 401:
+      return 'UnrecognizedClientException';
     case 403:
       return 'AccessDeniedException';
     case 404:

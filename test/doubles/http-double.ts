@@ -52,7 +52,7 @@ export type DoubleBehaviour =
   | ({ kind: 'dropMidStream'; afterChunks: number } & StreamShape)
   /** Send `afterChunks` content chunks (default 1), then a chunk that is not valid JSON. */
   | ({ kind: 'malformedChunk'; afterChunks?: number } & StreamShape)
-  /** A provider-specific in-stream error event (Anthropic `error`, Bedrock exception frame). */
+  /** A provider-specific in-stream error event (OpenAI in-band `error`, Anthropic `error`, Bedrock exception frame). */
   | ({ kind: 'streamError'; afterChunks?: number; errorType?: string; message?: string } & StreamShape);
 
 export interface RecordedRequest {
@@ -200,7 +200,7 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
       notify();
     });
     notify();
-    const behaviour = script.shift() ?? fallback;
+    const behaviour = echoHeaders(script.shift() ?? fallback, recorded);
     try {
       if (behaviour.kind === 'hang') {
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -258,6 +258,19 @@ export async function startHttpDouble(render: Renderer, opts: DoubleOptions = {}
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * A behaviour's `message` may quote what the client sent, as careless upstreams do: `{{header:NAME}}` is
+ * replaced with that request header's value, `{{header:NAME:FROM:TO}}` with a slice of it.
+ */
+function echoHeaders(behaviour: DoubleBehaviour, request: RecordedRequest): DoubleBehaviour {
+  if (!('message' in behaviour) || typeof behaviour.message !== 'string') return behaviour;
+  const message = behaviour.message.replace(/\{\{header:([a-z0-9-]+)(?::(\d+):(\d+))?\}\}/g, (_m, name: string, from?: string, to?: string) => {
+    const value = String(request.headers[name] ?? '');
+    return from === undefined ? value : value.slice(Number(from), Number(to));
+  });
+  return { ...behaviour, message };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -43,7 +43,7 @@ export function createAnthropicAdapter(id: string, settings: AnthropicSettings, 
 
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
       const response = await open(call, true);
-      const translator = new AnthropicStreamTranslator(id, unixSeconds(now()), call.request.model);
+      const translator = new AnthropicStreamTranslator(id, unixSeconds(now()), call.request.model, call.apiKey);
       for await (const events of readSse(id, response, call.signal)) {
         for (const event of events) {
           if (translator.complete || event.data.trim() === '') continue;

@@ -6,8 +6,7 @@
 import type { ChatCompletionChunk, FinishReason } from '../../core/openai-schema';
 import { finishChunk, newCompletionId, roleChunk, textChunk, toolCallChunk, usageChunk, type ChunkMeta } from '../shared/chunks';
 import { isRecord } from '../shared/http-transport';
-import { malformedResponseError, upstreamStatusError } from '../shared/upstream-errors';
-import { statusForErrorType } from './api';
+import { malformedResponseError, statusForErrorType, upstreamFailure } from '../shared/upstream-errors';
 import { anthropicUsage, finishReason } from './chat-complete';
 import type { AnthropicStreamEvent, AnthropicUsage } from './wire-types';
 
@@ -25,6 +24,8 @@ export class AnthropicStreamTranslator {
     private readonly provider: string,
     created: number,
     model = '',
+    /** The key this call used: redacted (with its fragments) from an `error` event's text before it is logged. */
+    private readonly apiKey?: string,
   ) {
     this.meta = { id: newCompletionId(), created, model };
   }
@@ -92,8 +93,14 @@ export class AnthropicStreamTranslator {
         return chunks;
       }
       case 'error': {
-        const error = isRecord(event.error) ? event.error : { type: 'api_error', message: 'unknown error' };
-        throw upstreamStatusError(this.provider, statusForErrorType(String(error.type)), String(error.message));
+        const error: Record<string, unknown> = isRecord(event.error) ? event.error : {};
+        throw upstreamFailure({
+          provider: this.provider,
+          status: statusForErrorType(error.type),
+          detail: typeof error.message === 'string' ? error.message : undefined,
+          apiKey: this.apiKey,
+          midStream: true,
+        });
       }
       default:
         // ping, content_block_stop, and event types added after this was written.

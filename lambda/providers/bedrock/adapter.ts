@@ -58,7 +58,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
         finished = true;
       } catch (err) {
         finished = true;
-        throw bedrockError(id, err, call.signal);
+        throw bedrockError(id, err, call.signal, translator.started);
       } finally {
         if (!finished) controller.abort();
       }

@@ -4,7 +4,7 @@
  * HTTP providers.
  */
 import { GatewayError, UpstreamError } from '../../core/errors';
-import { abortError, connectionError, scrubMessage } from '../shared/upstream-errors';
+import { abortError, connectionError, upstreamFailure } from '../shared/upstream-errors';
 
 interface ExceptionRule {
   upstreamStatus: number;
@@ -12,6 +12,8 @@ interface ExceptionRule {
   retryable?: boolean;
   /** What the client sees when not derived from upstreamStatus. */
   status?: number;
+  /** Worded as this status in the client's message (a 424 model error is the model failing, not the request). */
+  describeAs?: number;
 }
 
 const RULES: Record<string, ExceptionRule> = {
@@ -21,11 +23,15 @@ const RULES: Record<string, ExceptionRule> = {
   ServiceUnavailableException: { upstreamStatus: 503 },
   InternalServerException: { upstreamStatus: 500 },
   ModelTimeoutException: { upstreamStatus: 408 },
-  ModelErrorException: { upstreamStatus: 424, retryable: true, status: 502 },
-  ModelStreamErrorException: { upstreamStatus: 424, retryable: true, status: 502 },
+  ModelErrorException: { upstreamStatus: 424, retryable: true, status: 502, describeAs: 500 },
+  ModelStreamErrorException: { upstreamStatus: 424, retryable: true, status: 502, describeAs: 500 },
   ConflictException: { upstreamStatus: 409 },
   ValidationException: { upstreamStatus: 400 },
   AccessDeniedException: { upstreamStatus: 403 },
+  // Credentials AWS does not accept (the SDK names them after the 403's error type).
+  UnrecognizedClientException: { upstreamStatus: 403 },
+  InvalidSignatureException: { upstreamStatus: 403 },
+  ExpiredTokenException: { upstreamStatus: 403 },
   // A model id that is not enabled in this account/region is the gateway's configuration, not the
   // client's mistake: 502, and worth falling back.
   ResourceNotFoundException: { upstreamStatus: 404, retryable: true, status: 502 },
@@ -36,7 +42,8 @@ function ruleFor(name: string): ExceptionRule | undefined {
   return RULES[name] ?? RULES[name.charAt(0).toUpperCase() + name.slice(1)];
 }
 
-export function bedrockError(provider: string, err: unknown, signal: AbortSignal): GatewayError {
+/** `midStream`: the stream had started when the SDK threw (its exception events arrive as thrown errors). */
+export function bedrockError(provider: string, err: unknown, signal: AbortSignal, midStream = false): GatewayError {
   if (signal.aborted) return abortError(provider, signal);
   if (err instanceof GatewayError) return err;
   if (!(err instanceof Error)) return connectionError(provider, err);
@@ -46,25 +53,28 @@ export function bedrockError(provider: string, err: unknown, signal: AbortSignal
     // TimeoutError, ECONNREFUSED, socket hang up, ...: never reached Bedrock or lost it.
     return connectionError(provider, err);
   }
-  const upstreamStatus = rule?.upstreamStatus ?? (httpStatus as number);
-  const message =
-    upstreamStatus === 403 || upstreamStatus === 401
-      ? `Provider '${provider}' was denied access by Bedrock (${err.name}).`
-      : `Provider '${provider}' returned ${err.name}: ${scrubMessage(err.message || 'no message')}`;
-  return new UpstreamError(provider, message, {
-    upstreamStatus,
-    ...(rule?.retryable !== undefined ? { retryable: rule.retryable } : {}),
-    ...(rule?.status !== undefined ? { status: rule.status } : {}),
+  return upstreamFailure({
+    provider,
+    status: rule?.upstreamStatus ?? (httpStatus as number),
+    detail: `${err.name}: ${err.message || 'no message'}`,
+    midStream,
+    ...ruleOptions(rule),
     cause: err,
   });
+}
+
+function ruleOptions(rule: ExceptionRule | undefined) {
+  return { retryable: rule?.retryable, clientStatus: rule?.status, describeAs: rule?.describeAs };
 }
 
 /** An exception member of a ConverseStream event (when the SDK yields it instead of throwing). */
 export function streamExceptionError(provider: string, member: string, body: { message?: string } | undefined): UpstreamError {
   const rule = ruleFor(member) ?? { upstreamStatus: 500 };
-  return new UpstreamError(provider, `Provider '${provider}' reported ${member} mid-stream: ${scrubMessage(body?.message ?? 'no message')}`, {
-    upstreamStatus: rule.upstreamStatus,
-    ...(rule.retryable !== undefined ? { retryable: rule.retryable } : {}),
-    ...(rule.status !== undefined ? { status: rule.status } : {}),
+  return upstreamFailure({
+    provider,
+    status: rule.upstreamStatus,
+    detail: `${member}: ${body?.message ?? 'no message'}`,
+    midStream: true,
+    ...ruleOptions(rule),
   });
 }

@@ -23,6 +23,7 @@ export class ConverseStreamTranslator {
   private readonly toolIndex = new Map<number, number>();
   private stopped = false;
   private sawMetadata = false;
+  private sawEvent = false;
 
   constructor(
     private readonly provider: string,
@@ -30,6 +31,11 @@ export class ConverseStreamTranslator {
     created: number,
   ) {
     this.meta = { id: newCompletionId(), created, model };
+  }
+
+  /** An event arrived: a failure from here on is mid-stream. */
+  get started(): boolean {
+    return this.sawEvent;
   }
 
   /** messageStop arrived (metadata may still follow). */
@@ -42,6 +48,7 @@ export class ConverseStreamTranslator {
   }
 
   translate(event: ConverseStreamOutput): ChatCompletionChunk[] {
+    this.sawEvent = true;
     if (event.messageStart) return [roleChunk(this.meta)];
     if (event.contentBlockStart) {
       const toolUse = event.contentBlockStart.start?.toolUse;

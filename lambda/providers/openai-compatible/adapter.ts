@@ -67,7 +67,7 @@ export function createOpenAICompatibleAdapter(
             sawDone = true;
             continue;
           }
-          const chunk = usage.take(parseChunk(id, event.data));
+          const chunk = usage.take(parseChunk(id, event.data, call.apiKey));
           if (!chunk) continue;
           if (!sawFinish && hasFinishReason(chunk)) sawFinish = true;
           yield chunk;

@@ -3,12 +3,11 @@
  * *is* OpenAI's, so the work is stripping gateway-only fields, forcing usage on streams, and validating and
  * normalising what comes back (usage always in a final `choices: []` chunk).
  */
-import { UpstreamError } from '../../core/errors';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../core/openai-schema';
 import { withRawJson } from '../shared/chunks';
 import { count } from '../shared/token-usage';
 import { isRecord } from '../shared/http-transport';
-import { malformedResponseError } from '../shared/upstream-errors';
+import { malformedResponseError, statusForErrorType, upstreamFailure } from '../shared/upstream-errors';
 import type { MaxTokensField } from './api';
 
 /** Consumed by the gateway (attribution), never sent upstream. */
@@ -52,9 +51,10 @@ export function parseCompletion(provider: string, body: unknown): ChatCompletion
 
 /**
  * One SSE `data:` payload → a chunk. Throws UpstreamError for invalid JSON and for in-band `error`
- * events (OpenAI and several compatible hosts report mid-stream failures that way).
+ * events (OpenAI and several compatible hosts report mid-stream failures that way); `apiKey` is redacted
+ * from the event's text, which is only logged.
  */
-export function parseChunk(provider: string, data: string): ChatCompletionChunk {
+export function parseChunk(provider: string, data: string, apiKey?: string): ChatCompletionChunk {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
@@ -62,9 +62,14 @@ export function parseChunk(provider: string, data: string): ChatCompletionChunk 
     throw malformedResponseError(provider, 'stream chunk', err);
   }
   if (isRecord(parsed) && parsed.error !== undefined && parsed.error !== null) {
-    const error = parsed.error;
-    const message = isRecord(error) && typeof error.message === 'string' ? error.message : 'unknown error';
-    throw new UpstreamError(provider, `Provider '${provider}' reported an error mid-stream: ${message}`, { code: 'upstream_stream_error' });
+    const error = isRecord(parsed.error) ? parsed.error : { message: parsed.error };
+    throw upstreamFailure({
+      provider,
+      status: statusForErrorType(error.type),
+      detail: typeof error.message === 'string' ? error.message : JSON.stringify(error),
+      apiKey,
+      midStream: true,
+    });
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.choices) || !parsed.choices.every(isRecord)) throw malformedResponseError(provider, 'stream chunk');
   const chunk = parsed as unknown as ChatCompletionChunk;

@@ -3,6 +3,7 @@
  * DynamoDB Local, in front of the three provider doubles (real HTTP servers speaking each wire format),
  * driven by the official `openai` client with a real gateway key.
  */
+import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { parseConfig, type TollgateConfig } from '../../../lambda/core/config';
 import { createTelemetry } from '../../../lambda/app/telemetry';
@@ -16,8 +17,9 @@ import { startOpenAIDouble } from '../../doubles/openai-double';
 import { createTestTables, deleteTestTables, testDynamoClient } from '../../support/dynamodb-local';
 
 export const FAKE_AWS = { accessKeyId: 'AKIDE2E', secretAccessKey: 'e2e-secret' };
-export const OPENAI_UPSTREAM_KEY = 'fake-openai-upstream-key-SECRET';
-export const ANTHROPIC_UPSTREAM_KEY = 'fake-anthropic-upstream-key-SECRET';
+/** Random per run, no words in them: any 6-character piece found in a response or a log is a leak. */
+export const OPENAI_UPSTREAM_KEY = `fake${randomBytes(14).toString('hex')}`;
+export const ANTHROPIC_UPSTREAM_KEY = `fake${randomBytes(14).toString('hex')}`;
 
 export interface Rig {
   gateway: LocalGateway;

@@ -90,7 +90,8 @@ describe('Adapter: anthropic against the Anthropic double', () => {
       double.setScript({ kind: 'status', status, message: 'try later' });
       const err = await rejection(adapter.chat(call({ model: 'claude' }, { apiKey: 'k' })));
       expect(err).toMatchObject({ upstreamStatus: status, retryable: true });
-      expect((err as Error).message).toContain('try later');
+      expect((err as UpstreamError).detail).toContain('try later');
+      expect((err as Error).message).not.toContain('try later');
     });
 
     it('throws a non-retryable UpstreamError on 400', async () => {
@@ -158,7 +159,8 @@ describe('Adapter: anthropic against the Anthropic double', () => {
       double.setScript({ kind: 'streamError', afterChunks: 1, message: 'Overloaded' });
       const err = await rejection(collect(adapter.chatStream(call({ model: 'claude', stream: true }))));
       expect(err).toMatchObject({ upstreamStatus: 529, retryable: true });
-      expect((err as Error).message).toContain('Overloaded');
+      expect((err as UpstreamError).detail).toContain('Overloaded');
+      expect((err as Error).message).not.toContain('Overloaded');
     });
 
     it('throws from the iterator when the connection drops mid-stream', async () => {

@@ -80,7 +80,8 @@ describe('Adapter: bedrock (real BedrockRuntimeClient) against the Bedrock doubl
       const err = await rejection(adapter.chat(call({ model: MODEL })));
       expect(err).toBeInstanceOf(UpstreamError);
       expect(err).toMatchObject({ upstreamStatus: status, retryable: true });
-      expect((err as Error).message).toContain(type);
+      expect((err as UpstreamError).detail).toContain(type);
+      expect((err as Error).message).not.toContain(type);
       expect(double.requests).toHaveLength(1); // the SDK itself does not retry
     });
 

@@ -50,7 +50,8 @@ describe('Adapter: openai-compatible against the OpenAI double', () => {
       const err = await rejection(adapter.chat(call({ model: 'gpt-4o' }, { apiKey: 'sk-secret' })));
       expect(err).toBeInstanceOf(UpstreamError);
       expect(err).toMatchObject({ upstreamStatus: status, retryable: true, provider: 'openai' });
-      expect((err as Error).message).toContain('upstream is sad');
+      expect((err as UpstreamError).detail).toContain('upstream is sad');
+      expect((err as Error).message).not.toContain('upstream is sad');
     });
 
     it('throws a non-retryable 400 UpstreamError when the upstream rejects the request', async () => {
@@ -152,7 +153,8 @@ describe('Adapter: openai-compatible against the OpenAI double', () => {
       double.setScript({ kind: 'streamError', message: 'overloaded' });
       const err = await rejection(collect(adapter.chatStream(call({ model: 'gpt-4o', stream: true }))));
       expect(err).toBeInstanceOf(UpstreamError);
-      expect((err as Error).message).toContain('overloaded');
+      expect((err as UpstreamError).detail).toContain('overloaded');
+      expect((err as Error).message).not.toContain('overloaded');
     });
 
     it('aborts the upstream request when the consumer stops early', async () => {

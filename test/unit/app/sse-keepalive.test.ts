@@ -180,7 +180,7 @@ describe('SSE keep-alive and stall timeout', () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text.startsWith(KEEPALIVE)).toBe(true);
-    expect(text).toMatch(/data: \{"error":\{"message":/);
+    expect(text).toMatch(/data: \{"error":\{.*"type":"rate_limit_error"/);
     expect(text).not.toContain('[DONE]');
     await h.idle();
     expect(h.settled).toMatchObject([{ status: 'upstream_error', httpStatus: 429, provider: 'primary' }]);

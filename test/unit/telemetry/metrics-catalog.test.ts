@@ -1,4 +1,5 @@
-import { classifyOutcome, classifyRejection, redactSecrets } from '../../../lambda/app/telemetry';
+import { classifyOutcome, classifyRejection } from '../../../lambda/app/telemetry';
+import { redactSecrets } from '../../../lambda/core/redact';
 import { GatewayError, PayloadTooLargeError, PermissionDeniedError } from '../../../lambda/core/errors';
 import { DIMENSION_SETS, METRICS, groupList, dimensionValue, metricGroups, monthlyMetricCount } from '../../../lambda/core/metrics-catalog';
 
