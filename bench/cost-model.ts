@@ -100,6 +100,74 @@ export function fixedMonthly(w: Workload): FixedLine[] {
   ];
 }
 
+/**
+ * Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB (AWS Lambda docs), so at 256 MB a
+ * function gets ~14 % of a core. The comparison assumes the gateway's work is CPU-bound and that one core
+ * here is worth one Graviton vCPU: at a share s, the CPU per request measured here takes 1/s as long, and so
+ * does the added time to first token measured here (an over-estimate: part of it is the loopback hop).
+ */
+export const FULL_VCPU_MB = 1_769;
+export const MEMORY_SIZES_MB = [256, 512, 1024] as const;
+/** Added time to first token at c=1, streaming (issue 13). */
+export const LATENCY_TARGETS = { p50Ms: 2, p99Ms: 5 };
+
+export interface MemoryOption {
+  memoryMb: number;
+  cpuShare: number;
+  /** Measured CPU per request, stretched by the CPU share. */
+  cpuMsPerRequest: number;
+  addedTtftP50Ms: number;
+  addedTtftP99Ms: number;
+  meetsLatencyTargets: boolean;
+  /** Variable cost per million requests for the workload's generation time. */
+  perMillionUsd: number;
+}
+
+export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency'>, w: Workload = DEFAULT_WORKLOAD): MemoryOption[] {
+  const stream = r.accounting.find((a) => a.kind === 'stream') ?? r.accounting[0];
+  const cpuMs = stream?.gatewayCpuMsPerRequest ?? 0;
+  const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
+  return MEMORY_SIZES_MB.map((memoryMb) => {
+    const cpuShare = Math.min(1, memoryMb / FULL_VCPU_MB);
+    const stretch = 1 / cpuShare;
+    const addedTtftP50Ms = Math.max(0, c1?.p50 ?? 0) * stretch;
+    const addedTtftP99Ms = Math.max(0, c1?.p99 ?? 0) * stretch;
+    // Billed: the generation, the settlement wait, and the gateway's own CPU time at this share.
+    const workload = { ...w, memoryMb, settlementMs: w.settlementMs + cpuMs * stretch };
+    const perMillionUsd = perRequestCosts(r, workload).reduce((sum, l) => sum + l.perMillionUsd, 0);
+    return {
+      memoryMb,
+      cpuShare,
+      cpuMsPerRequest: cpuMs * stretch,
+      addedTtftP50Ms,
+      addedTtftP99Ms,
+      meetsLatencyTargets: addedTtftP50Ms <= LATENCY_TARGETS.p50Ms && addedTtftP99Ms <= LATENCY_TARGETS.p99Ms,
+      perMillionUsd,
+    };
+  });
+}
+
+/** The cheapest memory size that keeps the latency targets; the largest compared when none does. */
+export function recommendedMemory(options: ReadonlyArray<MemoryOption>): MemoryOption {
+  const ok = options.filter((o) => o.meetsLatencyTargets).sort((a, b) => a.perMillionUsd - b.perMillionUsd);
+  return ok[0] ?? options[options.length - 1];
+}
+
+export function memoryMarkdown(r: Pick<BenchReport, 'accounting' | 'latency'>, w: Workload = DEFAULT_WORKLOAD): string {
+  const options = memoryOptions(r, w);
+  const pick = recommendedMemory(options);
+  const out = [
+    `| memory | CPU share (1 vCPU = ${FULL_VCPU_MB} MB) | gateway CPU ms / request at that share | added TTFT p50 / p99 at that share (ms) | keeps ≤ ${LATENCY_TARGETS.p50Ms} / ≤ ${LATENCY_TARGETS.p99Ms} ms | $ per million requests (${w.generationSeconds} s generation) |`,
+    '|---|---|---|---|---|---|',
+  ];
+  for (const o of options) {
+    out.push(
+      `| ${o.memoryMb} MB${o === pick ? ' (cheapest that keeps the targets, or largest)' : ''} | ${(o.cpuShare * 100).toFixed(1)} % | ${o.cpuMsPerRequest.toFixed(2)} | ${o.addedTtftP50Ms.toFixed(2)} / ${o.addedTtftP99Ms.toFixed(2)} | ${o.meetsLatencyTargets ? 'yes' : 'no'} | ${money(o.perMillionUsd)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
 function money(v: number): string {
   return v >= 100 ? `$${Math.round(v).toLocaleString('en-US')}` : v >= 1 ? `$${v.toFixed(2)}` : `$${v.toFixed(3)}`;
 }
@@ -119,6 +187,7 @@ export function costMarkdown(r: BenchReport, w: Workload = DEFAULT_WORKLOAD): st
   for (const f of fixed) out.push(`| ${f.item} | ${money(f.monthlyUsd)} | ${f.basis} |`);
   out.push(`| **idle (no traffic)** | **${money(idle)}** | custom metrics cost nothing without data |`);
   out.push(`| **fixed with traffic** | **${money(withMetrics)}** | |`, '');
+  out.push('Memory sizes compared on the measured CPU per request and added time to first token:', '', memoryMarkdown(r, w), '');
   out.push('| requests / month | Tollgate AWS cost / month | LLM spend at $0.01 / request | OpenRouter 5.5% fee on that spend | LiteLLM on ECS (published baseline) |');
   out.push('|---|---|---|---|---|');
   for (const n of [10_000, 100_000, 1_000_000, 10_000_000]) {

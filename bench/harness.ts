@@ -22,6 +22,8 @@ export interface BenchOptions {
   /** Requests per path in each high-concurrency scenario, sent in batches of `batch`. */
   concurrentRequests: number;
   concurrency: number;
+  /** Concurrency levels of the latency scenarios besides 1 (default: `concurrency` only). */
+  concurrencyLevels?: number[];
   batch: number;
   warmupRequests: number;
   /** Long-stream repetitions per adapter and path. */
@@ -73,7 +75,15 @@ export interface RelayResult {
 export interface Accounting {
   kind: 'stream' | 'non-stream';
   requests: number;
-  dynamo: { perRequest: Record<string, number>; totalPerRequest: number; readUnitsPerRequest: number; writeUnitsPerRequest: number };
+  dynamo: {
+    perRequest: Record<string, number>;
+    totalPerRequest: number;
+    /** Of the total: calls made on the request path, and off it (batched flushes, lease top-ups), per request. */
+    requestPathPerRequest: number;
+    backgroundPerRequest: number;
+    readUnitsPerRequest: number;
+    writeUnitsPerRequest: number;
+  };
   gatewayCpuMsPerRequest: number;
 }
 
@@ -153,7 +163,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
     if (profileDir) await full.profileStart?.();
     const latency: LatencyScenario[] = [];
-    for (const concurrency of [1, opts.concurrency]) {
+    for (const concurrency of [1, ...(opts.concurrencyLevels ?? [opts.concurrency])]) {
       for (const stream of [true, false]) {
         const name = `${stream ? 'stream' : 'non-stream'}, c=${concurrency}`;
         log(`latency: ${name}`);
@@ -299,12 +309,15 @@ async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts
       total += d;
     }
   }
+  const background = (after.dynamo?.background ?? 0) - (before.dynamo?.background ?? 0);
   return {
     kind: stream ? 'stream' : 'non-stream',
     requests: ok,
     dynamo: {
       perRequest,
       totalPerRequest: round(total / n, 2),
+      requestPathPerRequest: round((total - background) / n, 2),
+      backgroundPerRequest: round(background / n, 2),
       readUnitsPerRequest: round(((after.dynamo?.readUnits ?? 0) - (before.dynamo?.readUnits ?? 0)) / n, 2),
       writeUnitsPerRequest: round(((after.dynamo?.writeUnits ?? 0) - (before.dynamo?.writeUnits ?? 0)) / n, 2),
     },

@@ -1,4 +1,5 @@
 /** The report as Markdown: one table per section, numbers already rounded by the harness. */
+import { memoryMarkdown } from './cost-model';
 import type { BenchReport, PathResult } from './harness';
 import { round } from './stats';
 
@@ -20,6 +21,7 @@ export function toMarkdown(r: BenchReport): string {
     '',
   );
 
+  out.push(...targetsSection(r));
   out.push('## Latency', '');
   out.push('| scenario | metric | direct p50 / p90 / p99 (ms) | gateway p50 / p90 / p99 (ms) | added p50 / p90 / p99 (ms) | ratio p50 |');
   out.push('|---|---|---|---|---|---|');
@@ -70,13 +72,24 @@ export function toMarkdown(r: BenchReport): string {
   out.push('');
 
   out.push('## Per gateway request: DynamoDB and CPU', '');
-  out.push('| kind | requests | DynamoDB calls / request | by command | RCU / request | WCU / request | gateway CPU ms / request |');
-  out.push('|---|---|---|---|---|---|---|');
+  out.push('| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request |');
+  out.push('|---|---|---|---|---|---|---|---|');
   for (const a of r.accounting) {
     const by = Object.entries(a.dynamo.perRequest).map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ') || 'none';
-    out.push(`| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} |`);
+    out.push(
+      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} |`,
+    );
   }
   out.push('');
+
+  out.push('## Lambda memory size: cost per million requests on the measured CPU', '');
+  out.push(
+    'Assumption: Lambda allocates CPU in proportion to memory (1 vCPU at 1,769 MB) and one core here is worth one Graviton vCPU; CPU-bound work, ' +
+      'and the added time to first token measured here, stretch by 1 / share. Workload: an 8 s streamed generation (bench/cost-model.ts).',
+    '',
+    memoryMarkdown(r),
+    '',
+  );
 
   out.push('## Memory, bundle and cold start', '');
   out.push('| measure | value |');
@@ -115,6 +128,31 @@ export function toMarkdown(r: BenchReport): string {
     out.push('');
   }
   return out.join('\n');
+}
+
+/** The targets of issue 13, each with what this run measured. */
+function targetsSection(r: BenchReport): string[] {
+  const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
+  const c16 = r.latency.find((s) => s.stream && s.concurrency === 16)?.added.gateway?.ttftMs;
+  const c64 = r.latency.find((s) => s.stream && s.concurrency === 64);
+  const tput = c64 ? (c64.paths.gateway?.throughputRps ?? 0) / (c64.paths.direct?.throughputRps ?? 1) : undefined;
+  const acc = r.accounting.find((a) => a.kind === 'stream');
+  const cold = r.bundle?.coldInit.requireMs.p50;
+  const row = (what: string, target: string, value: string, met: boolean | undefined) => `| ${what} | ${target} | ${value} | ${met === undefined ? '–' : met ? 'met' : 'not met'} |`;
+  const le = (v: number | undefined, t: number) => (v === undefined ? undefined : v <= t);
+  return [
+    '## Against the targets (issue 13)',
+    '',
+    '| measure | target | this run | |',
+    '|---|---|---|---|',
+    row('added TTFT, streaming, c=1, p50 / p99', '≤ 2 / ≤ 5 ms', `${signed(c1?.p50)} / ${signed(c1?.p99)} ms`, c1 ? c1.p50 <= 2 && c1.p99 <= 5 : undefined),
+    row('added TTFT p50, c=16 vs c=1', '≤ 2×', c16 && c1 ? `${signed(c16.p50)} vs ${signed(c1.p50)} ms` : '–', c16 && c1 ? c16.p50 <= 2 * Math.max(c1.p50, 0) : undefined),
+    row('throughput at c=64, gateway / direct', '≥ 0.5', f(tput, 3), tput === undefined ? undefined : tput >= 0.5),
+    row('gateway CPU per request (streaming)', '≤ 3 ms', `${f(acc?.gatewayCpuMsPerRequest, 2)} ms`, le(acc?.gatewayCpuMsPerRequest, 3)),
+    row('DynamoDB calls per request on the request path', '≤ 2', f(acc?.dynamo.requestPathPerRequest), le(acc?.dynamo.requestPathPerRequest, 2)),
+    row('cold require() of the gateway bundle, median', '≤ 150 ms', `${f(cold, 1)} ms`, le(cold, 150)),
+    '',
+  ];
 }
 
 function triple(p: PathResult | undefined, metric: 'ttft' | 'total'): string {

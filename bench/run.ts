@@ -17,6 +17,7 @@ const FULL: BenchOptions = {
   // The full gateway at c=64 is bound by dynalite (see the report), so batches stay modest.
   concurrentRequests: 512,
   concurrency: 64,
+  concurrencyLevels: [16, 64],
   batch: 128,
   warmupRequests: 200,
   relayRepetitions: 10,

@@ -32,6 +32,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { shardCaps, type EffectiveBudget } from '../core/budgets';
 import { minuteWindow, type RateLimits, type RateLimitScope, type RateState, type RateWindow } from '../core/limits';
+import { inBackground } from './background';
 import type { SpendChange } from './budget-ledger';
 import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
 import { admissionLeaseIndexKey, admissionLeaseIndexPk, budgetCounterKey, rateWindowKey, ADMISSION_LEASE_INDEX_SHARDS, type LedgerKey } from './item-keys';
@@ -250,6 +251,14 @@ export class AdmissionLeases {
       w.lastUsed = now;
       w.rate.add(1, now);
       w.tokenRate.add(d.tokens, now);
+    }
+    // Top up in the background before a lease runs out, so the next requests do not wait for the store.
+    for (const l of budgetLeases) {
+      if (!l.writing && l.available < Math.max(d.costMicros, l.rate.ahead() / 2)) void inBackground(() => this.topUpBudget(l));
+    }
+    for (const w of windowLeases) {
+      const low = w.slots < Math.max(1, w.rate.ahead() / 2) || (w.limits.tpm !== undefined && w.tokens < Math.max(d.tokens, w.tokenRate.ahead() / 2));
+      if (!w.writing && low) void inBackground(() => this.topUpWindow(w, d.tokens));
     }
     const states = windowLeases.map((w) => w.state());
     let settled = false;
@@ -491,18 +500,18 @@ export class AdmissionLeases {
     if (this.flushTimer || this.closed) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      void this.flush();
+      void inBackground(() => this.flush());
     }, this.o.flushIntervalMs);
     this.flushTimer.unref();
     if (!this.idleTimer) {
-      this.idleTimer = setInterval(() => void this.giveBackIdle(), this.o.idleMs);
+      this.idleTimer = setInterval(() => void inBackground(() => this.giveBackIdle()), this.o.idleMs);
       this.idleTimer.unref();
     }
   }
 
   /** Move settled spend to the counters now (batched: one write per counter), and refresh expiries. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
+    this.flushing ??= inBackground(async () => {
       const now = this.now();
       const writes: Promise<void>[] = [];
       for (const l of this.budgets.values()) {
@@ -517,7 +526,7 @@ export class AdmissionLeases {
       }
       for (const w of this.windows.values()) writes.push(this.flushWindowExtra(w));
       await Promise.all(writes);
-    })().finally(() => (this.flushing = undefined));
+    }).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
@@ -540,7 +549,11 @@ export class AdmissionLeases {
   }
 
   /** Give back leases no request used for idleMs (all of them when `all`). */
-  async giveBackIdle(all = false): Promise<void> {
+  giveBackIdle(all = false): Promise<void> {
+    return inBackground(() => this.giveBack(all));
+  }
+
+  private async giveBack(all: boolean): Promise<void> {
     const now = this.now();
     await this.flush();
     const writes: Promise<void>[] = [];
