@@ -509,11 +509,13 @@ export class AdmissionLeases {
     }
   }
 
-  /** Move settled spend to the counters now (batched: one write per counter), and refresh expiries. */
+  /** Move settled spend to the counters now (batched: one write per counter), and refresh expiries; resolves when no lease write is in flight. */
   flush(): Promise<void> {
     this.flushing ??= inBackground(async () => {
       const now = this.now();
       const writes: Promise<void>[] = [];
+      // Writes already under way (top-ups) finish first: after a flush, no lease write is in flight.
+      await Promise.all([...this.budgets.values(), ...this.windows.values()].map((x) => x.writing));
       for (const l of this.budgets.values()) {
         if (l.gone || l.writing) continue;
         const stale = l.held > 0 && l.expiresAt - now < this.o.leaseTtlMs / 2;

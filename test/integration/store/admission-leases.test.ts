@@ -152,6 +152,7 @@ describe('Method: sweepExpiredReservations (admission leases of a dead process)'
     const dead = newGate();
     const alive = newGate();
     await dead.admit(admission(config, apiKey)); // admitted, never settled: the process dies here
+    await dead.flushLeases(); // its background top-up lands before it dies
     const before = await counter(keyId);
     const held = Object.entries(before).filter(([k]) => k.startsWith('alease_'));
     expect(held).toHaveLength(1);
