@@ -14,6 +14,7 @@ import { TARGET_HELP, type AdminSettings, type CliEnvironment, type Command } fr
 import { budgetsList, budgetsRemove, budgetsSet } from './commands/budgets';
 import { keysCreate, keysList, keysRevoke, keysShow, keysUpdate } from './commands/keys';
 import { limitsClear, limitsList, limitsSet } from './commands/limits';
+import { exportCommand } from './commands/export';
 import { insights } from './commands/insights';
 import { usage } from './commands/usage';
 
@@ -31,6 +32,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
   budgetsList,
   usage,
   insights,
+  exportCommand,
 ];
 
 const GROUPS = ['keys', 'limits', 'budgets'];

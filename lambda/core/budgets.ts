@@ -156,4 +156,19 @@ export interface BudgetThresholdEvent {
 /** Where threshold crossings go (SNS in AWS). Called at most once per budget, threshold and period. */
 export interface BudgetAlertSink {
   budgetThresholdCrossed(event: BudgetThresholdEvent): Promise<void>;
+  /** At the burn rate so far the budget runs out before its period ends (store/forecast-alerts.ts); once per budget and period. */
+  budgetExhaustionForecast?(event: BudgetForecastEvent): Promise<void>;
+}
+
+export interface BudgetForecastEvent {
+  budget: string;
+  scope: BudgetScope;
+  id: string;
+  period: string;
+  /** ISO timestamp at which spend reaches the limit at the current rate. */
+  exhaustsAt: string;
+  spentUsd: number;
+  limitUsd: number;
+  projectedUsd: number;
+  mode: string;
 }

@@ -4,7 +4,7 @@
  * message attributes allow SNS filter policies on budget and threshold.
  */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { BudgetAlertSink, BudgetThresholdEvent } from '../core/budgets';
+import type { BudgetAlertSink, BudgetForecastEvent, BudgetThresholdEvent } from '../core/budgets';
 
 export interface SnsAlertSinkOptions {
   client: SNSClient;
@@ -45,6 +45,27 @@ export class SnsAlertSink implements BudgetAlertSink {
           type: { DataType: 'String', StringValue: 'budget_threshold' },
           budget: { DataType: 'String', StringValue: event.budget },
           thresholdPercent: { DataType: 'Number', StringValue: String(event.thresholdPercent) },
+        },
+      }),
+    );
+  }
+
+  async budgetExhaustionForecast(event: BudgetForecastEvent): Promise<void> {
+    const subject = `Tollgate: budget ${event.budget} will be exhausted on ${event.exhaustsAt.slice(0, 10)}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+    const message = [
+      `At its burn rate so far, budget ${event.budget} (${event.mode}) will reach its $${event.limitUsd.toFixed(2)} limit on ${event.exhaustsAt} (UTC), before ${event.period} ends.`,
+      `Spent so far: $${event.spentUsd.toFixed(2)}; projected for the period: $${event.projectedUsd.toFixed(2)}.`,
+      '',
+      JSON.stringify({ type: 'tollgate.budget_forecast', ...event }),
+    ].join('\n');
+    await this.opts.client.send(
+      new PublishCommand({
+        TopicArn: this.opts.topicArn,
+        Subject: subject,
+        Message: message,
+        MessageAttributes: {
+          type: { DataType: 'String', StringValue: 'budget_forecast' },
+          budget: { DataType: 'String', StringValue: event.budget },
         },
       }),
     );

@@ -3,7 +3,9 @@
  * (shared by every request of that team/customer/feature, or by all requests); key budgets on the key.
  */
 import { BUDGET_SCOPES, budgetName, GLOBAL_BUDGET_ID, periodKey, type BudgetPeriod, type BudgetRule, type BudgetScope } from '../../core/budgets';
+import { forecastSpend, periodBounds } from '../../core/forecast';
 import { ATTRIBUTION_ID } from '../../core/metering';
+import { usdToMicros } from '../../core/pricing';
 import type { ApiKeyRecord } from '../../store/key-store';
 import { NotFound, oneOf, positionals, thresholds, usdAmount, UsageError } from '../args';
 import { defineCommand } from '../command';
@@ -136,6 +138,9 @@ interface BudgetRow {
   currentPeriod: string;
   spentMicros?: number;
   reservedMicros?: number;
+  /** Period-end spend at the burn rate so far, and when that rate reaches the limit (core/forecast.ts). */
+  forecastMicros?: number;
+  exhaustsAt?: string;
 }
 
 export const budgetsList = defineCommand({
@@ -144,7 +149,8 @@ export const budgetsList = defineCommand({
   help: `Usage: tollgate budgets list [--scope <scope>] [--json]
 
 Lists team, customer, feature and global budgets (policies) and the budgets on active keys, with what
-was spent and is reserved by requests in flight in the current UTC day or month. A key budget without an
+was spent and is reserved by requests in flight in the current UTC day or month, the spend forecast for
+the period's end at the burn rate so far, and when that rate exhausts the budget (if before the end). A key budget without an
 id (e.g. customer:day on a key) caps each customer separately and has no single total.
 
 Example:
@@ -171,6 +177,9 @@ Example:
           const totals = await ledger.totals({ scope: r.scope, id: r.id as string }, r.currentPeriod);
           r.spentMicros = totals.spentMicros;
           r.reservedMicros = totals.reservedMicros;
+          const f = forecastSpend({ spentMicros: totals.spentMicros, limitMicros: usdToMicros(r.limitUsd), ...periodBounds(r.period, now), now });
+          r.forecastMicros = f.projectedMicros;
+          if (f.exhaustsAt !== undefined) r.exhaustsAt = new Date(f.exhaustsAt).toISOString();
         }),
     );
     if (v.json) {
@@ -193,6 +202,8 @@ Example:
           { header: 'RESERVED_USD', right: true },
           { header: 'USED', right: true },
           { header: 'ALERTS_AT' },
+          { header: 'FORECAST_USD', right: true },
+          { header: 'EXHAUSTS_ON' },
         ],
         rows.map((r) => [
           r.budget,
@@ -204,6 +215,8 @@ Example:
           r.reservedMicros === undefined ? '-' : usdFromMicros(r.reservedMicros),
           r.spentMicros === undefined || r.limitUsd === 0 ? '-' : `${((r.spentMicros / 1_000_000 / r.limitUsd) * 100).toFixed(1)}%`,
           r.thresholdsPercent.map((t) => `${t}%`).join(','),
+          r.forecastMicros === undefined ? '-' : usdFromMicros(r.forecastMicros),
+          r.exhaustsAt === undefined ? '-' : `${r.exhaustsAt.slice(0, 16)}Z`,
         ]),
       ),
     );
