@@ -23,6 +23,8 @@ export const ANTHROPIC_UPSTREAM_KEY = `fake${randomBytes(14).toString('hex')}`;
 
 export interface Rig {
   gateway: LocalGateway;
+  /** `gateway` and the `gateways - 1` others on the same store, each with its own admission leases (as separate processes). */
+  gateways: LocalGateway[];
   config: TollgateConfig;
   openai: UpstreamDouble;
   flaky: UpstreamDouble;
@@ -32,11 +34,11 @@ export interface Rig {
   /** stdout lines written while the rig ran (structured logs and EMF). */
   logs: string[];
   newKey(input?: Partial<CreateKeyInput>): Promise<{ apiKey: string; keyId: string }>;
-  client(apiKey: string, opts?: { maxRetries?: number }): OpenAI;
+  client(apiKey: string, opts?: { maxRetries?: number; gateway?: LocalGateway }): OpenAI;
   close(): Promise<void>;
 }
 
-export async function startRig(opts: { configOverrides?: Record<string, unknown>; captureLogs?: boolean } = {}): Promise<Rig> {
+export async function startRig(opts: { configOverrides?: Record<string, unknown>; captureLogs?: boolean; gateways?: number } = {}): Promise<Rig> {
   const [openai, flaky, anthropic, bedrock] = await Promise.all([startOpenAIDouble(), startOpenAIDouble(), startAnthropicDouble(), startBedrockDouble()]);
   const config = parseConfig({
     providers: {
@@ -77,16 +79,21 @@ export async function startRig(opts: { configOverrides?: Record<string, unknown>
     process.stdout.write = capture;
     process.stderr.write = capture;
   }
-  const gateway = await startLocalGateway({
-    config,
-    store: { client: dynamo, tables },
-    env: { E2E_OPENAI_KEY: OPENAI_UPSTREAM_KEY, E2E_ANTHROPIC_KEY: ANTHROPIC_UPSTREAM_KEY },
-    adapterOptions: { bedrock: { credentials: FAKE_AWS } },
-    telemetry: opts.captureLogs ? createTelemetry({ config }) : false,
-    alertSink,
-  });
+  const start = () =>
+    startLocalGateway({
+      config,
+      store: { client: dynamo, tables },
+      env: { E2E_OPENAI_KEY: OPENAI_UPSTREAM_KEY, E2E_ANTHROPIC_KEY: ANTHROPIC_UPSTREAM_KEY },
+      adapterOptions: { bedrock: { credentials: FAKE_AWS } },
+      telemetry: opts.captureLogs ? createTelemetry({ config }) : false,
+      alertSink,
+    });
+  const gateways = [await start()];
+  while (gateways.length < (opts.gateways ?? 1)) gateways.push(await start());
+  const gateway = gateways[0];
   return {
     gateway,
+    gateways,
     config,
     openai,
     flaky,
@@ -99,10 +106,10 @@ export async function startRig(opts: { configOverrides?: Record<string, unknown>
       return { apiKey, keyId: key.keyId };
     },
     client(apiKey, o = {}) {
-      return new OpenAI({ apiKey, baseURL: gateway.url, maxRetries: o.maxRetries ?? 0, timeout: 150_000 });
+      return new OpenAI({ apiKey, baseURL: (o.gateway ?? gateway).url, maxRetries: o.maxRetries ?? 0, timeout: 150_000 });
     },
     async close() {
-      await gateway.close();
+      for (const g of gateways) await g.close();
       process.stdout.write = originals.out;
       process.stderr.write = originals.err;
       await Promise.all([openai, flaky, anthropic, bedrock].map((d) => d.close()));
