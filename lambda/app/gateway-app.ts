@@ -4,20 +4,13 @@
  */
 import type { TollgateConfig } from '../core/config';
 import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
-import type { Admission, Gatekeeper } from '../core/gatekeeper';
-import type { ModelList } from '../core/openai-schema';
-import { chooseArm } from '../core/experiments';
-import { outputCap } from '../core/output-cap';
-import type { ChatCompletionRequest } from '../core/openai-schema';
-import { requestEvidence } from '../core/request-evidence';
-import { resolveModel, type ResolvedModel } from '../core/routing';
-import { CUSTOMER_HEADER } from '../store/key-auth';
+import type { Gatekeeper } from '../core/gatekeeper';
 import type { ProviderAdapter } from '../providers/types';
-import { handleChatCompletion } from './chat-completions';
-import { errorResponse, jsonResponse, parseJsonBody, readBodyText } from './http';
+import { jsonResponse } from './http';
 import type { RequestObserver } from './observer';
+import type { Route } from './pipeline';
 import type { ProviderKeySource } from './provider-keys';
-import { validateChatRequest } from './validate-request';
+import { ROUTES } from './surfaces';
 
 export interface GatewayDeps {
   config: TollgateConfig;
@@ -39,12 +32,14 @@ export interface GatewayApp {
   fetch(request: Request, ctx: RequestContext): Promise<Response>;
 }
 
-const CHAT_PATH = '/v1/chat/completions';
 const MODELS_PATH = '/v1/models';
 
 export function createGatewayApp(deps: GatewayDeps): GatewayApp {
   const now = deps.now ?? Date.now;
   const newRequestId = deps.newRequestId ?? (() => `req_${crypto.randomUUID().replace(/-/g, '')}`);
+  const routes = new Map<string, Route>();
+  for (const route of ROUTES) for (const path of route.paths) routes.set(path, route);
+  const served = [...routes.keys()].map((p) => `POST ${p}`).join(', ');
 
   return {
     async fetch(request, ctx) {
@@ -52,17 +47,18 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
       const base = { 'x-tollgate-request-id': requestId };
       const path = normalisePath(new URL(request.url).pathname);
       const seen: { model?: string } = {};
+      const route = routes.get(path);
       try {
-        if (path === CHAT_PATH) {
+        if (route) {
           if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
-          return await chat(request, ctx, requestId, base, seen);
+          return await route.handle(request, { deps, ctx, requestId, baseHeaders: base, now, seen });
         }
         if (path === MODELS_PATH) {
           if (request.method !== 'GET') throw new MethodNotAllowedError(request.method, path);
           await deps.gatekeeper.authenticate?.(request.headers, now());
           return jsonResponse(200, listModels(deps.config), base);
         }
-        throw new NotFoundError(`Unknown path ${path}. Tollgate serves POST ${CHAT_PATH} and GET ${MODELS_PATH}.`, {
+        throw new NotFoundError(`Unknown path ${path}. Tollgate serves ${served} and GET ${MODELS_PATH}.`, {
           code: 'unknown_url',
         });
       } catch (err) {
@@ -71,71 +67,38 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
         // as rejections, anything else as an internal error.
         if (err instanceof GatewayError && error.status < 500) deps.observer?.rejected?.({ requestId, model: seen.model ?? '-', error });
         else deps.observer?.internalError?.(requestId, err);
-        return errorResponse(error, base);
+        // Each surface answers in its own API's error shape; other paths in OpenAI's.
+        return jsonResponse(error.status, route ? route.errorBody(error) : error.toBody(), { ...base, ...error.headers });
       }
     },
   };
-
-  async function chat(
-    request: Request,
-    ctx: RequestContext,
-    requestId: string,
-    base: Record<string, string>,
-    seen: { model?: string },
-  ): Promise<Response> {
-    const startedAt = now();
-    await deps.gatekeeper.authenticate?.(request.headers, startedAt);
-    const body = validateChatRequest(parseJsonBody(await readBodyText(request, deps.config.server.maxBodyBytes)));
-    seen.model = body.model;
-    const model = withArm(resolveModel(deps.config, body.model), requestId, request.headers, body);
-    const admission: Admission = await deps.gatekeeper.admit({
-      evidence: { ...requestEvidence(body, outputCap(body, model.config, model.config.targets[0]).perChoice), ...(model.arm ? { arm: model.arm } : {}) },
-      requestId,
-      headers: request.headers,
-      request: body,
-      model: model.name,
-      modelConfig: model.config,
-      targets: model.config.targets,
-      now: startedAt,
-    });
-    return handleChatCompletion({
-      deps,
-      ctx,
-      requestId,
-      startedAt,
-      body,
-      model,
-      admission,
-      signal: request.signal,
-      baseHeaders: { ...base, ...admission.headers },
-      now,
-    });
-  }
-}
-
-/**
- * An alias running an experiment routes this request to one arm's targets (reserved, priced and recorded as
- * such). Sticky experiments key on the customer the request names (header, metadata, user) when it names
- * one; a key's own customer is not known before admission, so those requests are drawn per request.
- */
-function withArm(model: ResolvedModel, requestId: string, headers: Headers, body: ChatCompletionRequest): ResolvedModel & { arm?: string } {
-  const customer = headers.get(CUSTOMER_HEADER) ?? body.metadata?.customer ?? body.user ?? undefined;
-  const choice = chooseArm(model.name, model.config, { requestId, customer });
-  return choice ? { ...model, arm: choice.arm, config: { ...model.config, targets: [...choice.targets] } } : model;
 }
 
 function normalisePath(pathname: string): string {
   return pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
 }
 
-function listModels(config: TollgateConfig): ModelList {
+interface ModelEntry {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  /** The API surfaces (`chat.completions`, `messages`, ...) that can reach at least one of its targets. */
+  surfaces: string[];
+}
+
+function listModels(config: TollgateConfig): { object: 'list'; data: ModelEntry[] } {
   return {
     object: 'list',
-    data: Object.entries(config.models).map(([id, m]) => ({
-      id,
-      object: 'model',
-      created: 0,
-      owned_by: m.targets[0].provider,
-    })),
+    data: Object.entries(config.models).map(([id, m]) => {
+      const kinds = new Set(m.targets.map((t) => (Object.hasOwn(config.providers, t.provider) ? config.providers[t.provider].kind : undefined)));
+      return {
+        id,
+        object: 'model',
+        created: 0,
+        owned_by: m.targets[0].provider,
+        surfaces: ROUTES.filter((r) => r.kinds?.some((k) => kinds.has(k))).map((r) => r.name),
+      };
+    }),
   };
 }

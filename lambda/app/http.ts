@@ -1,15 +1,11 @@
 /** Small HTTP helpers shared by the app: JSON and error responses, bounded body reading. */
-import { BadRequestError, GatewayError, PayloadTooLargeError } from '../core/errors';
+import { BadRequestError, PayloadTooLargeError } from '../core/errors';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
-}
-
-export function errorResponse(err: GatewayError, headers: Record<string, string> = {}): Response {
-  return jsonResponse(err.status, err.toBody(), { ...headers, ...err.headers });
 }
 
 /**

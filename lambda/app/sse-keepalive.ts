@@ -8,7 +8,7 @@
  * an upstream that goes quiet for `stallTimeoutMs` is given up on: the stream ends with an OpenAI-style
  * error event and the request settles, instead of waiting for undici's 300 s body timeout.
  *
- * Used by the SSE relay in chat-completions.ts through two calls: `settledWithin` (how long to wait for the
+ * Used by the stream relay (relay.ts) through two calls: `settledWithin` (how long to wait for the
  * first chunk before committing to a 200 SSE response) and `waitWithKeepAlive` (every wait on the upstream
  * once committed).
  */

@@ -4,7 +4,6 @@
  * upstream call) and `settle` exactly once when the request has ended, whatever way it ended.
  */
 import type { ModelConfig, TargetConfig } from './config';
-import type { ChatCompletionRequest } from './openai-schema';
 import type { RequestEvidence } from './request-evidence';
 import type { TokenUsage } from './usage';
 
@@ -20,10 +19,30 @@ export interface Attribution {
   logContent?: boolean;
 }
 
+/**
+ * What admission needs to know of a request's size, whatever its API surface: each surface computes it
+ * from its own body (chat: messages + tools, max_tokens, n; Messages: system + messages + tools, max_tokens).
+ */
+export interface RequestEstimate {
+  /** Input tokens as the estimator counts them (unpadded: admission adds its own safety margin). */
+  inputTokens: number;
+  /** The output cap the client asked for; undefined when it sent none (the model's ceiling applies). */
+  maxOutputTokens?: number;
+  /** Choices generated (OpenAI's `n`); 1 for surfaces without it. */
+  n: number;
+}
+
+/** Body fields attribution reads (`metadata.feature`, `metadata.customer`, the end-user id), any surface. */
+export interface AttributionHints {
+  metadata?: Readonly<Record<string, string>> | null;
+  user?: string | null;
+}
+
 export interface AdmissionRequest {
   requestId: string;
   headers: Headers;
-  request: ChatCompletionRequest;
+  request: AttributionHints;
+  estimate: RequestEstimate;
   /** The model name the client sent (alias or provider/model). */
   model: string;
   modelConfig: ModelConfig;
@@ -60,6 +79,11 @@ export interface Admission {
   headers: Record<string, string>;
   /** Settle reservations and record usage. Called exactly once; must not throw into the response. */
   settle(outcome: RequestOutcome): Promise<void>;
+  /**
+   * What `usage` on `provider`/`upstreamModel` costs in micro-dollars, priced exactly as settlement will
+   * price it (so the `usage.cost` a client sees is what it was charged); undefined when the model is unpriced.
+   */
+  price?(usage: TokenUsage, provider: string, upstreamModel: string): number | undefined;
 }
 
 export interface Gatekeeper {

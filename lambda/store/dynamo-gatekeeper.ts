@@ -16,10 +16,10 @@ import { BudgetExceededError, GatewayError, RateLimitError } from '../core/error
 import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
 import { admissionTokens, hasLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
 import { buildUsageRecord } from '../core/metering';
-import type { ChatCompletionRequest } from '../core/openai-schema';
 import { outputCap, worstOutputTokens } from '../core/output-cap';
 import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
-import { estimateInputTokens as defaultEstimate, INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
+import { INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
+import type { TokenUsage } from '../core/usage';
 import { AdmissionLeases, sweepAdmissionLeases, type AdmissionLeaseOptions, type LeaseAdmission } from './admission-leases';
 import { BudgetAlerts } from './budget-alerts';
 import { DynamoBudgetLedger, type Lease, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
@@ -43,7 +43,8 @@ export interface DynamoGatekeeperOptions {
   /** Clock for caches and the sweeper (admission periods use AdmissionRequest.now). */
   now?: () => number;
   alertSink?: BudgetAlertSink;
-  estimateInputTokens?: (request: ChatCompletionRequest) => number;
+  /** Overrides the surface's input estimate (tests pin it to make worst-case costs exact). */
+  estimateInputTokens?: (req: AdmissionRequest) => number;
   random?: () => number;
   /** Reservation lease; default deployment.timeoutSeconds + 120 s. */
   leaseSeconds?: number;
@@ -102,7 +103,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
   const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays);
   const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
-  const estimate = opts.estimateInputTokens ?? defaultEstimate;
+  const estimate = opts.estimateInputTokens ?? ((req: AdmissionRequest) => req.estimate.inputTokens);
   const random = opts.random ?? Math.random;
   const leaseMs = (opts.leaseSeconds ?? config.deployment.timeoutSeconds + LEASE_GRACE_SECONDS) * 1_000;
   const leases = opts.admissionLeases
@@ -192,11 +193,13 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     const hard = budgets.filter((b) => b.mode === 'hard');
     const soft = budgets.filter((b) => b.mode === 'soft');
 
-    const inputEstimate = estimate(req.request);
+    const inputEstimate = estimate(req);
+    // The output cap per target (core/output-cap.ts) from what the surface says the client asked for.
+    const asked = { max_tokens: req.estimate.maxOutputTokens, n: req.estimate.n };
     let reserveMicros = 0;
     if (hard.length > 0) {
       // Priced per target at the output cap that target will be sent (core/output-cap.ts), n choices included.
-      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(req.request, req.modelConfig, t).total);
+      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(asked, req.modelConfig, t).total);
       if (worst.unpriced.length > 0) {
         const names = worst.unpriced.map((t) => `${t.provider}/${t.model}`).join(', ');
         throw new GatewayError(403, 'permission_error', `No price is known for ${names}, so a request under a hard budget cannot be admitted. Add it to config.pricing.`, {
@@ -211,7 +214,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (hasLimits(key.rateLimits)) limitTargets.push({ scope: 'key', id: key.keyId, limits: key.rateLimits });
     const teamLimits = policies.find((p) => p.scope === 'team')?.rateLimits;
     if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
-    const tokens = admissionTokens(inputEstimate, worstOutputTokens(req.request, req.modelConfig, req.targets));
+    const tokens = admissionTokens(inputEstimate, worstOutputTokens(asked, req.modelConfig, req.targets));
 
     if (leases && (hard.length > 0 || limitTargets.length > 0)) {
       const periodOf = (b: EffectiveBudget) => periodKey(b.period, req.now);
@@ -221,6 +224,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
         attribution,
         headers: rateLimitHeaders(r.states, req.now),
         settle: once((outcome) => settle({ req, attribution, leaseId: req.requestId, reservations: [], soft, charges: [], outcome, leased: r })),
+        price: priceUsage,
       };
     }
 
@@ -256,7 +260,14 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       attribution,
       headers: rateLimitHeaders(states, req.now),
       settle: once((outcome) => settle({ req, attribution, leaseId, reservations, soft, charges, outcome })),
+      price: priceUsage,
     };
+  }
+
+  /** The one pricing of a request's usage: settlement charges it, the client is told it (usage.cost). */
+  function priceUsage(usage: TokenUsage, provider: string, upstreamModel: string): number | undefined {
+    const price = priceFor(config.pricing, provider, upstreamModel);
+    return price ? costMicros(usage, price) : undefined;
   }
 
   /**
@@ -309,8 +320,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     leased?: Extract<LeaseAdmission, { ok: true }>;
   }): Promise<void> {
     const { outcome } = s;
-    const price = outcome.provider && outcome.upstreamModel ? priceFor(config.pricing, outcome.provider, outcome.upstreamModel) : undefined;
-    const actual = outcome.usage && price ? costMicros(outcome.usage, price) : 0;
+    const priced = outcome.usage && outcome.provider && outcome.upstreamModel ? priceUsage(outcome.usage, outcome.provider, outcome.upstreamModel) : undefined;
+    const actual = priced ?? 0;
     const actualTokens = outcome.usage ? outcome.usage.inputTokens + outcome.usage.outputTokens : 0;
     s.leased?.settle(actual, actualTokens);
     const record = buildUsageRecord({
@@ -320,7 +331,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       model: s.req.model,
       outcome,
       costMicros: actual,
-      unpriced: outcome.usage !== undefined && !price,
+      unpriced: outcome.usage !== undefined && priced === undefined,
       evidence: s.req.evidence,
     });
 

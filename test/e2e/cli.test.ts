@@ -67,7 +67,8 @@ function admission(apiKey: string, opts: { feature?: string; requestId?: string 
   return {
     requestId: opts.requestId ?? `req_${Math.random().toString(36).slice(2, 12)}`,
     headers,
-    request: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], max_tokens: 100 },
+    request: {},
+    estimate: { inputTokens: 8, maxOutputTokens: 100, n: 1 },
     model: 'gpt-4o-mini',
     modelConfig,
     targets: modelConfig.targets,

@@ -2,7 +2,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig, type TollgateConfig } from '../../../lambda/core/config';
 import type { AdmissionRequest, RequestOutcome } from '../../../lambda/core/gatekeeper';
-import type { ChatCompletionRequest } from '../../../lambda/core/openai-schema';
+import { requestedMaxTokens, type ChatCompletionRequest } from '../../../lambda/core/openai-schema';
+import { estimateInputTokens } from '../../../lambda/core/token-estimate';
 import type { TokenUsage } from '../../../lambda/core/usage';
 import { createDynamoGatekeeper, type DynamoGatekeeper, type DynamoGatekeeperOptions } from '../../../lambda/store/dynamo-gatekeeper';
 import { KeyStore } from '../../../lambda/store/key-store';
@@ -48,10 +49,12 @@ export function admission(
   const headers = new Headers(opts.headers);
   if (apiKey) headers.set('authorization', `Bearer ${apiKey}`);
   const modelConfig = config.models[model];
+  const request = chatRequest({ model, ...opts.request });
   return {
     requestId: opts.requestId ?? `req_${(seq++).toString(36)}_${Math.random().toString(36).slice(2, 10)}`,
     headers,
-    request: chatRequest({ model, ...opts.request }),
+    request,
+    estimate: { inputTokens: estimateInputTokens(request), maxOutputTokens: requestedMaxTokens(request), n: request.n ?? 1 },
     model,
     modelConfig,
     targets: modelConfig.targets,

@@ -1,0 +1,204 @@
+/**
+ * The stream relay every surface shares: an upstream's items, already turned into frames (the bytes a
+ * surface sends, the usage and text it meters), pulled into the response body. Each `pull` (the client is
+ * ready for more) reads upstream items until one has bytes to send, so the upstream is read only as fast
+ * as the client takes the answer. A failure after the first byte ends the stream with the surface's own
+ * error event; a client that leaves cancels the stream, which stops the upstream. `end` runs exactly once,
+ * however the stream ends.
+ */
+import { toGatewayError, type GatewayError } from '../core/errors';
+import type { OutcomeStatus } from '../core/gatekeeper';
+import type { FallbackResult } from '../core/routing';
+import type { TokenUsage } from '../core/usage';
+import { StreamStalledError, waitWithKeepAlive, type KeepAliveSettings } from './sse-keepalive';
+
+/** What one upstream item becomes on a surface's stream. */
+export interface StreamFrame {
+  /** Bytes to send now (one or more complete SSE events); none: nothing to send for this item. */
+  bytes?: Uint8Array;
+  /** Usage reported so far (cumulative: the last one wins); metered and settled. */
+  usage?: TokenUsage;
+  /** Generated text in this item (content log, and the estimate when no usage arrives). */
+  text?: string;
+  /** The surface's closing frame (chat's `[DONE]`): once the client has it, the request is a success. */
+  final?: boolean;
+}
+
+export interface RelayEnd {
+  status: OutcomeStatus;
+  httpStatus: number;
+  errorCode?: string;
+}
+
+/**
+ * Upstream items mapped to frames without a generator in between (one promise per item, no generator
+ * state machine). `end` (optional) is sent once after the last item. A mapping that throws fails `next()`,
+ * like an upstream failure; `return()` closes the upstream.
+ */
+export function mapFrames<T>(items: AsyncIterator<T>, frame: (item: T) => StreamFrame, end?: () => StreamFrame): AsyncIterator<StreamFrame> {
+  let ended = false;
+  return {
+    async next() {
+      if (ended) return { done: true, value: undefined };
+      const r = await items.next();
+      if (!r.done) return { done: false, value: frame(r.value) };
+      ended = true;
+      return end ? { done: false, value: end() } : { done: true, value: undefined };
+    },
+    async return() {
+      ended = true;
+      await items.return?.();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/** The stream a target opened: its frames, the first one already in hand (so fallback was still possible). */
+export interface OpenedStream {
+  iterator: AsyncIterator<StreamFrame>;
+  first: IteratorResult<StreamFrame>;
+  firstAt: number;
+}
+
+export interface FrameRelayOptions {
+  /** The opened upstream, or the fallback still running when the response was committed before it. */
+  opening: FallbackResult<OpenedStream> | Promise<FallbackResult<OpenedStream>>;
+  /** Aborted by the client's request signal or by cancel(); aborting it stops the upstream request. */
+  gone: AbortController;
+  keepAlive: KeepAliveSettings;
+  /** The surface's error event, sent when the stream fails after its first byte. */
+  errorEvent: (error: GatewayError) => Uint8Array;
+  /** No target could serve (after the response was committed): settles, returns the error to send. */
+  openFailed: (err: unknown) => GatewayError;
+  /** Settles a stream that opened. Runs at most once. */
+  end: (opened: FallbackResult<OpenedStream>, r: RelayEnd) => void;
+}
+
+/**
+ * While the upstream is silent the client gets keep-alive comments (sse-keepalive.ts); an upstream silent
+ * for the stall timeout between frames is stopped.
+ */
+export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
+  usage: TokenUsage | undefined;
+  generated = '';
+  private opened: FallbackResult<OpenedStream> | undefined;
+  private next: IteratorResult<StreamFrame> | undefined;
+  private finalSent = false;
+  private ended = false;
+  /** Set by cancel(): a read still in flight must not touch the (closed) controller. */
+  private cancelled = false;
+
+  constructor(private readonly o: FrameRelayOptions) {
+    if (!(o.opening instanceof Promise)) this.open(o.opening);
+  }
+
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    if (this.ended || this.cancelled) return;
+    if (!this.opened && !(await this.awaitOpening(controller))) return;
+    const opened = this.opened!;
+    const iterator = opened.value.iterator;
+    if (this.finalSent) {
+      // Success is recorded once the client has taken the closing frame.
+      this.finish({ status: 'success', httpStatus: 200 });
+      void iterator.return?.().catch(() => undefined);
+      controller.close();
+      return;
+    }
+    const { intervalMs, stallTimeoutMs } = this.o.keepAlive;
+    const stall = { ms: stallTimeoutMs, error: () => new StreamStalledError(opened.target.provider, stallTimeoutMs) };
+    const read = () => waitWithKeepAlive(iterator.next(), controller, intervalMs, stall);
+    try {
+      let r = this.next ?? (await read());
+      this.next = undefined;
+      for (;;) {
+        if (this.cancelled) return;
+        if (r.done) {
+          this.finish({ status: 'success', httpStatus: 200 });
+          controller.close();
+          return;
+        }
+        const frame = r.value;
+        if (frame.usage) this.usage = frame.usage;
+        if (frame.text) this.generated += frame.text;
+        if (frame.bytes) {
+          controller.enqueue(frame.bytes);
+          if (frame.final) this.finalSent = true;
+          return;
+        }
+        r = await read();
+      }
+    } catch (err) {
+      const clientGone = this.o.gone.signal.aborted;
+      // Whatever threw (the upstream, a stall, or an item we could not relay), the upstream must stop now.
+      // Abort first: a read in flight (a stall) would otherwise hold return() until the next item.
+      if (err instanceof StreamStalledError) this.o.gone.abort(err);
+      void iterator.return?.().catch(() => undefined);
+      if (this.cancelled) return;
+      if (clientGone) {
+        this.finish({ status: 'client_abort', httpStatus: 499 });
+      } else {
+        // The first byte is gone: no fallback now. End the stream with the surface's error event.
+        const error = toGatewayError(err);
+        this.finish({ status: 'stream_error', httpStatus: error.status, errorCode: error.code ?? undefined });
+        controller.enqueue(this.o.errorEvent(error));
+      }
+      controller.close();
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.ended || this.cancelled) return;
+    this.cancelled = true;
+    if (this.finalSent) {
+      // The client has the whole answer, its closing frame included: that is a success, however it hung up.
+      this.finish({ status: 'success', httpStatus: 200 });
+      void this.opened?.value.iterator.return?.().catch(() => undefined);
+      return;
+    }
+    // Abort first: a read in flight would otherwise hold return() until the upstream's next item.
+    this.o.gone.abort(new Error('client cancelled the response'));
+    if (!this.opened) {
+      // Still opening: the fallback sees the abort and gives up (or had just opened a stream).
+      let opened: FallbackResult<OpenedStream>;
+      try {
+        opened = await this.o.opening;
+      } catch (err) {
+        this.ended = true;
+        this.o.openFailed(err);
+        return;
+      }
+      this.open(opened);
+    }
+    await this.opened!.value.iterator.return?.().catch(() => undefined);
+    this.finish({ status: 'client_abort', httpStatus: 499 });
+  }
+
+  private open(opened: FallbackResult<OpenedStream>): void {
+    this.opened = opened;
+    this.next = opened.value.first;
+  }
+
+  /** Waits for the fallback with keep-alives; false when the stream ended (no target, or cancelled). */
+  private async awaitOpening(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
+    let opened: FallbackResult<OpenedStream>;
+    try {
+      opened = await waitWithKeepAlive(Promise.resolve(this.o.opening), controller, this.o.keepAlive.intervalMs);
+    } catch (err) {
+      if (this.cancelled || this.ended) return false;
+      this.ended = true;
+      const error = this.o.openFailed(err);
+      controller.enqueue(this.o.errorEvent(error));
+      controller.close();
+      return false;
+    }
+    if (this.cancelled) return false; // cancel() takes it from here
+    this.open(opened);
+    return true;
+  }
+
+  private finish(r: RelayEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.o.end(this.opened!, r);
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * The API surfaces the gateway serves, declared as data: registering one is one line here plus its folder
+ * (see the guide at the top of app/pipeline.ts).
+ */
+import type { Route } from '../pipeline';
+import { chatCompletions } from './chat-completions';
+
+export const ROUTES: readonly Route[] = [chatCompletions];
