@@ -97,7 +97,7 @@ function listModels(config: TollgateConfig): { object: 'list'; data: ModelEntry[
         object: 'model',
         created: 0,
         owned_by: m.targets[0].provider,
-        surfaces: ROUTES.filter((r) => r.kinds?.some((k) => kinds.has(k))).map((r) => r.name),
+        surfaces: ROUTES.filter((r) => r.kinds === 'any' || r.kinds?.some((k) => kinds.has(k))).map((r) => r.name),
       };
     }),
   };

@@ -81,7 +81,8 @@ export interface SurfaceDescription {
 export interface Surface<Req> {
   readonly name: string;
   readonly paths: readonly string[];
-  readonly kinds: readonly ProviderKind[];
+  /** Provider kinds it can reach; 'any' for a surface every adapter speaks (chat). */
+  readonly kinds: readonly ProviderKind[] | 'any';
   parse(body: unknown, headers: Headers): Req;
   describe(req: Req): SurfaceDescription;
   promptText(req: Req): string;
@@ -109,7 +110,7 @@ export interface Route {
   readonly name: string;
   readonly paths: readonly string[];
   /** Provider kinds the route's surface reaches (undefined: not a model surface). */
-  readonly kinds?: readonly ProviderKind[];
+  readonly kinds?: readonly ProviderKind[] | 'any';
   handle(request: Request, env: RouteEnv): Promise<Response>;
   /** The error body in this route's API shape. */
   errorBody(error: GatewayError): unknown;

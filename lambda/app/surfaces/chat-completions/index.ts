@@ -17,7 +17,7 @@ import { validateChatRequest } from '../../validate-request';
 export const chatCompletions = defineSurface<ChatCompletionRequest>({
   name: 'chat.completions',
   paths: ['/v1/chat/completions'],
-  kinds: ['openai-compatible', 'anthropic', 'bedrock'],
+  kinds: 'any',
   parse: (body) => validateChatRequest(body),
   describe: (req) => ({
     model: req.model,
