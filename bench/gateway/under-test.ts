@@ -27,7 +27,7 @@ export interface GatewayUnderTestOptions {
 
 export interface DynamoCounts {
   byCommand: Record<string, number>;
-  /** Calls made off the request path (batched flushes, lease top-ups; lambda/store/background.ts). */
+  /** Calls made off the request path (batched lease flushes, proactive top-ups, give-backs). */
   background?: number;
   readUnits: number;
   writeUnits: number;
@@ -109,7 +109,7 @@ export async function startGatewayUnderTest(opts: GatewayUnderTestOptions): Prom
       'startLocalGateway (lambda/local/gateway.ts → composeGateway): DynamoDB gatekeeper on dynalite (key auth, key RPM/TPM limits, ' +
       `hard monthly key budget, usage metering), ${telemetry ? 'telemetry (JSON log + EMF on stdout, flushed per request)' : 'no telemetry'}, real adapters`,
     models,
-    dynamoCounts: () => ({ byCommand: { ...counter.counts.byCommand }, background: counter.counts.background, readUnits: counter.counts.readCapacityUnits, writeUnits: counter.counts.writeCapacityUnits }),
+    dynamoCounts: () => ({ byCommand: { ...counter.counts.byCommand }, background: gw.runtime.gatekeeper.backgroundStoreCalls(), readUnits: counter.counts.readCapacityUnits, writeUnits: counter.counts.writeCapacityUnits }),
     idle: () => gw.idle(),
     close: () => gw.close(),
   };

@@ -32,7 +32,6 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { shardCaps, type EffectiveBudget } from '../core/budgets';
 import { minuteWindow, type RateLimits, type RateLimitScope, type RateState, type RateWindow } from '../core/limits';
-import { inBackground } from './background';
 import type { SpendChange } from './budget-ledger';
 import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
 import { admissionLeaseIndexKey, admissionLeaseIndexPk, budgetCounterKey, rateWindowKey, ADMISSION_LEASE_INDEX_SHARDS, type LedgerKey } from './item-keys';
@@ -106,6 +105,8 @@ class BudgetLease {
   gone = false;
   /** Worst cases of requests waiting for a top-up. */
   queued = 0;
+  /** The write under way was started off the request path (flush, proactive top-up). */
+  offPath = false;
   writing: Promise<void> | undefined;
   readonly rate: Rate;
   constructor(
@@ -143,6 +144,8 @@ class WindowLease {
   extraTokens = 0;
   /** Requests waiting for a top-up. */
   queued = 0;
+  /** The write under way was started off the request path (proactive top-up). */
+  offPath = false;
   /** The window item's counts are known (a write of ours returned them). */
   known = false;
   constructor(
@@ -181,6 +184,7 @@ export class AdmissionLeases {
   private flushing: Promise<void> | undefined;
   private closed = false;
   private seq = 0;
+  private offPathCalls = 0;
   private readonly processId: string;
 
   constructor(opts: AdmissionLeaseOptions) {
@@ -219,7 +223,7 @@ export class AdmissionLeases {
       for (const l of shortBudgets) l.queued += d.costMicros;
       for (const w of shortWindows) w.queued += 1;
       try {
-        await Promise.all([...shortBudgets.map((l) => this.topUpBudget(l)), ...shortWindows.map((w) => this.topUpWindow(w, d.tokens))]);
+        await Promise.all([...shortBudgets.map((l) => this.topUpBudget(l, false)), ...shortWindows.map((w) => this.topUpWindow(w, d.tokens, false))]);
       } finally {
         for (const l of shortBudgets) l.queued -= d.costMicros;
         for (const w of shortWindows) w.queued -= 1;
@@ -254,11 +258,11 @@ export class AdmissionLeases {
     }
     // Top up in the background before a lease runs out, so the next requests do not wait for the store.
     for (const l of budgetLeases) {
-      if (!l.writing && l.available < Math.max(d.costMicros, l.rate.ahead() / 2)) void inBackground(() => this.topUpBudget(l));
+      if (!l.writing && l.available < Math.max(d.costMicros, l.rate.ahead() / 2)) void this.topUpBudget(l, true);
     }
     for (const w of windowLeases) {
       const low = w.slots < Math.max(1, w.rate.ahead() / 2) || (w.limits.tpm !== undefined && w.tokens < Math.max(d.tokens, w.tokenRate.ahead() / 2));
-      if (!w.writing && low) void inBackground(() => this.topUpWindow(w, d.tokens));
+      if (!w.writing && low) void this.topUpWindow(w, d.tokens, true);
     }
     const states = windowLeases.map((w) => w.state());
     let settled = false;
@@ -323,14 +327,16 @@ export class AdmissionLeases {
   }
 
   /** One write at a time per lease; callers waiting for the same top-up share it. */
-  private topUpBudget(l: BudgetLease): Promise<void> {
+  private topUpBudget(l: BudgetLease, offPath: boolean): Promise<void> {
+    if (!l.writing) l.offPath = offPath;
     l.writing ??= this.writeBudget(l, true)
       .catch((err: unknown) => this.onError(err, 'lease-top-up'))
       .finally(() => (l.writing = undefined));
     return l.writing;
   }
 
-  private topUpWindow(w: WindowLease, tokens: number): Promise<void> {
+  private topUpWindow(w: WindowLease, tokens: number, offPath: boolean): Promise<void> {
+    if (!w.writing) w.offPath = offPath;
     w.writing ??= this.writeWindow(w, tokens)
       .catch((err: unknown) => this.onError(err, 'rate-lease'))
       .finally(() => (w.writing = undefined));
@@ -384,6 +390,7 @@ export class AdmissionLeases {
       values[':headroom'] = l.capMicros - x - over;
     }
     if (opening) await this.indexLease(l, expiresAt);
+    this.counted(l.offPath);
     try {
       const out = await this.o.doc.send(
         new UpdateCommand({
@@ -401,7 +408,7 @@ export class AdmissionLeases {
       return 'ok';
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw err;
-      const old = conditionFailedItem(err) ?? (await this.read(l.key));
+      const old = conditionFailedItem(err) ?? (await this.read(l.key, l.offPath));
       const current = old?.[l.attr];
       if (current === newHeld && old?.[l.expAttr] === expiresAt) {
         // A retry of this very write, whose first attempt landed.
@@ -434,6 +441,7 @@ export class AdmissionLeases {
   /** The index entry the sweeper finds the lease by (once per lease, before the lease itself). */
   private async indexLease(l: BudgetLease, expiresAt: number): Promise<void> {
     const shard = Math.floor(this.random() * ADMISSION_LEASE_INDEX_SHARDS);
+    this.counted(l.offPath);
     await this.o.doc.send(
       new PutCommand({
         TableName: this.o.table,
@@ -464,6 +472,7 @@ export class AdmissionLeases {
         conditions.push('(attribute_not_exists(tokens) OR tokens <= :tpmHeadroom)');
         values[':tpmHeadroom'] = tpm - t;
       }
+      this.counted(w.offPath);
       try {
         const out = await this.o.doc.send(
           new UpdateCommand({
@@ -485,7 +494,7 @@ export class AdmissionLeases {
         return;
       } catch (err) {
         if (!isConditionalCheckFailed(err)) throw err;
-        const old = conditionFailedItem(err) ?? (await this.read(w.key));
+        const old = conditionFailedItem(err) ?? (await this.read(w.key, w.offPath));
         w.itemRequests = num(old?.requests);
         w.itemTokens = num(old?.tokens);
         w.known = true;
@@ -500,18 +509,18 @@ export class AdmissionLeases {
     if (this.flushTimer || this.closed) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      void inBackground(() => this.flush());
+      void this.flush();
     }, this.o.flushIntervalMs);
     this.flushTimer.unref();
     if (!this.idleTimer) {
-      this.idleTimer = setInterval(() => void inBackground(() => this.giveBackIdle()), this.o.idleMs);
+      this.idleTimer = setInterval(() => void this.giveBackIdle(), this.o.idleMs);
       this.idleTimer.unref();
     }
   }
 
   /** Move settled spend to the counters now (batched: one write per counter), and refresh expiries; resolves when no lease write is in flight. */
   flush(): Promise<void> {
-    this.flushing ??= inBackground(async () => {
+    this.flushing ??= (async () => {
       const now = this.now();
       const writes: Promise<void>[] = [];
       // Writes already under way (top-ups) finish first: after a flush, no lease write is in flight.
@@ -520,6 +529,7 @@ export class AdmissionLeases {
         if (l.gone || l.writing) continue;
         const stale = l.held > 0 && l.expiresAt - now < this.o.leaseTtlMs / 2;
         if (l.unflushed > 0 || stale) {
+          l.offPath = true;
           l.writing = this.writeBudget(l, false)
             .catch((err: unknown) => this.onError(err, 'lease-flush'))
             .finally(() => (l.writing = undefined));
@@ -528,7 +538,7 @@ export class AdmissionLeases {
       }
       for (const w of this.windows.values()) writes.push(this.flushWindowExtra(w));
       await Promise.all(writes);
-    }).finally(() => (this.flushing = undefined));
+    })().finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
@@ -536,6 +546,7 @@ export class AdmissionLeases {
     const extra = w.extraTokens;
     if (extra <= 0) return Promise.resolve();
     w.extraTokens = 0;
+    this.counted(true);
     return this.o.doc
       .send(
         new UpdateCommand({
@@ -551,11 +562,7 @@ export class AdmissionLeases {
   }
 
   /** Give back leases no request used for idleMs (all of them when `all`). */
-  giveBackIdle(all = false): Promise<void> {
-    return inBackground(() => this.giveBack(all));
-  }
-
-  private async giveBack(all: boolean): Promise<void> {
+  async giveBackIdle(all = false): Promise<void> {
     const now = this.now();
     await this.flush();
     const writes: Promise<void>[] = [];
@@ -575,6 +582,7 @@ export class AdmissionLeases {
 
   private async closeBudget(l: BudgetLease): Promise<void> {
     const u = l.unflushed;
+    this.counted(true);
     try {
       const out = await this.o.doc.send(
         new UpdateCommand({
@@ -599,6 +607,7 @@ export class AdmissionLeases {
     const t = w.limits.tpm === undefined ? 0 : w.tokens;
     w.slots = 0;
     w.tokens = 0;
+    this.counted(true);
     await this.o.doc
       .send(new UpdateCommand({ TableName: this.o.table, Key: w.key, UpdateExpression: 'ADD requests :k, tokens :t', ExpressionAttributeValues: { ':k': -k, ':t': -t } }))
       .catch((err: unknown) => this.onError(err, 'rate-lease-give-back'));
@@ -613,7 +622,17 @@ export class AdmissionLeases {
     this.closed = true;
   }
 
-  private async read(key: LedgerKey): Promise<Item | undefined> {
+  /** Store calls made off the request path so far (batched flushes, proactive top-ups, give-backs), for the benchmark. */
+  get backgroundCalls(): number {
+    return this.offPathCalls;
+  }
+
+  private counted(offPath: boolean): void {
+    if (offPath) this.offPathCalls++;
+  }
+
+  private async read(key: LedgerKey, offPath: boolean): Promise<Item | undefined> {
+    this.counted(offPath);
     return (await this.o.doc.send(new GetCommand({ TableName: this.o.table, Key: key, ConsistentRead: true }))).Item;
   }
 }

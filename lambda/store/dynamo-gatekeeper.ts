@@ -84,6 +84,8 @@ export interface DynamoGatekeeper extends Gatekeeper {
   flushLeases(): Promise<void>;
   /** Give every admission lease back (shutdown; tests that look at `reserved`). Admission goes on, re-leasing. */
   releaseLeases(): Promise<void>;
+  /** Store calls the admission leases made off the request path so far (batched flushes, proactive top-ups), for the benchmark. */
+  backgroundStoreCalls(): number;
   clearCaches(): void;
 }
 
@@ -379,6 +381,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     },
     flushLeases: async () => leases?.flush(),
     releaseLeases: async () => leases?.giveBackIdle(true),
+    backgroundStoreCalls: () => leases?.backgroundCalls ?? 0,
     clearCaches() {
       keyCache.clear();
       policyCache.clear();

@@ -4,7 +4,6 @@
  * every request it sees, so attach it only where that is wanted.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { isBackground } from './background';
 
 const READS = new Set(['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'ScanCommand', 'TransactGetItemsCommand']);
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand', 'TransactWriteItemsCommand']);
@@ -15,8 +14,6 @@ export interface DynamoRequestCounts {
   /** Every request, including control-plane calls (create/describe table). */
   total: number;
   byCommand: Record<string, number>;
-  /** Calls made off the request path (store/background.ts: batched flushes, lease top-ups, give-backs). */
-  background: number;
   readCapacityUnits: number;
   writeCapacityUnits: number;
 }
@@ -38,7 +35,7 @@ let nextId = 0;
 
 export function countDynamoRequests(client: DynamoDBClient): DynamoRequestCounter {
   const name = `tollgateRequestCounter${nextId++}`;
-  const counts: DynamoRequestCounts = { reads: 0, writes: 0, total: 0, byCommand: {}, background: 0, readCapacityUnits: 0, writeCapacityUnits: 0 };
+  const counts: DynamoRequestCounts = { reads: 0, writes: 0, total: 0, byCommand: {}, readCapacityUnits: 0, writeCapacityUnits: 0 };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = context.commandName ?? 'unknown';
@@ -46,7 +43,6 @@ export function countDynamoRequests(client: DynamoDBClient): DynamoRequestCounte
       const isWrite = WRITES.has(command);
       counts.total++;
       counts.byCommand[command] = (counts.byCommand[command] ?? 0) + 1;
-      if (isBackground()) counts.background++;
       if (isRead) counts.reads++;
       if (isWrite) counts.writes++;
       const input = args.input as Record<string, unknown>;
@@ -65,7 +61,7 @@ export function countDynamoRequests(client: DynamoDBClient): DynamoRequestCounte
   return {
     counts,
     reset() {
-      Object.assign(counts, { reads: 0, writes: 0, total: 0, byCommand: {}, background: 0, readCapacityUnits: 0, writeCapacityUnits: 0 });
+      Object.assign(counts, { reads: 0, writes: 0, total: 0, byCommand: {}, readCapacityUnits: 0, writeCapacityUnits: 0 });
     },
     stop() {
       client.middlewareStack.remove(name);

@@ -122,9 +122,10 @@ describe('Method: admit (admission leases)', () => {
     await gate.flushLeases();
     counted.reset();
     const admissions: Admission[] = [];
-    for (let i = 0; i < 5; i++) admissions.push(await gate.admit(admission(config, apiKey)));
     // Nothing on the request path (proactive top-ups run in the background and are counted apart).
-    expect(counted.counts.total - counted.counts.background).toBe(0);
+    const background = gate.backgroundStoreCalls();
+    for (let i = 0; i < 5; i++) admissions.push(await gate.admit(admission(config, apiKey)));
+    expect(counted.counts.total - (gate.backgroundStoreCalls() - background)).toBe(0);
     await Promise.all(admissions.map((a) => a.settle(success(usage(100, 100)))));
     counted.reset();
     await gate.flushLeases();
