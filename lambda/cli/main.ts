@@ -16,6 +16,7 @@ import { keysCreate, keysList, keysRevoke, keysShow, keysUpdate } from './comman
 import { limitsClear, limitsList, limitsSet } from './commands/limits';
 import { exportCommand } from './commands/export';
 import { insights } from './commands/insights';
+import { report as reportCommand } from './commands/report';
 import { usage } from './commands/usage';
 
 export const COMMANDS: ReadonlyArray<Command> = [
@@ -33,6 +34,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
   usage,
   insights,
   exportCommand,
+  reportCommand,
 ];
 
 const GROUPS = ['keys', 'limits', 'budgets'];
