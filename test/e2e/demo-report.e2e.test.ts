@@ -21,7 +21,7 @@ beforeAll(async () => {
   demo = await new Promise((done) => {
     execFile(
       process.execPath,
-      [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO, 'lambda', 'local', 'demo.ts')],
+      [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO, 'lambda', 'cli', 'demo.ts')],
       { cwd: REPO, env: { ...process.env, DEMO_SECONDS: '5', DEMO_REPORT: report, DEMO_DATA_DIR: join(dir, 'data') }, timeout: 180_000 },
       (err, stdout, stderr) => done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

@@ -8,11 +8,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main as cli } from '../cli/main';
+import { main as cli } from './main';
 import { periodKey } from '../core/budgets';
 import { parseConfig } from '../core/config';
 import { forecastSpend, periodBounds } from '../core/forecast';
-import { startLocalGateway } from './gateway';
+import { startLocalGateway } from '../local/gateway';
 
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 30);
 const CONCURRENCY = Number(process.env.DEMO_CONCURRENCY ?? 8);
