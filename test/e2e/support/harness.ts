@@ -38,16 +38,26 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function startRig(opts: { configOverrides?: Record<string, unknown>; captureLogs?: boolean; gateways?: number } = {}): Promise<Rig> {
+/** Extra providers, models and prices, given the doubles' URLs (e.g. a second provider on the OpenAI double). */
+export type RigExtension = (urls: { openai: string; flaky: string; anthropic: string; bedrock: string }) => {
+  providers?: Record<string, unknown>;
+  models?: Record<string, unknown>;
+  pricing?: Record<string, unknown>;
+};
+
+export async function startRig(opts: { configOverrides?: Record<string, unknown>; captureLogs?: boolean; gateways?: number; extend?: RigExtension } = {}): Promise<Rig> {
   const [openai, flaky, anthropic, bedrock] = await Promise.all([startOpenAIDouble(), startOpenAIDouble(), startAnthropicDouble(), startBedrockDouble()]);
+  const extra = opts.extend?.({ openai: openai.url, flaky: flaky.url, anthropic: anthropic.url, bedrock: bedrock.url }) ?? {};
   const config = parseConfig({
     providers: {
+      ...extra.providers,
       openai: { kind: 'openai-compatible', baseUrl: `${openai.url}/v1`, apiKey: { env: 'E2E_OPENAI_KEY' } },
       flaky: { kind: 'openai-compatible', baseUrl: `${flaky.url}/v1`, apiKey: { env: 'E2E_OPENAI_KEY' } },
       anthropic: { kind: 'anthropic', baseUrl: anthropic.url, apiKey: { env: 'E2E_ANTHROPIC_KEY' } },
       bedrock: { kind: 'bedrock', region: 'us-east-1', endpoint: bedrock.url },
     },
     models: {
+      ...extra.models,
       gpt: { maxOutputTokens: 1000, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 }] },
       claude: { maxOutputTokens: 1000, targets: [{ provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', timeoutMs: 30_000 }] },
       nova: { maxOutputTokens: 1000, targets: [{ provider: 'bedrock', model: 'amazon.nova-lite-v1:0', timeoutMs: 30_000 }] },
@@ -60,7 +70,7 @@ export async function startRig(opts: { configOverrides?: Record<string, unknown>
       },
     },
     // The flaky host serves gpt-4o-mini at OpenAI's list price (it stands for a second OpenAI-compatible host).
-    pricing: { 'flaky/gpt-4o-mini': { input: 0.15, output: 0.6, cacheRead: 0.075 } },
+    pricing: { 'flaky/gpt-4o-mini': { input: 0.15, output: 0.6, cacheRead: 0.075 }, ...extra.pricing },
     server: { retryBaseDelayMs: 5, maxBodyBytes: 64 * 1024 },
     ...opts.configOverrides,
   });

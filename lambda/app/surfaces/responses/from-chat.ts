@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletion, FinishReason } from '../../../core/openai-schema';
 import { fromOpenAIUsage, type TokenUsage } from '../../../core/usage';
+import { isRecord } from '../../../providers/shared/http-transport';
+import { count } from '../../../providers/shared/token-usage';
 import type { ResponsesRequest } from './schema';
 import type { FunctionCallOutput, OutputItem, OutputMessage, ResponseObject, ResponsesUsage } from './wire-types';
 
@@ -42,13 +44,28 @@ export function responseShell(req: ResponsesRequest, id: string, createdAt: numb
   };
 }
 
-export function toResponsesUsage(u: TokenUsage): ResponsesUsage {
+export function toResponsesUsage(u: TokenUsage, costUsd?: number): ResponsesUsage {
   return {
     input_tokens: u.inputTokens,
     input_tokens_details: { cached_tokens: u.cacheReadTokens, cache_write_tokens: u.cacheWriteTokens },
     output_tokens: u.outputTokens,
     output_tokens_details: { reasoning_tokens: u.reasoningTokens },
     total_tokens: u.inputTokens + u.outputTokens,
+    ...(costUsd !== undefined ? { cost: costUsd } : {}),
+  };
+}
+
+/** A native upstream's Responses usage (OpenAI's convention: input_tokens includes cached), counts clamped. */
+export function fromResponsesUsage(raw: unknown): TokenUsage | undefined {
+  if (!isRecord(raw) || typeof raw.input_tokens !== 'number') return undefined;
+  const input = isRecord(raw.input_tokens_details) ? raw.input_tokens_details : {};
+  const output = isRecord(raw.output_tokens_details) ? raw.output_tokens_details : {};
+  return {
+    inputTokens: count(raw.input_tokens),
+    outputTokens: count(raw.output_tokens),
+    cacheReadTokens: count(input.cached_tokens),
+    cacheWriteTokens: count(input.cache_write_tokens),
+    reasoningTokens: count(output.reasoning_tokens),
   };
 }
 

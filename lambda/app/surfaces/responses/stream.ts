@@ -12,6 +12,22 @@ import { fromOpenAIUsage, type TokenUsage } from '../../../core/usage';
 import { finalStatus, functionCallItem, messageItem, toResponsesUsage, type IdSource } from './from-chat';
 import type { FunctionCallOutput, OutputItem, OutputMessage, ResponseObject, ResponsesStreamEvent } from './wire-types';
 
+/**
+ * The `error` event (OpenAI's typed fields, plus `error`, which makes openai-node throw an APIError).
+ * Without the stream's state (the relay's own failures) it carries no sequence number.
+ */
+export function errorEventBody(error: GatewayError): Extract<EventBody, { type: 'error' }> {
+  const body = error.toBody().error;
+  return { type: 'error', code: body.code, message: body.message, param: body.param, error: body };
+}
+
+const encoder = new TextEncoder();
+
+/** Events as OpenAI frames them: `event: <type>` and `data: <json>`. */
+export function responsesSse(events: ReadonlyArray<{ type: string }>): Uint8Array {
+  return encoder.encode(events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
+}
+
 type EventBody = ResponsesStreamEvent extends infer E ? (E extends unknown ? Omit<E, 'sequence_number'> : never) : never;
 
 interface OpenMessage {
@@ -60,19 +76,16 @@ export class ChatToResponsesStream {
     return out;
   }
 
-  /** The upstream ended cleanly: close open items, then `response.completed` or `response.incomplete`. */
-  end(): ResponsesStreamEvent[] {
+  /**
+   * The upstream ended cleanly: close open items, then `response.completed` or `response.incomplete`, its
+   * usage carrying `cost` (USD) when `costOf` knows it.
+   */
+  end(costOf: (usage: TokenUsage) => number | undefined = () => undefined): ResponsesStreamEvent[] {
     const out = this.closeAll();
     const status = finalStatus(this.finish);
-    const response: ResponseObject = { ...this.snapshot(), ...status, usage: this.usage ? toResponsesUsage(this.usage) : null };
+    const response: ResponseObject = { ...this.snapshot(), ...status, usage: this.usage ? toResponsesUsage(this.usage, costOf(this.usage)) : null };
     out.push(this.event({ type: status.status === 'completed' ? 'response.completed' : 'response.incomplete', response }));
     return out;
-  }
-
-  /** The stream broke after the first byte: an `error` event, which makes openai-node throw an APIError. */
-  fail(error: GatewayError): ResponsesStreamEvent[] {
-    const body = error.toBody().error;
-    return [this.event({ type: 'error', code: body.code, message: body.message, param: body.param, error: body })];
   }
 
   /** Text the client has seen so far (estimated usage, content logging). */

@@ -10,7 +10,7 @@ import { BadRequestError, GatewayError, UnsupportedParameterError } from '../../
 import { chatCompletionRequestSchema, type ChatCompletion, type ChatCompletionChunk } from '../../../../lambda/core/openai-schema';
 import { chatToResponse, responseShell, type IdSource } from '../../../../lambda/app/surfaces/responses/from-chat';
 import { validateResponsesRequest } from '../../../../lambda/app/surfaces/responses/schema';
-import { ChatToResponsesStream } from '../../../../lambda/app/surfaces/responses/stream';
+import { ChatToResponsesStream, errorEventBody, responsesSse } from '../../../../lambda/app/surfaces/responses/stream';
 import { responsesToChat } from '../../../../lambda/app/surfaces/responses/to-chat';
 import type { ResponsesStreamEvent } from '../../../../lambda/app/surfaces/responses/wire-types';
 
@@ -312,6 +312,11 @@ describe('Class: ChatToResponsesStream (chat chunks → Responses events)', () =
     expect(snapshot.output).toEqual(completed.response.output);
     expect(snapshot.output_text).toBe('Checking both.');
     expect(builder.usage?.cacheReadTokens).toBe(100);
+    // With a price known, the final usage carries the request's cost (USD).
+    const priced = new ChatToResponsesStream(responseShell(req, 'resp_2', 1, 'gpt'), counterIds());
+    priced.chunk({ ...chunk({}), choices: [], usage });
+    const [done] = priced.end((u) => u.inputTokens / 1e6);
+    expect((done as Extract<ResponsesStreamEvent, { response: unknown }>).response.usage?.cost).toBe(120 / 1e6);
   });
 
   it('ends a length-cut stream with response.incomplete', () => {
@@ -323,13 +328,11 @@ describe('Class: ChatToResponsesStream (chat chunks → Responses events)', () =
     expect(replay(events).output_text).toBe('Once');
   });
 
-  it('reports a mid-stream failure as an error event carrying `error` (openai-node throws on it)', () => {
-    const builder = new ChatToResponsesStream(responseShell(req, 'resp_1', 1, 'gpt'), counterIds());
-    builder.start();
-    const [event] = builder.fail(new GatewayError(502, 'upstream_error', 'Provider broke.', { code: 'upstream_unavailable' }));
+  it('reports a failure as an error event carrying `error` (openai-node throws on it), framed as OpenAI frames events', () => {
+    const event = errorEventBody(new GatewayError(502, 'upstream_error', 'Provider broke.', { code: 'upstream_unavailable' }));
+    expect(new TextDecoder().decode(responsesSse([event]))).toBe(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
     expect(event).toEqual({
       type: 'error',
-      sequence_number: 2,
       code: 'upstream_unavailable',
       message: 'Provider broke.',
       param: null,
