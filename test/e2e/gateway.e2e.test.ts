@@ -261,7 +261,7 @@ describe('Bad input never reaches an upstream and is never metered', () => {
   it('answers 405 for a wrong method and 404 for an unknown path', async () => {
     const get = await fetch(`${rig.gateway.url}/chat/completions`, { headers: { authorization: `Bearer ${apiKey}` } });
     expect(get.status).toBe(405);
-    const unknown = await fetch(`${rig.gateway.url}/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: '{}' });
+    const unknown = await fetch(`${rig.gateway.url}/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: '{}' });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { type: string } }).error.type).toBeDefined();
   });

@@ -4,5 +4,7 @@
  */
 import type { Route } from '../pipeline';
 import { chatCompletions } from './chat-completions';
+import { embeddings } from './embeddings';
+import { responses } from './responses';
 
-export const ROUTES: readonly Route[] = [chatCompletions];
+export const ROUTES: readonly Route[] = [chatCompletions, responses, embeddings];

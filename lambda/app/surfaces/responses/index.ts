@@ -1,0 +1,98 @@
+/**
+ * POST /v1/responses (stateless): the OpenAI Responses API on the shared pipeline. Two provider mappings:
+ * - native (native.ts): openai-compatible providers configured with `responsesApi: true` get the request
+ *   as is (upstream model, the priced output cap, `store: false`), and their events are relayed unchanged,
+ *   usage read from the terminal event;
+ * - translated (every other target): Responses → chat completions (to-chat.ts), which every adapter
+ *   speaks, and chat → Response / Responses events back (from-chat.ts, stream.ts).
+ * Errors use OpenAI's error body; after the first byte, an `error` event.
+ */
+import type { GatewayError } from '../../../core/errors';
+import { estimateInputTokens, estimateTokens } from '../../../core/token-estimate';
+import { fromOpenAIUsage } from '../../../core/usage';
+import { unixSeconds } from '../../../providers/shared/chunks';
+import { defineSurface, type TargetCall } from '../../pipeline';
+import { mapFrames, type StreamFrame } from '../../relay';
+import { chatToResponse, randomIds, responseShell } from './from-chat';
+import { isNative, nativeComplete, nativeStream } from './native';
+import { validateResponsesRequest, type ResponsesRequest } from './schema';
+import { ChatToResponsesStream, errorEventBody, responsesSse } from './stream';
+import { responsesToChat } from './to-chat';
+import type { OutputItem } from './wire-types';
+
+export const responses = defineSurface<ResponsesRequest>({
+  name: 'responses',
+  paths: ['/v1/responses'],
+  kinds: 'any',
+  parse: (body) => validateResponsesRequest(body),
+  describe: (req) => ({
+    model: req.model,
+    stream: req.stream === true,
+    estimate: { inputTokens: estimateResponsesInput(req), maxOutputTokens: req.max_output_tokens ?? undefined, n: 1 },
+    hints: { metadata: req.metadata, user: req.user ?? req.safety_identifier },
+  }),
+  promptText: (req) => promptText(req),
+  complete: (req, call) => (isNative(call) ? nativeComplete(req, call) : translatedComplete(req, call)),
+  openStream: (req, call) => (isNative(call) ? nativeStream(req, call) : translatedStream(req, call)),
+  errorBody: (error: GatewayError) => error.toBody(),
+  streamError: (error: GatewayError) => responsesSse([errorEventBody(error)]),
+});
+
+/** As the chat estimator counts the translated prompt; a request only a native upstream can take counts as its JSON. */
+function estimateResponsesInput(req: ResponsesRequest): number {
+  try {
+    return estimateInputTokens(responsesToChat('estimate', req));
+  } catch {
+    return estimateTokens(JSON.stringify([req.instructions ?? '', req.input, req.tools ?? [], req.text ?? {}]));
+  }
+}
+
+function promptText(req: ResponsesRequest): string {
+  const input = typeof req.input === 'string' ? req.input : JSON.stringify(req.input);
+  return req.instructions ? `instructions: ${req.instructions}\n${input}` : input;
+}
+
+export function outputText(output: ReadonlyArray<OutputItem>): string {
+  let text = '';
+  for (const item of output) {
+    if (item.type === 'function_call') text += item.name + item.arguments;
+    else for (const part of item.content) text += part.type === 'output_text' ? part.text : part.refusal;
+  }
+  return text;
+}
+
+function chatCall(req: ResponsesRequest, call: TargetCall) {
+  return { request: responsesToChat(call.target.provider, req, call.target.model), signal: call.signal, apiKey: call.apiKey, maxOutputTokens: call.maxOutputTokens };
+}
+
+async function translatedComplete(req: ResponsesRequest, call: TargetCall) {
+  const completion = await call.adapter.chat(chatCall(req, call));
+  const response = chatToResponse(req, completion, unixSeconds());
+  const usage = fromOpenAIUsage(completion.usage);
+  return {
+    usage,
+    text: () => outputText(response.output),
+    body: (cost: number | undefined) => (response.usage && cost !== undefined ? { ...response, usage: { ...response.usage, cost } } : response),
+  };
+}
+
+function translatedStream(req: ResponsesRequest, call: TargetCall): AsyncIterator<StreamFrame> {
+  const chunks = call.adapter.chatStream(chatCall(req, call))[Symbol.asyncIterator]();
+  const builder = new ChatToResponsesStream(responseShell(req, randomIds('resp'), unixSeconds(), call.target.model), randomIds);
+  let started = false;
+  let seen = '';
+  return mapFrames(
+    chunks,
+    (chunk): StreamFrame => {
+      const events = started ? [] : builder.start();
+      started = true;
+      events.push(...builder.chunk(chunk));
+      // The frame's text is what this chunk added to the answer.
+      const all = builder.generatedText();
+      const text = all.slice(seen.length);
+      seen = all;
+      return { bytes: events.length > 0 ? responsesSse(events) : undefined, usage: builder.usage, text };
+    },
+    () => ({ bytes: responsesSse([...(started ? [] : builder.start()), ...builder.end((u) => call.cost(u))]), usage: builder.usage, final: true }),
+  );
+}
