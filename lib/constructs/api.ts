@@ -97,6 +97,9 @@ export class Api extends Construct {
     // Every other /v1/... path reaches the function too, which answers unknown routes in OpenAI's error format.
     v1.addResource('{proxy+}').addMethod('ANY', integration);
     v1.addResource('models').addMethod('GET', integration);
+    // The other API surfaces, named so they show in the console and access logs; the function validates them.
+    v1.addResource('responses').addMethod('POST', integration);
+    v1.addResource('embeddings').addMethod('POST', integration);
 
     // A shallow check only: the body is a JSON object with a model and at least one message. The function
     // validates the full OpenAI schema; this rejects junk before it costs an invocation.
