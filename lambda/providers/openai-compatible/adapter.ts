@@ -91,7 +91,7 @@ export function createOpenAICompatibleAdapter(
         for (const event of events) {
           // Read on to the end after the terminal event rather than aborting: the connection stays reusable.
           if (terminal || event.data.trim() === '' || event.data === '[DONE]') continue;
-          const parsed = parseResponsesEvent(id, event.data);
+          const parsed = parseResponsesEvent(id, event.data, call.apiKey);
           if (TERMINAL_RESPONSE_EVENTS.has(parsed.type)) terminal = true;
           yield parsed;
         }

@@ -4,9 +4,8 @@
  * comes back is checked only as far as metering needs: a Response object, or a stream of typed events that
  * ends with a terminal one.
  */
-import { UpstreamError } from '../../core/errors';
 import { isRecord } from '../shared/http-transport';
-import { malformedResponseError } from '../shared/upstream-errors';
+import { malformedResponseError, statusForErrorType, upstreamFailure } from '../shared/upstream-errors';
 import type { ResponsesUpstreamEvent } from '../types';
 
 export const TERMINAL_RESPONSE_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
@@ -20,8 +19,11 @@ export function parseResponseObject(provider: string, body: unknown): Record<str
   return body;
 }
 
-/** One SSE `data:` payload → the event; an `error` event (OpenAI's mid-stream failure) throws. */
-export function parseResponsesEvent(provider: string, data: string): ResponsesUpstreamEvent {
+/**
+ * One SSE `data:` payload → the event; an `error` event (OpenAI's mid-stream failure) throws, its text
+ * kept for the log only (with `apiKey` redacted), never relayed.
+ */
+export function parseResponsesEvent(provider: string, data: string, apiKey?: string): ResponsesUpstreamEvent {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
@@ -31,8 +33,13 @@ export function parseResponsesEvent(provider: string, data: string): ResponsesUp
   if (!isRecord(parsed) || typeof parsed.type !== 'string') throw malformedResponseError(provider, 'Responses stream event');
   if (parsed.type === 'error') {
     const inner = isRecord(parsed.error) ? parsed.error : parsed;
-    const message = typeof inner.message === 'string' ? inner.message : 'unknown error';
-    throw new UpstreamError(provider, `Provider '${provider}' reported an error mid-stream: ${message}`, { code: 'upstream_stream_error' });
+    throw upstreamFailure({
+      provider,
+      status: statusForErrorType(inner.type),
+      detail: typeof inner.message === 'string' ? inner.message : data,
+      apiKey,
+      midStream: true,
+    });
   }
   return { type: parsed.type, data, parsed };
 }
