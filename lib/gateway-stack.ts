@@ -50,7 +50,6 @@ export class TollgateStack extends Stack {
     new Sweeper(this, 'Sweeper', {
       settings,
       entry: props.sweeperEntry ?? resolve(HANDLERS_DIR, 'sweeper.ts'),
-      keysTable: data.keysTable,
       ledgerTable: data.ledgerTable,
     });
 

@@ -39,7 +39,9 @@ export interface RequestContent {
 
 export interface TelemetryOptions {
   config: TollgateConfig;
-  /** Defaults to a Logger with service `tollgate`. */
+  /** The `Service` dimension and log service name: the stack name in AWS; default `tollgate`. */
+  service?: string;
+  /** Defaults to a Logger with the service name. */
   logger?: Logger;
   /** Defaults to a Metrics instance on the catalog's namespace; its default dimensions become `{ Service }`. */
   metrics?: Metrics;
@@ -65,11 +67,12 @@ export interface Telemetry {
 
 export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const { config } = opts;
-  const logger = opts.logger ?? new Logger({ serviceName: SERVICE });
-  const metrics = opts.metrics ?? new Metrics({ namespace: metricsNamespace(config.observability), serviceName: SERVICE });
+  const service = opts.service || SERVICE;
+  const logger = opts.logger ?? new Logger({ serviceName: service });
+  const metrics = opts.metrics ?? new Metrics({ namespace: metricsNamespace(config.observability), serviceName: service });
   // Powertools names its default dimension `service`; the catalog's aggregate set is `Service`.
   metrics.clearDefaultDimensions();
-  metrics.setDefaultDimensions({ [Dim.Service]: SERVICE });
+  metrics.setDefaultDimensions({ [Dim.Service]: service });
   const groups = metricGroups(config.observability);
   const watched = new Set(config.observability.watchedBudgets);
   const mayLogContent = opts.logContent ?? ((a: Attribution) => a.logContent === true);

@@ -12,7 +12,11 @@ import type { ObservabilityConfig } from './config';
 
 const DEFAULT_NAMESPACE = 'Tollgate';
 
-/** Value of the `Service` dimension on every series; deployments are told apart by namespace. */
+/**
+ * Value of the `Service` dimension when none is given (the local server). In AWS it is the stack name
+ * (POWERTOOLS_SERVICE_NAME, set by the stack), so two stacks in one account and namespace keep separate
+ * series, alarms and anomaly models.
+ */
 export const SERVICE = 'tollgate';
 
 /** Dimension value for attribution the key does not carry (so per-team totals add up to the grand total). */

@@ -18,6 +18,8 @@ const PROVIDER_SECRET_MAX_AGE_SECONDS = 300;
 declare const __TOLLGATE_CONFIG__: string | undefined;
 
 export interface LambdaEnv {
+  /** The stack name (set by the stack): the metrics' `Service` dimension, so two stacks' series stay apart. */
+  POWERTOOLS_SERVICE_NAME?: string;
   TOLLGATE_KEYS_TABLE?: string;
   TOLLGATE_LEDGER_TABLE?: string;
   TOLLGATE_PROVIDER_SECRET_ARN?: string;
@@ -87,7 +89,7 @@ export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOver
       const value = await getSecret<Record<string, unknown>>(secretArn, { transform: 'json', maxAge: PROVIDER_SECRET_MAX_AGE_SECONDS });
       return value && typeof value === 'object' ? value : {};
     });
-  const telemetry = overrides.telemetry ?? createTelemetry({ config });
+  const telemetry = overrides.telemetry ?? createTelemetry({ config, service: env.POWERTOOLS_SERVICE_NAME });
   const topicArn = env.TOLLGATE_ALERT_TOPIC_ARN;
   const runtime = composeGateway({
     config,

@@ -3,7 +3,7 @@
  * and the configured addresses get them by email. Encrypted with a customer-managed key because SNS's
  * AWS-managed key (alias/aws/sns) cannot be used by CloudWatch alarms.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -19,6 +19,11 @@ export interface AlertsProps {
 export interface AlertPublishTarget {
   readonly topic: sns.ITopic;
   grantPublish(grantee: iam.IGrantable): void;
+}
+
+/** Every alarm of this stack: their names all start with the stack name. */
+export function alarmArnPattern(stack: Stack): string {
+  return `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:${stack.stackName}-*`;
 }
 
 export class Alerts extends Construct implements AlertPublishTarget {
@@ -47,6 +52,21 @@ export class Alerts extends Construct implements AlertPublishTarget {
       masterKey: key,
       enforceSSL: true,
     });
+    // A topic policy replaces SNS's default one, and enforceSSL creates one holding only a Deny: without
+    // this Allow, every alarm action would fail silently (recorded only in the alarm's history). Only
+    // this account's alarms named after this stack (`<stack>-...`, see monitoring.ts) may publish.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisStacksAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': alarmArnPattern(Stack.of(this)) },
+        },
+      }),
+    );
     for (const email of props.emails) topic.addSubscription(new subscriptions.EmailSubscription(email));
     this.topic = topic;
     this.key = key;

@@ -6,7 +6,7 @@
  *
  * Authorization is the function's job (gateway keys, `Authorization: Bearer tg-...`), not API Gateway's.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -62,6 +62,8 @@ export class Api extends Construct {
     const accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: retentionDays(deployment.logRetentionDays) });
 
     const api = new apigateway.RestApi(this, 'RestApi', {
+      // Named after the stack, so two stacks in one account are told apart in the console and in metrics.
+      restApiName: Stack.of(this).stackName,
       description: 'Tollgate: OpenAI-compatible LLM gateway',
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
       // Execution logging needs the account-level CloudWatch role. Retained on stack deletion because the

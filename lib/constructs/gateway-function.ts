@@ -3,7 +3,7 @@
  * validated config baked in and least-privilege access to the tables, the provider-keys secret, the alert
  * topic and exactly the Bedrock models the config routes to.
  */
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,6 +14,9 @@ import { BEDROCK_INVOKE_ACTIONS, bedrockResourceArns } from '../bedrock-arns';
 import { bedrockTargets, type TollgateConfig } from '../settings';
 import type { AlertPublishTarget } from './alerts';
 import { TollgateFunction } from './function-defaults';
+
+/** Everything the gateway does with the keys table (lambda/store/key-store.ts: get, getPolicies). */
+export const KEYS_TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'] as const;
 
 export interface GatewayFunctionProps {
   readonly settings: TollgateConfig;
@@ -48,13 +51,16 @@ export class GatewayFunction extends Construct {
         TOLLGATE_LEDGER_TABLE: props.ledgerTable.tableName,
         TOLLGATE_PROVIDER_SECRET_ARN: props.providerSecret.secretArn,
         TOLLGATE_ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
-        POWERTOOLS_SERVICE_NAME: 'tollgate',
+        // The metrics' `Service` dimension: two stacks in one account keep separate series and alarms.
+        POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
         POWERTOOLS_METRICS_NAMESPACE: settings.observability.namespace,
       },
     });
     const fn = built.function;
 
-    props.keysTable.grantReadWriteData(fn);
+    // Least privilege: the gateway only reads keys (GetItem for a key, BatchGetItem for its policies);
+    // minting, updating and revoking keys is the admin CLI's job, with the operator's credentials.
+    iam.Grant.addToPrincipal({ grantee: fn, actions: [...KEYS_TABLE_READ_ACTIONS], resourceArns: [props.keysTable.tableArn] });
     props.ledgerTable.grantReadWriteData(fn);
     props.providerSecret.grantRead(fn);
     props.alerts.grantPublish(fn);

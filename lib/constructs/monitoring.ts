@@ -15,7 +15,6 @@ import {
   Dim,
   METRICS,
   SERVER_ERROR_CLASSES,
-  SERVICE,
   metricsNamespace,
   type DimensionName,
   type DimensionSet,
@@ -34,15 +33,21 @@ export interface MonitoringProps {
 export const MIN_REQUESTS_FOR_RATE_ALARMS = 20;
 const RATE_PERIOD = Duration.minutes(5);
 
-/** Catalog metrics as CloudWatch metric objects; `Service` is always part of the dimensions. */
+/**
+ * Catalog metrics as CloudWatch metric objects; `Service` (the stack name, as the gateway function
+ * publishes it) is always part of the dimensions, so a stack watches only its own series.
+ */
 export class CatalogMetrics {
-  constructor(readonly namespace: string) {}
+  constructor(
+    readonly namespace: string,
+    readonly service: string,
+  ) {}
 
   metric(key: MetricKey, statistic: string, period: Duration, dims: Partial<Record<DimensionName, string>> = {}, label?: string): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: this.namespace,
       metricName: METRICS[key].name,
-      dimensionsMap: { [Dim.Service]: SERVICE, ...dims },
+      dimensionsMap: { [Dim.Service]: this.service, ...dims },
       statistic,
       period,
       label,
@@ -53,7 +58,7 @@ export class CatalogMetrics {
   search(key: MetricKey, set: DimensionSet, statistic: string, period: Duration, label?: string): cloudwatch.SearchExpression {
     const schema = [searchName(this.namespace), ...set].join(',');
     return new cloudwatch.SearchExpression({
-      expression: `SEARCH('{${schema}} MetricName="${METRICS[key].name}"', '${statistic}', ${period.toSeconds()})`,
+      expression: `SEARCH('{${schema}} ${Dim.Service}="${this.service}" MetricName="${METRICS[key].name}"', '${statistic}', ${period.toSeconds()})`,
       period,
       label,
     });
@@ -70,9 +75,9 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     const { settings } = props;
-    const m = new CatalogMetrics(metricsNamespace(settings.observability));
-    this.metrics = m;
     const stackName = Stack.of(this).stackName;
+    const m = new CatalogMetrics(metricsNamespace(settings.observability), stackName);
+    this.metrics = m;
     const notify = new actions.SnsAction(props.alertTopic);
     const addAlarm = (alarm: cloudwatch.Alarm) => {
       alarm.addAlarmAction(notify);
@@ -115,7 +120,7 @@ export class Monitoring extends Construct {
         singleMetricAnomalyDetector: {
           namespace: m.namespace,
           metricName: METRICS.costUsd.name,
-          dimensions: [{ name: Dim.Service, value: SERVICE }],
+          dimensions: [{ name: Dim.Service, value: m.service }],
           stat: 'Sum',
         },
       });
@@ -198,7 +203,7 @@ export class Monitoring extends Construct {
 
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
-        markdown: `# Tollgate: ${stackName}\nCustom metrics in namespace \`${m.namespace}\` (Service=${SERVICE}). Spend is list price in USD; totals are rolling windows, not calendar periods. See docs/observability.md.`,
+        markdown: `# Tollgate: ${stackName}\nCustom metrics in namespace \`${m.namespace}\` (Service=${m.service}). Spend is list price in USD; totals are rolling windows, not calendar periods. See docs/observability.md.`,
         width: 24,
         height: 2,
       }),

@@ -2,7 +2,7 @@
  * The reservation sweeper: every five minutes it releases budget reservations whose requests died without
  * settling (a crashed or timed-out invocation), so held spend returns to the budgets.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -15,7 +15,7 @@ export interface SweeperProps {
   readonly settings: TollgateConfig;
   /** Absolute path of the handler module. */
   readonly entry: string;
-  readonly keysTable: dynamodb.ITable;
+  /** The only table it touches (it never reads or writes gateway keys). */
   readonly ledgerTable: dynamodb.ITable;
 }
 
@@ -35,13 +35,11 @@ export class Sweeper extends Construct {
       logRetentionDays: props.settings.deployment.logRetentionDays,
       config: props.settings,
       environment: {
-        TOLLGATE_KEYS_TABLE: props.keysTable.tableName,
         TOLLGATE_LEDGER_TABLE: props.ledgerTable.tableName,
-        POWERTOOLS_SERVICE_NAME: 'tollgate-sweeper',
+        POWERTOOLS_SERVICE_NAME: `${Stack.of(this).stackName}-sweeper`,
         POWERTOOLS_METRICS_NAMESPACE: props.settings.observability.namespace,
       },
     });
-    props.keysTable.grantReadWriteData(built.function);
     props.ledgerTable.grantReadWriteData(built.function);
 
     this.rule = new events.Rule(this, 'Schedule', {

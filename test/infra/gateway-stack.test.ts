@@ -175,7 +175,7 @@ describe('TollgateStack with the example config', () => {
         TOLLGATE_LEDGER_TABLE: { Ref: ledgerTableId },
         TOLLGATE_PROVIDER_SECRET_ARN: { Ref: expect.stringMatching(/^SecretsProviderKeys/) },
         TOLLGATE_ALERT_TOPIC_ARN: { Ref: expect.stringMatching(/^AlertsTopic/) },
-        POWERTOOLS_SERVICE_NAME: 'tollgate',
+        POWERTOOLS_SERVICE_NAME: 'Tollgate',
         POWERTOOLS_METRICS_NAMESPACE: 'Tollgate',
         NODE_OPTIONS: '--enable-source-maps',
       });
@@ -217,10 +217,10 @@ describe('TollgateStack with the example config', () => {
       }
     });
 
-    it('reads and writes the two tables, reads the secret and publishes to the alert topic', () => {
+    it('reads the keys table, reads and writes the ledger, reads the secret and publishes to the alert topic', () => {
       const statements = statementsOf(template);
       const on = (needle: string) => statements.filter((s) => JSON.stringify(s.Resource).includes(needle)).flatMap((s) => asArray(s.Action));
-      expect(on(keysTableId)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
+      expect(on(keysTableId)).toEqual(['dynamodb:GetItem', 'dynamodb:BatchGetItem']);
       expect(on(ledgerTableId)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
       expect(on('SecretsProviderKeys')).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
       expect(on('AlertsTopicCF')).toEqual(['sns:Publish']);
@@ -301,13 +301,14 @@ describe('TollgateStack with the example config', () => {
   });
 
   describe('sweeper', () => {
-    it('runs the reservation sweeper every five minutes with access to the tables', () => {
+    it('runs the reservation sweeper every five minutes with the ledger table (not the keys table)', () => {
       template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
       const sweeper = resourcesOf(template, 'AWS::Lambda::Function').filter(([, r]) => String(r.Properties.Description).includes('sweeper'));
       expect(sweeper).toHaveLength(1);
       expect(sweeper[0][1].Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
       const env = (sweeper[0][1].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env).toMatchObject({ TOLLGATE_LEDGER_TABLE: { Ref: ledgerTableId }, TOLLGATE_KEYS_TABLE: { Ref: keysTableId } });
+      expect(env).toMatchObject({ TOLLGATE_LEDGER_TABLE: { Ref: ledgerTableId } });
+      expect(env.TOLLGATE_KEYS_TABLE).toBeUndefined();
     });
   });
 

@@ -8,7 +8,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { parseConfig } from '../../lambda/core/config';
-import { DIMENSION_SETS, METRICS, SERVICE } from '../../lambda/core/metrics-catalog';
+import { DIMENSION_SETS, METRICS } from '../../lambda/core/metrics-catalog';
 import { MIN_REQUESTS_FOR_RATE_ALARMS, Monitoring } from '../../lib/constructs/monitoring';
 
 type Json = Record<string, unknown>;
@@ -63,7 +63,8 @@ function metricsOf(alarm: AlarmProps): Record<string, MetricDataQuery> {
   return Object.fromEntries((alarm.Metrics ?? []).map((q) => [q.Id, q]));
 }
 
-const SERVICE_DIM = { Name: 'Service', Value: SERVICE };
+/** The stack's own series: `Service` is the stack name, as the gateway function publishes it. */
+const SERVICE_DIM = { Name: 'Service', Value: 'MonStack' };
 
 describe('Monitoring', () => {
   describe('with every alert configured', () => {
@@ -142,14 +143,14 @@ describe('Monitoring', () => {
       for (const key of ['costUsd', 'requests', 'inputTokens', 'outputTokens', 'cachedTokens', 'latency', 'timeToFirstToken', 'rateLimited', 'budgetRejected', 'fallbacks', 'budgetUtilization'] as const) {
         expect(text).toContain(`"${METRICS[key].name}"`);
       }
-      const searches = (text.match(/SEARCH\('\{[^}]+\} MetricName=\\"\w+\\"', '\w+', \d+\)/g) ?? []).map((s) => s.replace(/\\"/g, '"'));
+      const searches = (text.match(/SEARCH\('\{[^}]+\} Service=\\"MonStack\\" MetricName=\\"\w+\\"', '\w+', \d+\)/g) ?? []).map((s) => s.replace(/\\"/g, '"'));
       expect(searches).toEqual(
         expect.arrayContaining([
-          `SEARCH('{TollgateProd,${DIMENSION_SETS.byModel.join(',')}} MetricName="CostUSD"', 'Sum', 3600)`,
-          `SEARCH('{TollgateProd,${DIMENSION_SETS.byFeature.join(',')}} MetricName="CostUSD"', 'Sum', 3600)`,
-          `SEARCH('{TollgateProd,${DIMENSION_SETS.byTeam.join(',')}} MetricName="CostUSD"', 'Sum', 3600)`,
-          `SEARCH('{TollgateProd,${DIMENSION_SETS.byErrorClass.join(',')}} MetricName="Errors"', 'Sum', 300)`,
-          `SEARCH('{TollgateProd,${DIMENSION_SETS.byProvider.join(',')}} MetricName="UpstreamAttemptFailures"', 'Sum', 300)`,
+          `SEARCH('{TollgateProd,${DIMENSION_SETS.byModel.join(',')}} Service="MonStack" MetricName="CostUSD"', 'Sum', 3600)`,
+          `SEARCH('{TollgateProd,${DIMENSION_SETS.byFeature.join(',')}} Service="MonStack" MetricName="CostUSD"', 'Sum', 3600)`,
+          `SEARCH('{TollgateProd,${DIMENSION_SETS.byTeam.join(',')}} Service="MonStack" MetricName="CostUSD"', 'Sum', 3600)`,
+          `SEARCH('{TollgateProd,${DIMENSION_SETS.byErrorClass.join(',')}} Service="MonStack" MetricName="Errors"', 'Sum', 300)`,
+          `SEARCH('{TollgateProd,${DIMENSION_SETS.byProvider.join(',')}} Service="MonStack" MetricName="UpstreamAttemptFailures"', 'Sum', 300)`,
         ]),
       );
       const titles = body.widgets.map((w) => w.properties.title).filter(Boolean);
@@ -158,7 +159,7 @@ describe('Monitoring', () => {
       );
       const spend24h = body.widgets.find((w) => w.properties.title === 'Spend, last 24 hours (USD)')!.properties;
       expect(spend24h).toMatchObject({ view: 'singleValue', setPeriodToTimeRange: true, start: '-PT24H' });
-      expect(JSON.stringify(spend24h.metrics)).toContain('"TollgateProd","CostUSD","Service","tollgate"');
+      expect(JSON.stringify(spend24h.metrics)).toContain('"TollgateProd","CostUSD","Service","MonStack"');
       const latency = body.widgets.find((w) => w.properties.title === 'Latency (ms)')!.properties;
       expect((latency.metrics as unknown[][]).map((row) => (row.at(-1) as { stat: string }).stat)).toEqual(['p50', 'p90', 'p99']);
     });
@@ -166,14 +167,14 @@ describe('Monitoring', () => {
     it('charts watched budgets by their Budget dimension with the notification thresholds', () => {
       const budget = dashboardBody(made).widgets.find((w) => w.properties.title === 'Budget utilisation (%)')!.properties;
       const text = JSON.stringify(budget.metrics);
-      expect(text).toContain('"BudgetUtilization","Budget","team:search:month","Service","tollgate"');
+      expect(text).toContain('"BudgetUtilization","Budget","team:search:month","Service","MonStack"');
       expect(text).toContain('"Budget","global::day"');
       expect(budget.annotations).toEqual({ horizontal: [50, 80, 100].map((value) => ({ value, label: `${value}%`, yAxis: 'left' })) });
     });
 
     it('double-quotes a namespace with special characters in search schemas', () => {
       const text = JSON.stringify(dashboardBody(makeStack({ namespace: 'Tollgate/Prod' })));
-      expect(text).toContain(`SEARCH('{\\"Tollgate/Prod\\",Service,Model,Provider} MetricName=\\"CostUSD\\"', 'Sum', 3600)`);
+      expect(text).toContain(`SEARCH('{\\"Tollgate/Prod\\",Service,Model,Provider} Service=\\"MonStack\\" MetricName=\\"CostUSD\\"', 'Sum', 3600)`);
     });
 
     it('names the dashboard after the stack and region', () => {

@@ -16,7 +16,6 @@ describe('Construct: Sweeper', () => {
     new Sweeper(stack, 'Sweeper', {
       settings: makeConfig({ deployment: { logRetentionDays: 7 } }),
       entry: NOOP_HANDLER,
-      keysTable: data.keysTable,
       ledgerTable: data.ledgerTable,
     });
     template = Template.fromStack(stack);
@@ -40,12 +39,12 @@ describe('Construct: Sweeper', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   });
 
-  it('reads and writes both tables and nothing else', () => {
+  it('reads and writes the ledger table, has no access to the keys table, and nothing else', () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (p) => (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement,
     );
     const resources = statements.map((s) => JSON.stringify(s.Resource));
-    expect(resources.some((r) => r.includes('DataKeysTable'))).toBe(true);
+    expect(resources.some((r) => r.includes('DataKeysTable'))).toBe(false);
     expect(resources.some((r) => r.includes('DataLedgerTable'))).toBe(true);
     const services = new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).map((a) => a.split(':')[0]));
     expect([...services].sort()).toEqual(['dynamodb', 'logs']);
