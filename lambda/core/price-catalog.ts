@@ -39,4 +39,14 @@ export const PRICE_CATALOG: Readonly<Record<string, Readonly<PriceConfig>>> = Ob
   // https://api-docs.deepseek.com/quick_start/pricing (DeepSeek-V3.2 since 2025-09-29: $0.28 cache miss,
   // $0.028 cache hit, $0.42 out)
   'deepseek/deepseek-chat': { input: 0.28, output: 0.42, cacheRead: 0.028 },
+
+  // Embeddings (/v1/embeddings): input only. https://openai.com/api/pricing (text-embedding-3-small $0.02,
+  // -3-large $0.13, ada-002 $0.10 per M); https://aws.amazon.com/bedrock/pricing/ (Titan Text Embeddings V2
+  // $0.00002 per 1K tokens; Cohere Embed English / Multilingual v3 $0.0001 per 1K tokens)
+  'openai/text-embedding-3-small': { input: 0.02, output: 0 },
+  'openai/text-embedding-3-large': { input: 0.13, output: 0 },
+  'openai/text-embedding-ada-002': { input: 0.1, output: 0 },
+  'bedrock/amazon.titan-embed-text-v2:0': { input: 0.02, output: 0 },
+  'bedrock/cohere.embed-english-v3': { input: 0.1, output: 0 },
+  'bedrock/cohere.embed-multilingual-v3': { input: 0.1, output: 0 },
 });
