@@ -8,6 +8,7 @@
  * Errors use OpenAI's error body; after the first byte, an `error` event.
  */
 import type { GatewayError } from '../../../core/errors';
+import type { ChatCompletionChunk } from '../../../core/openai-schema';
 import { estimateInputTokens, estimateTokens } from '../../../core/token-estimate';
 import { fromOpenAIUsage } from '../../../core/usage';
 import { unixSeconds } from '../../../providers/shared/chunks';
@@ -61,6 +62,15 @@ export function outputText(output: ReadonlyArray<OutputItem>): string {
   return text;
 }
 
+/** What one chunk adds to the answer (content log, and the estimate when no usage arrives). */
+function chunkText(chunk: ChatCompletionChunk): string {
+  // Tolerate a choice without `delta` (seen from loose OpenAI-compatible hosts).
+  const delta = chunk.choices[0]?.delta as ChatCompletionChunk['choices'][number]['delta'] | undefined;
+  let text = (delta?.content ?? '') + (delta?.refusal ?? '');
+  for (const call of delta?.tool_calls ?? []) text += (call.function?.name ?? '') + (call.function?.arguments ?? '');
+  return text;
+}
+
 function chatCall(req: ResponsesRequest, call: TargetCall) {
   return { request: responsesToChat(call.target.provider, req, call.target.model), signal: call.signal, apiKey: call.apiKey, maxOutputTokens: call.maxOutputTokens };
 }
@@ -80,18 +90,13 @@ function translatedStream(req: ResponsesRequest, call: TargetCall): AsyncIterato
   const chunks = call.adapter.chatStream(chatCall(req, call))[Symbol.asyncIterator]();
   const builder = new ChatToResponsesStream(responseShell(req, randomIds('resp'), unixSeconds(), call.target.model), randomIds);
   let started = false;
-  let seen = '';
   return mapFrames(
     chunks,
     (chunk): StreamFrame => {
       const events = started ? [] : builder.start();
       started = true;
       events.push(...builder.chunk(chunk));
-      // The frame's text is what this chunk added to the answer.
-      const all = builder.generatedText();
-      const text = all.slice(seen.length);
-      seen = all;
-      return { bytes: events.length > 0 ? responsesSse(events) : undefined, usage: builder.usage, text };
+      return { bytes: events.length > 0 ? responsesSse(events) : undefined, usage: builder.usage, text: chunkText(chunk) };
     },
     () => ({ bytes: responsesSse([...(started ? [] : builder.start()), ...builder.end((u) => call.cost(u))]), usage: builder.usage, final: true }),
   );

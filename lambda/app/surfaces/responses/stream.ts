@@ -88,17 +88,6 @@ export class ChatToResponsesStream {
     return out;
   }
 
-  /** Text the client has seen so far (estimated usage, content logging). */
-  generatedText(): string {
-    let text = '';
-    for (const item of this.output) {
-      if (item.type === 'function_call') text += item.name + item.arguments;
-      else for (const part of item.content) text += part.type === 'output_text' ? part.text : part.refusal;
-    }
-    if (this.message) text += this.message.text + this.message.refusal;
-    return text;
-  }
-
   private text(delta: string): ResponsesStreamEvent[] {
     const out = this.openMessage();
     const m = this.message!;
