@@ -43,7 +43,7 @@ function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
   }
   const qs = query.toString();
   const host = headers.get('host') ?? 'lambda.local';
-  const url = `https://${host}${event.path}${qs ? `?${qs}` : ''}`;
+  const url = `https://${host}${stagePath(event)}${qs ? `?${qs}` : ''}`;
   const method = event.httpMethod.toUpperCase();
   const body =
     event.body == null || method === 'GET' || method === 'HEAD'
@@ -52,6 +52,28 @@ function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
         ? Buffer.from(event.body, 'base64')
         : event.body;
   return new Request(url, { method, headers, body, signal });
+}
+
+/**
+ * The request path relative to the API's stage: the matched `resource` with its path parameters filled
+ * in. `event.path` is what the client called, so behind a custom domain with a base path mapping it
+ * carries the base path (`/llm/v1/models`) and would match no route; `resource` (`/v1/{proxy+}`) is the
+ * same whatever the domain, mapping or stage. Falls back to `event.path` when the event has no resource.
+ */
+export function stagePath(event: Pick<APIGatewayProxyEvent, 'path' | 'resource' | 'pathParameters'>): string {
+  const resource = event.resource;
+  if (!resource) return event.path;
+  const params = event.pathParameters ?? {};
+  let complete = true;
+  const filled = resource.replace(/\{([^}+]+)\+?\}/g, (_m, name: string) => {
+    const value = params[name];
+    if (value === undefined) {
+      complete = false;
+      return '';
+    }
+    return value.split('/').map(encodeURIComponent).join('/');
+  });
+  return complete ? filled : event.path;
 }
 
 /** Time kept back before the Lambda deadline to abort the upstream and settle the request cleanly. */
@@ -86,7 +108,12 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
       const headers: Record<string, string> = {};
       response.headers.forEach((value, key) => (headers[key] = value));
       const metadata: HttpResponseMetadata = { statusCode: response.status, headers };
+      // The real runtime's HttpResponseStream.from (aws-lambda-nodejs-runtime-interface-client) sends
+      // nothing itself: it installs `_onBeforeFirstWrite`, which writes the JSON prelude and the 8 NUL
+      // delimiter bytes when the handler first calls write(). A response that never writes (an empty
+      // body) would reach API Gateway with no status and no headers at all; see `wrote` below.
       const out = lambda.HttpResponseStream.from(responseStream, { ...metadata });
+      let wrote = false;
       if (response.body) {
         const reader = response.body.getReader();
         const write = tickBatchedWriter(out);
@@ -97,9 +124,12 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
           }
           const { done, value } = await reader.read();
           if (done) break;
+          wrote = true;
           if (!write(value)) await drained(out, abort.signal);
         }
       }
+      // An empty write is still the first write: it sends the status and headers of an empty-body response.
+      if (!wrote && !out.destroyed && !out.writableEnded) out.write(new Uint8Array(0));
       if (!out.destroyed && !out.writableEnded) await new Promise<void>((resolve) => out.end(() => resolve()));
     } finally {
       if (deadline) clearTimeout(deadline);

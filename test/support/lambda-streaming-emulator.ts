@@ -1,7 +1,10 @@
 /**
  * An emulation of the Lambda Node.js runtime's response-streaming contract, for tests outside Lambda.
- * Like the real runtime, `HttpResponseStream.from` writes the JSON prelude (status code, headers), then
- * 8 NUL bytes, then the body; the caller (API Gateway) splits the prelude from the body there.
+ * Like the real runtime (aws-lambda-nodejs-runtime-interface-client, HttpResponseStream.js), `from` sends
+ * nothing by itself: it arms `_onBeforeFirstWrite`, and the JSON prelude (status code, headers) and 8 NUL
+ * bytes go out just before the first chunk the handler writes. A handler that never calls write() sends
+ * no prelude at all, exactly as in Lambda. The caller (API Gateway) splits the prelude from the body at
+ * the NUL bytes.
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { Writable } from 'node:stream';
@@ -9,13 +12,29 @@ import type { AwsLambdaGlobal } from '../../lambda/handlers/lambda-streaming';
 
 const DELIMITER = Buffer.alloc(8);
 
+type PreludeStream = Writable & { _onBeforeFirstWrite?: (write: (chunk: Uint8Array | string) => void) => void };
+
 export const awsLambdaEmulation: AwsLambdaGlobal = {
   streamifyResponse: (handler) => handler,
   HttpResponseStream: {
     from(stream: Writable, metadata: Record<string, unknown>): Writable {
-      stream.write(Buffer.from(JSON.stringify(metadata)));
-      stream.write(DELIMITER);
-      return stream;
+      const target = stream as PreludeStream;
+      const prelude = JSON.stringify(metadata);
+      target._onBeforeFirstWrite = (write) => {
+        write(prelude);
+        write(DELIMITER);
+      };
+      // The runtime's response stream runs the hook inside its first write(), whatever its length.
+      const originalWrite = target.write.bind(target) as (...args: unknown[]) => boolean;
+      let first = true;
+      target.write = ((...args: unknown[]) => {
+        if (first) {
+          first = false;
+          target._onBeforeFirstWrite?.((chunk) => originalWrite(chunk));
+        }
+        return originalWrite(...args);
+      }) as Writable['write'];
+      return target;
     },
   },
 };
@@ -76,12 +95,14 @@ export function restProxyEvent(opts: {
   body?: string;
   headers?: Record<string, string>;
   base64?: boolean;
+  /** A custom domain's base path mapping (e.g. `/llm`): prefixes `path`, as API Gateway reports it then. */
+  basePath?: string;
 }): APIGatewayProxyEvent {
   const headers = { host: 'abc123.execute-api.us-east-1.amazonaws.com', ...(opts.headers ?? {}) };
   const body = opts.body === undefined ? null : opts.base64 ? Buffer.from(opts.body).toString('base64') : opts.body;
   return {
     resource: '/v1/{proxy+}',
-    path: opts.path,
+    path: `${opts.basePath ?? ''}${opts.path}`,
     httpMethod: opts.method,
     headers,
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
@@ -95,7 +116,7 @@ export function restProxyEvent(opts: {
       authorizer: undefined,
       httpMethod: opts.method,
       identity: { sourceIp: '127.0.0.1', userAgent: 'jest' } as APIGatewayProxyEvent['requestContext']['identity'],
-      path: `/prod${opts.path}`,
+      path: opts.basePath ? `${opts.basePath}${opts.path}` : `/prod${opts.path}`,
       protocol: 'HTTP/1.1',
       requestId: 'test-request',
       requestTimeEpoch: Date.now(),

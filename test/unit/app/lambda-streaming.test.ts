@@ -184,8 +184,34 @@ describe('Handler: Lambda streaming adapter', () => {
       },
     });
     await createStreamingHandler(app, awsLambdaEmulation)(restProxyEvent({ method: 'GET', path: '/x' }), stream);
-    const body = batches.slice(2);
-    expect(body.map((b) => b.text)).toEqual(['abc', 'd']);
-    expect(body[1].at - body[0].at).toBeGreaterThanOrEqual(80);
+    // The prelude goes out inside the first write (as in the runtime), so it shares the first batch.
+    expect(batches).toHaveLength(2);
+    expect(batches[0].text.endsWith(`${'\0'.repeat(8)}abc`)).toBe(true);
+    expect(batches[1].text).toBe('d');
+    expect(batches[1].at - batches[0].at).toBeGreaterThanOrEqual(80);
+  });
+
+  it('writes the status and headers of a response with an empty body (the runtime sends them on the first write only)', async () => {
+    const app = { fetch: async () => new Response(null, { status: 204, headers: { 'x-empty': 'yes' } }) };
+    const cap = captureStream();
+    await createStreamingHandler(app, awsLambdaEmulation)(restProxyEvent({ method: 'GET', path: '/x' }), cap.stream);
+    expect(cap.result()).toMatchObject({ prelude: { statusCode: 204, headers: { 'x-empty': 'yes' } }, body: '', ended: true });
+  });
+
+  it('writes the prelude of a response whose body stream ends without a byte', async () => {
+    const app = { fetch: async () => new Response(new ReadableStream({ start: (c) => c.close() }), { status: 200 }) };
+    const cap = captureStream();
+    await createStreamingHandler(app, awsLambdaEmulation)(restProxyEvent({ method: 'GET', path: '/x' }), cap.stream);
+    expect(cap.result()).toMatchObject({ prelude: { statusCode: 200 }, body: '' });
+  });
+
+  it('routes by the stage-relative resource, so a custom domain with any base path works', async () => {
+    const handler = createStreamingHandler(createGatewayApp({ config, adapters: new Map([['up', adapter]]), providerKeys: { get: async () => undefined }, gatekeeper: { admit: async () => ({ attribution: { keyId: 'k' }, headers: {}, settle: async () => undefined }) } }), awsLambdaEmulation);
+    for (const basePath of ['/llm', '/team/a/b', '']) {
+      const cap = captureStream();
+      await handler(restProxyEvent({ method: 'GET', path: '/v1/models', basePath }), cap.stream);
+      expect(cap.result().prelude.statusCode).toBe(200);
+      expect(JSON.parse(cap.result().body)).toMatchObject({ object: 'list' });
+    }
   });
 });
