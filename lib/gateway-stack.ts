@@ -10,6 +10,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Alerts } from './constructs/alerts';
 import { Api } from './constructs/api';
+import { CostInsights } from './constructs/cost-insights';
 import { Data } from './constructs/data';
 import { GatewayFunction } from './constructs/gateway-function';
 import { Monitoring } from './constructs/monitoring';
@@ -25,6 +26,8 @@ export interface TollgateStackProps extends StackProps {
   /** Handler entry points; tests point these at small fixtures to keep bundling fast. */
   readonly gatewayEntry?: string;
   readonly sweeperEntry?: string;
+  readonly forecasterEntry?: string;
+  readonly chargebackExportEntry?: string;
 }
 
 export class TollgateStack extends Stack {
@@ -52,6 +55,16 @@ export class TollgateStack extends Stack {
       entry: props.sweeperEntry ?? resolve(HANDLERS_DIR, 'sweeper.ts'),
       ledgerTable: data.ledgerTable,
     });
+
+    const insights = new CostInsights(this, 'CostInsights', {
+      settings,
+      forecasterEntry: props.forecasterEntry ?? resolve(HANDLERS_DIR, 'forecaster.ts'),
+      exportEntry: props.chargebackExportEntry ?? resolve(HANDLERS_DIR, 'chargeback-export.ts'),
+      keysTable: data.keysTable,
+      ledgerTable: data.ledgerTable,
+      alerts,
+    });
+    new CfnOutput(this, 'ChargebackBucketName', { value: insights.bucket.bucketName });
 
     const monitoring = new Monitoring(this, 'Monitoring', {
       settings,

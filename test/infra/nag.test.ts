@@ -60,7 +60,9 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-APIG4',
         'AwsSolutions-COG4',
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        'AwsSolutions-IAM5[Resource::<CostInsightsChargebackBucketDC2CFB58.Arn>/chargeback/*]',
         'AwsSolutions-L1',
+        'AwsSolutions-S1',
         'AwsSolutions-SMG4',
       ].sort(),
     );

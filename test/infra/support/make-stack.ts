@@ -72,6 +72,8 @@ export function makeStack(options: MakeStackOptions = {}): MadeStack {
     settings,
     gatewayEntry: options.gatewayEntry ?? NOOP_HANDLER,
     sweeperEntry: NOOP_HANDLER,
+    forecasterEntry: NOOP_HANDLER,
+    chargebackExportEntry: NOOP_HANDLER,
   });
   return { app, stack, template: Template.fromStack(stack), settings };
 }
