@@ -5,10 +5,18 @@
  */
 import { z } from 'zod';
 
-const textPart = z.object({ type: z.literal('text'), text: z.string() });
+/**
+ * Prompt caching (Anthropic's `cache_control`, accepted on content parts as LiteLLM and OpenRouter do):
+ * Anthropic targets get it on the block, Bedrock a cache point after it, OpenAI-compatible hosts (which
+ * cache automatically) never see it.
+ */
+const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() });
+export type CacheControl = z.infer<typeof cacheControl>;
+const textPart = z.object({ type: z.literal('text'), text: z.string(), cache_control: cacheControl.optional() });
 const imagePart = z.object({
   type: z.literal('image_url'),
   image_url: z.object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
+  cache_control: cacheControl.optional(),
 });
 const contentPart = z.discriminatedUnion('type', [textPart, imagePart]);
 export type TextPart = z.infer<typeof textPart>;

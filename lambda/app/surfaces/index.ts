@@ -5,6 +5,7 @@
 import type { Route } from '../pipeline';
 import { chatCompletions } from './chat-completions';
 import { embeddings } from './embeddings';
+import { countTokens, messages } from './messages';
 import { responses } from './responses';
 
-export const ROUTES: readonly Route[] = [chatCompletions, responses, embeddings];
+export const ROUTES: readonly Route[] = [chatCompletions, messages, countTokens, responses, embeddings];

@@ -33,7 +33,7 @@ export function toAnthropicRequest(provider: string, req: ChatCompletionRequest,
     messages: turns,
     max_tokens: opts.maxOutputTokens,
   };
-  if (system.length > 0) out.system = system.map((text) => ({ type: 'text', text }));
+  if (system.length > 0) out.system = system.map(({ text, cache }) => ({ type: 'text', text, ...(cache ? { cache_control: cache } : {}) }));
   if (req.temperature != null) out.temperature = req.temperature;
   if (req.top_p != null) out.top_p = req.top_p;
   const stop = stopSequences(req.stop);
@@ -60,6 +60,7 @@ const BLOCKS: BlockBuilders<AnthropicRequestBlock> = {
       : { type: 'image', source: { type: 'url', url: source.url } },
   toolUse: (call, input) => ({ type: 'tool_use', id: call.id, name: call.function.name, input }),
   toolResult: (toolCallId, text) => ({ type: 'tool_result', tool_use_id: toolCallId, content: text }),
+  cached: (block, cache) => [{ ...block, cache_control: cache }],
 };
 
 function toolChoice(req: ChatCompletionRequest): AnthropicToolChoice | undefined {

@@ -4,11 +4,18 @@ export type AnthropicImageSource =
   | { type: 'base64'; media_type: string; data: string }
   | { type: 'url'; url: string };
 
-export type AnthropicRequestBlock =
+/** Prompt caching marker (Anthropic's `cache_control`). */
+export interface AnthropicCacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
+
+export type AnthropicRequestBlock = (
   | { type: 'text'; text: string }
   | { type: 'image'; source: AnthropicImageSource }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
-  | { type: 'tool_result'; tool_use_id: string; content: string };
+  | { type: 'tool_result'; tool_use_id: string; content: string }
+) & { cache_control?: AnthropicCacheControl };
 
 export interface AnthropicMessage {
   role: 'user' | 'assistant';
@@ -24,7 +31,7 @@ export interface AnthropicRequest {
   model: string;
   messages: AnthropicMessage[];
   max_tokens: number;
-  system?: Array<{ type: 'text'; text: string }>;
+  system?: Array<{ type: 'text'; text: string; cache_control?: AnthropicCacheControl }>;
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];

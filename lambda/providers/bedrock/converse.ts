@@ -52,7 +52,7 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest, ma
   }
   const { system, turns: messages } = mapConversation(provider, req.messages, BLOCKS);
   const input: ConverseInput = { modelId: req.model, messages };
-  if (system.length > 0) input.system = system.map((text): SystemContentBlock => ({ text }));
+  if (system.length > 0) input.system = system.flatMap(({ text, cache }): SystemContentBlock[] => (cache ? [{ text }, CACHE_POINT] : [{ text }]));
   const inference = {
     maxTokens,
     ...(req.temperature != null ? { temperature: req.temperature } : {}),
@@ -65,6 +65,9 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest, ma
   return input;
 }
 
+/** Converse's prompt caching: a cache point after the blocks to cache (the client's `cache_control`). */
+const CACHE_POINT = { cachePoint: { type: 'default' as const } };
+
 const BLOCKS: BlockBuilders<ContentBlock> = {
   text: (text) => ({ text }),
   image: (source, param, provider) => {
@@ -73,6 +76,7 @@ const BLOCKS: BlockBuilders<ContentBlock> = {
   },
   toolUse: (call, input) => ({ toolUse: { toolUseId: call.id, name: call.function.name, input: input as Document } }),
   toolResult: (toolCallId, text) => ({ toolResult: { toolUseId: toolCallId, content: [{ text }] } }),
+  cached: (block) => [block, CACHE_POINT],
 };
 
 function toToolConfig(provider: string, req: ChatCompletionRequest, messages: Message[]): ToolConfiguration | undefined {

@@ -3,7 +3,7 @@
  * *is* OpenAI's, so the work is stripping gateway-only fields, forcing usage on streams, and validating and
  * normalising what comes back (usage always in a final `choices: []` chunk).
  */
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../core/openai-schema';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Usage } from '../../core/openai-schema';
 import { withRawJson } from '../shared/chunks';
 import { count } from '../shared/token-usage';
 import { isRecord } from '../shared/http-transport';
@@ -28,6 +28,7 @@ export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, 
     if (key === 'max_tokens' || key === 'max_completion_tokens') continue;
     body[key] = value;
   }
+  if (request.messages.some(hasCacheControl)) body.messages = request.messages.map(withoutCacheControl);
   // Always capped, in exactly one field: the cap the gatekeeper priced, never the host's own default.
   body[cap.field] = cap.tokens;
   if (stream) {
@@ -40,6 +41,17 @@ export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, 
     delete body.stream_options;
   }
   return body;
+}
+
+/** Prompt caching markers are Anthropic's and Bedrock's: OpenAI-compatible hosts cache on their own and reject the field. */
+function hasCacheControl(m: ChatMessage): boolean {
+  return Array.isArray(m.content) && m.content.some((p) => p.cache_control !== undefined);
+}
+
+function withoutCacheControl(m: ChatMessage): ChatMessage {
+  if (!hasCacheControl(m)) return m;
+  const content = (m.content as Array<Record<string, unknown>>).map(({ cache_control: _c, ...part }) => part);
+  return { ...m, content } as ChatMessage;
 }
 
 export function parseCompletion(provider: string, body: unknown): ChatCompletion {

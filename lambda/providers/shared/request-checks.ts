@@ -5,7 +5,7 @@
  */
 import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../core/json-depth';
-import type { ChatCompletionRequest, ChatMessage, ContentPart, SystemMessage, ToolCall } from '../../core/openai-schema';
+import type { CacheControl, ChatCompletionRequest, ChatMessage, ContentPart, SystemMessage, ToolCall } from '../../core/openai-schema';
 
 type Check = (req: ChatCompletionRequest) => boolean;
 
@@ -98,6 +98,24 @@ export interface BlockBuilders<B> {
   image(source: ImageSource, param: string, provider: string): B;
   toolUse(call: ToolCall, input: Record<string, unknown>): B;
   toolResult(toolCallId: string, text: string): B;
+  /** A block the client marked for prompt caching (`cache_control`): Anthropic marks the block, Converse adds a cache point after it. */
+  cached(block: B, cache: CacheControl): B[];
+}
+
+/** A system prompt text, with the cache marker its parts carried. */
+export interface SystemText {
+  text: string;
+  cache?: CacheControl;
+}
+
+function cacheOf(content: string | ReadonlyArray<{ cache_control?: CacheControl }> | null | undefined): CacheControl | undefined {
+  if (content == null || typeof content === 'string') return undefined;
+  for (let i = content.length - 1; i >= 0; i--) if (content[i].cache_control) return content[i].cache_control;
+  return undefined;
+}
+
+function withCache<B>(build: BlockBuilders<B>, block: B, cache: CacheControl | undefined): B[] {
+  return cache ? build.cached(block, cache) : [block];
 }
 
 export interface Turn<B> {
@@ -111,13 +129,14 @@ export interface Turn<B> {
  * one role are merged, and empty text blocks (both upstreams reject them, e.g. the `""` content beside an
  * assistant's tool calls) and turns left empty are dropped.
  */
-export function mapConversation<B>(provider: string, messages: ReadonlyArray<ChatMessage>, build: BlockBuilders<B>): { system: string[]; turns: Array<Turn<B>> } {
-  const system: string[] = [];
+export function mapConversation<B>(provider: string, messages: ReadonlyArray<ChatMessage>, build: BlockBuilders<B>): { system: SystemText[]; turns: Array<Turn<B>> } {
+  const system: SystemText[] = [];
   const turns: Array<Turn<B>> = [];
   messages.forEach((message, i) => {
     if (isSystem(message)) {
       const text = systemText(message);
-      if (text !== '') system.push(text);
+      const cache = cacheOf(message.content);
+      if (text !== '') system.push(cache ? { text, cache } : { text });
       return;
     }
     const next = mapMessage(provider, message, i, build);
@@ -135,13 +154,15 @@ function mapMessage<B>(provider: string, message: Exclude<ChatMessage, SystemMes
       return { role: 'user', content: userBlocks(provider, message.content, i, build) };
     case 'assistant': {
       const content = textBlocks(message.content ?? null, build);
+      const cache = cacheOf(message.content);
+      if (cache && content.length > 0) content.push(...build.cached(content.pop() as B, cache));
       (message.tool_calls ?? []).forEach((call, j) => {
         content.push(build.toolUse(call, parseToolArguments(call, `messages[${i}].tool_calls[${j}].function.arguments`)));
       });
       return { role: 'assistant', content };
     }
     case 'tool':
-      return { role: 'user', content: [build.toolResult(message.tool_call_id, systemText(message))] };
+      return { role: 'user', content: withCache(build, build.toolResult(message.tool_call_id, systemText(message)), cacheOf(message.content)) };
   }
 }
 
@@ -156,7 +177,7 @@ function userBlocks<B>(provider: string, content: string | ContentPart[], i: num
   const blocks: B[] = [];
   content.forEach((part, j) => {
     if (part.type === 'text') {
-      if (part.text !== '') blocks.push(build.text(part.text));
+      if (part.text !== '') blocks.push(...withCache(build, build.text(part.text), part.cache_control));
       return;
     }
     const param = `messages[${i}].content[${j}].image_url.url`;
@@ -165,9 +186,9 @@ function userBlocks<B>(provider: string, content: string | ContentPart[], i: num
     if (data) {
       const mediaType = imageMediaType(data.mediaType);
       if (!mediaType) throw new UnsupportedParameterError(provider, param, `image type ${data.mediaType} (use png, jpeg, gif or webp)`);
-      blocks.push(build.image({ kind: 'base64', mediaType, base64: data.base64 }, param, provider));
+      blocks.push(...withCache(build, build.image({ kind: 'base64', mediaType, base64: data.base64 }, param, provider), part.cache_control));
     } else if (isHttpUrl(url)) {
-      blocks.push(build.image({ kind: 'url', url }, param, provider));
+      blocks.push(...withCache(build, build.image({ kind: 'url', url }, param, provider), part.cache_control));
     } else {
       throw new BadRequestError('Image URLs must be http(s) URLs or base64 data URLs.', { param, code: 'invalid_image_url' });
     }

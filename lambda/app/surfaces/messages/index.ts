@@ -1,0 +1,81 @@
+/**
+ * POST /v1/messages (Anthropic's Messages API) and POST /v1/messages/count_tokens. Routed by `model`
+ * through the same aliases as chat: `anthropic` targets get the client's request as it is (passthrough.ts);
+ * every other target gets it translated to the canonical chat request (to-chat.ts), served by its chat
+ * adapter (Bedrock: Converse, with cache points for cache_control) and translated back (from-chat.ts).
+ * Errors, before and after the first byte, are in Anthropic's shape.
+ */
+import { resolveModel } from '../../../core/routing';
+import type { ProviderCall } from '../../../providers/types';
+import { jsonResponse, parseJsonBody, readBodyText } from '../../http';
+import { defineSurface, type Route, type TargetCall } from '../../pipeline';
+import { mapFrames } from '../../relay';
+import { validateBody } from '../../validate-request';
+import { estimateMessagesInput } from './estimate';
+import { ChatToMessagesStream, fromChatCompletion } from './from-chat';
+import { completeNative, streamNative } from './passthrough';
+import { countTokensRequestSchema, messagesRequestSchema, systemText, type MessagesRequest } from './schema';
+import { toChatRequest } from './to-chat';
+import { anthropicErrorBody, anthropicStreamError } from './wire';
+
+interface MessagesCall {
+  /** The body as the client sent it (what an Anthropic target gets). */
+  raw: Record<string, unknown>;
+  body: MessagesRequest;
+}
+
+export const messages = defineSurface<MessagesCall>({
+  name: 'messages',
+  paths: ['/v1/messages'],
+  kinds: ['anthropic', 'bedrock', 'openai-compatible'],
+  parse: (raw) => ({ raw: raw as Record<string, unknown>, body: validateBody(messagesRequestSchema, raw) }),
+  describe: ({ body }) => ({
+    model: body.model,
+    stream: body.stream === true,
+    estimate: { inputTokens: estimateMessagesInput(body), maxOutputTokens: body.max_tokens, n: 1 },
+    hints: { user: body.metadata?.user_id ?? undefined },
+  }),
+  promptText: ({ body }) => {
+    const turns = body.messages.map((m) => `${m.role}: ${typeof m.content === 'string' ? m.content : m.content.map((b) => (b.type === 'text' ? String(b.text) : `[${b.type}]`)).join('')}`);
+    return [...(body.system ? [`system: ${systemText(body.system)}`] : []), ...turns].join('\n');
+  },
+
+  async complete({ raw, body }, call) {
+    if (call.provider.kind === 'anthropic') return completeNative(call, call.provider, raw);
+    const completion = await call.adapter.chat(chatCall(body, call));
+    const usage = completion.usage;
+    return {
+      usage: usage ? { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens, cacheReadTokens: usage.prompt_tokens_details?.cached_tokens ?? 0, cacheWriteTokens: usage.prompt_tokens_details?.cache_write_tokens ?? 0, reasoningTokens: usage.completion_tokens_details?.reasoning_tokens ?? 0 } : undefined,
+      text: () => completion.choices[0]?.message?.content ?? '',
+      body: (cost) => fromChatCompletion(completion, completion.model, cost),
+    };
+  },
+
+  openStream({ raw, body }, call) {
+    if (call.provider.kind === 'anthropic') return streamNative(call, call.provider, raw);
+    const chunks = call.adapter.chatStream(chatCall(body, call))[Symbol.asyncIterator]();
+    const translator = new ChatToMessagesStream(call.target.model, call.cost);
+    return mapFrames(chunks, (c) => translator.frame(c), () => translator.end());
+  },
+
+  errorBody: anthropicErrorBody,
+  streamError: anthropicStreamError,
+});
+
+function chatCall(body: MessagesRequest, call: TargetCall): ProviderCall {
+  return { request: toChatRequest(call.target.provider, body, call.target.model), signal: call.signal, apiKey: call.apiKey, maxOutputTokens: call.maxOutputTokens };
+}
+
+/** Tollgate's count (o200k, as admission counts), not Anthropic's tokenizer: free, and the same for every target. */
+export const countTokens: Route = {
+  name: 'messages.count_tokens',
+  paths: ['/v1/messages/count_tokens'],
+  errorBody: anthropicErrorBody,
+  async handle(request, env) {
+    await env.deps.gatekeeper.authenticate?.(request.headers, env.now());
+    const body = validateBody(countTokensRequestSchema, parseJsonBody(await readBodyText(request, env.deps.config.server.maxBodyBytes)));
+    env.seen.model = body.model;
+    resolveModel(env.deps.config, body.model);
+    return jsonResponse(200, { input_tokens: estimateMessagesInput(body) }, env.baseHeaders);
+  },
+};
