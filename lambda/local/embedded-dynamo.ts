@@ -8,7 +8,7 @@
  * the live endpoint there and talks to it instead of opening the folder.
  */
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -70,7 +70,11 @@ export async function openLocalStore(opts: LocalStoreOptions = {}): Promise<Loca
   const client = localDynamoClient(endpoint);
   await ensureTables(client, tables);
   const marker = opts.dataDir ? join(opts.dataDir, 'endpoint.json') : undefined;
-  if (marker) writeFileSync(marker, JSON.stringify({ endpoint, pid: process.pid }) + '\n');
+  // Only the user who runs the server may read where its store listens.
+  if (marker) {
+    writeFileSync(marker, JSON.stringify({ endpoint, pid: process.pid }) + '\n', { mode: 0o600 });
+    chmodSync(marker, 0o600); // a marker left by an earlier run keeps its old mode otherwise
+  }
   return {
     endpoint,
     client,

@@ -36,14 +36,26 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
-    method: req.method,
-    headers,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-    signal: abort.signal,
-    // Required by undici for a streamed request body.
-    duplex: 'half',
-  } as RequestInit & { duplex: 'half' });
+  let request: Request;
+  try {
+    // Origin-form targets only: an absolute-form or `*` target, an invalid Host or a method fetch refuses
+    // (TRACE, CONNECT) is the client's mistake, answered 400 in OpenAI's shape, never a 500.
+    if (!(req.url ?? '/').startsWith('/')) throw new Error('request target is not origin-form');
+    request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
+      method: req.method,
+      headers,
+      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+      signal: abort.signal,
+      // Required by undici for a streamed request body.
+      duplex: 'half',
+    } as RequestInit & { duplex: 'half' });
+  } catch {
+    const body = JSON.stringify({ error: { message: 'The request line or Host header is not valid.', type: 'invalid_request_error', param: null, code: 'bad_http_request' } });
+    res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
+    res.end(body);
+    req.resume();
+    return;
+  }
 
   const response = await app.fetch(request, { waitUntil: (p) => opts.track?.(p) });
   const outHeaders: Record<string, string> = {};

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { GatewayApp } from '../app/gateway-app';
 import { createNodeListener } from './node-adapter';
 
@@ -17,6 +18,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request was not received in time.']
+        : [400, 'Bad Request', 'The request is not valid HTTP/1.1.'];
+  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: 'bad_http_request' } });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
 export async function serveApp(app: GatewayApp, opts: { host?: string; port?: number } = {}): Promise<RunningServer> {
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
@@ -24,8 +40,13 @@ export async function serveApp(app: GatewayApp, opts: { host?: string; port?: nu
     pending.add(settled);
   };
   const server = createServer(createNodeListener(app, { track }));
-  // Long generations: no server-side request timeout; the client and the targets' timeouts govern.
-  server.requestTimeout = 0;
+  // Headers must arrive within 10 s and the whole request (headers and body, not the response: long
+  // generations stream for minutes) within 60 s, so slow-loris clients and stalled bodies are cut.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  // What Node rejects before the app sees it (bad framing, oversized headers, timeouts) gets an
+  // OpenAI-shaped JSON error rather than Node's bare status line.
+  server.on('clientError', answerClientError);
   server.keepAliveTimeout = 65_000;
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
