@@ -102,6 +102,9 @@ export class Api extends Construct {
     // The other API surfaces, named so they show in the console and access logs; the function validates them.
     v1.addResource('responses').addMethod('POST', integration);
     v1.addResource('embeddings').addMethod('POST', integration);
+    const messages = v1.addResource('messages');
+    messages.addMethod('POST', integration);
+    messages.addResource('count_tokens').addMethod('POST', integration);
 
     // A shallow check only: the body is a JSON object with a model and at least one message. The function
     // validates the full OpenAI schema; this rejects junk before it costs an invocation.

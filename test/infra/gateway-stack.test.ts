@@ -52,7 +52,7 @@ describe('TollgateStack with the example config', () => {
 
     it('streams every route: STREAM transfer mode, the response-streaming invocation URI, the configured timeout', () => {
       const methods = resourcesOf(template, 'AWS::ApiGateway::Method');
-      expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['ANY', 'GET', 'POST', 'POST', 'POST']);
+      expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['ANY', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST']);
       for (const [, method] of methods) {
         expect(method.Properties.Integration).toMatchObject({
           Type: 'AWS_PROXY',
@@ -66,13 +66,13 @@ describe('TollgateStack with the example config', () => {
       }
     });
 
-    it('routes /v1/{proxy+}, GET /v1/models and POST /v1/chat/completions, /v1/responses and /v1/embeddings to the function', () => {
+    it('routes /v1/{proxy+}, GET /v1/models and POST /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/messages and /v1/messages/count_tokens to the function', () => {
       const paths = resourcesOf(template, 'AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
-      expect(paths.sort()).toEqual(['chat', 'completions', 'embeddings', 'models', 'responses', 'v1', '{proxy+}'].sort());
+      expect(paths.sort()).toEqual(['chat', 'completions', 'count_tokens', 'embeddings', 'messages', 'models', 'responses', 'v1', '{proxy+}'].sort());
       const permissions = resourcesOf(template, 'AWS::Lambda::Permission').filter(
         ([, p]) => p.Properties.Principal === 'apigateway.amazonaws.com',
       );
-      expect(permissions).toHaveLength(5);
+      expect(permissions).toHaveLength(7);
       for (const [, p] of permissions) {
         expect(p.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
       }
