@@ -35,7 +35,7 @@ import { outputCap } from '../core/output-cap';
 import type { RequestEvidence } from '../core/request-evidence';
 import { ClientAbortedError, resolveModel, runWithFallback, type AttemptInfo, type ResolvedModel } from '../core/routing';
 import { estimateTokens } from '../core/token-estimate';
-import type { TokenUsage } from '../core/usage';
+import { reconcileUsage, type TokenUsage } from '../core/usage';
 import { linkedAbortController } from '../providers/shared/abort';
 import type { ProviderAdapter } from '../providers/types';
 import { CUSTOMER_HEADER } from '../store/key-auth';
@@ -308,7 +308,13 @@ function settler<Req>(flow: Flow<Req>): (input: SettleInput) => void {
       stream: flow.described.stream,
       provider: input.target?.provider,
       upstreamModel: input.target?.model,
-      usage: input.usage,
+      // Billed usage is bounded by the cap sent to the target that served (core/usage.ts reconcileUsage).
+      usage:
+        input.usage && input.target
+          ? reconcileUsage(input.usage, {
+              maxOutputTokens: outputCap({ max_tokens: flow.described.estimate.maxOutputTokens, n: flow.described.estimate.n }, flow.model.config, input.target).total,
+            })
+          : input.usage,
       usageEstimated: input.usageEstimated,
       ttftMs: input.ttftMs,
       totalMs: endedAt - flow.startedAt,

@@ -168,6 +168,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
       costUsd,
       latency: outcome.totalMs,
       timeToFirstToken: outcome.ttftMs,
+      unpricedRequests: servedUnpriced(config, outcome) ? 1 : 0,
     });
     if (groups.attribution) {
       publish(groups.attribution, dims, {
@@ -266,8 +267,13 @@ function classifyStatus(status: number, code: string | undefined): ErrorClass {
 function listPriceMicros(config: TollgateConfig, outcome: RequestOutcome): number | undefined {
   if (!outcome.usage) return 0;
   if (!outcome.provider || !outcome.upstreamModel) return undefined;
-  const price = priceFor(config.pricing, outcome.provider, outcome.upstreamModel);
+  const price = priceFor(config, outcome.provider, outcome.upstreamModel);
   return price ? costMicros(outcome.usage, price) : undefined;
+}
+
+/** Served by a target with no price: metered at $0, which only an opted-in provider allows (core/pricing.ts). */
+function servedUnpriced(config: TollgateConfig, outcome: RequestOutcome): boolean {
+  return outcome.provider !== undefined && outcome.upstreamModel !== undefined && priceFor(config, outcome.provider, outcome.upstreamModel) === undefined;
 }
 
 function costMicrosOf(

@@ -17,6 +17,7 @@ import { limitsClear, limitsList, limitsSet } from './commands/limits';
 import { exportCommand } from './commands/export';
 import { insights } from './commands/insights';
 import { report as reportCommand } from './commands/report';
+import { prices } from './commands/prices';
 import { usage } from './commands/usage';
 
 export const COMMANDS: ReadonlyArray<Command> = [
@@ -35,6 +36,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
   insights,
   exportCommand,
   reportCommand,
+  prices,
 ];
 
 const GROUPS = ['keys', 'limits', 'budgets'];

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { allTargets } from './experiments';
+import { modelNameSchema } from './model-name';
 import { priceFor } from './pricing';
 
 const providerId = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'provider ids are lowercase letters, digits and dashes');
@@ -14,8 +15,16 @@ const apiKeySource = z.strictObject({
   env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
 });
 
+/**
+ * Opt-in: serve this provider's models that no price is known for (config.pricing or the catalog) and
+ * meter them at $0, counting each in the UnpricedRequests metric (alarmed). Off: such a request is refused
+ * with 400 model_not_priced before any upstream call. A mock (no upstream bill) defaults to on.
+ */
+const meterUnpricedAtZero = z.boolean().optional();
+
 const openaiCompatibleProvider = z.strictObject({
   kind: z.literal('openai-compatible'),
+  meterUnpricedAtZero,
   baseUrl: z.url(),
   apiKey: apiKeySource.optional(),
   /** Extra headers sent upstream (never secrets: those go in apiKey). */
@@ -27,12 +36,14 @@ const openaiCompatibleProvider = z.strictObject({
 });
 const anthropicProvider = z.strictObject({
   kind: z.literal('anthropic'),
+  meterUnpricedAtZero,
   baseUrl: z.url().default('https://api.anthropic.com'),
   apiKey: apiKeySource,
   version: z.string().default('2023-06-01'),
 });
 const bedrockProvider = z.strictObject({
   kind: z.literal('bedrock'),
+  meterUnpricedAtZero,
   region: z.string().min(1),
   /** Only for tests and VPC endpoints; normally the SDK's regional endpoint. */
   endpoint: z.url().optional(),
@@ -40,6 +51,7 @@ const bedrockProvider = z.strictObject({
 /** In-process upstream with deterministic answers and no network (lambda/providers/mock): demos and load tests. */
 const mockProvider = z.strictObject({
   kind: z.literal('mock'),
+  meterUnpricedAtZero,
   /** The provider whose catalog prices this mock's targets are billed at: model `gpt-4o-mini` with `openai` costs what openai/gpt-4o-mini does. */
   priceAs: providerId.optional(),
   ttftMs: z.number().int().min(0).max(60_000).default(200),
@@ -58,7 +70,7 @@ export type ProviderKind = ProviderConfig['kind'];
 const targetSchema = z.strictObject({
   provider: providerId,
   /** The upstream's model id (Bedrock: a foundation model id or an inference profile id like `us.anthropic...`). */
-  model: z.string().min(1),
+  model: modelNameSchema,
   /** Time allowed until the first byte (streaming) or the whole response (non-streaming). */
   timeoutMs: z.number().int().positive().default(60_000),
   /** Extra attempts on this same target before falling back, with jittered exponential backoff. */
@@ -241,7 +253,7 @@ function withMockPrices(config: TollgateConfig): TollgateConfig {
       const p = config.providers[t.provider];
       const key = `${t.provider}/${t.model}`;
       if (p?.kind !== 'mock' || !p.priceAs || Object.hasOwn(pricing, key)) continue;
-      const price = priceFor(config.pricing, p.priceAs, t.model);
+      const price = priceFor(config, p.priceAs, t.model);
       if (price) pricing[key] = price;
     }
   }

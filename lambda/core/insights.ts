@@ -13,7 +13,7 @@
 import type { TollgateConfig } from './config';
 import { percentile, type Histogram } from './histogram';
 import { canReplace, capabilitiesOf } from './model-capabilities';
-import { PRICE_CATALOG } from './price-catalog';
+import { WELL_KNOWN_MODELS } from './price-catalog';
 import { costMicros, priceFor } from './pricing';
 import type { PriceConfig } from './config';
 import type { TokenUsage } from './usage';
@@ -170,7 +170,7 @@ function candidates(config: InsightsConfig): Candidate[] {
   if (config.insights.candidates) {
     for (const k of config.insights.candidates) keys.add(k);
   } else {
-    const priced = [...Object.keys(PRICE_CATALOG), ...Object.keys(config.pricing)];
+    const priced = [...WELL_KNOWN_MODELS, ...Object.keys(config.pricing)];
     for (const [id, p] of Object.entries(config.providers)) {
       const source = p.kind === 'mock' ? p.priceAs : id;
       if (!source) continue;
@@ -187,7 +187,7 @@ function candidates(config: InsightsConfig): Candidate[] {
     const slash = key.indexOf('/');
     const provider = key.slice(0, slash);
     const model = key.slice(slash + 1);
-    const price = priceFor(config.pricing, provider, model) ?? priceFor({}, catalogKey(config, provider, model).split('/')[0], model);
+    const price = priceFor(config, provider, model);
     if (!price) continue;
     // A Bedrock cross-region profile is the same model as its base id: propose it once (the one with an alias if any).
     const identity = `${provider}/${modelIdentity(model)}`;
@@ -220,7 +220,7 @@ export function cheaperModels(config: InsightsConfig, rows: ReadonlyArray<Featur
   const out: ModelRecommendation[] = [];
   for (const row of rows) {
     if (row.provider === '-' || row.requests === row.errors) continue;
-    const price = priceFor(config.pricing, row.provider, row.upstreamModel);
+    const price = priceFor(config, row.provider, row.upstreamModel);
     const currentKey = catalogKey(config, row.provider, row.upstreamModel);
     const caps = capabilitiesOf(currentKey, config.insights.capabilities);
     if (!price || !caps) continue;
@@ -258,7 +258,7 @@ export function cachingOpportunities(config: InsightsConfig, rows: ReadonlyArray
     if (p.requests < CACHE_MIN_REQUESTS) continue;
     const sent = p.requests * p.prefixTokens;
     if (p.cacheReadTokens * 10 >= sent) continue; // already (mostly) cached
-    const price = priceFor(config.pricing, p.provider, p.upstreamModel);
+    const price = priceFor(config, p.provider, p.upstreamModel);
     if (!price || price.cacheRead === undefined || price.cacheRead >= price.input) continue;
     const writes = Math.min(p.days, p.requests);
     const none: TokenUsage = { inputTokens: sent, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
@@ -292,7 +292,7 @@ export function outputCaps(config: InsightsConfig, rows: ReadonlyArray<FeatureMo
     if (averageCap < CAP_OVER_FACTOR * Math.max(1, p95) || averageCap - p95 < CAP_MIN_EXCESS_TOKENS) continue;
     // Headroom over the longest answers seen: p99 plus a quarter, to a multiple of 64.
     const suggestedCap = Math.min(averageCap, Math.ceil((p99 * 1.25) / 64) * 64 || 64);
-    const price = priceFor(config.pricing, row.provider, row.upstreamModel);
+    const price = priceFor(config, row.provider, row.upstreamModel);
     const reserve = (tokens: number) => (price ? costMicros({ inputTokens: 0, outputTokens: tokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, price) : 0);
     out.push({
       feature: row.feature,

@@ -43,6 +43,8 @@ export interface UsageRecord {
   estimated: boolean;
   /** No price was known for the serving target: cost is recorded as 0. */
   unpriced: boolean;
+  /** The upstream reported impossible usage (negative, absurd, above the cap sent), clamped before pricing. */
+  usageClamped?: boolean;
   status: OutcomeStatus;
   httpStatus: number;
   stream: boolean;
@@ -92,6 +94,7 @@ export function buildUsageRecord(input: {
     costMicros: input.costMicros,
     estimated: o.usage !== undefined && o.usageEstimated,
     unpriced: input.unpriced,
+    usageClamped: usage.clamped === true,
     status: o.status,
     httpStatus: o.httpStatus,
     stream: o.stream,

@@ -58,6 +58,11 @@ export const METRICS = {
   latency: { name: 'Latency', unit: 'Milliseconds', description: 'Request start to the last byte (or the error).' },
   upstreamAttemptFailures: { name: 'UpstreamAttemptFailures', unit: 'Count', description: 'Failed upstream attempts (each retry or fallback step).' },
   budgetUtilization: { name: 'BudgetUtilization', unit: 'Percent', description: 'Spend over limit for a watched budget, in percent.' },
+  unpricedRequests: {
+    name: 'UnpricedRequests',
+    unit: 'Count',
+    description: 'Requests served by a target with no known price, metered at $0 because its provider opted in (meterUnpricedAtZero); 0 otherwise.',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 export type MetricKey = keyof typeof METRICS;
 
@@ -105,7 +110,7 @@ export function metricGroups(obs: Pick<ObservabilityConfig, 'featureDimension' |
   if (obs.teamDimension) attributionSets.push(DIMENSION_SETS.byTeam);
   return {
     request: {
-      metrics: ['requests', 'errors', 'fallbacks', 'inputTokens', 'outputTokens', 'cachedTokens', 'costUsd', 'latency', 'timeToFirstToken'],
+      metrics: ['requests', 'errors', 'fallbacks', 'inputTokens', 'outputTokens', 'cachedTokens', 'costUsd', 'latency', 'timeToFirstToken', 'unpricedRequests'],
       dimensionSets: [DIMENSION_SETS.aggregate, DIMENSION_SETS.byModel],
     },
     attribution:

@@ -4,6 +4,7 @@
  * (400), never silently dropped.
  */
 import { z } from 'zod';
+import { modelNameSchema } from './model-name';
 
 /**
  * Prompt caching (Anthropic's `cache_control`, accepted on content parts as LiteLLM and OpenRouter do):
@@ -95,7 +96,7 @@ export type ResponseFormat = z.infer<typeof responseFormat>;
 const nonNegInt = z.number().int().nonnegative();
 
 export const chatCompletionRequestSchema = z.strictObject({
-  model: z.string().min(1),
+  model: modelNameSchema,
   messages: z.array(message).min(1),
   stream: z.boolean().nullable().optional(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
@@ -142,7 +143,15 @@ export function contentText(content: string | ReadonlyArray<ContentPart> | null 
 
 // ---- Response shapes (what the gateway sends back; adapters produce these) ----
 
+/**
+ * Set (never serialised: a symbol key) on a Usage whose upstream counts were impossible (negative,
+ * fractional, non-numeric, beyond a safe integer) and had to be clamped on the way in; recorded as
+ * `usageClamped` (core/usage.ts).
+ */
+export const USAGE_CLAMPED: unique symbol = Symbol('tollgate.usageClamped');
+
 export interface Usage {
+  [USAGE_CLAMPED]?: true;
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;

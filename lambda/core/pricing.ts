@@ -11,17 +11,49 @@
  * legitimate sub-pico prices. Exact decimals need neither, for a few BigInt operations per cost.)
  */
 import type { PriceConfig, TargetConfig, TollgateConfig } from './config';
-import { PRICE_CATALOG } from './price-catalog';
+import { CATALOG_SUPPLEMENT, CATALOG_VERSION, catalogPrice, SUPPLEMENT_VERSION, type ModelPrice } from './price-catalog';
 import type { TokenUsage } from './usage';
 
-function priceKey(provider: string, model: string): string {
-  return `${provider}/${model}`;
+export type { ModelPrice } from './price-catalog';
+
+/** What prices come from: the config names what it prices, and the providers the catalog needs to identify hosts. */
+export type PricingConfig = Pick<TollgateConfig, 'pricing' | 'providers'>;
+
+export interface PriceQuote {
+  price: ModelPrice;
+  /** `config`: config.pricing; `catalog`: the built-in catalog (which version and entry matched). */
+  source: 'config' | 'catalog';
+  catalog?: { version: string; provider: string; model: string };
 }
 
 /** `config.pricing` first, then the built-in catalog; undefined when neither knows the model. */
-export function priceFor(overrides: Readonly<Record<string, PriceConfig>>, provider: string, model: string): PriceConfig | undefined {
-  const key = priceKey(provider, model);
-  return overrides[key] ?? PRICE_CATALOG[key];
+export function priceQuote(config: PricingConfig, provider: string, model: string): PriceQuote | undefined {
+  const key = `${provider}/${model}`;
+  if (Object.hasOwn(config.pricing, key)) return { price: config.pricing[key], source: 'config' };
+  if (Object.hasOwn(CATALOG_SUPPLEMENT, key)) return { price: CATALOG_SUPPLEMENT[key], source: 'catalog', catalog: { version: SUPPLEMENT_VERSION, provider, model } };
+  const entry = catalogPrice(config.providers, provider, model);
+  if (!entry) return undefined;
+  return { price: entry.price, source: 'catalog', catalog: { version: CATALOG_VERSION, provider: entry.catalogProvider, model: entry.catalogModel } };
+}
+
+export function priceFor(config: PricingConfig, provider: string, model: string): ModelPrice | undefined {
+  return priceQuote(config, provider, model)?.price;
+}
+
+/**
+ * A provider whose unpriced models are served and metered at $0 (opt-in, `meterUnpricedAtZero`); every
+ * other unpriced target is refused before any upstream call.
+ */
+export function metersUnpricedAtZero(config: Pick<TollgateConfig, 'providers'>, provider: string): boolean {
+  const p = Object.hasOwn(config.providers, provider) ? config.providers[provider] : undefined;
+  if (!p) return false;
+  // A mock has no upstream bill: nothing is hidden by metering it at $0.
+  return p.meterUnpricedAtZero ?? p.kind === 'mock';
+}
+
+/** Targets a request may not be sent to: no price known and their provider did not opt in to $0 metering. */
+export function refusedUnpriced(config: PricingConfig, targets: ReadonlyArray<TargetConfig>): TargetConfig[] {
+  return targets.filter((t) => !priceFor(config, t.provider, t.model) && !metersUnpricedAtZero(config, t.provider));
 }
 
 /** A nonnegative decimal as `units / 10^scale`, exactly as `String(x)` writes it. */
@@ -54,12 +86,21 @@ function exactCostMicros(lines: ReadonlyArray<{ tokens: number; price: number }>
   return Number((numerator + denominator - 1n) / denominator);
 }
 
+/** The unit prices that apply to a request with `inputTokens` of input: the highest tier it exceeds, else the base. */
+export function pricesAt(price: ModelPrice, inputTokens: number): PriceConfig {
+  let unit: PriceConfig = price;
+  for (const tier of price.tiers ?? []) if (inputTokens > tier.aboveInputTokens) unit = tier;
+  return unit;
+}
+
 /**
  * Usage follows OpenAI's convention (input includes cache reads and writes): uncached input at the input
  * price, cache reads at cacheRead, cache writes at cacheWrite (each falling back to the input price when
- * the provider has none), output (including reasoning tokens) at the output price.
+ * the provider has none), output (including reasoning tokens) at the output price. A tiered price
+ * (long-context) applies its tier to every token once the input exceeds the tier's threshold.
  */
-export function costMicros(usage: TokenUsage, price: PriceConfig): number {
+export function costMicros(usage: TokenUsage, modelPrice: ModelPrice): number {
+  const price = pricesAt(modelPrice, usage.inputTokens);
   const cacheRead = Math.max(0, usage.cacheReadTokens);
   const cacheWrite = Math.max(0, usage.cacheWriteTokens);
   const uncached = Math.max(0, usage.inputTokens - cacheRead - cacheWrite);
@@ -84,7 +125,7 @@ export interface WorstCase {
  * it times `n` choices (each choice is billed its output; the input once).
  */
 export function worstCaseCost(
-  overrides: Readonly<Record<string, PriceConfig>>,
+  config: PricingConfig,
   targets: ReadonlyArray<TargetConfig>,
   inputTokens: number,
   outputAllowance: (target: TargetConfig) => number,
@@ -92,11 +133,12 @@ export function worstCaseCost(
   let worst = 0;
   const unpriced: TargetConfig[] = [];
   for (const t of targets) {
-    const price = priceFor(overrides, t.provider, t.model);
-    if (!price) {
+    const modelPrice = priceFor(config, t.provider, t.model);
+    if (!modelPrice) {
       unpriced.push(t);
       continue;
     }
+    const price = pricesAt(modelPrice, inputTokens);
     const inputPrice = Math.max(price.input, price.cacheWrite ?? 0);
     const cost = costMicros(
       { inputTokens, outputTokens: outputAllowance(t), cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
@@ -108,10 +150,10 @@ export function worstCaseCost(
 }
 
 /** Configured model targets with no known price: a config check for the CLI and the CDK app to warn on. */
-export function unpricedTargets(config: Pick<TollgateConfig, 'models' | 'pricing'>): Array<{ model: string; target: TargetConfig }> {
+export function unpricedTargets(config: Pick<TollgateConfig, 'models' | 'pricing' | 'providers'>): Array<{ model: string; target: TargetConfig }> {
   const out: Array<{ model: string; target: TargetConfig }> = [];
   for (const [alias, m] of Object.entries(config.models)) {
-    for (const t of m.targets) if (!priceFor(config.pricing, t.provider, t.model)) out.push({ model: alias, target: t });
+    for (const t of m.targets) if (!priceFor(config, t.provider, t.model)) out.push({ model: alias, target: t });
   }
   return out;
 }

@@ -12,12 +12,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { budgetName, periodKey, resolveBudgets, shardCaps, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
-import { BudgetExceededError, GatewayError, RateLimitError } from '../core/errors';
+import { BadRequestError, BudgetExceededError, RateLimitError } from '../core/errors';
 import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
 import { admissionTokens, hasLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
 import { buildUsageRecord } from '../core/metering';
 import { outputCap, worstOutputTokens } from '../core/output-cap';
-import { costMicros, microsToUsd, priceFor, worstCaseCost } from '../core/pricing';
+import { isValidModelName, MODEL_NAME_MAX_LENGTH } from '../core/model-name';
+import { costMicros, microsToUsd, priceFor, refusedUnpriced, worstCaseCost } from '../core/pricing';
 import { INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
 import type { TokenUsage } from '../core/usage';
 import { AdmissionLeases, sweepAdmissionLeases, type AdmissionLeaseOptions, type LeaseAdmission } from './admission-leases';
@@ -39,7 +40,7 @@ const LEASE_GRACE_SECONDS = 120;
 export interface DynamoGatekeeperOptions {
   client: DynamoDBClient;
   tables: { keys: string; ledger: string };
-  config: Pick<TollgateConfig, 'metering' | 'alerts' | 'pricing' | 'deployment'>;
+  config: Pick<TollgateConfig, 'metering' | 'alerts' | 'pricing' | 'providers' | 'deployment'>;
   /** Clock for caches and the sweeper (admission periods use AdmissionRequest.now). */
   now?: () => number;
   alertSink?: BudgetAlertSink;
@@ -188,6 +189,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
 
   async function admit(req: AdmissionRequest): Promise<Admission> {
     const key = checkKey(await lookupKey(extractApiKey(req.headers)), req.model, req.now);
+    checkPriced(req);
     const attribution = attribute(key, req);
     const policies = await loadPolicies(attribution);
     const rules: BudgetRule[] = [...key.budgets, ...policies.flatMap((p) => p.budgets)];
@@ -201,15 +203,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     let reserveMicros = 0;
     if (hard.length > 0) {
       // Priced per target at the output cap that target will be sent (core/output-cap.ts), n choices included.
-      const worst = worstCaseCost(config.pricing, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(asked, req.modelConfig, t).total);
-      if (worst.unpriced.length > 0) {
-        const names = worst.unpriced.map((t) => `${t.provider}/${t.model}`).join(', ');
-        throw new GatewayError(403, 'permission_error', `No price is known for ${names}, so a request under a hard budget cannot be admitted. Add it to config.pricing.`, {
-          code: 'model_price_unknown',
-          param: 'model',
-        });
-      }
-      reserveMicros = worst.costMicros;
+      // Unpriced targets left here opted in to $0 metering (checkPriced): they reserve nothing.
+      reserveMicros = worstCaseCost(config, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(asked, req.modelConfig, t).total).costMicros;
     }
 
     const limitTargets: LimitTarget[] = [];
@@ -268,8 +263,26 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
 
   /** The one pricing of a request's usage: settlement charges it, the client is told it (usage.cost). */
   function priceUsage(usage: TokenUsage, provider: string, upstreamModel: string): number | undefined {
-    const price = priceFor(config.pricing, provider, upstreamModel);
+    const price = priceFor(config, provider, upstreamModel);
     return price ? costMicros(usage, price) : undefined;
+  }
+
+  /**
+   * Before anything is written: the model name is one a record key can hold, and every target the router
+   * may try has a price (or its provider opted in to $0 metering). Unpriced is refused, budget or not: a
+   * request the gateway cannot price is spend nobody sees.
+   */
+  function checkPriced(req: AdmissionRequest): void {
+    if (!isValidModelName(req.model)) {
+      throw new BadRequestError(`Invalid value for 'model': at most ${MODEL_NAME_MAX_LENGTH} characters of letters, digits and . _ : / @ + = ~ -.`, { param: 'model', code: 'invalid_value' });
+    }
+    const refused = refusedUnpriced(config, req.targets);
+    if (refused.length === 0) return;
+    const names = refused.map((t) => `${t.provider}/${t.model}`).join(', ');
+    throw new BadRequestError(
+      `No price is known for ${names}, so the gateway cannot meter it. Add it to config.pricing, or set meterUnpricedAtZero on the provider to serve it at $0.`,
+      { param: 'model', code: 'model_not_priced' },
+    );
   }
 
   /**

@@ -176,6 +176,20 @@ export class Monitoring extends Construct {
     rateAlarm('ThrottleRateAlarm', 'throttle-rate', throttleRate, settings.alerts.throttleRatePercent, 'Share of requests rejected by rate limits');
     rateAlarm('FallbackRateAlarm', 'fallback-rate', fallbackRate, settings.alerts.fallbackRatePercent, 'Share of requests served by a fallback target');
 
+    // Every request served at $0 because no price is known (a provider opted in with meterUnpricedAtZero)
+    // is spend nobody sees: one is enough to tell the operator to add the price to config.pricing.
+    addAlarm(
+      new cloudwatch.Alarm(this, 'UnpricedRequestsAlarm', {
+        alarmName: `${stackName}-unpriced-requests`,
+        alarmDescription: 'Requests were served by a model with no known price and metered at $0. Add its price to config.pricing.',
+        metric: m.metric('unpricedRequests', 'Sum', Duration.hours(1)),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
     addAlarm(
       new cloudwatch.Alarm(this, 'LambdaErrorsAlarm', {
         alarmName: `${stackName}-lambda-errors`,

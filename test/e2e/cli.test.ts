@@ -232,7 +232,7 @@ describe('Command: usage', () => {
       const a = await gate.admit(admission(apiKey, { feature: c.feature }));
       await a.settle(success(c.input, c.output));
     }
-    const price = priceFor(config.pricing, 'openai', 'gpt-4o-mini');
+    const price = priceFor(config, 'openai', 'gpt-4o-mini');
     if (!price) throw new Error('gpt-4o-mini has no default price');
     const cost = (input: number, output: number) => costMicros({ inputTokens: input, outputTokens: output, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, price);
     const summaryMicros = cost(1_200, 300) + cost(800, 100);

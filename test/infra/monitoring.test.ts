@@ -79,13 +79,18 @@ describe('Monitoring', () => {
       all = alarms(made.template);
     });
 
-    it('creates the seven alarms, each notifying the alert topic and treating missing data as not breaching', () => {
-      expect(Object.keys(all).sort()).toEqual(['error-rate', 'fallback-rate', 'lambda-errors', 'spend-anomaly', 'spend-per-day', 'spend-per-hour', 'throttle-rate']);
-      expect(made.monitoring.alarms).toHaveLength(7);
+    it('creates the eight alarms, each notifying the alert topic and treating missing data as not breaching', () => {
+      expect(Object.keys(all).sort()).toEqual(['error-rate', 'fallback-rate', 'lambda-errors', 'spend-anomaly', 'spend-per-day', 'spend-per-hour', 'throttle-rate', 'unpriced-requests']);
+      expect(made.monitoring.alarms).toHaveLength(8);
       for (const alarm of Object.values(all)) {
         expect(alarm.AlarmActions).toEqual([{ Ref: made.topicId }]);
         expect(alarm.TreatMissingData).toBe('notBreaching');
       }
+    });
+
+    it('alarms on the first request served unpriced (metered at $0) in an hour', () => {
+      const alarm = all['unpriced-requests'];
+      expect(alarm).toMatchObject({ MetricName: 'UnpricedRequests', Namespace: 'TollgateProd', Statistic: 'Sum', Period: 3600, Threshold: 1, EvaluationPeriods: 1 });
     });
 
     it('alarms on hourly and daily spend of the catalog metric over the configured USD thresholds', () => {

@@ -12,7 +12,7 @@ import {
 } from '../../core/openai-schema';
 import { isRecord } from '../shared/http-transport';
 import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
-import { count, usageFromSplit } from '../shared/token-usage';
+import { usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 import type { AnthropicRequest, AnthropicRequestBlock, AnthropicResponse, AnthropicToolChoice, AnthropicUsage } from './wire-types';
 
@@ -92,10 +92,10 @@ export function finishReason(stopReason: string | null | undefined): FinishReaso
 
 export function anthropicUsage(u: AnthropicUsage): Usage {
   return usageFromSplit({
-    uncachedInput: count(u.input_tokens),
-    output: count(u.output_tokens),
-    cacheRead: count(u.cache_read_input_tokens),
-    cacheWrite: count(u.cache_creation_input_tokens),
+    uncachedInput: u.input_tokens,
+    output: u.output_tokens,
+    cacheRead: u.cache_read_input_tokens,
+    cacheWrite: u.cache_creation_input_tokens,
   });
 }
 

@@ -31,7 +31,7 @@ import { UnsupportedParameterError } from '../../core/errors';
 import { type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ToolCall, type Usage } from '../../core/openai-schema';
 import { newCompletionId } from '../shared/chunks';
 import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
-import { count, usageFromSplit } from '../shared/token-usage';
+import { usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 
 type Document = NonNullable<ToolUseBlock['input']>;
@@ -128,10 +128,10 @@ export function finishReason(stopReason: StopReason | string | undefined): Finis
 export function converseUsage(u: TokenUsage | undefined): Usage | undefined {
   if (!u) return undefined;
   return usageFromSplit({
-    uncachedInput: count(u.inputTokens),
-    output: count(u.outputTokens),
-    cacheRead: count(u.cacheReadInputTokens),
-    cacheWrite: count(u.cacheWriteInputTokens),
+    uncachedInput: u.inputTokens,
+    output: u.outputTokens,
+    cacheRead: u.cacheReadInputTokens,
+    cacheWrite: u.cacheWriteInputTokens,
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Usage } from '../../core/openai-schema';
 import { withRawJson } from '../shared/chunks';
-import { count } from '../shared/token-usage';
+import { count, markIfClamped } from '../shared/token-usage';
 import { isRecord } from '../shared/http-transport';
 import { malformedResponseError, statusForErrorType, upstreamFailure } from '../shared/upstream-errors';
 import type { MaxTokensField } from './api';
@@ -111,7 +111,9 @@ export function normaliseUsage(raw: unknown): Usage | undefined {
   if (typeof details?.cached_tokens !== 'number' && typeof raw.prompt_cache_hit_tokens === 'number') {
     usage.prompt_tokens_details = { ...details, cached_tokens: count(raw.prompt_cache_hit_tokens) };
   }
-  return usage;
+  const reasoning = isRecord(raw.completion_tokens_details) ? raw.completion_tokens_details.reasoning_tokens : undefined;
+  if (reasoning !== undefined) usage.completion_tokens_details = { ...usage.completion_tokens_details, reasoning_tokens: count(reasoning) };
+  return markIfClamped(usage, [raw.prompt_tokens, raw.completion_tokens, raw.total_tokens, details?.cached_tokens, details?.cache_write_tokens, raw.prompt_cache_hit_tokens, reasoning]);
 }
 
 /**

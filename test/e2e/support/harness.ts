@@ -45,13 +45,21 @@ export type RigExtension = (urls: { openai: string; flaky: string; anthropic: st
   pricing?: Record<string, unknown>;
 };
 
-export async function startRig(opts: { configOverrides?: Record<string, unknown>; captureLogs?: boolean; gateways?: number; extend?: RigExtension } = {}): Promise<Rig> {
+export async function startRig(
+  opts: {
+    configOverrides?: Record<string, unknown>;
+    providerOverrides?: Record<string, Record<string, unknown>>;
+    captureLogs?: boolean;
+    gateways?: number;
+    extend?: RigExtension;
+  } = {},
+): Promise<Rig> {
   const [openai, flaky, anthropic, bedrock] = await Promise.all([startOpenAIDouble(), startOpenAIDouble(), startAnthropicDouble(), startBedrockDouble()]);
   const extra = opts.extend?.({ openai: openai.url, flaky: flaky.url, anthropic: anthropic.url, bedrock: bedrock.url }) ?? {};
   const config = parseConfig({
     providers: {
       ...extra.providers,
-      openai: { kind: 'openai-compatible', baseUrl: `${openai.url}/v1`, apiKey: { env: 'E2E_OPENAI_KEY' } },
+      openai: { kind: 'openai-compatible', baseUrl: `${openai.url}/v1`, apiKey: { env: 'E2E_OPENAI_KEY' }, ...opts.providerOverrides?.openai },
       flaky: { kind: 'openai-compatible', baseUrl: `${flaky.url}/v1`, apiKey: { env: 'E2E_OPENAI_KEY' } },
       anthropic: { kind: 'anthropic', baseUrl: anthropic.url, apiKey: { env: 'E2E_ANTHROPIC_KEY' } },
       bedrock: { kind: 'bedrock', region: 'us-east-1', endpoint: bedrock.url },

@@ -57,7 +57,7 @@ describe('Pipeline: cost back to the caller', () => {
             headers: {},
             settle: async (o) => void outcomes.push(o),
             price: (u, provider, model) => {
-              const p = priceFor(config.pricing, provider, model);
+              const p = priceFor(config, provider, model);
               return p ? costMicros(u, p) : undefined;
             },
           };

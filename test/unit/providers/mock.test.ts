@@ -111,8 +111,8 @@ describe('Config: mock providers', () => {
   });
 
   it('prices a priceAs mock target as the named real model, and leaves a bare mock unpriced', () => {
-    expect(priceFor(config.pricing, 'mock-openai', 'gpt-4o-mini')).toEqual(priceFor({}, 'openai', 'gpt-4o-mini'));
-    expect(priceFor(config.pricing, 'bare', 'anything')).toBeUndefined();
+    expect(priceFor(config, 'mock-openai', 'gpt-4o-mini')).toEqual(priceFor(config, 'openai', 'gpt-4o-mini'));
+    expect(priceFor(config, 'bare', 'anything')).toBeUndefined();
   });
 
   it('builds a mock adapter from the registry with the schema defaults', async () => {

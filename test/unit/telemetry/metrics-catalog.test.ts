@@ -24,12 +24,12 @@ describe('Metrics catalog', () => {
     const cardinality = { modelProviderPairs: 6, providers: 3, features: 11, teams: 6, errorClasses: 5, watchedBudgets: 4 };
 
     it('matches the worked example in docs/observability.md', () => {
-      // 9 x (1 + 6) + 4 x (11 + 6) + 2 + 5 + (1 + 3) + 4
-      expect(monthlyMetricCount({ featureDimension: true, teamDimension: true }, cardinality)).toBe(146);
+      // 10 x (1 + 6) + 4 x (11 + 6) + 2 + 5 + (1 + 3) + 4
+      expect(monthlyMetricCount({ featureDimension: true, teamDimension: true }, cardinality)).toBe(153);
     });
 
     it('drops the attribution series when the dimensions are off', () => {
-      expect(monthlyMetricCount({ featureDimension: false, teamDimension: false }, cardinality)).toBe(146 - 4 * 17);
+      expect(monthlyMetricCount({ featureDimension: false, teamDimension: false }, cardinality)).toBe(153 - 4 * 17);
     });
   });
 
