@@ -114,10 +114,11 @@ describe('POST /v1/chat/completions through each provider kind', () => {
     rig.anthropic.setScript({ kind: 'ok', usage: { promptTokens: 1_000_000, completionTokens: 0, cachedTokens: 600_000, cacheWriteTokens: 100_000 } });
     const { response } = await client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'long' }] }).withResponse();
     const [record] = await records(response.headers.get('x-tollgate-request-id')!);
-    // claude-sonnet-4-5 list prices per million: input $3, cache read $0.30, cache write $3.75.
-    // 300k uncached input = $0.90, 600k cache read = $0.18, 100k cache write = $0.375.
+    // 1M input is above claude-sonnet-4-5's 200K long-context threshold, so every token is at the tier's
+    // price per million: input $6, cache read $0.60, cache write $7.50.
+    // 300k uncached input = $1.80, 600k cache read = $0.36, 100k cache write = $0.75.
     expect(record).toMatchObject({ inputTokens: 1_000_000, cacheReadTokens: 600_000, cacheWriteTokens: 100_000 });
-    expect(record.costMicros).toBe(900_000 + 180_000 + 375_000);
+    expect(record.costMicros).toBe(1_800_000 + 360_000 + 750_000);
   });
 });
 

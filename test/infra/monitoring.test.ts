@@ -195,7 +195,7 @@ describe('Monitoring', () => {
 
     it('creates no spend threshold alarms when no USD thresholds are set, but keeps the anomaly alarm (default band 2)', () => {
       const names = Object.keys(alarms(made.template)).sort();
-      expect(names).toEqual(['error-rate', 'fallback-rate', 'lambda-errors', 'spend-anomaly', 'throttle-rate']);
+      expect(names).toEqual(['error-rate', 'fallback-rate', 'lambda-errors', 'spend-anomaly', 'throttle-rate', 'unpriced-requests']);
       expect(alarms(made.template)['error-rate'].Threshold).toBe(5);
       expect(JSON.stringify(alarms(made.template)['spend-anomaly'].Metrics)).toContain('ANOMALY_DETECTION_BAND(');
     });

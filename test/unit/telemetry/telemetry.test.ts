@@ -164,12 +164,14 @@ describe('Telemetry', () => {
         Metrics: [
           { Name: 'Requests', Unit: 'Count' }, { Name: 'Errors', Unit: 'Count' }, { Name: 'Fallbacks', Unit: 'Count' },
           { Name: 'InputTokens', Unit: 'Count' }, { Name: 'OutputTokens', Unit: 'Count' }, { Name: 'CachedTokens', Unit: 'Count' },
-          { Name: 'CostUSD', Unit: 'None' }, { Name: 'Latency', Unit: 'Milliseconds' },
+          { Name: 'CostUSD', Unit: 'None' }, { Name: 'Latency', Unit: 'Milliseconds' }, { Name: 'UnpricedRequests', Unit: 'Count' },
         ],
       });
       expect(request).toMatchObject({
         Service: 'tollgate', Model: 'p-model', Provider: 'primary',
         Requests: 1, Errors: 0, Fallbacks: 0, InputTokens: 7, OutputTokens: 3, CachedTokens: 2, CostUSD: 0.00016,
+        // p-model has no price in the config or the catalog (this harness injects the cost): served unpriced.
+        UnpricedRequests: 1,
       });
       expect(typeof request.Latency).toBe('number');
       expect(request).not.toHaveProperty('TimeToFirstToken');
