@@ -31,6 +31,12 @@ const CONFIG = {
       experiment: { arms: [{ name: 'control', weight: 90 }, { name: 'candidate', weight: 10, targets: [{ provider: 'bedrock', model: HAIKU }] }] },
     },
   },
+  // The hand-computed amounts below use Anthropic's list prices; the catalog bills these regional
+  // profiles 10% above them, and config.pricing wins over the catalog.
+  pricing: {
+    [`bedrock/${SONNET}`]: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
+    [`bedrock/${HAIKU}`]: { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 },
+  },
 };
 
 let seq = 0;

@@ -29,6 +29,9 @@ export function testConfig(overrides: Record<string, unknown> = {}): TollgateCon
       },
       unpriced: { targets: [{ provider: 'mystery', model: 'm-1' }] },
     },
+    // The ledger tests' hand-computed amounts use Haiku 4.5's list price (the catalog bills the regional
+    // profile 10% above it); config.pricing wins over the catalog.
+    pricing: { 'bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0': { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 } },
     metering: { keyCacheSeconds: 30, globalBudgetShards: 4 },
     ...overrides,
   });

@@ -149,10 +149,13 @@ describe('Method: admit (permissions and attribution)', () => {
     expect((await gate.admit(admission(config, open.apiKey, { request: { user: 'u-1', metadata: { customer: 'globex' } } }))).attribution.customer).toBe('globex');
   });
 
-  it('rejects a hard-budgeted request for a model with no known price', async () => {
-    const { apiKey } = await keys.create({ name: 'budgeted', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+  it.each([
+    ['hard-budgeted', [{ scope: 'key' as const, period: 'day' as const, limitUsd: 1, mode: 'hard' as const }]],
+    ['unbudgeted', []],
+  ])('rejects a %s request for a model with no known price with 400 model_not_priced', async (_, budgets) => {
+    const { apiKey } = await keys.create({ name: 'budgeted', budgets });
     const err = await rejection(gate.admit(admission(config, apiKey, { model: 'unpriced' })));
-    expect(err.status).toBe(403);
-    expect(err.code).toBe('model_price_unknown');
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('model_not_priced');
   });
 });
