@@ -62,7 +62,7 @@ const SCENARIOS: Scenario[] = [
   // max_tokens far above the answers: an output-cap finding.
   { team: 'search', feature: 'search-answer', model: 'gemini-flash', weight: 25, body: (i) => ({ max_tokens: 8192, messages: [{ role: 'user', content: `Answer the search query #${i} from the top documents` }] }) },
   // Sonnet for summaries: a cheaper-model recommendation.
-  { team: 'docs', feature: 'summarize', model: 'claude-sonnet', weight: 20, body: (i) => ({ messages: [{ role: 'user', content: `Summarise document ${i}: ` + 'quarterly revenue grew while costs fell. '.repeat(60) }] }) },
+  { team: 'docs', feature: 'summarize', model: 'claude-sonnet', weight: 20, body: (i) => ({ max_tokens: 1024, messages: [{ role: 'user', content: `Summarise document ${i}: ` + 'quarterly revenue grew while costs fell. '.repeat(60) }] }) },
   // The experiment.
   { team: 'docs', feature: 'triage', model: 'summarizer', weight: 15, body: (i) => ({ messages: [{ role: 'user', content: `Triage incoming email ${i} into a queue` }] }) },
   { team: 'search', feature: 'autocomplete', model: 'nova-lite', weight: 10, body: (i) => ({ max_tokens: 64, messages: [{ role: 'user', content: `complete: how do I ${i}` }] }) },
