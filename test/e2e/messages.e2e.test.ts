@@ -104,8 +104,8 @@ describe('Messages to Bedrock (Converse) and to an OpenAI-compatible host (chat)
     expect(body.messages[1].content).toEqual([{ toolUse: { toolUseId: 'toolu_9', name: 'get_weather', input: { city: 'Paris' } } }]);
     expect(body.messages[2].content).toEqual([{ toolResult: { toolUseId: 'toolu_9', content: [{ text: 'sunny, 21C' }] } }]);
     const [record] = await records(keyId);
-    // Haiku 4.5 on Bedrock: 200 × $1 + 2800 × $0.10 + 5 × $5 per M = 200 + 280 + 25 µ$
-    expect(record).toMatchObject({ provider: 'bedrock', inputTokens: 3000, cacheReadTokens: 2800, outputTokens: 5, costMicros: 505 });
+    // Haiku 4.5 on a regional Bedrock profile (catalog: 10% over list): 200 × $1.10 + 2800 × $0.11 + 5 × $5.50 per M = 220 + 308 + 27.5 → 556 µ$
+    expect(record).toMatchObject({ provider: 'bedrock', inputTokens: 3000, cacheReadTokens: 2800, outputTokens: 5, costMicros: 556 });
   });
 
   it('streams tool calls from Bedrock as Anthropic tool_use blocks', async () => {
