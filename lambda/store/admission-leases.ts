@@ -386,6 +386,9 @@ export class AdmissionLeases {
     const conditions = [opening ? 'attribute_not_exists(#lease)' : '#lease = :held'];
     if (!opening) values[':held'] = held;
     if (x > 0) {
+      // A counter that does not exist yet passes `attribute_not_exists(committed)` whatever :headroom is,
+      // so a top-up larger than the whole cap must be refused here, before any write.
+      if (l.capMicros - x - over < 0) return 'cap';
       conditions.push('(attribute_not_exists(committed) OR committed <= :headroom)');
       values[':headroom'] = l.capMicros - x - over;
     }

@@ -110,10 +110,9 @@ describe('A request with both max_tokens and max_completion_tokens', () => {
 });
 
 describe('A request with a huge n', () => {
-  // KNOWN HOLE (found 2026-12-01, left for the admission-leases owner): the gatekeeper prices this request
-  // at 1,258,294 µ$ (128 × 16,384 output tokens), 25× the $0.05 cap, and store/admission-leases.ts admits it
-  // anyway; without leases it is refused. `it.failing` keeps main green and turns red once that is fixed.
-  it.failing('is priced n times over and refused before any upstream call when the budget cannot cover it', async () => {
+  // Priced at 1,258,294 µ$ (128 × 16,384 output tokens), 25× the cap: the first request on a counter that
+  // does not exist yet must be refused too (admission leases once let it through).
+  it('is priced n times over and refused before any upstream call when the budget cannot cover it', async () => {
     const { apiKey, keyId } = await rig.newKey({ name: 'huge-n', budgets: [{ scope: 'key', period: 'day', limitUsd: 0.05, mode: 'hard' }] });
     const before = rig.openai.requests.length;
     // 128 × 16,384 tokens × $0.60/M ≈ $1.26 > $0.05.
