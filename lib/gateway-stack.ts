@@ -15,6 +15,7 @@ import { Data } from './constructs/data';
 import { GatewayFunction } from './constructs/gateway-function';
 import { Monitoring } from './constructs/monitoring';
 import { ProviderSecrets } from './constructs/secrets';
+import { SettlementOutbox } from './constructs/settlement-outbox';
 import { Sweeper } from './constructs/sweeper';
 import { providerSecretFields, type TollgateConfig } from './settings';
 
@@ -28,6 +29,7 @@ export interface TollgateStackProps extends StackProps {
   readonly sweeperEntry?: string;
   readonly forecasterEntry?: string;
   readonly chargebackExportEntry?: string;
+  readonly outboxEntry?: string;
 }
 
 export class TollgateStack extends Stack {
@@ -39,6 +41,13 @@ export class TollgateStack extends Stack {
     const secrets = new ProviderSecrets(this, 'Secrets', { providerIds: providerSecretFields(settings) });
     const alerts = new Alerts(this, 'Alerts', { emails: settings.alerts.emails });
 
+    const outbox = new SettlementOutbox(this, 'SettlementOutbox', {
+      settings,
+      entry: props.outboxEntry ?? resolve(HANDLERS_DIR, 'settlement-outbox.ts'),
+      keysTable: data.keysTable,
+      ledgerTable: data.ledgerTable,
+    });
+
     const gateway = new GatewayFunction(this, 'GatewayFunction', {
       settings,
       entry: props.gatewayEntry ?? resolve(HANDLERS_DIR, 'gateway.ts'),
@@ -46,6 +55,7 @@ export class TollgateStack extends Stack {
       ledgerTable: data.ledgerTable,
       providerSecret: secrets.secret,
       alerts,
+      outboxQueue: outbox.queue,
     });
 
     const api = new Api(this, 'Api', { handler: gateway.function, deployment: settings.deployment });

@@ -8,6 +8,7 @@ import type { BudgetAlertSink } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import type { ProviderAdapter } from '../providers/types';
 import { createDynamoGatekeeper, type DynamoGatekeeper, type DynamoGatekeeperOptions } from '../store/dynamo-gatekeeper';
+import type { SettlementOutbox } from '../store/settlement';
 import { createGatewayApp, type GatewayApp } from './gateway-app';
 import type { RequestObserver } from './observer';
 import type { ProviderKeySource } from './provider-keys';
@@ -27,6 +28,9 @@ export interface GatewayRuntimeOptions {
   onStoreError?: (err: unknown, context: string) => void;
   /** Admission from per-process leases (default on; false: one reservation round per request). */
   admissionLeases?: DynamoGatekeeperOptions['admissionLeases'];
+  /** Where settlements go when the store cannot take them in time (local file, SQS). */
+  outbox?: SettlementOutbox;
+  settleRetryMs?: number;
 }
 
 export interface GatewayRuntime {
@@ -45,6 +49,8 @@ export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
     alertSink: opts.alertSink,
     onError: opts.onStoreError,
     admissionLeases: opts.admissionLeases ?? true,
+    outbox: opts.outbox,
+    settleRetryMs: opts.settleRetryMs,
     // Watched budgets (config.observability.watchedBudgets, `scope:id:period`) get a utilisation metric
     // from each settlement's own update; telemetry ignores the others.
     onBudgetSettled: telemetry

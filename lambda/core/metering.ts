@@ -3,6 +3,7 @@
  * rolled up under. Everything is attributed to the UTC day/month of *admission*, the same period its
  * budget reservations were made in, so a request that straddles midnight is counted once, in one period.
  */
+import type { EffectiveBudget } from './budgets';
 import type { Attribution, OutcomeStatus, RequestOutcome } from './gatekeeper';
 import type { RequestEvidence } from './request-evidence';
 import { ZERO_USAGE, type TokenUsage } from './usage';
@@ -15,6 +16,33 @@ export const ATTRIBUTION_ID = /^[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}$/;
 
 /** Rolled-up value for requests without a team, customer, feature or environment. */
 const NONE = '-';
+
+/** A record's status: how the request ended, or `lost` when it died with its process (written by the sweeper). */
+export type RecordStatus = OutcomeStatus | 'lost';
+
+/**
+ * What is known about a request at admission: enough for the sweeper to write its `lost` record if the
+ * process dies before settling (kept on the lease index entry).
+ */
+export interface AdmittedRequest {
+  requestId: string;
+  admittedAt: number;
+  day: string;
+  keyId: string;
+  keyName?: string;
+  team?: string;
+  customer?: string;
+  environment?: string;
+  feature?: string;
+  model: string;
+  stream?: boolean;
+  /** The reserved worst case (µ$): what a lost request is charged. */
+  reservedMicros: number;
+  softBudgets?: SoftBudgetCharge[];
+}
+
+/** A soft budget a request's cost is added to (derived from its record, like the rollups). */
+export type SoftBudgetCharge = EffectiveBudget & { periodKey: string };
 
 export interface UsageRecord {
   requestId: string;
@@ -45,7 +73,7 @@ export interface UsageRecord {
   unpriced: boolean;
   /** The upstream reported impossible usage (negative, absurd, above the cap sent), clamped before pricing. */
   usageClamped?: boolean;
-  status: OutcomeStatus;
+  status: RecordStatus;
   httpStatus: number;
   stream: boolean;
   ttftMs?: number;
@@ -58,6 +86,88 @@ export interface UsageRecord {
   prefixHash?: string;
   prefixTokens?: number;
   arm?: string;
+  /** The reserved worst case (µ$). */
+  reservedMicros?: number;
+  /**
+   * Set when this record replaced the sweeper's `lost` record: what that record had contributed (cost,
+   * tokens, error), so derived totals move by the difference.
+   */
+  replaced?: RecordContribution;
+  /** Soft budgets this request's cost is added to (by the deriver). */
+  softBudgets?: SoftBudgetCharge[];
+}
+
+/** What one record adds to the rollups and soft budgets it is derived into. */
+export interface RecordContribution {
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costMicros: number;
+}
+
+export function contributionOf(r: Pick<UsageRecord, 'status' | 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'costMicros'>): RecordContribution {
+  return {
+    requests: 1,
+    errors: r.status === 'success' ? 0 : 1,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    cacheReadTokens: r.cacheReadTokens,
+    cacheWriteTokens: r.cacheWriteTokens,
+    costMicros: r.costMicros,
+  };
+}
+
+/** `a - b`, field by field (a correction of a lost record moves the totals by this). */
+export function contributionDelta(a: RecordContribution, b: RecordContribution): RecordContribution {
+  return {
+    requests: a.requests - b.requests,
+    errors: a.errors - b.errors,
+    inputTokens: a.inputTokens - b.inputTokens,
+    outputTokens: a.outputTokens - b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens - b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens - b.cacheWriteTokens,
+    costMicros: a.costMicros - b.costMicros,
+  };
+}
+
+/**
+ * The record of a request that died with its process (crash, timeout, kill -9): charged at its reserved
+ * worst case, since the upstream may have generated up to that much. A later real record replaces it.
+ */
+export function lostUsageRecord(a: AdmittedRequest, sweptAt: number): UsageRecord {
+  return {
+    requestId: a.requestId,
+    admittedAt: a.admittedAt,
+    endedAt: sweptAt,
+    day: a.day,
+    keyId: a.keyId,
+    keyName: a.keyName,
+    team: a.team,
+    customer: a.customer,
+    environment: a.environment,
+    feature: a.feature,
+    model: a.model,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    costMicros: a.reservedMicros,
+    estimated: true,
+    unpriced: false,
+    status: 'lost',
+    httpStatus: 0,
+    stream: a.stream ?? false,
+    totalMs: Math.max(0, sweptAt - a.admittedAt),
+    attempts: 0,
+    fallback: false,
+    errorCode: 'lost',
+    reservedMicros: a.reservedMicros,
+    softBudgets: a.softBudgets,
+  };
 }
 
 export function buildUsageRecord(input: {
@@ -69,6 +179,8 @@ export function buildUsageRecord(input: {
   costMicros: number;
   unpriced: boolean;
   evidence?: RequestEvidence;
+  reservedMicros?: number;
+  softBudgets?: SoftBudgetCharge[];
 }): UsageRecord {
   const { attribution: a, outcome: o } = input;
   const usage: TokenUsage = o.usage ?? ZERO_USAGE;
@@ -104,6 +216,8 @@ export function buildUsageRecord(input: {
     fallback: o.fallback,
     errorCode: o.errorCode,
     ...input.evidence,
+    reservedMicros: input.reservedMicros,
+    softBudgets: input.softBudgets,
   };
 }
 

@@ -11,6 +11,7 @@ import { parseConfig, type TollgateConfig } from '../core/config';
 import { deferTokenizerLoad } from '../core/token-estimate';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
 import { dynamoRequestHandler } from '../store/dynamo';
+import type { SettlementMessage, SettlementOutbox } from '../store/settlement';
 
 /** Provider keys are re-read from Secrets Manager at most this often: a filled-in key works within 5 minutes. */
 const PROVIDER_SECRET_MAX_AGE_SECONDS = 300;
@@ -24,6 +25,8 @@ export interface LambdaEnv {
   TOLLGATE_LEDGER_TABLE?: string;
   TOLLGATE_PROVIDER_SECRET_ARN?: string;
   TOLLGATE_ALERT_TOPIC_ARN?: string;
+  /** The settlement outbox (SQS): settlements the table could not take in time go here. */
+  TOLLGATE_OUTBOX_QUEUE_URL?: string;
   /** Only when the config is not baked into the bundle (tests). */
   TOLLGATE_CONFIG_JSON?: string;
   AWS_REGION?: string;
@@ -35,6 +38,9 @@ export interface LambdaRuntimeOverrides {
   providerKeys?: ProviderKeySource;
   adapterOptions?: AdapterOptions;
   telemetry?: Telemetry;
+  outbox?: SettlementOutbox;
+  settleRetryMs?: number;
+  admissionLeases?: boolean;
 }
 
 export interface LambdaRuntime extends GatewayRuntime {
@@ -69,6 +75,17 @@ function lazySnsAlertSink(topicArn: string): BudgetAlertSink {
   };
 }
 
+/** The SQS outbox, its client loaded on first use (rare: only when the ledger could not take a settlement). */
+function lazySqsOutbox(queueUrl: string): SettlementOutbox {
+  let outbox: Promise<SettlementOutbox> | undefined;
+  return {
+    async put(message: SettlementMessage) {
+      outbox ??= Promise.all([import('@aws-sdk/client-sqs'), import('../store/sqs-outbox')]).then(([{ SQSClient }, { SqsOutbox }]) => new SqsOutbox(new SQSClient({}), queueUrl));
+      await (await outbox).put(message);
+    },
+  };
+}
+
 function required(env: LambdaEnv, name: keyof LambdaEnv): string {
   const value = env[name];
   if (!value) throw new Error(`Environment variable ${name} is not set (the stack sets it)`);
@@ -99,6 +116,9 @@ export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOver
     providerKeys,
     alertSink: topicArn ? lazySnsAlertSink(topicArn) : undefined,
     telemetry,
+    settleRetryMs: overrides.settleRetryMs,
+    admissionLeases: overrides.admissionLeases,
+    outbox: overrides.outbox ?? (env.TOLLGATE_OUTBOX_QUEUE_URL ? lazySqsOutbox(env.TOLLGATE_OUTBOX_QUEUE_URL) : undefined),
   });
   return { ...runtime, telemetry };
 }

@@ -1,19 +1,15 @@
 /**
- * Scheduled (e.g. every 5 minutes): releases budget reservations whose lease expired because the Lambda
- * that made them timed out or crashed before settling. Env: TOLLGATE_LEDGER_TABLE.
+ * Scheduled (every few minutes): settles what died unsettled. A request whose lease expired without a
+ * record (a crashed, killed or timed-out invocation) gets its `lost` record and is charged at its reserved
+ * worst case; a lost settle write is completed from the record; and the deriver rolls up whatever records
+ * are still pending (the backstop for containers frozen before their own pass). Env: TOLLGATE_KEYS_TABLE,
+ * TOLLGATE_LEDGER_TABLE; the config is baked into the bundle.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoBudgetLedger } from '../store/budget-ledger';
-import { documentClient } from '../store/dynamo';
+import type { SweepResult } from '../store/lease-sweeper';
+import { storeGatekeeper } from './store-gatekeeper';
 
-const client = new DynamoDBClient({});
-
-export async function handler(): Promise<{ leases: number; released: number }> {
-  const table = process.env.TOLLGATE_LEDGER_TABLE;
-  if (!table) throw new Error('TOLLGATE_LEDGER_TABLE is not set');
-  // The sweeper reads shard keys from each lease, so it needs no shard count.
-  const ledger = new DynamoBudgetLedger(documentClient(client), table, { globalShards: 1 });
-  const result = await ledger.sweepExpiredReservations(Date.now());
-  console.log(JSON.stringify({ level: 'INFO', message: 'swept expired reservations', ...result }));
+export async function handler(): Promise<SweepResult> {
+  const result = await storeGatekeeper().sweepExpiredReservations(Date.now());
+  console.log(JSON.stringify({ level: 'INFO', message: 'swept expired leases', ...result }));
   return result;
 }

@@ -4,6 +4,7 @@
  * benchmark all start it through here.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { join } from 'node:path';
 import type { TollgateConfig } from '../core/config';
 import { composeGateway, type GatewayRuntime } from '../app/compose';
 import type { RequestObserver } from '../app/observer';
@@ -13,7 +14,9 @@ import type { BudgetAlertSink } from '../core/budgets';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
 import type { ProviderAdapter } from '../providers/types';
 import { dynamoRequestHandler } from '../store/dynamo';
+import type { SweepResult } from '../store/lease-sweeper';
 import { openLocalStore, type LocalStore } from './embedded-dynamo';
+import { FileOutbox } from './file-outbox';
 import { serveApp, type RunningServer } from './server';
 
 export interface LocalGatewayOptions {
@@ -32,12 +35,25 @@ export interface LocalGatewayOptions {
   observer?: RequestObserver;
   alertSink?: BudgetAlertSink;
   now?: () => number;
+  /** Run the sweeper this often (ms); default 60 s. 0 turns the timer off. */
+  sweepIntervalMs?: number;
+  /** On close, how long in-flight responses may take to finish (ms); default 30 s. */
+  shutdownGraceMs?: number;
+  /** How long settlement retries before it goes to the outbox (ms); default 10 s. */
+  settleRetryMs?: number;
 }
 
 export interface LocalGateway extends RunningServer {
   runtime: GatewayRuntime;
   store: Pick<LocalStore, 'client' | 'tables'>;
+  /** The settlement outbox file (only with a data folder). */
+  outbox?: FileOutbox;
+  /** One sweeper run (plus an outbox replay), as the timer does it. */
+  sweep(): Promise<SweepResult>;
 }
+
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 
 export async function startLocalGateway(opts: LocalGatewayOptions): Promise<LocalGateway> {
   const ownStore = opts.store ? undefined : await openLocalStore({ dataDir: opts.dataDir });
@@ -55,6 +71,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
         requestHandler: dynamoRequestHandler(),
       })
     : store.client;
+  const outbox = opts.dataDir ? new FileOutbox(join(opts.dataDir, 'outbox.jsonl')) : undefined;
   const runtime = composeGateway({
     config: opts.config,
     dynamo,
@@ -65,8 +82,43 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     observer: opts.observer,
     alertSink: opts.alertSink,
     now: opts.now,
+    outbox,
+    settleRetryMs: opts.settleRetryMs,
+    onStoreError: reportStoreError,
   });
+  const gate = runtime.gatekeeper;
+  const clock = opts.now ?? Date.now;
+  const sweep = async (horizonMs = clock()): Promise<SweepResult> => {
+    await outbox?.replay((m) => gate.replaySettlement(m));
+    return gate.sweepExpiredReservations(horizonMs);
+  };
+  if (ownStore) {
+    // This process owns the data folder (LevelDB locks it), so every lease still open in it belongs to a
+    // process that died (kill -9, crash): settle them all now, before serving, not when they expire.
+    await sweep(clock() + gate.leaseMs);
+  }
   const server = await serveApp(runtime.app, { host: opts.host, port: opts.port });
+  const intervalMs = opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer =
+    intervalMs > 0
+      ? setInterval(() => {
+          sweeping = sweep().catch((err: unknown) => reportStoreError(err, 'sweep'));
+        }, intervalMs)
+      : undefined;
+  timer?.unref();
+  let closing: Promise<void> | undefined;
+  const shutdown = async () => {
+    await server.drain(opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+    if (timer) clearInterval(timer);
+    await sweeping;
+    // Leases go back before the store closes (otherwise the sweeper reclaims them, charged in full).
+    await gate.releaseLeases().catch(() => undefined);
+    await gate.derive().catch(() => undefined);
+    telemetry?.flush();
+    if (dynamo !== store.client) dynamo.destroy();
+    await ownStore?.close();
+  };
   return {
     ...server,
     runtime,
@@ -77,13 +129,17 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     },
     // The client the gateway uses (what tests and the benchmark instrument).
     store: { client: dynamo, tables: store.tables },
-    async close() {
-      await server.close();
-      // Leases go back before the store closes (otherwise the sweeper reclaims them, charged in full).
-      await runtime.gatekeeper.releaseLeases().catch(() => undefined);
-      telemetry?.flush();
-      if (dynamo !== store.client) dynamo.destroy();
-      await ownStore?.close();
+    outbox,
+    sweep: () => sweep(),
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+}
+
+/** Store failures that did not fail a request (an outboxed settlement, a failed sweep): one line on stderr. */
+function reportStoreError(err: unknown, context: string): void {
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  process.stderr.write(`${JSON.stringify({ level: 'WARN', message: 'store error', context, error: message })}\n`);
 }

@@ -20,7 +20,18 @@ async function main(): Promise<void> {
   const port = env.PORT ? Number(env.PORT) : 8787;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got '${env.PORT}'`);
   const dataDir = resolve(env.TOLLGATE_DATA_DIR ?? DEFAULT_DATA_DIR);
-  const gateway = await startLocalGateway({ config, dataDir, host: env.HOST ?? '127.0.0.1', port, env, telemetry: env.TOLLGATE_LOGS === 'off' ? false : undefined });
+  const sweepSeconds = seconds(env, 'TOLLGATE_SWEEP_INTERVAL_SECONDS', 60);
+  const graceSeconds = seconds(env, 'TOLLGATE_SHUTDOWN_GRACE_SECONDS', 30);
+  const gateway = await startLocalGateway({
+    config,
+    dataDir,
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    env,
+    telemetry: env.TOLLGATE_LOGS === 'off' ? false : undefined,
+    sweepIntervalMs: sweepSeconds * 1_000,
+    shutdownGraceMs: graceSeconds * 1_000,
+  });
 
   const keys = await gateway.runtime.gatekeeper.keys.list({ includeRevoked: false });
   const missing = Object.entries(config.providers)
@@ -48,12 +59,21 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`\n${signal}: finishing in-flight requests and closing the store...\n`);
+    process.stderr.write(`\n${signal}: no new requests; finishing in-flight ones (up to ${graceSeconds} s), settling them, then closing the store...\n`);
     await gateway.close();
+    process.stderr.write('stopped\n');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number of seconds (0 or more), got '${raw}'`);
+  return value;
 }
 
 main().catch((err: unknown) => {

@@ -15,6 +15,11 @@ export interface RunningServer {
   server: Server;
   /** Resolves when all deferred work (settlements) started so far has finished. */
   idle(): Promise<void>;
+  /**
+   * Graceful stop: stop accepting (new requests on open connections get a 503), let in-flight responses
+   * finish for up to `graceMs`, then cut what is left and wait for every settlement.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,7 +44,22 @@ export async function serveApp(app: GatewayApp, opts: { host?: string; port?: nu
     const settled = p.catch(() => undefined).finally(() => pending.delete(settled));
     pending.add(settled);
   };
-  const server = createServer(createNodeListener(app, { track }));
+  const listener = createNodeListener(app, { track });
+  let draining = false;
+  let active = 0;
+  let onQuiet: (() => void) | undefined;
+  const server = createServer((req, res) => {
+    if (draining) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ error: { message: 'The gateway is shutting down; retry on another instance.', type: 'server_error', param: null, code: 'shutting_down' } }));
+      return;
+    }
+    active++;
+    res.once('close', () => {
+      if (--active === 0) onQuiet?.();
+    });
+    listener(req, res);
+  });
   // Headers must arrive within 10 s and the whole request (headers and body, not the response: long
   // generations stream for minutes) within 60 s, so slow-loris clients and stalled bodies are cut.
   server.headersTimeout = 10_000;
@@ -62,6 +82,22 @@ export async function serveApp(app: GatewayApp, opts: { host?: string; port?: nu
     port,
     server,
     idle,
+    async drain(graceMs: number) {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (active > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          onQuiet = resolve;
+          timer = setTimeout(resolve, graceMs);
+        });
+        clearTimeout(timer);
+      }
+      server.closeAllConnections();
+      await closed;
+      await idle();
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -6,8 +6,9 @@
  * conditional UpdateItem on that item, so the counter and the lease can never disagree:
  *   reserve   ADD committed/reserved, SET lease        if committed <= limit - cost
  *   settle    REMOVE lease, ADD actual to spent        if the lease exists
- *   sweep     REMOVE lease, SET swept tombstone        if the lease exists (request presumed dead)
- *   late settle after a sweep: REMOVE tombstone, ADD actual to spent, if the tombstone exists
+ *   sweep     REMOVE lease, SET swept tombstone,       if the lease exists (request presumed dead):
+ *             spent += reservation                     charged at its worst case, never released for free
+ *   late settle after a sweep: REMOVE tombstone, ADD actual - reservation to spent, if the tombstone exists
  * A repeated write (an SDK retry after a lost response) fails its condition and changes nothing (reserve
  * also requires the lease to be absent, and a retry that finds its own lease is recognised as reserved).
  *
@@ -19,16 +20,14 @@
  * reservation write that failed ambiguously (it may have landed) is released conditionally, and if even
  * that fails the entry stays, so the sweeper releases the reservation after the lease expires.
  */
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { shardCaps, type BudgetScope, type EffectiveBudget } from '../core/budgets';
-import { AmbiguousWriteError, conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
+import type { AdmittedRequest } from '../core/metering';
+import { AmbiguousWriteError, conditionFailedItem, isConditionalCheckFailed, num, readItems, type Item } from './dynamo';
 import {
   budgetCounterKey,
   leaseAttr,
   leaseIndexKey,
-  leaseIndexPk,
-  leaseIndexUpperBound,
-  leaseSweepCursorKey,
   sweptAttr,
   thresholdMarkerKey,
   type LedgerKey,
@@ -55,6 +54,15 @@ export interface Lease {
   leaseId: string;
   expiresAt: number;
   index: LedgerKey;
+}
+
+/** What a lease index entry says about its request, for the sweeper. */
+export interface LeaseSubject {
+  /** The admitted request: the sweeper writes its `lost` record if none exists when the lease expires. */
+  request?: AdmittedRequest;
+  recordTtlDays?: number;
+  /** The admission was refused: leftover (ambiguous) reservations are released, and nothing is recorded. */
+  refused?: boolean;
 }
 
 export type ReserveResult =
@@ -117,6 +125,7 @@ export class DynamoBudgetLedger {
     expiresAt: number,
     counters: ReadonlyArray<{ key: LedgerKey; costMicros: number }>,
     lease: Lease = this.newLease(leaseId, expiresAt),
+    about: LeaseSubject = {},
   ): Promise<Lease> {
     const { index } = lease;
     await this.doc.send(
@@ -127,6 +136,7 @@ export class DynamoBudgetLedger {
           leaseId,
           expiresAt,
           counters: counters.map((c) => ({ pk: c.key.pk, sk: c.key.sk, costMicros: c.costMicros })),
+          ...about,
           ttl: Math.floor(expiresAt / 1_000) + LEASE_INDEX_TTL_SECONDS,
         },
       }),
@@ -246,21 +256,21 @@ export class DynamoBudgetLedger {
     }
   }
 
-  /** The sweeper released this lease (the request outlived it): still record what was actually spent. */
+  /** The sweeper charged this lease at its reservation (the request outlived it): correct to the actual cost. */
   private async settleAfterSweep(r: Reservation, leaseId: string, actualMicros: number): Promise<SpendChange | undefined> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: r.key,
-          UpdateExpression: 'REMOVE #swept ADD committed :actual, spent :actual, requests :one',
+          UpdateExpression: 'REMOVE #swept ADD committed :delta, spent :delta',
           ConditionExpression: 'attribute_exists(#swept)',
           ExpressionAttributeNames: { '#swept': sweptAttr(leaseId) },
-          ExpressionAttributeValues: { ':actual': actualMicros, ':one': 1 },
+          ExpressionAttributeValues: { ':delta': actualMicros - r.costMicros },
           ReturnValues: 'UPDATED_NEW',
         }),
       );
-      return this.change(r, num(out.Attributes?.spent), actualMicros);
+      return this.change(r, num(out.Attributes?.spent), actualMicros - r.costMicros);
     } catch (err) {
       if (isConditionalCheckFailed(err)) return undefined;
       throw err;
@@ -284,108 +294,56 @@ export class DynamoBudgetLedger {
   }
 
   /**
-   * Release every reservation whose lease expired: the request behind it died without settling.
-   *
-   * Settlement does not delete the lease index entry (TTL does, LEASE_INDEX_TTL_SECONDS after expiry), so
-   * the index lists settled leases too. Per shard, the sweeper queries only the entries that expired since
-   * its last run (a cursor item), reads the counters they name once per page (consistent BatchGet), and
-   * sends the conditional sweep update only where the counter still holds the lease. A lease attribute
-   * never reappears once gone, so "absent in the read" means settled, released, swept or never reserved
-   * (an orphan entry of a refused admission): nothing to do, and nothing written.
+   * The sweeper found this lease still open after it expired: the request died without settling. It is
+   * charged at its reservation (the upstream may have generated up to that much), never released for
+   * free; the `swept_` tombstone lets a late real settlement correct the charge to the actual cost.
+   * False when the lease was settled in between (nothing written).
    */
-  async sweepExpiredReservations(nowMs: number): Promise<{ leases: number; released: number }> {
-    let leases = 0;
-    let released = 0;
-    for (let shard = 0; shard < LEASE_INDEX_SHARDS; shard++) {
-      const cursorKey = leaseSweepCursorKey(shard);
-      const cursor = num((await this.read(cursorKey))?.sweptUpTo);
-      if (cursor >= nowMs) continue;
-      let start: Record<string, unknown> | undefined;
-      let seen = 0;
-      do {
-        const page = await this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :upper',
-            // Entries expiring at `cursor` were handled by the last run; `#~` sorts after all of them.
-            ExpressionAttributeValues: { ':pk': leaseIndexPk(shard), ':from': leaseIndexUpperBound(cursor), ':upper': leaseIndexUpperBound(nowMs) },
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        );
-        const items = page.Items ?? [];
-        released += await this.sweepLeases(items);
-        seen += items.length;
-        start = page.LastEvaluatedKey;
-      } while (start);
-      leases += seen;
-      // Move the cursor only after the whole window was handled; a failed run redoes it (harmlessly).
-      if (seen > 0) {
-        await this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: cursorKey,
-            UpdateExpression: 'SET sweptUpTo = :now',
-            ConditionExpression: 'attribute_not_exists(sweptUpTo) OR sweptUpTo < :now',
-            ExpressionAttributeValues: { ':now': nowMs },
-          }),
-        ).catch((err: unknown) => {
-          if (!isConditionalCheckFailed(err)) throw err; // a concurrent run got further: fine
-        });
-      }
-    }
-    return { leases, released };
+  async chargeExpired(counter: LedgerKey, leaseId: string, costMicros: number): Promise<boolean> {
+    return this.conditional(counter, {
+      UpdateExpression: 'REMOVE #lease SET #swept = :cost ADD reserved :neg, spent :cost, requests :one',
+      ConditionExpression: 'attribute_exists(#lease)',
+      ExpressionAttributeNames: { '#lease': leaseAttr(leaseId), '#swept': sweptAttr(leaseId) },
+      ExpressionAttributeValues: { ':cost': costMicros, ':neg': -costMicros, ':one': 1 },
+    });
   }
 
-  /** Sweep the leases of one page of expired index entries; returns how many reservations were released. */
-  private async sweepLeases(items: ReadonlyArray<Item>): Promise<number> {
-    const entries = items.map((item) => ({
-      leaseId: String(item.leaseId),
-      counters: (item.counters as Array<{ pk: string; sk: string; costMicros: number }> | undefined) ?? [],
-    }));
-    const distinct = new Map<string, LedgerKey>();
-    for (const e of entries) for (const c of e.counters) distinct.set(`${c.pk}\u0000${c.sk}`, { pk: c.pk, sk: c.sk });
-    const current = await this.readMany([...distinct.values()]);
-    const open = entries.flatMap((e) =>
-      e.counters.filter((c) => current.get(`${c.pk}\u0000${c.sk}`)?.[leaseAttr(e.leaseId)] !== undefined).map((c) => ({ leaseId: e.leaseId, counter: c })),
-    );
-    const results = await Promise.all(
-      open.map(async ({ leaseId, counter: c }) => {
-        try {
-          await this.doc.send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: { pk: c.pk, sk: c.sk },
-              UpdateExpression: 'REMOVE #lease SET #swept = :cost ADD committed :neg, reserved :neg',
-              ConditionExpression: 'attribute_exists(#lease)',
-              ExpressionAttributeNames: { '#lease': leaseAttr(leaseId), '#swept': sweptAttr(leaseId) },
-              ExpressionAttributeValues: { ':cost': c.costMicros, ':neg': -c.costMicros },
-            }),
-          );
-          return 1;
-        } catch (err) {
-          if (isConditionalCheckFailed(err)) return 0; // settled between the read and the sweep
-          throw err;
-        }
-      }),
-    );
-    return results.reduce<number>((a, b) => a + b, 0);
+  /** An expired lease whose request's record exists: settle it at the record's cost (the settle write was lost). */
+  async settleExpired(counter: LedgerKey, leaseId: string, costMicros: number, actualMicros: number): Promise<boolean> {
+    return this.conditional(counter, {
+      UpdateExpression: 'REMOVE #lease ADD committed :delta, reserved :neg, spent :actual, requests :one',
+      ConditionExpression: 'attribute_exists(#lease)',
+      ExpressionAttributeNames: { '#lease': leaseAttr(leaseId) },
+      ExpressionAttributeValues: { ':delta': actualMicros - costMicros, ':neg': -costMicros, ':actual': actualMicros, ':one': 1 },
+    });
   }
 
-  /** Consistent reads of many items (BatchGet, 100 keys a call, unprocessed keys retried), by `pk\0sk`. */
-  private async readMany(keys: ReadonlyArray<LedgerKey>): Promise<Map<string, Item>> {
-    const found = new Map<string, Item>();
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100).map((k) => ({ pk: k.pk, sk: k.sk }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
-        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
-        for (const item of out.Responses?.[this.table] ?? []) found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
-        pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-        if (attempt >= 8 && pending.length > 0) throw new Error(`BatchGet left ${pending.length} counters unread after retries`);
-      }
+  /** An expired lease of a refused admission (its reservation write was ambiguous): give it back. */
+  async releaseExpired(counter: LedgerKey, leaseId: string, costMicros: number): Promise<boolean> {
+    return this.conditional(counter, {
+      UpdateExpression: 'REMOVE #lease ADD committed :neg, reserved :neg',
+      ConditionExpression: 'attribute_exists(#lease)',
+      ExpressionAttributeNames: { '#lease': leaseAttr(leaseId) },
+      ExpressionAttributeValues: { ':neg': -costMicros },
+    });
+  }
+
+  private async conditional(
+    key: LedgerKey,
+    u: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Item },
+  ): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand({ TableName: this.table, Key: key, ...u }));
+      return true;
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return false;
+      throw err;
     }
-    return found;
+  }
+
+  /** Consistent reads of many counters, by itemId(key). */
+  readMany(keys: ReadonlyArray<LedgerKey>): Promise<Map<string, Item>> {
+    return readItems(this.doc, this.table, keys);
   }
 
   /**

@@ -4,10 +4,11 @@
  * reservation to the actual cost exactly once and records usage. See docs/table-design.md.
  *
  * Requests per gateway request (steady state, caches warm):
- *   admit:  0 reads; ONE concurrent round: 1 lease-index PutItem (only with hard budgets), 1 UpdateItem per
+ *   admit:  0 reads; ONE concurrent round: 1 lease-index PutItem (every request: the sweeper's pointer), 1 UpdateItem per
  *           rate limit (key, team) and 1 per hard budget
- *   settle: ONE concurrent round: 1 PutItem (record) + 6 UpdateItem (rollups) + 1 UpdateItem per budget
- *           charged + 1 per TPM correction (the lease index entry is left to TTL and the sweeper)
+ *   settle: 1 PutItem (record, conditional) + 1 PutItem (its derivation marker), then 1 UpdateItem per hard
+ *           budget + 1 per TPM correction; rollups and soft budgets are derived from records in batches
+ *           (usage-deriver.ts). The lease index entry is left to TTL and the sweeper.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { budgetName, periodKey, resolveBudgets, shardCaps, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
@@ -15,7 +16,7 @@ import type { TollgateConfig } from '../core/config';
 import { BadRequestError, BudgetExceededError, RateLimitError } from '../core/errors';
 import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
 import { admissionTokens, hasLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
-import { buildUsageRecord } from '../core/metering';
+import { buildUsageRecord, type AdmittedRequest, type SoftBudgetCharge } from '../core/metering';
 import { outputCap, worstOutputTokens } from '../core/output-cap';
 import { isValidModelName, MODEL_NAME_MAX_LENGTH } from '../core/model-name';
 import { costMicros, microsToUsd, priceFor, refusedUnpriced, worstCaseCost } from '../core/pricing';
@@ -23,19 +24,23 @@ import { INPUT_ESTIMATE_SAFETY } from '../core/token-estimate';
 import type { TokenUsage } from '../core/usage';
 import { AdmissionLeases, sweepAdmissionLeases, type AdmissionLeaseOptions, type LeaseAdmission } from './admission-leases';
 import { BudgetAlerts } from './budget-alerts';
-import { DynamoBudgetLedger, type Lease, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
+import { DynamoBudgetLedger, type Lease, type LeaseSubject, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
 import { AmbiguousWriteError, documentClient } from './dynamo';
 import { attribute, checkKey, extractApiKey } from './key-auth';
 import { hashApiKey, KeyStore, type ApiKeyRecord, type PolicyRecord } from './key-store';
 import type { PolicyScope } from './item-keys';
 import { DynamoRateLimiter, type AcquireResult, type RateCharge } from './rate-limiter';
 import { TtlCache } from './ttl-cache';
+import { LeaseSweeper, type SweepResult } from './lease-sweeper';
+import { retryUntil, writeSettlement, type SettlementMessage, type SettlementOutbox } from './settlement';
+import { UsageDeriver } from './usage-deriver';
 import { UsageReader, UsageRecorder } from './usage-store';
 
 /** Unknown keys are cached this briefly, so a flood of bad keys costs few reads but a new key works at once. */
 const NEGATIVE_CACHE_MS = 1_000;
-/** Leases outlive the Lambda timeout by this much before the sweeper may release them. */
+/** Leases outlive the Lambda timeout by this much before the sweeper may charge them. */
 const LEASE_GRACE_SECONDS = 120;
+const DEFAULT_SETTLE_RETRY_MS = 10_000;
 
 export interface DynamoGatekeeperOptions {
   client: DynamoDBClient;
@@ -63,6 +68,15 @@ export interface DynamoGatekeeperOptions {
    * no store round trip before the upstream call in steady state. Off: one reservation round per request.
    */
   admissionLeases?: boolean | Pick<AdmissionLeaseOptions, 'horizonMs' | 'maxShare' | 'flushIntervalMs' | 'idleMs'>;
+  /** Where a settlement goes when the store cannot take it within `settleRetryMs` (never dropped). */
+  outbox?: SettlementOutbox;
+  /** How long settlement retries with backoff before it goes to the outbox; default 10 s. */
+  settleRetryMs?: number;
+  /**
+   * Run a derivation pass at the end of each settlement (default true: rollups are current when settle
+   * resolves). Off: records are rolled up only by derive() calls (a timer, the sweeper), in larger batches.
+   */
+  deriveAfterSettle?: boolean;
 }
 
 export interface BudgetSettledEvent {
@@ -79,14 +93,23 @@ export interface BudgetSettledEvent {
 export interface DynamoGatekeeper extends Gatekeeper {
   readonly keys: KeyStore;
   readonly usage: UsageReader;
-  /** Release reservations whose lease expired (their request died without settling). */
-  sweepExpiredReservations(nowMs?: number): Promise<{ leases: number; released: number }>;
   /** Move spend settled from admission leases to the budget counters now (Lambda: before the container freezes). */
   flushLeases(): Promise<void>;
   /** Give every admission lease back (shutdown; tests that look at `reserved`). Admission goes on, re-leasing. */
   releaseLeases(): Promise<void>;
   /** Store calls the admission leases made off the request path so far (batched flushes, proactive top-ups), for the benchmark. */
   backgroundStoreCalls(): number;
+  /**
+   * Handle leases that expired at or before `nowMs` (default now): a request that died unsettled gets its
+   * `lost` record and its reservations are charged at the worst case (lease-sweeper.ts).
+   */
+  sweepExpiredReservations(nowMs?: number): Promise<SweepResult>;
+  /** Write an outbox message's settlement (idempotent) and derive it. */
+  replaySettlement(message: SettlementMessage): Promise<void>;
+  /** Run the deriver until nothing is pending (rollups and soft budgets from records). */
+  derive(): Promise<void>;
+  /** How long a lease lasts (ms): admission + this is when the sweeper may treat a request as dead. */
+  readonly leaseMs: number;
   clearCaches(): void;
 }
 
@@ -105,6 +128,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const limiter = new DynamoRateLimiter(doc, opts.tables.ledger);
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
   const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays);
+  const sweeper = new LeaseSweeper(doc, opts.tables.ledger, ledger, recorder, config.metering.requestRecordTtlDays);
   const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
   const estimate = opts.estimateInputTokens ?? ((req: AdmissionRequest) => req.estimate.inputTokens);
   const random = opts.random ?? Math.random;
@@ -126,6 +150,13 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const keyCache = new TtlCache<ApiKeyRecord | undefined>();
   const policyCache = new TtlCache<PolicyRecord | undefined>();
   const onError = opts.onError ?? (() => undefined);
+  const settleRetryMs = opts.settleRetryMs ?? DEFAULT_SETTLE_RETRY_MS;
+  const deriver = new UsageDeriver(doc, opts.tables.ledger, {
+    globalShards: config.metering.globalBudgetShards,
+    random: opts.random,
+    onSpend: (changes) => reportSpend(changes),
+    onError,
+  });
 
   // Concurrent requests for the same key in one container share one read (no stampede on a cold cache).
   const keyReads = new Map<string, Promise<ApiKeyRecord | undefined>>();
@@ -200,12 +231,10 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     const inputEstimate = estimate(req);
     // The output cap per target (core/output-cap.ts) from what the surface says the client asked for.
     const asked = { max_tokens: req.estimate.maxOutputTokens, n: req.estimate.n };
-    let reserveMicros = 0;
-    if (hard.length > 0) {
-      // Priced per target at the output cap that target will be sent (core/output-cap.ts), n choices included.
-      // Unpriced targets left here opted in to $0 metering (checkPriced): they reserve nothing.
-      reserveMicros = worstCaseCost(config, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(asked, req.modelConfig, t).total).costMicros;
-    }
+    // Priced per target at the output cap that target will be sent (core/output-cap.ts), n choices included.
+    // Unpriced targets left here opted in to $0 metering (checkPriced): they reserve nothing. The worst
+    // case is what a hard budget reserves, and what the request is charged if it dies unsettled.
+    const reserveMicros = worstCaseCost(config, req.targets, Math.ceil(inputEstimate * INPUT_ESTIMATE_SAFETY), (t) => outputCap(asked, req.modelConfig, t).total).costMicros;
 
     const limitTargets: LimitTarget[] = [];
     if (hasLimits(key.rateLimits)) limitTargets.push({ scope: 'key', id: key.keyId, limits: key.rateLimits });
@@ -213,28 +242,57 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (attribution.team && hasLimits(teamLimits)) limitTargets.push({ scope: 'team', id: attribution.team, limits: teamLimits });
     const tokens = admissionTokens(inputEstimate, worstOutputTokens(asked, req.modelConfig, req.targets));
 
+    const softBudgets: SoftBudgetCharge[] = soft.map((b) => ({ ...b, periodKey: periodKey(b.period, req.now) }));
+    const admitted: AdmittedRequest = {
+      requestId: req.requestId,
+      admittedAt: req.now,
+      day: new Date(req.now).toISOString().slice(0, 10),
+      keyId: attribution.keyId,
+      keyName: attribution.keyName,
+      team: attribution.team,
+      customer: attribution.customer,
+      environment: attribution.environment,
+      feature: attribution.feature,
+      model: req.model,
+      reservedMicros: reserveMicros,
+      softBudgets: softBudgets.length > 0 ? softBudgets : undefined,
+    };
+    const subject: LeaseSubject = { request: admitted, recordTtlDays: config.metering.requestRecordTtlDays };
+
     if (leases && (hard.length > 0 || limitTargets.length > 0)) {
       const periodOf = (b: EffectiveBudget) => periodKey(b.period, req.now);
       const r = await leases.admit({ budgets: hard.map((b) => ({ budget: b, period: periodOf(b) })), costMicros: reserveMicros, limits: limitTargets, tokens, now: req.now });
       if (!r.ok) throw r.kind === 'budget' ? budgetError(r) : rateLimitError(limitTargets[r.index], { admitted: false, state: r.state, exceeded: r.exceeded }, req.now);
+      // The request's own index entry (no counters: its spend is on the process's admission lease), before
+      // the upstream call: it is what lets the sweeper write this request's `lost` record if the process
+      // dies. One write, no read. (Sent with the upstream call instead, a process killed under load died
+      // before most of those writes had landed: 5 of 12 records in the kill -9 test.)
+      try {
+        await ledger.openLease(req.requestId, req.now + leaseMs, [], undefined, subject);
+      } catch (err) {
+        r.settle(0, 0); // nothing was generated: give the admission back to the lease
+        throw err;
+      }
       return {
         attribution,
         headers: rateLimitHeaders(r.states, req.now),
-        settle: once((outcome) => settle({ req, attribution, leaseId: req.requestId, reservations: [], soft, charges: [], outcome, leased: r })),
+        settle: once((outcome) => settle({ req, attribution, leaseId: req.requestId, reservations: [], softBudgets, reserveMicros, charges: [], outcome, leased: r })),
         price: priceUsage,
       };
     }
 
     // Unique even if a caller reuses a request id: two reservations must never share a lease attribute.
     const leaseId = `${req.requestId}.${Math.floor(random() * 0xffffffff).toString(36)}`;
-    const lease = hard.length > 0 ? ledger.newLease(leaseId, req.now + leaseMs) : undefined;
+    // Every admitted request has a lease index entry, budgeted or not: if its process dies, the sweeper
+    // finds it there and writes its `lost` record (and charges its reservations).
+    const lease = ledger.newLease(leaseId, req.now + leaseMs);
     const leaseCounters = hard.flatMap((b) => ledger.counterKeys(b, periodKey(b.period, req.now)).map((k) => ({ key: k, costMicros: reserveMicros })));
 
     // ONE concurrent round: the lease index entry (issued first), rate-limit slots and budget reservations.
     // The request is admitted only if all of them succeeded, so an admitted request that later dies always
     // has an index entry for the sweeper; an entry whose reservations failed or never happened is harmless.
     const [leaseResults, limitResults, reserveResults] = await Promise.all([
-      Promise.allSettled(lease ? [ledger.openLease(leaseId, lease.expiresAt, leaseCounters, lease)] : []),
+      Promise.allSettled([ledger.openLease(leaseId, lease.expiresAt, leaseCounters, lease, subject)]),
       Promise.allSettled(limitTargets.map((t) => limiter.acquire(t.scope, t.id, t.limits, tokens, req.now, leaseId))),
       Promise.allSettled(hard.map((b) => ledger.reserve(b, periodKey(b.period, req.now), reserveMicros, leaseId))),
     ]);
@@ -256,7 +314,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     return {
       attribution,
       headers: rateLimitHeaders(states, req.now),
-      settle: once((outcome) => settle({ req, attribution, leaseId, reservations, soft, charges, outcome })),
+      settle: once((outcome) => settle({ req, attribution, leaseId, reservations, softBudgets, reserveMicros, charges, outcome })),
       price: priceUsage,
     };
   }
@@ -297,7 +355,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   async function undoAdmission(u: {
     leaseId: string;
     leaseResults: ReadonlyArray<PromiseSettledResult<unknown>>;
-    lease: Lease | undefined;
+    lease: Lease;
     leaseCounters: ReadonlyArray<{ key: Reservation['key']; costMicros: number }>;
     charges: RateCharge[];
     reservations: Reservation[];
@@ -314,12 +372,12 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     ]);
     for (const e of rejectedReasons(chargeUndos)) onError(e, 'rate-release');
     for (const e of rejectedReasons(reservationUndos)) onError(e, 'reservation-release');
-    if (!u.lease) return;
     if (ambiguousReservations.length === 0 && reservationUndos.every((r) => r.status === 'fulfilled')) {
       await ledger.closeLease(u.lease).catch((err: unknown) => onError(err, 'lease-close'));
-    } else if (u.leaseResults.some((r) => r.status === 'rejected')) {
-      // A reservation may still be held and its index entry may never have landed: put it again.
-      await ledger.openLease(u.lease.leaseId, u.lease.expiresAt, u.leaseCounters, u.lease).catch((err: unknown) => onError(err, 'lease-reopen'));
+    } else {
+      // A reservation may still be held: the entry stays, flagged refused, so the sweeper releases (not
+      // charges) it and writes no record. Put again: its own put may have failed, too.
+      await ledger.openLease(u.lease.leaseId, u.lease.expiresAt, u.leaseCounters, u.lease, { refused: true }).catch((err: unknown) => onError(err, 'lease-reopen'));
     }
   }
 
@@ -328,7 +386,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     attribution: Attribution;
     leaseId: string;
     reservations: Reservation[];
-    soft: EffectiveBudget[];
+    softBudgets: SoftBudgetCharge[];
+    reserveMicros: number;
     charges: RateCharge[];
     outcome: RequestOutcome;
     /** Admitted from admission leases: the actual cost and tokens go back to them (flushed in batches). */
@@ -348,23 +407,35 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       costMicros: actual,
       unpriced: outcome.usage !== undefined && priced === undefined,
       evidence: s.req.evidence,
+      reservedMicros: s.reserveMicros,
+      softBudgets: s.softBudgets.length > 0 ? s.softBudgets : undefined,
     });
+    const message: SettlementMessage = {
+      kind: 'tollgate.settlement.v1',
+      record,
+      leaseId: s.leaseId,
+      reservations: s.reservations,
+      recordTtlDays: config.metering.requestRecordTtlDays,
+    };
 
-    const budgetWrites = [
-      ...s.reservations.map((r) => ledger.settle(r, s.leaseId, actual)),
-      ...(actual > 0 ? s.soft.map((b) => ledger.charge(b, periodKey(b.period, s.req.now), actual)) : []),
-    ];
-    const [budgetResults, otherResults] = await Promise.all([
-      Promise.allSettled(budgetWrites),
-      Promise.allSettled([recorder.record(record), ...s.charges.map((c) => limiter.correctTokens(c, actualTokens))]),
-    ]);
-    const errors = [...budgetResults, ...otherResults].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-    // The lease index entry stays (TTL deletes it): the sweeper skips leases whose counters no longer hold
-    // them, and a reservation whose settle failed is still found and released once the lease expires.
-
-    await reportSpend(fulfilled(budgetResults).filter((c): c is SpendChange => c !== undefined));
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, `settlement of ${s.req.requestId} partly failed`);
+    // Ledger first: the record, then the reservations it settles, retried until the deadline; what still
+    // cannot be written goes to the outbox. Nothing else (rate windows, alerts, rollups) may stand first.
+    let changes: SpendChange[] = [];
+    let failure: unknown;
+    try {
+      changes = await retryUntil(() => writeSettlement({ recorder, ledger }, message), { deadline: clock() + settleRetryMs, now: clock });
+    } catch (err) {
+      if (!opts.outbox) failure = err;
+      else {
+        onError(err, 'settlement-outboxed');
+        await opts.outbox.put(message);
+      }
+    }
+    const tpm = await Promise.allSettled(s.charges.map((c) => limiter.correctTokens(c, actualTokens)));
+    for (const e of rejectedReasons(tpm)) onError(e, 'tpm-correction');
+    await reportSpend(changes);
+    if (failure !== undefined) throw failure;
+    if (opts.deriveAfterSettle !== false) await derive();
   }
 
   /** Utilisation metrics and threshold alerts from the spend a settlement (or a lease flush) returned. */
@@ -383,18 +454,34 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (alerts) await alerts.evaluate(changes).catch((err: unknown) => onError(err, 'budget-alert'));
   }
 
+  /** Roll up what is pending (this request's record included); failures are retried by the next pass. */
+  async function derive(): Promise<void> {
+    await deriver.kick().catch((err: unknown) => onError(err, 'derive'));
+  }
+
+  /** An outbox message (local file or SQS), replayed: counts once however many times it is replayed. */
+  async function replaySettlement(message: SettlementMessage): Promise<void> {
+    await reportSpend(await writeSettlement({ recorder, ledger }, message));
+    await derive();
+  }
+
   return {
     authenticate,
     admit,
     keys,
     usage,
     async sweepExpiredReservations(nowMs = clock()) {
-      const [own, leased] = await Promise.all([ledger.sweepExpiredReservations(nowMs), sweepAdmissionLeases(doc, opts.tables.ledger, nowMs)]);
-      return { leases: own.leases + leased.leases, released: own.released + leased.reclaimed };
+      const [result, leased] = await Promise.all([sweeper.sweep(nowMs, clock()), sweepAdmissionLeases(doc, opts.tables.ledger, nowMs)]);
+      await derive();
+      // A dead process's admission leases are charged in full (admission-leases.ts).
+      return { ...result, leases: result.leases + leased.leases, reclaimedLeases: leased.reclaimed };
     },
     flushLeases: async () => leases?.flush(),
     releaseLeases: async () => leases?.giveBackIdle(true),
     backgroundStoreCalls: () => leases?.backgroundCalls ?? 0,
+    replaySettlement,
+    derive: () => deriver.kick(),
+    leaseMs,
     clearCaches() {
       keyCache.clear();
       policyCache.clear();

@@ -6,7 +6,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 
@@ -72,4 +72,25 @@ export class AmbiguousWriteError<T> extends Error {
     super(cause instanceof Error ? cause.message : String(cause));
     this.name = 'AmbiguousWriteError';
   }
+}
+
+/** Consistent reads of many items (BatchGet, 100 keys a call, unprocessed keys retried), by `pk\0sk`. */
+export async function readItems(doc: DynamoDBDocumentClient, table: string, keys: ReadonlyArray<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100).map((k) => ({ pk: k.pk, sk: k.sk }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
+      const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[table] ?? []) found.set(itemId(item as { pk: string; sk: string }), item);
+      pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
+      if (attempt >= 8 && pending.length > 0) throw new Error(`BatchGet left ${pending.length} items unread after retries`);
+    }
+  }
+  return found;
+}
+
+/** The map key readItems uses for an item key. */
+export function itemId(k: { pk: unknown; sk: unknown }): string {
+  return `${String(k.pk)}\u0000${String(k.sk)}`;
 }

@@ -11,7 +11,6 @@
  *
  * Histogram buckets are attributes `h<kind>_<bucket>` (core/histogram.ts).
  */
-import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { histogramBucket, type Histogram } from '../core/histogram';
 import type { UsageRecord } from '../core/metering';
 import { num, type Item } from './dynamo';
@@ -24,33 +23,22 @@ const insightKey = (kind: InsightKind, day: string, ...parts: string[]): LedgerK
 
 const NONE = '-';
 
-/** An UpdateItem that SETs descriptive attributes and ADDs counters (zero counters are left out). */
-function update(table: string, key: LedgerKey, set: Record<string, string | number>, add: Record<string, number>): UpdateCommandInput {
-  const names: Record<string, string> = {};
-  const values: Item = {};
-  const sets = Object.entries(set).map(([k, v], i) => {
-    names[`#s${i}`] = k;
-    values[`:s${i}`] = v;
-    return `#s${i} = :s${i}`;
-  });
-  const adds = Object.entries(add)
-    .filter(([, v]) => v !== 0)
-    .map(([k, v], i) => {
-      names[`#a${i}`] = k;
-      values[`:a${i}`] = v;
-      return `#a${i} :a${i}`;
-    });
-  return {
-    TableName: table,
-    Key: key,
-    UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
+/** One rollup item's change: descriptive attributes to SET and counters to ADD (zero counters left out). */
+export interface RollupChange {
+  key: LedgerKey;
+  set: Record<string, string | number>;
+  add: Record<string, number>;
 }
 
-/** The insight rollup updates one usage record contributes to (one to three). */
-export function insightUpdates(table: string, r: UsageRecord): UpdateCommandInput[] {
+function update(key: LedgerKey, set: Record<string, string | number>, add: Record<string, number>): RollupChange {
+  return { key, set, add: Object.fromEntries(Object.entries(add).filter(([, v]) => v !== 0)) };
+}
+
+/**
+ * The insight rollups one usage record contributes to (one to three). The deriver (usage-deriver.ts)
+ * sums them over a batch of records and applies them exactly once.
+ */
+export function insightChanges(r: UsageRecord): RollupChange[] {
   const feature = r.feature ?? NONE;
   const provider = r.provider ?? NONE;
   const upstream = r.upstreamModel ?? r.model;
@@ -62,9 +50,8 @@ export function insightUpdates(table: string, r: UsageRecord): UpdateCommandInpu
     cacheWriteTokens: r.cacheWriteTokens,
     costMicros: r.costMicros,
   };
-  const out: UpdateCommandInput[] = [
+  const out: RollupChange[] = [
     update(
-      table,
       insightKey('fm', r.day, feature, `${provider}/${upstream}`),
       { feature, provider, upstreamModel: upstream, model: r.model, day: r.day },
       {
@@ -80,7 +67,6 @@ export function insightUpdates(table: string, r: UsageRecord): UpdateCommandInpu
   if (r.prefixHash && r.prefixTokens) {
     out.push(
       update(
-        table,
         insightKey('prefix', r.day, feature, r.prefixHash),
         { feature, provider, upstreamModel: upstream, prefixTokens: r.prefixTokens, day: r.day },
         { requests: 1, cacheReadTokens: r.cacheReadTokens, cacheWriteTokens: r.cacheWriteTokens, costMicros: r.costMicros },
@@ -90,7 +76,6 @@ export function insightUpdates(table: string, r: UsageRecord): UpdateCommandInpu
   if (r.arm) {
     out.push(
       update(
-        table,
         insightKey('arm', r.day, r.model, r.arm),
         { model: r.model, arm: r.arm, day: r.day },
         {

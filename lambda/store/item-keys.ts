@@ -53,9 +53,14 @@ export const leaseSweepCursorKey = (shard: number): LedgerKey => ({ pk: leaseInd
 export const leaseAttr = (leaseId: string) => `lease_${leaseId}`;
 export const sweptAttr = (leaseId: string) => `swept_${leaseId}`;
 
-export const requestRecordKey = (day: string, endedAtMs: number, requestId: string): LedgerKey => ({
+/**
+ * A request's record: the key is fixed at admission (day, admission time, request id), so every writer of
+ * that request's record (settlement, its retries, the outbox replay, the sweeper's `lost` record) names
+ * the same item and a conditional put makes it exactly one.
+ */
+export const requestRecordKey = (day: string, admittedAtMs: number, requestId: string): LedgerKey => ({
   pk: `req#${day}`,
-  sk: `${new Date(endedAtMs).toISOString()}#${requestId}`,
+  sk: `${new Date(admittedAtMs).toISOString()}#${requestId}`,
 });
 
 /** Day rollups, partitioned by dimension and month so a month or a day is one Query. */
@@ -69,3 +74,23 @@ export const rollupKey = (dimension: UsageDimension, day: string, value: string)
 export const ADMISSION_LEASE_INDEX_SHARDS = 4;
 export const admissionLeaseIndexPk = (shard: number) => `alease#${shard}`;
 export const admissionLeaseIndexKey = (shard: number, leaseId: string): LedgerKey => ({ pk: admissionLeaseIndexPk(shard), sk: leaseId });
+
+/**
+ * Derivation work list: one marker per record version still to be rolled up, written after the record.
+ * Spread over DERIVE_SHARDS partitions by request id; the deriver's cursor item holds its sequence and
+ * the plan it is applying (see usage-deriver.ts).
+ */
+export const DERIVE_SHARDS = 8;
+export const deriveMarkerPk = (shard: number) => `derive#${shard}`;
+export const deriveMarkerKey = (record: LedgerKey, requestId: string, version: number): LedgerKey => ({
+  pk: deriveMarkerPk(shardOf(requestId, DERIVE_SHARDS)),
+  sk: `${record.pk}#${record.sk}#v${version}`,
+});
+export const deriveCursorKey: LedgerKey = { pk: 'derive#cursor', sk: 'state' };
+
+/** A stable shard for an id (FNV-1a), so the same record's marker always lands on the same item. */
+function shardOf(id: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h % shards;
+}

@@ -4,15 +4,24 @@
  * `<yyyy-mm-dd>#<value>`, so "spend by feature for 2026-11" or "for 2026-11-25" is one Query.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GLOBAL_BUDGET_ID, parsePeriodKey, type BudgetScope, type TopSpender } from '../core/budgets';
-import { dimensionValues, recordTtlSeconds, USAGE_DIMENSIONS, type UsageDimension, type UsageRecord } from '../core/metering';
+import { contributionOf, recordTtlSeconds, USAGE_DIMENSIONS, type UsageDimension, type UsageRecord } from '../core/metering';
 import { microsToUsd } from '../core/pricing';
 import { DynamoBudgetLedger, type BudgetTotals } from './budget-ledger';
-import { documentClient, num, settleAll, type Item } from './dynamo';
-import { insightUpdates } from './insight-rollups';
-import { requestRecordKey, rollupKey, rollupPk } from './item-keys';
+import { conditionFailedItem, documentClient, isConditionalCheckFailed, num, readItems, type Item } from './dynamo';
+import { deriveMarkerKey, requestRecordKey, rollupPk, type LedgerKey } from './item-keys';
 
+/** What committing a record did: wrote it, replaced the sweeper's `lost` record, or found it written. */
+export type CommitResult = 'created' | 'corrected' | 'duplicate';
+
+/**
+ * Writes request records, the ledger's source of truth. A record's key is fixed at admission, and it is
+ * written with a conditional put, so however often a settlement is retried or replayed (SDK retries,
+ * backoff, the outbox) there is exactly one record per request. The only overwrite allowed is a real
+ * record replacing the sweeper's `lost` one (version 2, carrying what the lost one had contributed).
+ * After the record, a derivation marker names the version still to be rolled up (usage-deriver.ts).
+ */
 export class UsageRecorder {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -20,52 +29,57 @@ export class UsageRecorder {
     private readonly recordTtlDays: number,
   ) {}
 
-  /** The record and its six rollups, written in parallel (a Put is idempotent; the rollups are ADDs). */
-  async record(r: UsageRecord): Promise<void> {
-    const errored = r.status === 'success' ? 0 : 1;
-    const writes: Array<Promise<unknown>> = [
-      this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...requestRecordKey(r.day, r.endedAt, r.requestId), kind: 'request', ...r, ttl: recordTtlSeconds(r.endedAt, this.recordTtlDays) },
-        }),
-      ),
-    ];
-    for (const { dimension, value } of dimensionValues(r)) {
-      const names: Record<string, string> = { '#dimension': 'dimension', '#value': 'value', '#day': 'day' };
-      const values: Item = {
-        ':dimension': dimension,
-        ':value': value,
-        ':day': r.day,
-        ':one': 1,
-        ':in': r.inputTokens,
-        ':out': r.outputTokens,
-        ':cr': r.cacheReadTokens,
-        ':cw': r.cacheWriteTokens,
-        ':cost': r.costMicros,
-        ':err': errored,
-      };
-      let set = '#dimension = :dimension, #value = :value, #day = :day';
-      if (dimension === 'key') {
-        // Lets a team budget's alert list the team's top keys from the same partition.
-        set += ', team = :team, keyName = :keyName';
-        values[':team'] = r.team ?? '-';
-        values[':keyName'] = r.keyName ?? '';
-      }
-      writes.push(
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: rollupKey(dimension, r.day, value),
-            UpdateExpression: `SET ${set} ADD requests :one, inputTokens :in, outputTokens :out, cacheReadTokens :cr, cacheWriteTokens :cw, costMicros :cost, errors :err`,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        ),
-      );
+  async commit(r: UsageRecord, ttlDays = this.recordTtlDays): Promise<CommitResult> {
+    const key = requestRecordKey(r.day, r.admittedAt, r.requestId);
+    const item: Item = { ...key, kind: 'request', ...r, v: 1, ttl: recordTtlSeconds(r.endedAt, ttlDays) };
+    let old: Item | undefined;
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.mark(key, r.requestId, 1);
+      return 'created';
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err;
+      old = conditionFailedItem(err) ?? (await this.read(key));
     }
-    for (const u of insightUpdates(this.table, r)) writes.push(this.doc.send(new UpdateCommand(u)));
-    await settleAll(writes);
+    if (old?.status === 'lost' && r.status !== 'lost') {
+      try {
+        const replaced = contributionOf(old as unknown as UsageRecord);
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            // The soft budgets the lost record named are the ones its charge went to: keep them.
+            Item: { ...item, v: 2, replaced, softBudgets: old.softBudgets ?? r.softBudgets, ...(old.dv !== undefined ? { dv: old.dv } : {}) },
+            ConditionExpression: '#status = :lost',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':lost': 'lost' },
+          }),
+        );
+        await this.mark(key, r.requestId, 2);
+        return 'corrected';
+      } catch (err) {
+        if (!isConditionalCheckFailed(err)) throw err;
+        old = await this.read(key);
+      }
+    }
+    // Already written (a retry, a replay, or the record this one raced). Its marker may have been lost
+    // with a process that died between the two writes: put it again while the version is underived.
+    const version = num(old?.v) || 1;
+    if (num(old?.dv) < version) await this.mark(key, r.requestId, version);
+    return 'duplicate';
+  }
+
+  /** Records by key (consistent BatchGet), for the sweeper: itemId(key) → item. */
+  readMany(keys: ReadonlyArray<LedgerKey>): Promise<Map<string, Item>> {
+    return readItems(this.doc, this.table, keys);
+  }
+
+  /** Put the derivation marker of a record version (idempotent: the same item every time). */
+  async mark(key: LedgerKey, requestId: string, version: number): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { ...deriveMarkerKey(key, requestId, version), record: key, v: version } }));
+  }
+
+  private async read(key: LedgerKey): Promise<Item | undefined> {
+    return (await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))).Item;
   }
 }
 
@@ -159,7 +173,8 @@ export class UsageReader {
       },
       opts.limit,
     );
-    return items.map(({ pk: _pk, sk: _sk, kind: _kind, ttl: _ttl, ...rest }) => rest as unknown as UsageRecord);
+    // Bookkeeping attributes (version, derived version, soft budgets named) are not part of the record.
+    return items.map(({ pk: _pk, sk: _sk, kind: _kind, ttl: _ttl, v: _v, dv: _dv, softBudgets: _soft, ...rest }) => rest as unknown as UsageRecord);
   }
 
   private async queryAll(

@@ -7,6 +7,7 @@ import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -27,6 +28,8 @@ export interface GatewayFunctionProps {
   readonly providerSecret: secretsmanager.ISecret;
   /** Alarms' topic; the function publishes budget-threshold notifications to it. */
   readonly alerts: AlertPublishTarget;
+  /** The settlement outbox: settlements the ledger could not take in time are sent here. */
+  readonly outboxQueue?: sqs.IQueue;
 }
 
 export class GatewayFunction extends Construct {
@@ -51,6 +54,7 @@ export class GatewayFunction extends Construct {
         TOLLGATE_LEDGER_TABLE: props.ledgerTable.tableName,
         TOLLGATE_PROVIDER_SECRET_ARN: props.providerSecret.secretArn,
         TOLLGATE_ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
+        ...(props.outboxQueue ? { TOLLGATE_OUTBOX_QUEUE_URL: props.outboxQueue.queueUrl } : {}),
         // The metrics' `Service` dimension: two stacks in one account keep separate series and alarms.
         POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
         POWERTOOLS_METRICS_NAMESPACE: settings.observability.namespace,
@@ -64,6 +68,7 @@ export class GatewayFunction extends Construct {
     props.ledgerTable.grantReadWriteData(fn);
     props.providerSecret.grantRead(fn);
     props.alerts.grantPublish(fn);
+    props.outboxQueue?.grantSendMessages(fn);
 
     const bedrockArns = bedrockResourceArns(bedrockTargets(settings), { partition: Aws.PARTITION, account: Aws.ACCOUNT_ID });
     if (bedrockArns.length > 0) {

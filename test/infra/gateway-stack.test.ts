@@ -167,6 +167,7 @@ describe('TollgateStack with the example config', () => {
           'TOLLGATE_ALERT_TOPIC_ARN',
           'TOLLGATE_KEYS_TABLE',
           'TOLLGATE_LEDGER_TABLE',
+          'TOLLGATE_OUTBOX_QUEUE_URL',
           'TOLLGATE_PROVIDER_SECRET_ARN',
         ],
       );

@@ -74,6 +74,7 @@ export function makeStack(options: MakeStackOptions = {}): MadeStack {
     sweeperEntry: NOOP_HANDLER,
     forecasterEntry: NOOP_HANDLER,
     chargebackExportEntry: NOOP_HANDLER,
+    outboxEntry: NOOP_HANDLER,
   });
   return { app, stack, template: Template.fromStack(stack), settings };
 }

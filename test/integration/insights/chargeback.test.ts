@@ -13,6 +13,7 @@ import { previousMonth } from '../../../lambda/core/chargeback';
 import type { UsageRecord } from '../../../lambda/core/metering';
 import { exportChargebackToS3 } from '../../../lambda/store/chargeback-export';
 import { documentClient } from '../../../lambda/store/dynamo';
+import { UsageDeriver } from '../../../lambda/store/usage-deriver';
 import { UsageReader, UsageRecorder } from '../../../lambda/store/usage-store';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
 
@@ -45,8 +46,10 @@ beforeAll(async () => {
     rec('2026-11-15', { customer: 'globex', feature: 'summarize', model: 'claude', status: 'upstream_error', httpStatus: 502 }),
     rec('2026-12-01', { customer: 'acme', team: 'search', feature: 'chat', inputTokens: 1, outputTokens: 1, costMicros: 1 }), // next month: not exported
   ]) {
-    await recorder.record(r);
+    await recorder.commit(r);
   }
+  // Rollups are derived from the records (usage-deriver.ts).
+  await new UsageDeriver(documentClient(client), tables.ledger, { globalShards: 1 }).kick();
   s3dir = mkdtempSync(join(tmpdir(), 'tollgate-s3rver-'));
   outDir = mkdtempSync(join(tmpdir(), 'tollgate-export-'));
   server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3dir, configureBuckets: [{ name: BUCKET }] });

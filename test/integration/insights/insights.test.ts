@@ -11,6 +11,7 @@ import { main } from '../../../lambda/cli/main';
 import type { Insights } from '../../../lambda/core/insights';
 import type { UsageRecord } from '../../../lambda/core/metering';
 import { documentClient } from '../../../lambda/store/dynamo';
+import { UsageDeriver } from '../../../lambda/store/usage-deriver';
 import { UsageRecorder } from '../../../lambda/store/usage-store';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
 
@@ -91,7 +92,9 @@ let dir: string;
 beforeAll(async () => {
   tables = await createTestTables(client, 'insights');
   const recorder = new UsageRecorder(documentClient(client), tables.ledger, 90);
-  for (const r of RECORDS) await recorder.record(r);
+  for (const r of RECORDS) await recorder.commit(r);
+  // Rollups are derived from the records (usage-deriver.ts).
+  await new UsageDeriver(documentClient(client), tables.ledger, { globalShards: 1 }).kick();
   dir = mkdtempSync(join(tmpdir(), 'tollgate-insights-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
 });

@@ -232,7 +232,7 @@ describe('Method: settle (period rollover)', () => {
 });
 
 describe('Method: sweepExpiredReservations', () => {
-  it('releases a leaked reservation after its lease expires, and a late settlement still counts once', async () => {
+  it('charges a leaked reservation at its worst case after its lease expires (a lost record), and a late settlement corrects it once', async () => {
     const own = await createTestTables(client, 'sweep'); // its own tables: other tests leave open leases
     try {
       const keys2 = new KeyStore({ client, table: own.keys });
@@ -245,16 +245,24 @@ describe('Method: sweepExpiredReservations', () => {
       expect(await read(key.keyId)).toMatchObject({ reserved: 2 * WORST });
 
       const leaseMs = (config.deployment.timeoutSeconds + 120) * 1_000;
-      expect(await gate2.sweepExpiredReservations(T0 + leaseMs - 1)).toEqual({ leases: 0, released: 0 });
-      expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 1)).toEqual({ leases: 2, released: 2 });
-      expect(await read(key.keyId)).toMatchObject({ reserved: 0, committed: 0 });
-      expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 2)).toEqual({ leases: 0, released: 0 });
+      const none = { leases: 0, charged: 0, settled: 0, released: 0, lost: 0, reclaimedLeases: 0 };
+      expect(await gate2.sweepExpiredReservations(T0 + leaseMs - 1)).toEqual(none);
+      // Was: released (spend given back for free). Now both are charged at the reservation, recorded `lost`.
+      expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 1)).toEqual({ ...none, leases: 2, charged: 2, lost: 2 });
+      expect(await read(key.keyId)).toMatchObject({ reserved: 0, committed: 2 * WORST, spent: 2 * WORST, requests: 2 });
+      expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 2)).toEqual(none);
 
+      // The late request's real record arrives (twice): the charge is corrected to the actual, once.
       await late.settle(haikuSuccess());
       await late.settle(haikuSuccess());
       const c = await read(key.keyId);
-      expect(c).toMatchObject({ reserved: 0, spent: 600, committed: 600, requests: 1 });
+      expect(c).toMatchObject({ reserved: 0, spent: WORST + 600, committed: WORST + 600, requests: 2 });
       expect(leaseAttributes(c)).toEqual([expect.stringMatching(/^swept_/)]); // the crashed request's tombstone
+      const records = await gate2.usage.requests('2026-11-25');
+      expect(records.map((r) => [r.status, r.costMicros]).sort()).toEqual([['lost', WORST], ['success', 600]].sort());
+      // Rollups derived from the records: the lost one at its worst case, the corrected one at its actual.
+      const [row] = await gate2.usage.usageBy('key', '2026-11-25');
+      expect(row).toMatchObject({ requests: 2, errors: 1, costMicros: WORST + 600 });
     } finally {
       await deleteTestTables(client, own);
     }
@@ -280,12 +288,16 @@ describe('Method: sweepExpiredReservations (settled and orphan lease index entri
 
       const counter = countDynamoRequests(client);
       try {
-        expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 1)).toEqual({ leases: 2, released: 0 });
-        // 8 cursor reads + 8 Queries + the counters read in one BatchGet; the only write: the cursor of the shards that had entries
+        const none = { leases: 0, charged: 0, settled: 0, released: 0, lost: 0, reclaimedLeases: 0 };
+        // The orphan names no request (so no lost record) and a counter without its lease (no charge).
+        expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 1)).toEqual({ ...none, leases: 2 });
+        // 8 cursor reads + 8 Queries + the counters and records read in BatchGets; the only writes: the
+        // cursor of the shards that had entries
         expect(counter.counts.byCommand.UpdateItemCommand ?? 0).toBeLessThanOrEqual(2);
+        expect(counter.counts.byCommand.PutItemCommand).toBeUndefined();
         expect(counter.counts.byCommand.DeleteItemCommand).toBeUndefined();
         counter.reset();
-        expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 2)).toEqual({ leases: 0, released: 0 });
+        expect(await gate2.sweepExpiredReservations(T0 + leaseMs + 2)).toEqual(none);
         expect(counter.counts.writes).toBe(0);
       } finally {
         counter.stop();

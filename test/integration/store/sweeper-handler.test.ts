@@ -16,6 +16,8 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV],
     TOLLGATE_LEDGER_TABLE: tables.ledger,
+    TOLLGATE_KEYS_TABLE: tables.keys,
+    TOLLGATE_CONFIG_JSON: JSON.stringify({ providers: { openai: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1' } }, models: { gpt: { targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } } }),
   });
 });
 
@@ -26,7 +28,7 @@ afterAll(async () => {
 });
 
 describe('Method: handler (sweeper Lambda)', () => {
-  it('releases reservations whose lease has expired', async () => {
+  it('charges reservations whose lease has expired at the reservation (never released for free)', async () => {
     const ledger = new DynamoBudgetLedger(documentClient(client), tables.ledger, { globalShards: 1 });
     const budget = { scope: 'team' as const, id: 'crashed', period: 'day' as const, limitMicros: 1_000, mode: 'hard' as const, thresholdsPercent: [] };
     const period = '2026-11-25';
@@ -35,9 +37,9 @@ describe('Method: handler (sweeper Lambda)', () => {
 
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     const { handler } = await import('../../../lambda/handlers/sweeper');
-    await expect(handler()).resolves.toEqual({ leases: 1, released: 1 });
-    expect(log).toHaveBeenCalledWith(expect.stringContaining('"released":1'));
+    await expect(handler()).resolves.toEqual({ leases: 1, charged: 1, settled: 0, released: 0, lost: 0, reclaimedLeases: 0 });
+    expect(log).toHaveBeenCalledWith(expect.stringContaining('"charged":1'));
     log.mockRestore();
-    expect(await ledger.totals(budget, period)).toMatchObject({ reservedMicros: 0, committedMicros: 0 });
+    expect(await ledger.totals(budget, period)).toMatchObject({ reservedMicros: 0, committedMicros: 400, spentMicros: 400 });
   });
 });

@@ -1,11 +1,11 @@
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RequestOutcome } from '../../../lambda/core/gatekeeper';
-import type { DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
+import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import type { KeyStore } from '../../../lambda/store/key-store';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
 import { UsageReader } from '../../../lambda/store/usage-store';
 import type { TestTables } from '../../support/dynamodb-local';
-import { admission, closeGatekeeperFixture, failure, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
+import { admission, closeGatekeeperFixture, failure, fixedEstimate, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -147,7 +147,7 @@ function trackInFlight(c: DynamoDBClient): { max: number; stop(): void } {
 }
 
 describe('DynamoDB requests per gateway request', () => {
-  it('is 0 reads + 6 writes in one round to admit and 13 writes in one round to settle with every limit and budget kind (caches warm)', async () => {
+  it('is 0 reads + 6 writes in one round to admit and 7 writes to settle with every limit and budget kind (caches warm)', async () => {
     await keys.putPolicy('team', 'metered', { rateLimits: { rpm: 1000 }, budgets: [{ period: 'month', limitUsd: 100, mode: 'hard' }] });
     await keys.putPolicy('global', '*', { budgets: [{ period: 'month', limitUsd: 1000, mode: 'hard' }] });
     const { apiKey } = await keys.create({
@@ -156,44 +156,54 @@ describe('DynamoDB requests per gateway request', () => {
       rateLimits: { rpm: 1000, tpm: 1_000_000 },
       budgets: [{ scope: 'key', period: 'day', limitUsd: 10, mode: 'hard' }],
     });
-    gate.clearCaches();
-    await (await gate.admit(admission(config, apiKey))).settle(ok(T0 + 1)); // warm the caches
+    const lean = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100), deriveAfterSettle: false });
+    await gate.derive();
+    await (await lean.admit(admission(config, apiKey))).settle(ok(T0 + 1)); // warm the caches
     const counter = countDynamoRequests(client);
     const inFlight = trackInFlight(client);
     try {
-      const a = await gate.admit(admission(config, apiKey));
+      const a = await lean.admit(admission(config, apiKey));
       const admit = { ...counter.counts };
       const admitInFlight = { max: inFlight.max };
       counter.reset();
       inFlight.max = 0;
       await a.settle(ok(T0 + 1));
       const settle = { ...counter.counts };
-      const settleInFlight = { max: inFlight.max };
       // admit: lease index put, key+team rate limits and key/team/global reservations, all in ONE round
       expect(admit).toMatchObject({ reads: 0, writes: 6 });
       expect(admitInFlight.max).toBe(6);
-      // settle: record + 6 rollups + 1 feature×model insight rollup + 3 budget settlements + 2 TPM corrections
-      // in one round (the lease index entry is left to TTL; the sweeper skips settled leases)
-      expect(settle).toMatchObject({ reads: 0, writes: 13 });
-      expect(settle.byCommand).toEqual({ PutItemCommand: 1, UpdateItemCommand: 12 });
-      expect(settleInFlight.max).toBe(13);
+      // settle: the record (conditional put), its derivation marker, then 3 budget settlements (lease
+      // attributes) + 2 TPM corrections in one round; rollups are derived off the request path
+      expect(settle).toMatchObject({ reads: 0, writes: 7 });
+      expect(settle.byCommand).toEqual({ PutItemCommand: 2, UpdateItemCommand: 5 });
+      counter.reset();
+      // One derivation pass for the two records: cursor read, 8 marker Queries, 1 BatchGet of the records;
+      // plan write, 6 dimension rollups + 1 feature×model insight rollup (both records land on the same
+      // items), 2 records marked, 2 markers deleted, cursor close. More records per pass cost the same reads
+      // and only the distinct rollup items they touch.
+      await lean.derive();
+      expect(counter.counts.byCommand).toMatchObject({ GetItemCommand: 1, QueryCommand: 8, BatchGetItemCommand: 1, DeleteItemCommand: 2 });
+      expect(counter.counts.byCommand.UpdateItemCommand).toBe(1 + 7 + 2 + 1);
     } finally {
       counter.stop();
       inFlight.stop();
     }
   });
 
-  it('is 0 requests to admit and 8 writes to settle for a key without limits or budgets', async () => {
+  it('is 1 write to admit and 2 writes to settle for a key without limits or budgets (rollups derived off the path)', async () => {
     const { apiKey } = await keys.create({ name: 'plain' });
     await keys.deletePolicy('global', '*');
-    gate.clearCaches();
-    await (await gate.admit(admission(config, apiKey))).settle(ok(T0 + 1));
+    const lean = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100), deriveAfterSettle: false });
+    await (await lean.admit(admission(config, apiKey))).settle(ok(T0 + 1));
     const counter = countDynamoRequests(client);
     try {
-      const a = await gate.admit(admission(config, apiKey));
-      expect(counter.counts.total).toBe(0);
+      const a = await lean.admit(admission(config, apiKey));
+      // The lease index entry: every admitted request has one, so the sweeper can record it if it dies.
+      expect(counter.counts).toMatchObject({ reads: 0, writes: 1 });
+      counter.reset();
       await a.settle(ok(T0 + 1));
-      expect(counter.counts).toMatchObject({ reads: 0, writes: 8 });
+      // The record and its derivation marker: the request path's whole write cost.
+      expect(counter.counts).toMatchObject({ reads: 0, writes: 2 });
     } finally {
       counter.stop();
     }

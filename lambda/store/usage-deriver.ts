@@ -1,0 +1,274 @@
+/**
+ * Rollups and soft-budget spend, derived from request records exactly once, in batches, off the
+ * request path. DynamoDB has no transactions here (dynalite), so exactly-once rests on three things:
+ *
+ * 1. Work list: each record version to derive has a marker item (`derive#<n>`), written after the record.
+ *    A marker lost with a dying process is put again by whoever next touches the record (a retried or
+ *    replayed commit, or the sweeper when the request's lease expires).
+ * 2. Write-ahead plan: one cursor item holds the deriver's sequence number. A pass reads a batch of markers
+ *    and their records, sums each target item's delta, and writes that plan onto the cursor
+ *    (conditional on the sequence and on no plan being open) before touching any target. Whoever finds a
+ *    plan open (a crashed pass, another process) applies it again before anything else.
+ * 3. High-water marks: every target update is `ADD deltas SET dseq = :seq` if `dseq < :seq`, so applying a
+ *    plan twice changes each target once; records get `dv` (derived version) the same way, markers are
+ *    deleted, then the cursor moves to `seq` and the plan is removed.
+ * Plans are strictly sequential (one open at a time), which is what makes one high-water mark per
+ * target enough. Any number of processes may run passes: they contend on the cursor, never double count.
+ */
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { EffectiveBudget } from '../core/budgets';
+import { contributionDelta, contributionOf, dimensionValues, type RecordContribution, type SoftBudgetCharge, type UsageRecord } from '../core/metering';
+import type { SpendChange } from './budget-ledger';
+import { isConditionalCheckFailed, itemId, num, readItems, type Item } from './dynamo';
+import { insightChanges } from './insight-rollups';
+import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, rollupKey, type LedgerKey } from './item-keys';
+
+/** Records per plan: keeps the plan item well under DynamoDB's 400 KB (≤ 7 targets per record). */
+const BATCH = 50;
+/** Passes per kick, so a backlog is drained in bounded steps. */
+const MAX_PASSES = 100;
+
+interface Target {
+  key: LedgerKey;
+  add: Record<string, number>;
+  set: Record<string, string | number>;
+  /** Soft budget counters: for alerts and utilisation metrics. */
+  budget?: { budget: EffectiveBudget; period: string; shard?: number };
+}
+
+interface Plan {
+  seq: number;
+  targets: Target[];
+  records: Array<{ key: LedgerKey; v: number }>;
+  markers: LedgerKey[];
+}
+
+export interface UsageDeriverOptions {
+  globalShards: number;
+  random?: () => number;
+  /** Soft-budget spend after each applied target (threshold alerts, utilisation). */
+  onSpend?: (changes: SpendChange[]) => Promise<void> | void;
+  onError?: (err: unknown, context: string) => void;
+}
+
+export class UsageDeriver {
+  private current: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly opts: UsageDeriverOptions,
+  ) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  /**
+   * Derive what is pending. Resolves after a pass that started after this call has finished, so a caller
+   * that committed a record sees it rolled up; concurrent callers share passes (that is the batching).
+   */
+  kick(): Promise<void> {
+    if (!this.current) {
+      this.current = this.drain().finally(() => (this.current = undefined));
+      return this.current;
+    }
+    this.next ??= this.current
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.kick();
+      });
+    return this.next;
+  }
+
+  private async drain(): Promise<void> {
+    for (let i = 0; i < MAX_PASSES; i++) if (!(await this.pass())) return;
+  }
+
+  /** One step: finish an open plan, or plan and apply the next batch. False when nothing more is pending. */
+  async pass(): Promise<boolean> {
+    const cursor = (await this.doc.send(new GetCommand({ TableName: this.table, Key: deriveCursorKey, ConsistentRead: true }))).Item;
+    if (cursor?.plan) {
+      await this.apply(cursor.plan as Plan);
+      return true;
+    }
+    const seq = num(cursor?.seq) + 1;
+    const { plan, more } = await this.nextPlan(seq);
+    if (!plan) return false;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: deriveCursorKey,
+          UpdateExpression: 'SET #plan = :plan, planSeq = :seq',
+          ConditionExpression: cursor ? 'seq = :prev AND attribute_not_exists(#plan)' : 'attribute_not_exists(pk)',
+          ExpressionAttributeNames: { '#plan': 'plan' },
+          ExpressionAttributeValues: { ':plan': plan, ':seq': seq, ...(cursor ? { ':prev': seq - 1 } : {}) },
+        }),
+      );
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return true; // another process planned first: look again
+      throw err;
+    }
+    await this.apply(plan);
+    return more;
+  }
+
+  /** The next batch's plan; `more` when a shard had a full page (more may be waiting). */
+  private async nextPlan(seq: number): Promise<{ plan?: Plan; more: boolean }> {
+    const { markers, more } = await this.pendingMarkers();
+    if (markers.length === 0) return { more: false };
+    const recordKeys = new Map<string, LedgerKey>();
+    for (const m of markers) recordKeys.set(itemId(m.record), m.record);
+    const records = await readItems(this.doc, this.table, [...recordKeys.values()]);
+    const targets = new Map<string, Target>();
+    const planned: Plan['records'] = [];
+    for (const [id, key] of recordKeys) {
+      const item = records.get(id);
+      // A marker is written after its record, so the record exists (unless its TTL removed it: nothing to do).
+      if (!item) continue;
+      const v = num(item.v) || 1;
+      const dv = num(item.dv);
+      if (dv >= v) continue; // derived already: a stale marker
+      const record = item as unknown as UsageRecord;
+      const now = contributionOf(record);
+      // dv 0: nothing of this record is in the totals yet; dv 1 < v 2: the lost record's part is.
+      const delta = dv === 0 ? now : contributionDelta(now, record.replaced ?? now);
+      this.addTargets(targets, record, delta);
+      planned.push({ key, v });
+    }
+    return { plan: { seq, targets: [...targets.values()], records: planned, markers: markers.map((m) => m.key) }, more };
+  }
+
+  private addTargets(targets: Map<string, Target>, r: UsageRecord, d: RecordContribution): void {
+    const bump = (t: Target, field: string, by: number) => (t.add[field] = (t.add[field] ?? 0) + by);
+    for (const { dimension, value } of dimensionValues(r)) {
+      const key = rollupKey(dimension, r.day, value);
+      const id = itemId(key);
+      const t = targets.get(id) ?? { key, add: {}, set: { dimension, value, day: r.day } };
+      if (dimension === 'key') Object.assign(t.set, { team: r.team ?? '-', keyName: r.keyName ?? '' });
+      for (const [field, by] of Object.entries(d)) bump(t, field, by);
+      targets.set(id, t);
+    }
+    // Insight rollups describe real usage: a lost record has none, and a real version is derived only once
+    // (it is the last), so its insight rollups come in whole, whether or not a lost one preceded it.
+    if (r.status !== 'lost') {
+      for (const c of insightChanges(r)) {
+        const id = itemId(c.key);
+        const t = targets.get(id) ?? { key: c.key, add: {}, set: {} };
+        Object.assign(t.set, c.set);
+        for (const [field, by] of Object.entries(c.add)) bump(t, field, by);
+        targets.set(id, t);
+      }
+    }
+    if (d.costMicros === 0 && d.requests === 0) return;
+    for (const b of r.softBudgets ?? []) {
+      const shard = b.scope === 'global' && this.opts.globalShards > 1 ? Math.floor(this.random() * this.opts.globalShards) : undefined;
+      const key = budgetCounterKey(b.scope, b.id, b.periodKey, shard);
+      const id = itemId(key);
+      const t = targets.get(id) ?? { key, add: {}, set: { limitMicros: b.limitMicros }, budget: { budget: softBudget(b), period: b.periodKey, shard } };
+      bump(t, 'committed', d.costMicros);
+      bump(t, 'spent', d.costMicros);
+      bump(t, 'requests', d.requests);
+      targets.set(id, t);
+    }
+  }
+
+  private async pendingMarkers(): Promise<{ markers: Array<{ key: LedgerKey; record: LedgerKey }>; more: boolean }> {
+    const perShard = Math.ceil(BATCH / DERIVE_SHARDS);
+    const pages = await Promise.all(
+      Array.from({ length: DERIVE_SHARDS }, (_, n) =>
+        this.doc.send(
+          new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': deriveMarkerPk(n) }, Limit: perShard, ConsistentRead: true }),
+        ),
+      ),
+    );
+    return {
+      markers: pages.flatMap((p) => (p.Items ?? []).map((i) => ({ key: { pk: String(i.pk), sk: String(i.sk) }, record: i.record as LedgerKey }))),
+      more: pages.some((p) => p.LastEvaluatedKey !== undefined),
+    };
+  }
+
+  /** Apply a plan (again, harmlessly, if it was partly applied), then close it on the cursor. */
+  private async apply(plan: Plan): Promise<void> {
+    const changes: SpendChange[] = [];
+    await Promise.all(
+      plan.targets.map(async (t) => {
+        const names: Record<string, string> = { '#dseq': 'dseq' };
+        const values: Item = { ':seq': plan.seq };
+        const sets = ['#dseq = :seq'];
+        const adds: string[] = [];
+        Object.entries(t.set).forEach(([f, v], i) => {
+          names[`#s${i}`] = f;
+          values[`:s${i}`] = v;
+          sets.push(`#s${i} = :s${i}`);
+        });
+        Object.entries(t.add).forEach(([f, v], i) => {
+          names[`#a${i}`] = f;
+          values[`:a${i}`] = v;
+          adds.push(`#a${i} :a${i}`);
+        });
+        try {
+          const out = await this.doc.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: t.key,
+              UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+              ConditionExpression: 'attribute_not_exists(#dseq) OR #dseq < :seq',
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+              ReturnValues: t.budget ? 'ALL_NEW' : 'NONE',
+            }),
+          );
+          if (t.budget) {
+            const after = num(out.Attributes?.spent);
+            changes.push({ ...t.budget, beforeMicros: after - (t.add.spent ?? 0), afterMicros: after });
+          }
+        } catch (err) {
+          if (!isConditionalCheckFailed(err)) throw err; // applied by an earlier attempt of this plan
+        }
+      }),
+    );
+    await Promise.all([
+      ...plan.records.map((r) =>
+        this.doc
+          .send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: r.key,
+              UpdateExpression: 'SET dv = :v',
+              ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(dv) OR dv < :v)',
+              ExpressionAttributeValues: { ':v': r.v },
+            }),
+          )
+          .catch((err: unknown) => {
+            if (!isConditionalCheckFailed(err)) throw err;
+          }),
+      ),
+      ...plan.markers.map((key) => this.doc.send(new DeleteCommand({ TableName: this.table, Key: key }))),
+    ]);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: deriveCursorKey,
+          UpdateExpression: 'SET seq = :seq REMOVE #plan, planSeq',
+          ConditionExpression: 'planSeq = :seq',
+          ExpressionAttributeNames: { '#plan': 'plan' },
+          ExpressionAttributeValues: { ':seq': plan.seq },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw err; // another process closed it
+    }
+    if (changes.length > 0 && this.opts.onSpend) {
+      await Promise.resolve(this.opts.onSpend(changes)).catch((err: unknown) => this.opts.onError?.(err, 'derived-spend'));
+    }
+  }
+}
+
+function softBudget(b: SoftBudgetCharge): EffectiveBudget {
+  const { periodKey: _periodKey, ...budget } = b;
+  return budget;
+}
