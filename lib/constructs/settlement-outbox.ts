@@ -58,7 +58,7 @@ export class SettlementOutbox extends Construct {
       },
     });
     built.function.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
-    props.keysTable.grantReadData(built.function);
+    // No keys-table grant: a replay writes the ledger only (the table name is set for the shared composition).
     props.ledgerTable.grantReadWriteData(built.function);
     this.queue = queue;
     this.deadLetterQueue = dlq;
