@@ -85,7 +85,9 @@ describe('The real gateway handler', () => {
     expect(createRequire(join(dir, 'index.js')).resolve('gpt-tokenizer')).toBe(chunk);
     // o200k's ranks are megabytes: they are in the chunk, and the bundle is a fraction of its old 4 MB.
     expect(statSync(chunk).size).toBeGreaterThan(2_000_000);
-    expect(bundle.length).toBeLessThan(1_600_000);
+    // Under half the old 4 MB. Since round 2 the bundle also carries the price catalog (@pydantic/genai-prices,
+    // ~480 KB minified, required on the first price lookup, not at init) and three more API surfaces.
+    expect(bundle.length).toBeLessThan(2_000_000);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const tokenizer = require(chunk) as { countTokens(text: string): number };
     expect(tokenizer.countTokens('hello world')).toBe(2);
