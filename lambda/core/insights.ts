@@ -16,17 +16,11 @@ import { canReplace, capabilitiesOf } from './model-capabilities';
 import { WELL_KNOWN_MODELS } from './price-catalog';
 import { costMicros, priceFor } from './pricing';
 import type { PriceConfig } from './config';
+import type { RecordContribution } from './metering';
 import type { TokenUsage } from './usage';
 
-export interface TokenTotals {
-  requests: number;
-  errors: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  costMicros: number;
-}
+/** The same totals a record contributes to its rollups (core/metering.ts). */
+export type TokenTotals = RecordContribution;
 
 export interface FeatureModelRow extends TokenTotals {
   feature: string;

@@ -24,16 +24,13 @@ export type RecordStatus = OutcomeStatus | 'lost';
  * What is known about a request at admission: enough for the sweeper to write its `lost` record if the
  * process dies before settling (kept on the lease index entry).
  */
-export interface AdmittedRequest {
+/** Who a request is attributed to, as records and lease index entries keep it. */
+export type RecordAttribution = Omit<Attribution, 'logContent'>;
+
+export interface AdmittedRequest extends RecordAttribution {
   requestId: string;
   admittedAt: number;
   day: string;
-  keyId: string;
-  keyName?: string;
-  team?: string;
-  customer?: string;
-  environment?: string;
-  feature?: string;
   model: string;
   stream?: boolean;
   /** The reserved worst case (µ$): what a lost request is charged. */
@@ -44,19 +41,13 @@ export interface AdmittedRequest {
 /** A soft budget a request's cost is added to (derived from its record, like the rollups). */
 export type SoftBudgetCharge = EffectiveBudget & { periodKey: string };
 
-export interface UsageRecord {
+export interface UsageRecord extends RecordAttribution {
   requestId: string;
   /** Epoch ms. */
   admittedAt: number;
   endedAt: number;
   /** `2026-11-25`: the admission day. */
   day: string;
-  keyId: string;
-  keyName?: string;
-  team?: string;
-  customer?: string;
-  environment?: string;
-  feature?: string;
   /** What the client asked for (alias or provider/model). */
   model: string;
   provider?: string;

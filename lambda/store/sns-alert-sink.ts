@@ -3,7 +3,7 @@
  * The message is readable in an email and carries the event as JSON for subscribers that parse it;
  * message attributes allow SNS filter policies on budget and threshold.
  */
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import type { BudgetAlertSink, BudgetForecastEvent, BudgetThresholdEvent } from '../core/budgets';
 
 export interface SnsAlertSinkOptions {
@@ -36,18 +36,11 @@ export class SnsAlertSink implements BudgetAlertSink {
 
   async budgetThresholdCrossed(event: BudgetThresholdEvent): Promise<void> {
     const { subject, message } = formatBudgetAlert(event);
-    await this.opts.client.send(
-      new PublishCommand({
-        TopicArn: this.opts.topicArn,
-        Subject: subject,
-        Message: message,
-        MessageAttributes: {
-          type: { DataType: 'String', StringValue: 'budget_threshold' },
-          budget: { DataType: 'String', StringValue: event.budget },
-          thresholdPercent: { DataType: 'Number', StringValue: String(event.thresholdPercent) },
-        },
-      }),
-    );
+    await this.publish(subject, message, {
+      type: { DataType: 'String', StringValue: 'budget_threshold' },
+      budget: { DataType: 'String', StringValue: event.budget },
+      thresholdPercent: { DataType: 'Number', StringValue: String(event.thresholdPercent) },
+    });
   }
 
   async budgetExhaustionForecast(event: BudgetForecastEvent): Promise<void> {
@@ -58,16 +51,13 @@ export class SnsAlertSink implements BudgetAlertSink {
       '',
       JSON.stringify({ type: 'tollgate.budget_forecast', ...event }),
     ].join('\n');
-    await this.opts.client.send(
-      new PublishCommand({
-        TopicArn: this.opts.topicArn,
-        Subject: subject,
-        Message: message,
-        MessageAttributes: {
-          type: { DataType: 'String', StringValue: 'budget_forecast' },
-          budget: { DataType: 'String', StringValue: event.budget },
-        },
-      }),
-    );
+    await this.publish(subject, message, {
+      type: { DataType: 'String', StringValue: 'budget_forecast' },
+      budget: { DataType: 'String', StringValue: event.budget },
+    });
+  }
+
+  private async publish(subject: string, message: string, attributes: NonNullable<PublishCommandInput['MessageAttributes']>): Promise<void> {
+    await this.opts.client.send(new PublishCommand({ TopicArn: this.opts.topicArn, Subject: subject, Message: message, MessageAttributes: attributes }));
   }
 }

@@ -6,7 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GLOBAL_BUDGET_ID, parsePeriodKey, type BudgetScope, type TopSpender } from '../core/budgets';
-import { contributionOf, recordTtlSeconds, USAGE_DIMENSIONS, type UsageDimension, type UsageRecord } from '../core/metering';
+import { contributionOf, recordTtlSeconds, USAGE_DIMENSIONS, type RecordContribution, type UsageDimension, type UsageRecord } from '../core/metering';
 import { microsToUsd } from '../core/pricing';
 import { DynamoBudgetLedger, type BudgetTotals } from './budget-ledger';
 import { conditionFailedItem, documentClient, isConditionalCheckFailed, num, readItems, type Item } from './dynamo';
@@ -83,16 +83,9 @@ export class UsageRecorder {
   }
 }
 
-export interface UsageRow {
+export interface UsageRow extends RecordContribution {
   dimension: UsageDimension;
   value: string;
-  requests: number;
-  errors: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  costMicros: number;
   costUsd: number;
   /** Key rows only: the key's team and name. */
   team?: string;
