@@ -124,6 +124,11 @@ export function contributionDelta(a: RecordContribution, b: RecordContribution):
   };
 }
 
+/** The attribution fields a record keeps, picked one by one (never the key's logging opt-in). */
+function recordAttribution(a: RecordAttribution): RecordAttribution {
+  return { keyId: a.keyId, keyName: a.keyName, team: a.team, customer: a.customer, environment: a.environment, feature: a.feature };
+}
+
 /**
  * The record of a request that died with its process (crash, timeout, kill -9): charged at its reserved
  * worst case, since the upstream may have generated up to that much. A later real record replaces it.
@@ -134,12 +139,7 @@ export function lostUsageRecord(a: AdmittedRequest, sweptAt: number): UsageRecor
     admittedAt: a.admittedAt,
     endedAt: sweptAt,
     day: a.day,
-    keyId: a.keyId,
-    keyName: a.keyName,
-    team: a.team,
-    customer: a.customer,
-    environment: a.environment,
-    feature: a.feature,
+    ...recordAttribution(a),
     model: a.model,
     inputTokens: 0,
     outputTokens: 0,
@@ -180,12 +180,7 @@ export function buildUsageRecord(input: {
     admittedAt: input.admittedAt,
     endedAt: o.endedAt,
     day: new Date(input.admittedAt).toISOString().slice(0, 10),
-    keyId: a.keyId,
-    keyName: a.keyName,
-    team: a.team,
-    customer: a.customer,
-    environment: a.environment,
-    feature: a.feature,
+    ...recordAttribution(a),
     model: input.model,
     provider: o.provider,
     upstreamModel: o.upstreamModel,
