@@ -5,10 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { DynamoBudgetLedger } from '../store/budget-ledger';
-import { documentClient } from '../store/dynamo';
-import { runForecastAlerts } from '../store/forecast-alerts';
-import { KeyStore } from '../store/key-store';
+import { forecastRunner } from '../store/forecast-alerts';
 import { SnsAlertSink } from '../store/sns-alert-sink';
 import { bakedConfig } from './lambda-runtime';
 
@@ -20,15 +17,13 @@ export async function handler(): Promise<{ budgets: number; alerted: string[] }>
   const [keysTable, ledgerTable, topicArn] = [env.TOLLGATE_KEYS_TABLE, env.TOLLGATE_LEDGER_TABLE, env.TOLLGATE_ALERT_TOPIC_ARN];
   if (!keysTable || !ledgerTable || !topicArn) throw new Error('TOLLGATE_KEYS_TABLE, TOLLGATE_LEDGER_TABLE and TOLLGATE_ALERT_TOPIC_ARN must be set');
   const config = bakedConfig(env);
-  const doc = documentClient(client);
-  const result = await runForecastAlerts({
-    keys: new KeyStore({ client, table: keysTable }),
-    ledger: new DynamoBudgetLedger(doc, ledgerTable, { globalShards: config.metering.globalBudgetShards }),
-    doc,
-    table: ledgerTable,
+  const run = forecastRunner({
+    client,
+    tables: { keys: keysTable, ledger: ledgerTable },
+    globalShards: config.metering.globalBudgetShards,
     sink: new SnsAlertSink({ client: sns, topicArn }),
-    now: Date.now(),
   });
+  const result = await run(Date.now());
   console.log(JSON.stringify({ level: 'INFO', message: 'budget forecasts', ...result }));
   return result;
 }

@@ -17,6 +17,7 @@ import { dynamoRequestHandler } from '../store/dynamo';
 import type { SweepResult } from '../store/lease-sweeper';
 import { openLocalStore, type LocalStore } from './embedded-dynamo';
 import { FileOutbox } from './file-outbox';
+import { startForecastTimer } from './forecast-timer';
 import { serveApp, type RunningServer } from './server';
 
 export interface LocalGatewayOptions {
@@ -37,6 +38,8 @@ export interface LocalGatewayOptions {
   now?: () => number;
   /** Run the sweeper this often (ms); default 60 s. 0 turns the timer off. */
   sweepIntervalMs?: number;
+  /** Run the budget forecast (exhaustion alerts) this often (ms); 0 or unset: off (npm start: hourly). */
+  forecastIntervalMs?: number;
   /** On close, how long in-flight responses may take to finish (ms); default 30 s. */
   shutdownGraceMs?: number;
   /** How long settlement retries before it goes to the outbox (ms); default 10 s. */
@@ -107,11 +110,15 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
         }, intervalMs)
       : undefined;
   timer?.unref();
+  const forecasts = opts.forecastIntervalMs
+    ? startForecastTimer({ client: dynamo, tables: store.tables, globalShards: opts.config.metering.globalBudgetShards, intervalMs: opts.forecastIntervalMs, sink: opts.alertSink, now: clock, onError: reportStoreError })
+    : undefined;
   let closing: Promise<void> | undefined;
   const shutdown = async () => {
     await server.drain(opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
     if (timer) clearInterval(timer);
     await sweeping;
+    await forecasts?.stop();
     // Leases go back before the store closes (otherwise the sweeper reclaims them, charged in full).
     await gate.releaseLeases().catch(() => undefined);
     await gate.derive().catch(() => undefined);

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const dataDir = resolve(env.TOLLGATE_DATA_DIR ?? DEFAULT_DATA_DIR);
   const sweepSeconds = seconds(env, 'TOLLGATE_SWEEP_INTERVAL_SECONDS', 60);
   const graceSeconds = seconds(env, 'TOLLGATE_SHUTDOWN_GRACE_SECONDS', 30);
+  const forecastSeconds = seconds(env, 'TOLLGATE_FORECAST_INTERVAL_SECONDS', 3_600);
   const gateway = await startLocalGateway({
     config,
     dataDir,
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     telemetry: env.TOLLGATE_LOGS === 'off' ? false : undefined,
     sweepIntervalMs: sweepSeconds * 1_000,
     shutdownGraceMs: graceSeconds * 1_000,
+    forecastIntervalMs: forecastSeconds * 1_000,
   });
 
   const keys = await gateway.runtime.gatekeeper.keys.list({ includeRevoked: false });

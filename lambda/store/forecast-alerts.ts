@@ -6,13 +6,14 @@
  * the threshold alerts (store/budget-alerts.ts), so concurrent or repeated runs send it once.
  * Run by a scheduled function in AWS (handlers/forecaster.ts) and by the local server's timer.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetName, GLOBAL_BUDGET_ID, periodKey, type BudgetAlertSink, type BudgetPeriod, type BudgetRule, type BudgetScope } from '../core/budgets';
 import { forecastSpend, periodBounds, type Forecast } from '../core/forecast';
 import { microsToUsd, usdToMicros } from '../core/pricing';
-import type { DynamoBudgetLedger } from './budget-ledger';
-import { isConditionalCheckFailed } from './dynamo';
-import type { KeyStore } from './key-store';
+import { DynamoBudgetLedger } from './budget-ledger';
+import { documentClient, isConditionalCheckFailed } from './dynamo';
+import { KeyStore } from './key-store';
 
 export interface BudgetForecast extends Forecast {
   budget: string;
@@ -93,6 +94,14 @@ export async function runForecastAlerts(deps: ForecastAlertDeps): Promise<{ budg
     alerted.push(f.budget);
   }
   return { budgets: forecasts.length, alerted };
+}
+
+/** A forecast run over the gateway's tables (the hourly Lambda and the local server's timer build theirs here). */
+export function forecastRunner(opts: { client: DynamoDBClient; tables: { keys: string; ledger: string }; globalShards: number; sink: BudgetAlertSink }): (now: number) => Promise<{ budgets: number; alerted: string[] }> {
+  const doc = documentClient(opts.client);
+  const keys = new KeyStore({ client: opts.client, table: opts.tables.keys });
+  const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: opts.globalShards });
+  return (now) => runForecastAlerts({ keys, ledger, doc, table: opts.tables.ledger, sink: opts.sink, now });
 }
 
 async function claimForecastAlert(deps: ForecastAlertDeps, f: BudgetForecast): Promise<boolean> {
