@@ -41,12 +41,25 @@ const userMessage = z.object({
   content: z.union([z.string(), z.array(contentPart).min(1)]),
   name: z.string().optional(),
 });
+/**
+ * An Anthropic model's extended thinking, carried through the canonical shapes (LiteLLM's names): on an
+ * assistant message in the history (the signed blocks a tool loop must send back), on a completion's
+ * message and, in pieces, on stream deltas (`reasoning_content` for the text; a `thinking` block with
+ * empty text for the closing signature; `redacted_thinking` whole).
+ */
+const thinkingBlock = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('thinking'), thinking: z.string(), signature: z.string() }),
+  z.object({ type: z.literal('redacted_thinking'), data: z.string() }),
+]);
+export type ThinkingBlock = z.infer<typeof thinkingBlock>;
+
 const assistantMessage = z.object({
   role: z.literal('assistant'),
   content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
   name: z.string().optional(),
   tool_calls: z.array(toolCall).optional(),
   refusal: z.string().nullable().optional(),
+  thinking_blocks: z.array(thinkingBlock).optional(),
 });
 const toolMessage = z.object({
   role: z.literal('tool'),
@@ -169,7 +182,7 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; refusal?: string | null };
+    message: { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; refusal?: string | null; reasoning_content?: string; thinking_blocks?: ThinkingBlock[] };
     finish_reason: FinishReason | null;
     logprobs?: unknown;
   }>;
@@ -191,7 +204,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string | null; tool_calls?: ToolCallDelta[]; refusal?: string | null };
+    delta: { role?: 'assistant'; content?: string | null; tool_calls?: ToolCallDelta[]; refusal?: string | null; reasoning_content?: string; thinking_blocks?: ThinkingBlock[] };
     finish_reason: FinishReason | null;
     logprobs?: unknown;
   }>;

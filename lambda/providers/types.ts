@@ -18,6 +18,12 @@ export interface ProviderCall {
    * max_completion_tokens the request carries, so the cap that is priced is the cap that is sent.
    */
   maxOutputTokens: number;
+  /**
+   * Anthropic extended thinking (from /v1/messages), budget already checked below `maxOutputTokens`.
+   * Only the Bedrock adapter takes it (Converse's additionalModelRequestFields, Anthropic models only);
+   * surfaces set it for no other kind.
+   */
+  thinking?: { budgetTokens: number };
 }
 
 /** One embeddings call: inputs in order, already validated (at most 2,048). */

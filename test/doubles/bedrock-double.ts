@@ -123,6 +123,10 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
   const withText = toolCalls.length === 0 || b.text !== undefined;
   const usage = b.kind === 'ok' ? b.usage : DEFAULT_USAGE;
   const stopReason = b.kind === 'ok' ? (b.finishReason ?? (toolCalls.length > 0 ? 'tool_use' : 'end_turn')) : 'end_turn';
+  const thinking = b.kind === 'ok' ? b.thinking : undefined;
+  const thinkingBlocks = thinking
+    ? [{ reasoningContent: { reasoningText: { text: thinking.text, signature: thinking.signature } } }, ...(thinking.redacted ? [{ reasoningContent: { redactedContent: thinking.redacted } }] : [])]
+    : [];
 
   if (!stream) {
     if (b.kind === 'streamError') {
@@ -134,6 +138,7 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
         message: {
           role: 'assistant',
           content: [
+            ...thinkingBlocks,
             ...(withText ? [{ text: fullText(b) }] : []),
             ...toolCalls.map((c, i) => ({ toolUse: { toolUseId: c.id ?? `tooluse_${i}`, name: c.name, input: JSON.parse(c.arguments) as unknown } })),
           ],
@@ -161,13 +166,26 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
   w.res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'req-double' });
   if (!(await w.write(eventFrame('messageStart', { role: 'assistant' })))) return;
   let blockIndex = 0;
+  if (thinking) {
+    for (const piece of textPieces({ text: thinking.text })) {
+      if (!(await w.write(eventFrame('contentBlockDelta', { contentBlockIndex: blockIndex, delta: { reasoningContent: { text: piece } } })))) return;
+    }
+    if (!(await w.write(eventFrame('contentBlockDelta', { contentBlockIndex: blockIndex, delta: { reasoningContent: { signature: thinking.signature } } })))) return;
+    if (!(await w.write(eventFrame('contentBlockStop', { contentBlockIndex: blockIndex })))) return;
+    blockIndex++;
+    if (thinking.redacted) {
+      if (!(await w.write(eventFrame('contentBlockDelta', { contentBlockIndex: blockIndex, delta: { reasoningContent: { redactedContent: thinking.redacted } } })))) return;
+      if (!(await w.write(eventFrame('contentBlockStop', { contentBlockIndex: blockIndex })))) return;
+      blockIndex++;
+    }
+  }
   if (withText) {
     const pieces = textPieces(b);
     const limit = b.kind === 'ok' ? pieces.length : Math.min(pieces.length, b.afterChunks ?? 1);
     const delay = b.chunkDelayMs ?? 0;
     for (let i = 0; i < limit; i++) {
       if (delay > 0 && !(await w.sleep(delay))) return;
-      if (!(await w.write(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: pieces[i] } })))) return;
+      if (!(await w.write(eventFrame('contentBlockDelta', { contentBlockIndex: blockIndex, delta: { text: pieces[i] } })))) return;
     }
     if (b.kind === 'dropMidStream') return w.drop();
     if (b.kind === 'malformedChunk') {
@@ -183,8 +201,8 @@ async function render(w: ResponseWriter, b: DoubleBehaviour, request: RecordedRe
       w.res.end();
       return;
     }
-    if (!(await w.write(eventFrame('contentBlockStop', { contentBlockIndex: 0 })))) return;
-    blockIndex = 1;
+    if (!(await w.write(eventFrame('contentBlockStop', { contentBlockIndex: blockIndex })))) return;
+    blockIndex++;
   }
   for (const [i, call] of toolCalls.entries()) {
     const contentBlockIndex = blockIndex + i;

@@ -44,6 +44,8 @@ export type DoubleBehaviour =
        * forwarded, or `defaultMaxTokens` (the host's own limit) when the request forwarded none. Overrides `usage`.
        */
       runsToCap?: { promptTokens: number; defaultMaxTokens: number };
+      /** Extended thinking before the answer (Bedrock double: reasoningContent blocks); `redacted`: a base64 redacted block after it. */
+      thinking?: { text: string; signature: string; redacted?: string };
     } & StreamShape)
   | { kind: 'status'; status: number; message?: string; errorType?: string; delayMs?: number }
   /** Accept the request and never answer; ends when the client aborts or the double closes. */

@@ -15,6 +15,8 @@ beforeAll(async () => {
         claude: { maxOutputTokens: 1000, targets: [{ provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', timeoutMs: 30_000 }] },
         haiku: { maxOutputTokens: 1000, targets: [{ provider: 'bedrock', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', timeoutMs: 30_000 }] },
         gpt: { maxOutputTokens: 1000, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 }] },
+        'haiku-think': { maxOutputTokens: 4000, targets: [{ provider: 'bedrock', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', timeoutMs: 30_000 }] },
+        nova: { maxOutputTokens: 4000, targets: [{ provider: 'bedrock', model: 'amazon.nova-lite-v1:0', timeoutMs: 30_000 }] },
       },
     },
   });
@@ -130,6 +132,95 @@ describe('Messages to Bedrock (Converse) and to an OpenAI-compatible host (chat)
     expect(text).toBe('Bonjour');
     expect(JSON.stringify(rig.openai.requests[before].body)).not.toContain('cache_control');
     expect((await records(keyId)).map((r) => r.outputTokens)).toEqual([3, 3]);
+  });
+});
+
+describe('Extended thinking on Bedrock (Converse additionalModelRequestFields, reasoningContent back as thinking blocks)', () => {
+  const THINKING = { text: 'The user wants the weather. I should call the tool.', signature: 'sig-EqQBCkYIBx', redacted: Buffer.from('opaque').toString('base64') };
+
+  it('streams reasoningContent deltas as thinking, signature and redacted_thinking blocks, and meters thinking as output', async () => {
+    // Output tokens as Bedrock reports them include the thinking tokens.
+    rig.bedrock.setDefault({ kind: 'ok', text: 'Sunny.', thinking: THINKING, usage: { promptTokens: 60, completionTokens: 700 } });
+    const { apiKey, keyId } = await rig.newKey({ name: 'msg-think-stream' });
+    const before = rig.bedrock.requests.length;
+    const stream = anthropic(apiKey).messages.stream({ model: 'haiku-think', max_tokens: 3000, thinking: { type: 'enabled', budget_tokens: 2048 }, messages: [{ role: 'user', content: 'Weather?' }] });
+    const thoughts: string[] = [];
+    stream.on('thinking', (delta) => thoughts.push(delta));
+    const final = await stream.finalMessage();
+    expect(final.content).toEqual([
+      { type: 'thinking', thinking: THINKING.text, signature: THINKING.signature },
+      { type: 'redacted_thinking', data: THINKING.redacted },
+      { type: 'text', text: 'Sunny.' },
+    ]);
+    expect(thoughts.join('')).toBe(THINKING.text);
+    expect(final.usage).toMatchObject({ input_tokens: 60, output_tokens: 700 });
+    const upstream = rig.bedrock.requests[before];
+    expect(upstream.path).toMatch(/converse-stream$/);
+    expect(upstream.body).toMatchObject({ inferenceConfig: { maxTokens: 3000 }, additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 2048 } } });
+    const [record] = await records(keyId);
+    // Haiku 4.5 regional: 60 × $1.10 + 700 × $5.50 per M = 66 + 3850 µ$
+    expect(record).toMatchObject({ stream: true, inputTokens: 60, outputTokens: 700, costMicros: 3916, status: 'success', estimated: false });
+  });
+
+  it('answers non-streamed with thinking blocks first, and sends the signed thinking of a tool loop back as reasoningContent', async () => {
+    rig.bedrock.setDefault({ kind: 'ok', text: 'It is sunny.', thinking: { text: 'Tool said sunny.', signature: 'sig-2' }, usage: { promptTokens: 90, completionTokens: 40 } });
+    const { apiKey } = await rig.newKey({ name: 'msg-think' });
+    const before = rig.bedrock.requests.length;
+    const msg = await anthropic(apiKey).messages.create({
+      model: 'haiku-think',
+      max_tokens: 2000,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      tools: TOOLS,
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: 'I should call the tool.', signature: 'sig-1' },
+            { type: 'tool_use', id: 'toolu_7', name: 'get_weather', input: { city: 'Paris' } },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_7', content: 'sunny' }] },
+      ],
+    });
+    expect(msg.content).toEqual([
+      { type: 'thinking', thinking: 'Tool said sunny.', signature: 'sig-2' },
+      { type: 'text', text: 'It is sunny.' },
+    ]);
+    const body = rig.bedrock.requests[before].body as { messages: Array<{ content: unknown[] }>; additionalModelRequestFields: unknown };
+    expect(body.additionalModelRequestFields).toEqual({ thinking: { type: 'enabled', budget_tokens: 1024 } });
+    expect(body.messages[1].content).toEqual([
+      { reasoningContent: { reasoningText: { text: 'I should call the tool.', signature: 'sig-1' } } },
+      { toolUse: { toolUseId: 'toolu_7', name: 'get_weather', input: { city: 'Paris' } } },
+    ]);
+  });
+
+  it('sends an Anthropic target (passthrough) the max_tokens admission priced, not a larger one the client asked for', async () => {
+    rig.anthropic.setDefault({ kind: 'ok', text: 'ok', usage: { promptTokens: 5, completionTokens: 1 } });
+    const { apiKey } = await rig.newKey({ name: 'msg-native-cap' });
+    const before = rig.anthropic.requests.length;
+    await anthropic(apiKey).messages.create({ model: 'claude', max_tokens: 3000, thinking: { type: 'enabled', budget_tokens: 900 }, messages: [{ role: 'user', content: 'x' }] });
+    expect(rig.anthropic.requests[before].body).toMatchObject({ max_tokens: 1000, thinking: { type: 'enabled', budget_tokens: 900 } });
+  });
+
+  it('refuses a budget that does not fit below the capped max_tokens, and thinking on a non-Anthropic model, before any upstream call', async () => {
+    const { apiKey, keyId } = await rig.newKey({ name: 'msg-think-refused' });
+    const client = anthropic(apiKey);
+    const before = rig.bedrock.requests.length;
+    const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as InstanceType<typeof Anthropic.APIError>);
+    // Not below the client's own max_tokens.
+    const own = await errorOf(client.messages.create({ model: 'haiku-think', max_tokens: 1024, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'x' }] }));
+    expect(own).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(own?.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('budget_tokens') } });
+    // Below what the client asked, not below the alias's cap (1000): the max_tokens sent would be 1000.
+    const capped = await errorOf(client.messages.create({ model: 'haiku', max_tokens: 3000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'x' }] }));
+    expect(capped).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(capped?.message).toContain('1000');
+    const nova = await errorOf(client.messages.create({ model: 'nova', max_tokens: 3000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'x' }] }));
+    expect(nova).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(nova?.message).toContain('Anthropic model');
+    expect(rig.bedrock.requests.length).toBe(before);
+    expect((await records(keyId)).reduce((sum, r) => sum + r.costMicros, 0)).toBe(0);
   });
 });
 

@@ -30,7 +30,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
     client,
 
     async chat(call: ProviderCall): Promise<ChatCompletion> {
-      const input = toConverseInput(id, call.request, call.maxOutputTokens);
+      const input = toConverseInput(id, call.request, call.maxOutputTokens, call.thinking);
       try {
         const res = await client.send(new ConverseCommand(input), { abortSignal: call.signal });
         return fromConverseResponse(id, call.request.model, res, unixSeconds(now()));
@@ -40,7 +40,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
     },
 
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
-      const input = toConverseInput(id, call.request, call.maxOutputTokens);
+      const input = toConverseInput(id, call.request, call.maxOutputTokens, call.thinking);
       // Our own controller too, so leaving early (return()) tears the HTTP request down.
       const controller = linkedAbortController(call.signal);
       const signal = controller.signal;

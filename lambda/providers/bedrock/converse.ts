@@ -28,7 +28,8 @@ import type {
   ToolUseBlock,
 } from '@aws-sdk/client-bedrock-runtime';
 import { UnsupportedParameterError } from '../../core/errors';
-import { type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ToolCall, type Usage } from '../../core/openai-schema';
+import { type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ThinkingBlock, type ToolCall, type Usage } from '../../core/openai-schema';
+import type { ProviderCall } from '../types';
 import { newCompletionId } from '../shared/chunks';
 import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
 import { usageFromSplit } from '../shared/token-usage';
@@ -45,7 +46,7 @@ const IMAGE_FORMATS: Record<string, ImageFormat> = {
 };
 
 /** `maxTokens`: the effective output cap (ProviderCall.maxOutputTokens), always sent: what was priced is what is sent. */
-export function toConverseInput(provider: string, req: ChatCompletionRequest, maxTokens: number): ConverseInput {
+export function toConverseInput(provider: string, req: ChatCompletionRequest, maxTokens: number, thinking?: ProviderCall['thinking']): ConverseInput {
   rejectUnsupportedFields(req, provider);
   if (req.temperature != null && req.temperature > 1) {
     throw new UnsupportedParameterError(provider, 'temperature', 'Bedrock models accept values from 0 to 1');
@@ -62,7 +63,18 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest, ma
   input.inferenceConfig = inference;
   const toolConfig = toToolConfig(provider, req, messages);
   if (toolConfig) input.toolConfig = toolConfig;
+  if (thinking) input.additionalModelRequestFields = thinkingFields(provider, req.model, thinking);
   return input;
+}
+
+/**
+ * Extended thinking is a model-specific field of Anthropic's models on Bedrock (Converse has no field of
+ * its own): `additionalModelRequestFields.thinking`, as in Anthropic's API. The budget is inside
+ * `maxTokens` (thinking tokens are output tokens, billed and capped as such); the surface checked it fits.
+ */
+function thinkingFields(provider: string, model: string, thinking: { budgetTokens: number }): Document {
+  if (!/anthropic\.claude/.test(model)) throw new UnsupportedParameterError(provider, 'thinking', `extended thinking needs an Anthropic model; '${model}' is not one`);
+  return { thinking: { type: 'enabled', budget_tokens: thinking.budgetTokens } };
 }
 
 /** Converse's prompt caching: a cache point after the blocks to cache (the client's `cache_control`). */
@@ -76,6 +88,10 @@ const BLOCKS: BlockBuilders<ContentBlock> = {
   },
   toolUse: (call, input) => ({ toolUse: { toolUseId: call.id, name: call.function.name, input: input as Document } }),
   toolResult: (toolCallId, text) => ({ toolResult: { toolUseId: toolCallId, content: [{ text }] } }),
+  thinking: (b) =>
+    b.type === 'thinking'
+      ? { reasoningContent: { reasoningText: { text: b.thinking, signature: b.signature } } }
+      : { reasoningContent: { redactedContent: Buffer.from(b.data, 'base64') } },
   cached: (block) => [block, CACHE_POINT],
 };
 
@@ -140,9 +156,15 @@ export function fromConverseResponse(provider: string, model: string, res: Conve
   if (!message || !Array.isArray(message.content)) throw malformedResponseError(provider, 'Converse response');
   let text = '';
   const toolCalls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   for (const block of message.content) {
     if (typeof block !== 'object' || block === null) throw malformedResponseError(provider, 'Converse response');
     if (block.text !== undefined) text += block.text;
+    else if (block.reasoningContent?.reasoningText) {
+      thinking.push({ type: 'thinking', thinking: block.reasoningContent.reasoningText.text ?? '', signature: block.reasoningContent.reasoningText.signature ?? '' });
+    } else if (block.reasoningContent?.redactedContent) {
+      thinking.push({ type: 'redacted_thinking', data: Buffer.from(block.reasoningContent.redactedContent).toString('base64') });
+    }
     else if (block.toolUse) {
       toolCalls.push({
         id: block.toolUse.toolUseId ?? '',
@@ -150,8 +172,9 @@ export function fromConverseResponse(provider: string, model: string, res: Conve
         function: { name: block.toolUse.name ?? '', arguments: JSON.stringify(block.toolUse.input ?? {}) },
       });
     }
-    // reasoningContent and other blocks have no place in a chat completion.
+    // Other blocks (citations, ...) have no place in a chat completion.
   }
+  const reasoning = thinking.map((b) => (b.type === 'thinking' ? b.thinking : '')).join('');
   const usage = converseUsage(res.usage);
   return {
     id: newCompletionId(),
@@ -161,7 +184,12 @@ export function fromConverseResponse(provider: string, model: string, res: Conve
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        message: {
+          role: 'assistant',
+          content: text === '' && toolCalls.length > 0 ? null : text,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          ...(thinking.length > 0 ? { reasoning_content: reasoning, thinking_blocks: thinking } : {}),
+        },
         finish_reason: finishReason(res.stopReason),
         logprobs: null,
       },

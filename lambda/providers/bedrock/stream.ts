@@ -5,7 +5,7 @@
  */
 import type { ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
 import type { ChatCompletionChunk } from '../../core/openai-schema';
-import { finishChunk, newCompletionId, roleChunk, textChunk, toolCallChunk, usageChunk, type ChunkMeta } from '../shared/chunks';
+import { finishChunk, newCompletionId, reasoningChunk, roleChunk, textChunk, thinkingBlockChunk, toolCallChunk, usageChunk, type ChunkMeta } from '../shared/chunks';
 import { converseUsage, finishReason } from './converse';
 import { streamExceptionError } from './errors';
 
@@ -66,7 +66,13 @@ export class ConverseStreamTranslator {
         if (index === undefined || args === '') return [];
         return [toolCallChunk(this.meta, { index, function: { arguments: args } })];
       }
-      // reasoningContent, citations: nothing in OpenAI's chunk shape carries them.
+      const reasoning = delta?.reasoningContent;
+      if (reasoning) {
+        if (reasoning.text !== undefined) return reasoning.text === '' ? [] : [reasoningChunk(this.meta, reasoning.text)];
+        if (reasoning.signature !== undefined) return [thinkingBlockChunk(this.meta, { type: 'thinking', thinking: '', signature: reasoning.signature })];
+        if (reasoning.redactedContent !== undefined) return [thinkingBlockChunk(this.meta, { type: 'redacted_thinking', data: Buffer.from(reasoning.redactedContent).toString('base64') })];
+      }
+      // citations: nothing in OpenAI's chunk shape carries them.
       return [];
     }
     if (event.messageStop) {

@@ -1,6 +1,6 @@
 /** Building OpenAI-shaped chunks and completions from any provider's events. */
 import { randomUUID } from 'node:crypto';
-import type { ChatCompletionChunk, FinishReason, ToolCallDelta, Usage } from '../../core/openai-schema';
+import type { ChatCompletionChunk, FinishReason, ThinkingBlock, ToolCallDelta, Usage } from '../../core/openai-schema';
 
 export interface ChunkMeta {
   id: string;
@@ -28,6 +28,16 @@ export function roleChunk(meta: ChunkMeta): ChatCompletionChunk {
 
 export function textChunk(meta: ChunkMeta, text: string): ChatCompletionChunk {
   return deltaChunk(meta, { content: text });
+}
+
+/** A piece of the model's thinking text (`reasoning_content`, as DeepSeek and LiteLLM stream it). */
+export function reasoningChunk(meta: ChunkMeta, text: string): ChatCompletionChunk {
+  return deltaChunk(meta, { reasoning_content: text });
+}
+
+/** A thinking block's closing signature (a `thinking` block with empty text) or a whole redacted block. */
+export function thinkingBlockChunk(meta: ChunkMeta, block: ThinkingBlock): ChatCompletionChunk {
+  return deltaChunk(meta, { thinking_blocks: [block] });
 }
 
 export function toolCallChunk(meta: ChunkMeta, call: ToolCallDelta): ChatCompletionChunk {

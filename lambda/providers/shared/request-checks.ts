@@ -5,7 +5,7 @@
  */
 import { BadRequestError, UnsupportedParameterError } from '../../core/errors';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../core/json-depth';
-import type { CacheControl, ChatCompletionRequest, ChatMessage, ContentPart, SystemMessage, ToolCall } from '../../core/openai-schema';
+import type { CacheControl, ChatCompletionRequest, ChatMessage, ContentPart, SystemMessage, ThinkingBlock, ToolCall } from '../../core/openai-schema';
 
 type Check = (req: ChatCompletionRequest) => boolean;
 
@@ -98,6 +98,8 @@ export interface BlockBuilders<B> {
   image(source: ImageSource, param: string, provider: string): B;
   toolUse(call: ToolCall, input: Record<string, unknown>): B;
   toolResult(toolCallId: string, text: string): B;
+  /** An assistant turn's thinking block, sent back as the model signed it; upstreams without one drop them. */
+  thinking?(block: ThinkingBlock): B;
   /** A block the client marked for prompt caching (`cache_control`): Anthropic marks the block, Converse adds a cache point after it. */
   cached(block: B, cache: CacheControl): B[];
 }
@@ -153,13 +155,15 @@ function mapMessage<B>(provider: string, message: Exclude<ChatMessage, SystemMes
     case 'user':
       return { role: 'user', content: userBlocks(provider, message.content, i, build) };
     case 'assistant': {
+      // Thinking first: Anthropic wants an assistant turn's thinking before its text and tool calls.
+      const thinking = build.thinking ? (message.thinking_blocks ?? []).map((b) => build.thinking!(b)) : [];
       const content = textBlocks(message.content ?? null, build);
       const cache = cacheOf(message.content);
       if (cache && content.length > 0) content.push(...build.cached(content.pop() as B, cache));
       (message.tool_calls ?? []).forEach((call, j) => {
         content.push(build.toolUse(call, parseToolArguments(call, `messages[${i}].tool_calls[${j}].function.arguments`)));
       });
-      return { role: 'assistant', content };
+      return { role: 'assistant', content: [...thinking, ...content] };
     }
     case 'tool':
       return { role: 'user', content: withCache(build, build.toolResult(message.tool_call_id, systemText(message)), cacheOf(message.content)) };

@@ -10,7 +10,8 @@ import { newMessageId, sseEvent, stopReason, toAnthropicUsage, type AnthropicMes
 
 export function fromChatCompletion(c: ChatCompletion, model: string, cost: number | undefined): AnthropicMessageOut {
   const choice = c.choices[0];
-  const content: ResponseBlock[] = [];
+  // Thinking first, as Anthropic orders a message's blocks.
+  const content: ResponseBlock[] = [...(choice?.message?.thinking_blocks ?? [])];
   const text = typeof choice?.message?.content === 'string' ? choice.message.content : '';
   if (text !== '') content.push({ type: 'text', text });
   for (const call of choice?.message?.tool_calls ?? []) content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseInput(call.function.arguments) });
@@ -35,7 +36,7 @@ function parseInput(args: string): unknown {
   }
 }
 
-type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; index: number; toolIndex: number };
+type OpenBlock = { kind: 'text' | 'thinking' | 'redacted'; index: number } | { kind: 'tool'; index: number; toolIndex: number };
 
 export class ChatToMessagesStream {
   private started = false;
@@ -58,6 +59,20 @@ export class ChatToMessagesStream {
     for (const choice of chunk.choices) {
       if (choice.index !== 0) continue;
       const delta = choice.delta as typeof choice.delta | undefined;
+      if (delta?.reasoning_content) {
+        text += delta.reasoning_content;
+        out.push(...this.thinkingBlock());
+        out.push(sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'thinking_delta', thinking: delta.reasoning_content } }));
+      }
+      for (const block of delta?.thinking_blocks ?? []) {
+        if (block.type === 'redacted_thinking') {
+          out.push(...this.startBlock(block, { kind: 'redacted', index: this.nextIndex }));
+          continue;
+        }
+        out.push(...this.thinkingBlock());
+        if (block.thinking) out.push(sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'thinking_delta', thinking: block.thinking } }));
+        if (block.signature) out.push(sseEvent('content_block_delta', { type: 'content_block_delta', index: this.open!.index, delta: { type: 'signature_delta', signature: block.signature } }));
+      }
       if (delta?.content) {
         text += delta.content;
         if (this.open?.kind !== 'text') out.push(...this.startBlock({ type: 'text', text: '' }, { kind: 'text', index: this.nextIndex }));
@@ -93,6 +108,12 @@ export class ChatToMessagesStream {
     this.started = true;
     const message: AnthropicMessageOut = { id: this.id, type: 'message', role: 'assistant', model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: toAnthropicUsage(undefined) };
     return sseEvent('message_start', { type: 'message_start', message });
+  }
+
+  /** The open thinking block, started (empty, as Anthropic starts one) if another block is open. */
+  private thinkingBlock(): Uint8Array[] {
+    if (this.open?.kind === 'thinking') return [];
+    return this.startBlock({ type: 'thinking', thinking: '', signature: '' }, { kind: 'thinking', index: this.nextIndex });
   }
 
   private startBlock(block: ResponseBlock, open: OpenBlock): Uint8Array[] {

@@ -5,6 +5,7 @@
  * adapter (Bedrock: Converse, with cache points for cache_control) and translated back (from-chat.ts).
  * Errors, before and after the first byte, are in Anthropic's shape.
  */
+import { UnsupportedParameterError } from '../../../core/errors';
 import { resolveModel } from '../../../core/routing';
 import type { ProviderCall } from '../../../providers/types';
 import { jsonResponse, parseJsonBody, readBodyText } from '../../http';
@@ -14,7 +15,7 @@ import { validateBody } from '../../validate-request';
 import { estimateMessagesInput } from './estimate';
 import { ChatToMessagesStream, fromChatCompletion } from './from-chat';
 import { completeNative, streamNative } from './passthrough';
-import { countTokensRequestSchema, messagesRequestSchema, systemText, type MessagesRequest } from './schema';
+import { countTokensRequestSchema, messagesBodySchema, systemText, type MessagesRequest } from './schema';
 import { toChatRequest } from './to-chat';
 import { anthropicErrorBody, anthropicStreamError } from './wire';
 
@@ -28,7 +29,7 @@ export const messages = defineSurface<MessagesCall>({
   name: 'messages',
   paths: ['/v1/messages'],
   kinds: ['anthropic', 'bedrock', 'openai-compatible'],
-  parse: (raw) => ({ raw: raw as Record<string, unknown>, body: validateBody(messagesRequestSchema, raw) }),
+  parse: (raw) => ({ raw: raw as Record<string, unknown>, body: validateBody(messagesBodySchema, raw) }),
   describe: ({ body }) => ({
     model: body.model,
     stream: body.stream === true,
@@ -41,8 +42,9 @@ export const messages = defineSurface<MessagesCall>({
   },
 
   async complete({ raw, body }, call) {
+    const thinking = thinkingBudget(body, call);
     if (call.provider.kind === 'anthropic') return completeNative(call, call.provider, raw);
-    const completion = await call.adapter.chat(chatCall(body, call));
+    const completion = await call.adapter.chat(chatCall(body, call, thinking));
     const usage = completion.usage;
     return {
       usage: usage ? { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens, cacheReadTokens: usage.prompt_tokens_details?.cached_tokens ?? 0, cacheWriteTokens: usage.prompt_tokens_details?.cache_write_tokens ?? 0, reasoningTokens: usage.completion_tokens_details?.reasoning_tokens ?? 0 } : undefined,
@@ -52,8 +54,9 @@ export const messages = defineSurface<MessagesCall>({
   },
 
   openStream({ raw, body }, call) {
+    const thinking = thinkingBudget(body, call);
     if (call.provider.kind === 'anthropic') return streamNative(call, call.provider, raw);
-    const chunks = call.adapter.chatStream(chatCall(body, call))[Symbol.asyncIterator]();
+    const chunks = call.adapter.chatStream(chatCall(body, call, thinking))[Symbol.asyncIterator]();
     const translator = new ChatToMessagesStream(call.target.model, call.cost);
     return mapFrames(chunks, (c) => translator.frame(c), () => translator.end());
   },
@@ -62,8 +65,30 @@ export const messages = defineSurface<MessagesCall>({
   streamError: anthropicStreamError,
 });
 
-function chatCall(body: MessagesRequest, call: TargetCall): ProviderCall {
-  return { request: toChatRequest(call.target.provider, body, call.target.model), signal: call.signal, apiKey: call.apiKey, maxOutputTokens: call.maxOutputTokens };
+function chatCall(body: MessagesRequest, call: TargetCall, thinking: ProviderCall['thinking']): ProviderCall {
+  // Of the chat adapters only Bedrock's takes thinking (Anthropic models there); the others refuse it.
+  const thinks = call.provider.kind === 'bedrock';
+  return {
+    request: toChatRequest(call.target.provider, body, call.target.model, thinks),
+    signal: call.signal,
+    apiKey: call.apiKey,
+    maxOutputTokens: call.maxOutputTokens,
+    ...(thinks && thinking ? { thinking } : {}),
+  };
+}
+
+/**
+ * Thinking tokens are output tokens: the budget must fit below the max_tokens actually sent, which is the
+ * gateway's output cap on this target (alias or model maximum), not only what the client asked for.
+ * Too large for this target's cap: the next target may have room (400 naming the field when none has).
+ */
+function thinkingBudget(body: MessagesRequest, call: TargetCall): ProviderCall['thinking'] {
+  if (body.thinking?.type !== 'enabled') return undefined;
+  const budget = body.thinking.budget_tokens;
+  if (budget >= call.maxOutputTokens) {
+    throw new UnsupportedParameterError(call.target.provider, 'thinking.budget_tokens', `the thinking budget (${budget}) must be less than max_tokens, which is ${call.maxOutputTokens} on this target after the gateway's output cap`);
+  }
+  return { budgetTokens: budget };
 }
 
 /** Tollgate's count (o200k, as admission counts), not Anthropic's tokenizer: free, and the same for every target. */

@@ -1,5 +1,6 @@
 /**
- * Messages to an `anthropic` target: the client's own body (only `model` replaced by the upstream id) and
+ * Messages to an `anthropic` target: the client's own body (only `model` replaced by the upstream id, and
+ * `max_tokens` by the gateway's output cap when that is lower) and
  * its `anthropic-version` / `anthropic-beta` headers go upstream as they are, and the answer comes back
  * event for event. The relay reads what it meters on the way: usage from `message_start` and the
  * cumulative `message_delta` (where `usage.cost` is added), text for the content log.
@@ -27,7 +28,9 @@ function open(call: TargetCall, provider: AnthropicProvider, raw: Record<string,
     provider: call.target.provider,
     url: messagesUrl(provider),
     headers,
-    body: { ...raw, model: call.target.model, stream },
+    // max_tokens: the effective output cap (the client's, or lower under an alias or model maximum) is the one
+    // admission priced, so it is the one sent.
+    body: { ...raw, model: call.target.model, max_tokens: call.maxOutputTokens, stream },
     signal: call.signal,
     errorMessage: commonErrorMessage,
     apiKey: call.apiKey,
@@ -58,6 +61,7 @@ function textOf(content: unknown[]): string {
   for (const b of content) {
     if (!isRecord(b)) continue;
     if (typeof b.text === 'string') text += b.text;
+    else if (typeof b.thinking === 'string') text += b.thinking;
     else if (b.type === 'tool_use') text += String(b.name) + JSON.stringify(b.input ?? {});
   }
   return text;
@@ -102,7 +106,7 @@ async function* nativeFrames(call: TargetCall, provider: AnthropicProvider, raw:
         }
         case 'content_block_delta': {
           const d = isRecord(data.delta) ? data.delta : {};
-          const text = typeof d.text === 'string' ? d.text : typeof d.partial_json === 'string' ? d.partial_json : undefined;
+          const text = typeof d.text === 'string' ? d.text : typeof d.partial_json === 'string' ? d.partial_json : typeof d.thinking === 'string' ? d.thinking : undefined;
           yield { bytes: relayed(type, event.data), text };
           break;
         }

@@ -87,6 +87,11 @@ export const messagesRequestSchema = z.looseObject({
   tool_choice: toolChoice.optional(),
   thinking: thinking.optional(),
 });
+/** Checked on the request (a 400 before admission): thinking tokens are output tokens, inside max_tokens. */
+export const messagesBodySchema = messagesRequestSchema.refine((r) => r.thinking?.type !== 'enabled' || r.thinking.budget_tokens < r.max_tokens, {
+  message: 'thinking.budget_tokens must be less than max_tokens',
+  path: ['thinking', 'budget_tokens'],
+});
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 
 /** POST /v1/messages/count_tokens: the same body without max_tokens. */

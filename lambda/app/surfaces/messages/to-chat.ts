@@ -2,11 +2,12 @@
  * Messages request → the canonical chat request, for targets that are not Anthropic (Bedrock through the
  * Converse adapter, OpenAI-compatible hosts). What chat cannot carry is refused with an
  * UnsupportedParameterError (the router then tries the next target; 400 naming the field if none can):
- * top_k, extended thinking, server tools, block types added after this was written. Thinking blocks in the
- * history are Anthropic's own signed output and mean nothing elsewhere: they are left out.
+ * top_k, extended thinking on targets other than Anthropic models on Bedrock, server tools, block types
+ * added after this was written. Thinking blocks in the history are Anthropic's own signed output: they go
+ * along when thinking is on (to Bedrock), and mean nothing elsewhere (left out).
  */
 import { UnsupportedParameterError } from '../../../core/errors';
-import type { ChatCompletionRequest, ChatMessage, ContentPart, TextPart, Tool, ToolCall } from '../../../core/openai-schema';
+import type { ChatCompletionRequest, ChatMessage, ContentPart, TextPart, ThinkingBlock, Tool, ToolCall } from '../../../core/openai-schema';
 import type { ContentBlock, MessageParam, MessagesRequest, TextBlock, ToolResultBlock } from './schema';
 
 /** Top-level fields the translation understands; anything else is Anthropic-only. */
@@ -26,14 +27,19 @@ const TRANSLATABLE = new Set([
   'thinking',
 ]);
 
-export function toChatRequest(provider: string, req: MessagesRequest, model: string): ChatCompletionRequest {
+/**
+ * `thinks`: the target takes extended thinking (Bedrock: ProviderCall.thinking); then the history's
+ * thinking blocks go along, as a tool loop with thinking must send them back.
+ */
+export function toChatRequest(provider: string, req: MessagesRequest, model: string, thinks = false): ChatCompletionRequest {
   for (const key of Object.keys(req)) if (!TRANSLATABLE.has(key)) throw new UnsupportedParameterError(provider, key);
   if (req.top_k !== undefined) throw new UnsupportedParameterError(provider, 'top_k');
-  if (req.thinking?.type === 'enabled') throw new UnsupportedParameterError(provider, 'thinking', 'extended thinking needs an Anthropic target');
+  const thinking = req.thinking?.type === 'enabled';
+  if (thinking && !thinks) throw new UnsupportedParameterError(provider, 'thinking', 'extended thinking needs an Anthropic model (on Anthropic or Bedrock)');
   const messages: ChatMessage[] = [];
   const system = systemMessage(req.system);
   if (system) messages.push(system);
-  req.messages.forEach((m, i) => messages.push(...toChatMessages(provider, m, i)));
+  req.messages.forEach((m, i) => messages.push(...toChatMessages(provider, m, i, thinking)));
   const out: ChatCompletionRequest = { model, messages, max_tokens: req.max_tokens };
   if (req.stream) out.stream = true;
   if (req.temperature !== undefined) out.temperature = req.temperature;
@@ -70,9 +76,9 @@ function textPart(b: TextBlock): TextPart {
   return { type: 'text', text: b.text, ...(b.cache_control ? { cache_control: b.cache_control } : {}) };
 }
 
-function toChatMessages(provider: string, m: MessageParam, i: number): ChatMessage[] {
+function toChatMessages(provider: string, m: MessageParam, i: number, thinking: boolean): ChatMessage[] {
   if (typeof m.content === 'string') return [m.role === 'user' ? { role: 'user', content: m.content } : { role: 'assistant', content: m.content }];
-  return m.role === 'user' ? userMessages(provider, m.content, i) : [assistantMessage(provider, m.content, i)];
+  return m.role === 'user' ? userMessages(provider, m.content, i) : [assistantMessage(provider, m.content, i, thinking)];
 }
 
 /** Tool results become tool messages (first: they answer the previous assistant turn), the rest one user message. */
@@ -123,11 +129,14 @@ function toolMessage(provider: string, b: ToolResultBlock, param: string): ChatM
   return { role: 'tool', tool_call_id: b.tool_use_id, content: simple ? parts.map((p) => p.text).join('') : parts };
 }
 
-function assistantMessage(provider: string, blocks: ContentBlock[], i: number): ChatMessage {
+function assistantMessage(provider: string, blocks: ContentBlock[], i: number, thinking: boolean): ChatMessage {
   let text = '';
   const toolCalls: ToolCall[] = [];
+  const thoughts: ThinkingBlock[] = [];
   blocks.forEach((b, j) => {
     if (b.type === 'text') text += (b as TextBlock).text;
+    else if (thinking && b.type === 'thinking') thoughts.push({ type: 'thinking', thinking: String(b.thinking), signature: String(b.signature ?? '') });
+    else if (thinking && b.type === 'redacted_thinking') thoughts.push({ type: 'redacted_thinking', data: String(b.data) });
     else if (b.type === 'tool_use') {
       const use = b as Extract<ContentBlock, { type: 'tool_use' }> & { id: string; name: string; input: Record<string, unknown> };
       toolCalls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: JSON.stringify(use.input) } });
@@ -135,5 +144,10 @@ function assistantMessage(provider: string, blocks: ContentBlock[], i: number): 
       throw new UnsupportedParameterError(provider, `messages[${i}].content[${j}]`, `content block '${b.type}'`);
     }
   });
-  return { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) };
+  return {
+    role: 'assistant',
+    content: text === '' && toolCalls.length > 0 ? null : text,
+    ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+    ...(thoughts.length > 0 ? { thinking_blocks: thoughts } : {}),
+  };
 }
