@@ -154,6 +154,7 @@ async function runPipeline<Req>(surface: Surface<Req>, request: Request, env: Ro
     request: described.hints,
     estimate: described.estimate,
     model: model.name,
+    stream: described.stream,
     modelConfig: model.config,
     targets: model.config.targets,
     now: startedAt,

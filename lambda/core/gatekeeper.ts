@@ -45,6 +45,8 @@ export interface AdmissionRequest {
   estimate: RequestEstimate;
   /** The model name the client sent (alias or provider/model). */
   model: string;
+  /** Streamed response (kept on the lease index entry, so a `lost` record says how it was asked for). */
+  stream?: boolean;
   modelConfig: ModelConfig;
   /** Ordered targets the router may try; worst-case cost is priced over all of them. */
   targets: ReadonlyArray<TargetConfig>;

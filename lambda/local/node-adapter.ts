@@ -16,7 +16,9 @@ export interface NodeListenerOptions {
 
 export function createNodeListener(app: GatewayApp, opts: NodeListenerOptions = {}) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    void serve(app, req, res, opts).catch(() => {
+    // The response itself is tracked too: a stream cut by a shutdown settles only once its relay has seen
+    // the cancel, and the server must not close the store before that settlement was handed over.
+    const serving = serve(app, req, res, opts).catch(() => {
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' } }));
@@ -24,6 +26,7 @@ export function createNodeListener(app: GatewayApp, opts: NodeListenerOptions = 
         res.destroy();
       }
     });
+    opts.track?.(serving);
   };
 }
 
@@ -68,14 +71,22 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
   res.flushHeaders();
   const reader = (response.body as NodeReadableStream<Uint8Array>).getReader();
   const batch = new WriteBatch(res);
+  // A client that leaves cancels the stream at once (the upstream stops, settlement starts), not at the
+  // upstream's next chunk, which may be far away; the pending read then ends as done.
+  let cancelling: Promise<void> | undefined;
+  const cancel = () => (cancelling ??= reader.cancel().catch(() => undefined));
+  abort.signal.addEventListener('abort', () => void cancel(), { once: true });
   try {
     for (;;) {
       if (abort.signal.aborted) {
-        await reader.cancel();
+        await cancel();
         return;
       }
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        if (cancelling) return void (await cancelling);
+        break;
+      }
       if (!batch.write(value) && !batch.flush()) await drained(res, abort.signal);
     }
     batch.flush();

@@ -254,6 +254,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       environment: attribution.environment,
       feature: attribution.feature,
       model: req.model,
+      stream: req.stream,
       reservedMicros: reserveMicros,
       softBudgets: softBudgets.length > 0 ? softBudgets : undefined,
     };

@@ -135,3 +135,26 @@ export async function streamOnce(client: OpenAI, maxTokens: number, onFirstChunk
     return { ok: false, status: e.status, code: e.code, requestId, message: e.message ?? String(err) };
   }
 }
+
+/**
+ * Jest hooks for a file of process tests: one OpenAI double for the file; processes still running and
+ * temp folders are killed and removed after each test. Use `fx.upstream` inside tests (set in beforeAll).
+ */
+export function processFixture(startUpstream: () => Promise<{ close(): Promise<void> }>) {
+  const fx = { cleanups: [] as Array<() => void>, running: [] as GatewayProcess[] };
+  let upstream: { close(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    upstream = await startUpstream();
+  });
+  afterEach(async () => {
+    for (const p of fx.running.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await p.exited;
+    }
+    for (const c of fx.cleanups.splice(0)) c();
+  });
+  afterAll(async () => {
+    await upstream?.close();
+  });
+  return { ...fx, upstream: () => upstream };
+}
