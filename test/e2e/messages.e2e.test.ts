@@ -1,7 +1,8 @@
 /**
  * POST /v1/messages end to end: the official @anthropic-ai/sdk against the local gateway (DynamoDB Local),
  * routed to the Anthropic double (passthrough), the Bedrock double (Converse) and the OpenAI double
- * (chat translation); metered into usage records, budgets and RPM holding, errors in Anthropic's shape.
+ * (chat translation); metered into usage records, a hard budget and RPM holding under concurrency, errors in
+ * Anthropic's shape.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { periods, startRig, ANTHROPIC_UPSTREAM_KEY, type Rig } from './support/harness';
@@ -253,6 +254,44 @@ describe('count_tokens and errors in Anthropic shape', () => {
     await expect(stream.finalMessage()).rejects.toBeInstanceOf(Anthropic.APIError);
     const [record] = await records(keyId);
     expect(record).toMatchObject({ status: 'stream_error' });
+  });
+
+  it('holds a hard budget under 40 concurrent Messages requests (streamed and not, Anthropic and Bedrock): spend never passes the cap, the refused get Anthropic 429s and are not metered', async () => {
+    // Usage as large as the prompt really is: 'x' is 7 tokens as admission counts it (priming, message, text).
+    // An upstream reporting more input than the prompt holds is pricing's reconciliation, not this test.
+    rig.anthropic.setDefault({ kind: 'ok', text: 'ok', usage: { promptTokens: 7, completionTokens: 50 } });
+    rig.bedrock.setDefault({ kind: 'ok', text: 'ok', usage: { promptTokens: 7, completionTokens: 50 } });
+    // Sonnet 4.5 worst case per request: 7 × $3 + 50 × $15 per M = 771 µ$; Haiku regional: 7 × $1.10 + 50 × $5.50 = 282.7 µ$.
+    const capUsd = 0.005;
+    const { apiKey, keyId } = await rig.newKey({ name: 'msg-budget', budgets: [{ scope: 'key', period: 'day', limitUsd: capUsd, mode: 'hard' }] });
+    const client = anthropic(apiKey);
+    const body = (i: number) => ({ model: i % 2 === 0 ? 'claude' : 'haiku', max_tokens: 50, messages: [{ role: 'user' as const, content: 'x' }] });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 4 < 2 ? client.messages.create(body(i)) : client.messages.stream(body(i)).finalMessage()).then(
+          () => 'ok' as const,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    const ok = results.filter((r) => r === 'ok').length;
+    const refused = results.filter((r) => r !== 'ok');
+    expect(ok).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const e of refused) {
+      expect(e).toBeInstanceOf(Anthropic.RateLimitError);
+      expect((e as InstanceType<typeof Anthropic.RateLimitError>).error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', message: expect.stringMatching(/budget/i) } });
+    }
+    const metered = await records(keyId);
+    expect(metered).toHaveLength(ok);
+    expect(metered.every((r) => r.status === 'success')).toBe(true);
+    const spent = metered.reduce((n, r) => n + r.costMicros, 0);
+    // Admission leases may still hold headroom for the next requests; once given back nothing stays reserved.
+    await rig.gateway.runtime.gatekeeper.releaseLeases();
+    const budget = await rig.gateway.runtime.gatekeeper.usage.budget('key', keyId, periods().day);
+    expect(budget.spentMicros).toBe(spent);
+    expect(budget.spentMicros).toBeLessThanOrEqual(capUsd * 1e6);
+    expect(budget.reservedMicros).toBe(0);
   });
 
   it('holds RPM under 20 concurrent Messages requests', async () => {
