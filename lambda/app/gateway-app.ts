@@ -6,7 +6,7 @@ import type { TollgateConfig } from '../core/config';
 import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
 import type { Gatekeeper } from '../core/gatekeeper';
 import type { ProviderAdapter } from '../providers/types';
-import { jsonResponse } from './http';
+import { jsonResponse, requireJsonContentType } from './http';
 import type { RequestObserver } from './observer';
 import type { Route } from './pipeline';
 import type { ProviderKeySource } from './provider-keys';
@@ -51,6 +51,7 @@ export function createGatewayApp(deps: GatewayDeps): GatewayApp {
       try {
         if (route) {
           if (request.method !== 'POST') throw new MethodNotAllowedError(request.method, path);
+          requireJsonContentType(request.headers);
           return await route.handle(request, { deps, ctx, requestId, baseHeaders: base, now, seen });
         }
         if (path === MODELS_PATH) {

@@ -1,11 +1,26 @@
 /** Small HTTP helpers shared by the app: JSON and error responses, bounded body reading. */
-import { BadRequestError, PayloadTooLargeError } from '../core/errors';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../core/errors';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
+}
+
+/** `application/json` and `application/<anything>+json`, any parameters (charset), any case. */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
+
+/**
+ * A POST body must be declared JSON, or not declared at all (raw HTTP clients, API Gateway test events):
+ * `text/plain` (fetch with a string body), `application/x-www-form-urlencoded` (curl -d without -H) and
+ * the rest are refused with 415 before the body is read, as OpenAI refuses them.
+ */
+export function requireJsonContentType(headers: Headers): void {
+  const declared = headers.get('content-type');
+  if (declared === null) return;
+  const mediaType = declared.split(';', 1)[0].trim();
+  if (!JSON_MEDIA_TYPE.test(mediaType)) throw new UnsupportedMediaTypeError(declared);
 }
 
 /**

@@ -72,6 +72,22 @@ export class PayloadTooLargeError extends GatewayError {
   }
 }
 
+/**
+ * A body not declared as JSON. OpenAI answers `unsupported_content_type` (with a 400); the status here is
+ * HTTP's own for it, 415, with OpenAI's code, so clients that switch on the code see the same thing.
+ */
+export class UnsupportedMediaTypeError extends GatewayError {
+  constructor(contentType: string) {
+    const shown = /^[\x20-\x7e]{0,100}$/.test(contentType) ? `'${contentType}'` : 'this';
+    super(
+      415,
+      'invalid_request_error',
+      `Unsupported content type: ${shown}. This endpoint only accepts JSON bodies: send the header 'Content-Type: application/json' (with curl: -H 'Content-Type: application/json').`,
+      { code: 'unsupported_content_type' },
+    );
+  }
+}
+
 export class AuthenticationError extends GatewayError {
   constructor(message = 'Invalid or missing API key.', opts: GatewayErrorOptions = {}) {
     super(401, 'authentication_error', message, { code: 'invalid_api_key', ...opts });

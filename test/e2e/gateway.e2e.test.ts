@@ -251,6 +251,31 @@ describe('Bad input never reaches an upstream and is never metered', () => {
     expect(await records(requestId)).toEqual([]);
   });
 
+  it.each([
+    ['text/plain;charset=UTF-8', 'fetch with a string body and no header'],
+    ['application/x-www-form-urlencoded', 'curl -d without -H'],
+    ['multipart/form-data; boundary=x', 'a form upload'],
+  ])('a body declared %s (%s) → 415 unsupported_content_type, before anything else', async (type) => {
+    const counts = [rig.openai, rig.anthropic, rig.bedrock, rig.flaky].map((d) => d.requests.length);
+    const res = await raw(JSON.stringify({ model: 'gpt', messages: [{ role: 'user', content: 'x' }] }), { 'content-type': type });
+    expect(res.status).toBe(415);
+    const json = (await res.json()) as { error: { message: string; type: string; code: string } };
+    expect(json.error).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_content_type' });
+    expect(json.error.message).toContain("Content-Type: application/json");
+    expect([rig.openai, rig.anthropic, rig.bedrock, rig.flaky].map((d) => d.requests.length)).toEqual(counts);
+    expect(await records(res.headers.get('x-tollgate-request-id')!)).toEqual([]);
+  });
+
+  it.each([['application/json; charset=utf-8'], ['APPLICATION/JSON'], ['application/vnd.api+json'], [undefined]])('a body declared %s is read as JSON', async (type) => {
+    const res = await fetch(`${rig.gateway.url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, ...(type ? { 'content-type': type } : {}) },
+      // A Blob without a type: fetch sends no content-type at all.
+      body: new Blob([JSON.stringify({ model: 'gpt', messages: [{ role: 'user', content: 'x' }] })]),
+    });
+    expect(res.status).toBe(200);
+  });
+
   it('refuses a field the only target cannot honour with 400 naming the param', async () => {
     const err = await client.chat.completions.create({ model: 'claude', n: 2, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
@@ -286,7 +311,7 @@ describe('Keys', () => {
     const narrow = await rig.newKey({ name: 'narrow', allowedModels: ['claude'] });
     const denied = await call(narrow.apiKey, 'gpt');
     expect(denied.status).toBe(403);
-    const noKey = await fetch(`${rig.gateway.url}/chat/completions`, { method: 'POST', body: '{}' });
+    const noKey = await fetch(`${rig.gateway.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(noKey.status).toBe(401);
   });
 

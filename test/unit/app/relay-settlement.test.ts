@@ -44,7 +44,7 @@ function harness(adapter: Partial<ProviderAdapter>, attribution: Partial<Attribu
 
 function post(h: Harness, body: Record<string, unknown>, signal?: AbortSignal) {
   return h.app.fetch(
-    new Request('http://gw/v1/chat/completions', { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], ...body }), signal }),
+    new Request('http://gw/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], ...body }), signal }),
     { waitUntil: (p) => void h.pending.push(p) },
   );
 }
