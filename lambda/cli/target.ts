@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LOCAL_TABLES, localDynamoClient, openLocalStore, type StoreTables } from '../local/embedded-dynamo';
+import { DUMMY_CREDENTIALS, LOCAL_TABLES, localDynamoClient, openLocalStore, type StoreTables } from '../local/embedded-dynamo';
 import { UsageError } from './args';
 
 export type Target =
@@ -115,7 +115,7 @@ export async function openTarget(target: Target, deps: { stackOutputs?: StackOut
       // An endpoint is DynamoDB Local or dynalite: fixed dummy credentials, never the operator's real ones.
       const client = target.endpoint
         ? target.region
-          ? new DynamoDBClient({ endpoint: target.endpoint, region: target.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
+          ? new DynamoDBClient({ endpoint: target.endpoint, region: target.region, credentials: DUMMY_CREDENTIALS })
           : localDynamoClient(target.endpoint)
         : new DynamoDBClient({ region: target.region });
       const where = target.endpoint ?? 'AWS';

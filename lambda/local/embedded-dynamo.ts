@@ -6,10 +6,18 @@
  * LevelDB locks its folder, so only one process can open it. The process that opens it writes the
  * endpoint to `<dataDir>/endpoint.json`; another process (the admin CLI while `npm start` runs) finds
  * the live endpoint there and talks to it instead of opening the folder.
+ *
+ * Locked down, since the store holds the key hashes and the budgets: it listens on 127.0.0.1 only, and
+ * dynalite (which checks no signature and answers CORS for any origin) sits behind a guard that refuses
+ * every request not signed with this start's random access key id (written, with the endpoint, to
+ * `endpoint.json`, mode 0600: only the user who runs the server can read it), every browser request (an
+ * `Origin` header or a preflight) and every query-string signature. The key id is 128 random bits; the
+ * guard compares it (constant time), it does not recompute the SigV4 signature.
  */
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ensureTables } from '../store/create-tables';
@@ -19,8 +27,15 @@ export interface StoreTables {
   ledger: string;
 }
 
+/** The store's per-start credentials (dynalite checks none; the guard checks the access key id). */
+export interface StoreCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
 export interface LocalStore {
   endpoint: string;
+  credentials: StoreCredentials;
   client: DynamoDBClient;
   tables: StoreTables;
   /** True when this process runs the dynalite server (false: attached to another process's server). */
@@ -31,21 +46,51 @@ export interface LocalStore {
 export interface LocalStoreOptions {
   /** Folder for persistent data; in memory when undefined. */
   dataDir?: string;
-  host?: string;
-  /** dynalite port; 0 picks a free one. */
+  /** dynalite port on 127.0.0.1; 0 picks a free one. */
   port?: number;
   tables?: StoreTables;
 }
 
 export const LOCAL_TABLES: StoreTables = { keys: 'tollgate-keys', ledger: 'tollgate-ledger' };
 
-/** Fixed dummy credentials: dynalite does not check them, and the SDK must not look for real ones. */
-export function localDynamoClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 3,
+/** Dummy credentials for a DynamoDB Local or dynalite endpoint given by hand (never the operator's real ones). */
+export const DUMMY_CREDENTIALS: StoreCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** A client for a local endpoint with the given credentials (the SDK must not look for real ones). */
+export function localDynamoClient(endpoint: string, credentials: StoreCredentials = DUMMY_CREDENTIALS): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: 'local', credentials, maxAttempts: 3 });
+}
+
+/** `Credential=<access key id>/<date>/<region>/<service>/aws4_request` in a SigV4 Authorization header. */
+const SIGV4_CREDENTIAL = /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\//;
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function refuse(res: ServerResponse, status: number, type: string, message: string): void {
+  const body = JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message });
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+}
+
+/** Puts the guard in front of dynalite's own request handler on the same server (no extra hop). */
+function guardStore(server: Server, accessKeyId: string): void {
+  const handlers = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.headers.origin !== undefined || req.method === 'OPTIONS') {
+      req.resume();
+      return refuse(res, 403, 'AccessDeniedException', 'The local store does not serve browsers.');
+    }
+    const given = SIGV4_CREDENTIAL.exec(req.headers.authorization ?? '')?.[1];
+    if (given === undefined || !sameSecret(given, accessKeyId)) {
+      req.resume();
+      return refuse(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    }
+    for (const handler of handlers) handler.call(server, req, res);
   });
 }
 
@@ -61,22 +106,25 @@ export async function openLocalStore(opts: LocalStoreOptions = {}): Promise<Loca
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as typeof import('dynalite');
   const server: Server = dynalite({ path: opts.dataDir ? join(opts.dataDir, 'db') : undefined, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const host = opts.host ?? '127.0.0.1';
+  const credentials: StoreCredentials = { accessKeyId: `TG${randomBytes(16).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64url') };
+  guardStore(server, credentials.accessKeyId);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
-  const endpoint = `http://${host}:${(server.address() as AddressInfo).port}`;
-  const client = localDynamoClient(endpoint);
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = localDynamoClient(endpoint, credentials);
   await ensureTables(client, tables);
   const marker = opts.dataDir ? join(opts.dataDir, 'endpoint.json') : undefined;
-  // Only the user who runs the server may read where its store listens.
+  // Only the user who runs the server may read where its store listens and the key it accepts.
   if (marker) {
-    writeFileSync(marker, JSON.stringify({ endpoint, pid: process.pid }) + '\n', { mode: 0o600 });
+    rmSync(marker, { force: true }); // a marker left by an earlier run (maybe readable by others) is not reused
+    writeFileSync(marker, JSON.stringify({ endpoint, pid: process.pid, ...credentials }) + '\n', { mode: 0o600 });
     chmodSync(marker, 0o600); // a marker left by an earlier run keeps its old mode otherwise
   }
   return {
     endpoint,
+    credentials,
     client,
     tables,
     owner: true,
@@ -93,12 +141,16 @@ async function attachToRunning(dataDir: string, tables: StoreTables): Promise<Lo
   const marker = join(dataDir, 'endpoint.json');
   if (!existsSync(marker)) return undefined;
   let endpoint: string;
+  let credentials: StoreCredentials;
   try {
-    endpoint = (JSON.parse(readFileSync(marker, 'utf8')) as { endpoint: string }).endpoint;
+    const written = JSON.parse(readFileSync(marker, 'utf8')) as { endpoint: string } & Partial<StoreCredentials>;
+    if (!written.accessKeyId || !written.secretAccessKey) return undefined; // written before the store was locked down: stale
+    endpoint = written.endpoint;
+    credentials = { accessKeyId: written.accessKeyId, secretAccessKey: written.secretAccessKey };
   } catch {
     return undefined;
   }
-  const client = localDynamoClient(endpoint);
+  const client = localDynamoClient(endpoint, credentials);
   try {
     await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(1_000) });
   } catch {
@@ -106,5 +158,5 @@ async function attachToRunning(dataDir: string, tables: StoreTables): Promise<Lo
     return undefined; // stale marker: the process that wrote it is gone
   }
   await ensureTables(client, tables);
-  return { endpoint, client, tables, owner: false, close: async () => client.destroy() };
+  return { endpoint, credentials, client, tables, owner: false, close: async () => client.destroy() };
 }

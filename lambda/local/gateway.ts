@@ -67,9 +67,9 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   const dynamo = ownStore
     ? new DynamoDBClient({
         endpoint: ownStore.endpoint,
-        // As localDynamoClient: dynalite does not check credentials, and the SDK must not look for real ones.
+        // The store's per-start credentials (its guard refuses any other); never the operator's real ones.
         region: 'local',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        credentials: ownStore.credentials,
         maxAttempts: 3,
         requestHandler: dynamoRequestHandler(),
       })

@@ -13,7 +13,8 @@ import type { AdmissionRequest, RequestOutcome } from '../../lambda/core/gatekee
 import { costMicros, priceFor } from '../../lambda/core/pricing';
 import { openLocalStore, type LocalStore } from '../../lambda/local/embedded-dynamo';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../lambda/store/dynamo-gatekeeper';
-import { hashApiKey } from '../../lambda/store/key-store';
+import { hashApiKey, KeyStore } from '../../lambda/store/key-store';
+import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient } from '../support/dynamodb-local';
 
 const REPO = join(__dirname, '..', '..');
 const BIN = join(REPO, 'bin', 'tollgate.cjs');
@@ -327,7 +328,22 @@ describe('Targets', () => {
   }, 120_000);
 
   it('talks to a DynamoDB endpoint given with --endpoint', async () => {
-    const out = await ok(['keys', 'list', '--all', '--json', '--endpoint', store.endpoint], { TOLLGATE_DATA_DIR: join(tempDir(), 'unused') });
-    expect((JSON.parse(out) as Array<{ name: string }>).map((k) => k.name)).toContain('search-prod');
+    const local = testDynamoClient();
+    const tables = await createTestTables(local, 'cli-endpoint');
+    try {
+      await new KeyStore({ client: local, table: tables.keys }).create({ name: 'on-dynamodb-local' });
+      const out = await ok(['keys', 'list', '--all', '--json', '--endpoint', process.env[ENDPOINT_ENV]!, '--keys-table', tables.keys, '--ledger-table', tables.ledger], { TOLLGATE_DATA_DIR: join(tempDir(), 'unused') });
+      expect((JSON.parse(out) as Array<{ name: string }>).map((k) => k.name)).toEqual(['on-dynamodb-local']);
+    } finally {
+      await deleteTestTables(local, tables);
+      local.destroy();
+    }
+  }, 60_000);
+
+  it('cannot reach the embedded store through --endpoint: it takes only its per-start credentials (use the data folder)', async () => {
+    const r = await cli(['keys', 'list', '--all', '--json', '--endpoint', store.endpoint], { TOLLGATE_DATA_DIR: join(tempDir(), 'unused') });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).not.toContain('search-prod');
   }, 60_000);
 });

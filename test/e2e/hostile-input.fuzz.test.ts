@@ -109,7 +109,7 @@ const nasty = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.constantFrom(null, true, -1, 0, 1e308, -1e308, 2 ** 53 + 1, 1.5, '', '\u0000', '__proto__', 'constructor', '💥'.repeat(50), 'x'.repeat(5_000)),
   fc.constantFrom('gpt', 'claude', 'nova', 'embed', 'resilient', 'openai/gpt-4o-mini', '../gpt', 'gpt\u0000', 'GPT'),
-  fc.integer({ min: 0, max: 60 }).map((d) => JSON.parse('['.repeat(d) + ']'.repeat(d)) as unknown),
+  fc.integer({ min: 1, max: 60 }).map((d) => JSON.parse('['.repeat(d) + ']'.repeat(d)) as unknown),
   fc.constant({ __proto__: { polluted: true } }),
 );
 
