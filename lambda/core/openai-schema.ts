@@ -82,6 +82,8 @@ const tool = z.object({
     parameters: jsonObject.optional(),
     strict: z.boolean().nullable().optional(),
   }),
+  /** Prompt caching up to and including this tool (LiteLLM's placement): as `cache_control` on content parts. */
+  cache_control: cacheControl.optional(),
 });
 export type Tool = z.infer<typeof tool>;
 

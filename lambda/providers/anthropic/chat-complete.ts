@@ -44,6 +44,7 @@ export function toAnthropicRequest(provider: string, req: ChatCompletionRequest,
       name: t.function.name,
       ...(t.function.description ? { description: t.function.description } : {}),
       input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+      ...(t.cache_control ? { cache_control: t.cache_control } : {}),
     }));
     const choice = toolChoice(req);
     if (choice) out.tool_choice = choice;

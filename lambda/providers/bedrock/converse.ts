@@ -104,13 +104,17 @@ function toToolConfig(provider: string, req: ChatCompletionRequest, messages: Me
     return undefined;
   }
   if (req.parallel_tool_calls === false) throw new UnsupportedParameterError(provider, 'parallel_tool_calls', 'Converse cannot disable parallel tool calls');
-  const tools: Tool[] = req.tools.map((t) => ({
-    toolSpec: {
-      name: t.function.name,
-      ...(t.function.description ? { description: t.function.description } : {}),
-      inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as Document },
-    },
-  }));
+  // A tool marked with cache_control gets a cache point after it, as content blocks do.
+  const tools: Tool[] = req.tools.flatMap((t): Tool[] => {
+    const spec: Tool = {
+      toolSpec: {
+        name: t.function.name,
+        ...(t.function.description ? { description: t.function.description } : {}),
+        inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as Document },
+      },
+    };
+    return t.cache_control ? [spec, CACHE_POINT] : [spec];
+  });
   const toolChoice = mapToolChoice(choice);
   return toolChoice ? { tools, toolChoice } : { tools };
 }

@@ -28,7 +28,8 @@ export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, 
     if (key === 'max_tokens' || key === 'max_completion_tokens') continue;
     body[key] = value;
   }
-  if (request.messages.some(hasCacheControl)) body.messages = request.messages.map(withoutCacheControl);
+  if (request.messages.some(hasGatewayFields)) body.messages = request.messages.map(withoutGatewayFields);
+  if (request.tools?.some((t) => t.cache_control !== undefined)) body.tools = request.tools.map(({ cache_control: _c, ...t }) => t);
   // Always capped, in exactly one field: the cap the gatekeeper priced, never the host's own default.
   body[cap.field] = cap.tokens;
   if (stream) {
@@ -43,15 +44,24 @@ export function toUpstreamBody(request: ChatCompletionRequest, stream: boolean, 
   return body;
 }
 
-/** Prompt caching markers are Anthropic's and Bedrock's: OpenAI-compatible hosts cache on their own and reject the field. */
+/**
+ * Prompt caching markers (on content parts and tools) and thinking blocks are Anthropic's and Bedrock's:
+ * OpenAI-compatible hosts cache on their own, have no signed thinking, and reject the fields.
+ */
 function hasCacheControl(m: ChatMessage): boolean {
   return Array.isArray(m.content) && m.content.some((p) => p.cache_control !== undefined);
 }
 
-function withoutCacheControl(m: ChatMessage): ChatMessage {
-  if (!hasCacheControl(m)) return m;
-  const content = (m.content as Array<Record<string, unknown>>).map(({ cache_control: _c, ...part }) => part);
-  return { ...m, content } as ChatMessage;
+function hasGatewayFields(m: ChatMessage): boolean {
+  return hasCacheControl(m) || (m.role === 'assistant' && m.thinking_blocks !== undefined);
+}
+
+function withoutGatewayFields(m: ChatMessage): ChatMessage {
+  if (!hasGatewayFields(m)) return m;
+  const content = hasCacheControl(m) ? (m.content as Array<Record<string, unknown>>).map(({ cache_control: _c, ...part }) => part) : m.content;
+  if (m.role !== 'assistant') return { ...m, content } as ChatMessage;
+  const { thinking_blocks: _t, ...rest } = m;
+  return { ...rest, content } as ChatMessage;
 }
 
 export function parseCompletion(provider: string, body: unknown): ChatCompletion {

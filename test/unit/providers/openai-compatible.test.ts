@@ -68,6 +68,28 @@ describe('Method: toUpstreamBody', () => {
     expect(body).toEqual({ ...base, user: 'u', seed: 3, stream: false, max_tokens: 100 });
   });
 
+  it("strips Anthropic's fields (cache_control on parts and tools, assistant thinking blocks) and keeps the rest", () => {
+    const body = toUpstreamBody(
+      {
+        ...base,
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'q', cache_control: { type: 'ephemeral' } }] },
+          { role: 'assistant', content: 'a', thinking_blocks: [{ type: 'thinking', thinking: 't', signature: 's' }] },
+          { role: 'user', content: 'again' },
+        ],
+        tools: [{ type: 'function', function: { name: 'f' }, cache_control: { type: 'ephemeral' } }],
+      },
+      false,
+      cap,
+    );
+    expect(body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'q' }] },
+      { role: 'assistant', content: 'a' },
+      { role: 'user', content: 'again' },
+    ]);
+    expect(body.tools).toEqual([{ type: 'function', function: { name: 'f' } }]);
+  });
+
   it('always sends the effective cap in exactly one field, replacing whatever the client sent', () => {
     const both = toUpstreamBody({ ...base, max_tokens: 50_000, max_completion_tokens: 1 }, false, { field: 'max_completion_tokens', tokens: 1 });
     expect(both).toEqual({ ...base, stream: false, max_completion_tokens: 1 });

@@ -52,6 +52,7 @@ export function toChatRequest(provider: string, req: MessagesRequest, model: str
       return {
         type: 'function',
         function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object', properties: {} } },
+        ...(t.cache_control ? { cache_control: t.cache_control } : {}),
       };
     });
     const choice = req.tool_choice;
