@@ -4,6 +4,7 @@
  */
 import type { TollgateConfig } from '../core/config';
 import { GatewayError, MethodNotAllowedError, NotFoundError, toGatewayError } from '../core/errors';
+import { modelMode } from '../core/model-mode';
 import type { Gatekeeper } from '../core/gatekeeper';
 import type { ProviderAdapter } from '../providers/types';
 import { jsonResponse, requireJsonContentType } from './http';
@@ -79,12 +80,17 @@ function normalisePath(pathname: string): string {
   return pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
 }
 
+/** OpenAI's model object, plus Tollgate's `surfaces`. */
 interface ModelEntry {
   id: string;
   object: 'model';
   created: number;
   owned_by: string;
-  /** The API surfaces (`chat.completions`, `messages`, ...) that can reach at least one of its targets. */
+  /**
+   * The API surfaces (`chat.completions`, `messages`, `responses`, or `embeddings`) that serve it: those of
+   * its mode (core/model-mode.ts: an embeddings model is never offered as chat, nor a chat model as
+   * embeddings) that can reach at least one of its targets.
+   */
   surfaces: string[];
 }
 
@@ -93,12 +99,13 @@ function listModels(config: TollgateConfig): { object: 'list'; data: ModelEntry[
     object: 'list',
     data: Object.entries(config.models).map(([id, m]) => {
       const kinds = new Set(m.targets.map((t) => (Object.hasOwn(config.providers, t.provider) ? config.providers[t.provider].kind : undefined)));
+      const mode = modelMode(m);
       return {
         id,
         object: 'model',
         created: 0,
         owned_by: m.targets[0].provider,
-        surfaces: ROUTES.filter((r) => r.kinds === 'any' || r.kinds?.some((k) => kinds.has(k))).map((r) => r.name),
+        surfaces: ROUTES.filter((r) => r.mode === mode && (r.kinds === 'any' || r.kinds?.some((k) => kinds.has(k)))).map((r) => r.name),
       };
     }),
   };

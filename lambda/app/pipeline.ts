@@ -28,9 +28,10 @@
  * (sse-keepalive.ts) for every surface; `openFrames` below is the one place the iterator is created.
  */
 import type { ProviderConfig, ProviderKind, TargetConfig } from '../core/config';
-import { GatewayError, toGatewayError } from '../core/errors';
+import { BadRequestError, GatewayError, toGatewayError } from '../core/errors';
 import type { Admission, AttributionHints, OutcomeStatus, RequestEstimate, RequestOutcome } from '../core/gatekeeper';
 import { chooseArm } from '../core/experiments';
+import { modelMode, type ModelMode } from '../core/model-mode';
 import { outputCap } from '../core/output-cap';
 import type { RequestEvidence } from '../core/request-evidence';
 import { ClientAbortedError, resolveModel, runWithFallback, type AttemptInfo, type ResolvedModel } from '../core/routing';
@@ -83,6 +84,8 @@ export interface Surface<Req> {
   readonly paths: readonly string[];
   /** Provider kinds it can reach; 'any' for a surface every adapter speaks (chat). */
   readonly kinds: readonly ProviderKind[] | 'any';
+  /** The models it serves (core/model-mode.ts); default chat. Another model is a 400 before admission. */
+  readonly mode?: ModelMode;
   parse(body: unknown, headers: Headers): Req;
   describe(req: Req): SurfaceDescription;
   promptText(req: Req): string;
@@ -111,6 +114,7 @@ export interface Route {
   readonly paths: readonly string[];
   /** Provider kinds the route's surface reaches (undefined: not a model surface). */
   readonly kinds?: readonly ProviderKind[] | 'any';
+  readonly mode?: ModelMode;
   handle(request: Request, env: RouteEnv): Promise<Response>;
   /** The error body in this route's API shape. */
   errorBody(error: GatewayError): unknown;
@@ -121,6 +125,7 @@ export function defineSurface<Req>(surface: Surface<Req>): Route {
     name: surface.name,
     paths: surface.paths,
     kinds: surface.kinds,
+    mode: surface.mode ?? 'chat',
     errorBody: (e) => surface.errorBody(e),
     handle: (request, env) => runPipeline(surface, request, env),
   };
@@ -146,6 +151,7 @@ async function runPipeline<Req>(surface: Surface<Req>, request: Request, env: Ro
   const described = surface.describe(req);
   env.seen.model = described.model;
   const model = withArm(resolveModel(deps.config, described.model), env.requestId, request.headers, described.hints);
+  checkMode(surface, model);
   const cap = outputCap({ max_tokens: described.estimate.maxOutputTokens, n: described.estimate.n }, model.config, model.config.targets[0]).perChoice;
   const admission = await deps.gatekeeper.admit({
     evidence: { ...surface.evidence?.(req, cap), outputCapTokens: cap, ...(model.arm ? { arm: model.arm } : {}) },
@@ -274,6 +280,18 @@ function withArm(model: ResolvedModel, requestId: string, headers: Headers, hint
   const customer = headers.get(CUSTOMER_HEADER) ?? hints.metadata?.customer ?? hints.user ?? undefined;
   const choice = chooseArm(model.name, model.config, { requestId, customer });
   return choice ? { ...model, arm: choice.arm, config: { ...model.config, targets: [...choice.targets] } } : model;
+}
+
+/** An embeddings model on a chat surface, or a chat model on /v1/embeddings: refused before admission. */
+function checkMode<Req>(surface: Surface<Req>, model: ResolvedModel): void {
+  const wanted = surface.mode ?? 'chat';
+  const mode = modelMode(model.config);
+  if (mode === wanted) return;
+  const message =
+    mode === 'embeddings'
+      ? `The model '${model.name}' is an embeddings model: use POST /v1/embeddings.`
+      : `The model '${model.name}' is not an embeddings model: POST /v1/embeddings serves embeddings models only.`;
+  throw new BadRequestError(message, { param: 'model', code: 'model_not_supported' });
 }
 
 /** The one place a stream's frames are opened: wrap here to act on every surface's stream. */

@@ -97,6 +97,8 @@ const modelSchema = z.strictObject({
   maxOutputTokens: z.number().int().positive().optional(),
   experiment: experimentSchema.optional(),
   description: z.string().optional(),
+  /** What the alias serves (chat surfaces or /v1/embeddings); omitted: from its targets' model ids (core/model-mode.ts). */
+  mode: z.enum(['chat', 'embeddings']).optional(),
 });
 export type ModelConfig = z.infer<typeof modelSchema>;
 

@@ -177,6 +177,37 @@ describe('POST /v1/embeddings', () => {
   });
 });
 
+describe('Chat and embeddings models kept apart', () => {
+  it('GET /v1/models offers embeddings models only for embeddings and chat models never for embeddings, in OpenAI\'s model shape', async () => {
+    const page = await client.models.list();
+    const byId = new Map(page.data.map((m) => [m.id, m as OpenAI.Models.Model & { surfaces: string[] }]));
+    for (const id of ['embed', 'titan', 'cohere']) expect(byId.get(id)?.surfaces).toEqual(['embeddings']);
+    for (const id of ['gpt', 'gpt-native', 'claude']) {
+      expect(byId.get(id)?.surfaces).toContain('chat.completions');
+      expect(byId.get(id)?.surfaces).not.toContain('embeddings');
+    }
+    expect(byId.get('nova')?.surfaces).toEqual(['chat.completions', 'messages', 'responses']);
+    for (const m of page.data) expect(Object.keys(m).sort()).toEqual(['created', 'id', 'object', 'owned_by', 'surfaces']);
+    expect(byId.get('titan')).toMatchObject({ object: 'model', owned_by: 'bedrock', created: expect.any(Number) });
+  });
+
+  it('refuses a chat request to an embeddings model and an embeddings request to a chat model with a 400 naming the model, before any upstream call or charge', async () => {
+    const refused = await rig.newKey({ name: 'mode-refused' });
+    const c = rig.client(refused.apiKey);
+    const before = rig.openai.requests.length + rig.bedrock.requests.length;
+    const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as APIError);
+    const chat = await errorOf(c.chat.completions.create({ model: 'titan', messages: [{ role: 'user', content: 'hi' }] }));
+    expect(chat).toMatchObject({ status: 400, code: 'model_not_supported', param: 'model' });
+    expect(chat?.message).toMatch(/embeddings model: use POST \/v1\/embeddings/);
+    const responses = await errorOf(c.responses.create({ model: 'embed', input: 'hi' }));
+    expect(responses).toMatchObject({ status: 400, code: 'model_not_supported' });
+    const embeddings = await errorOf(c.embeddings.create({ model: 'gpt', input: 'hi' }));
+    expect(embeddings).toMatchObject({ status: 400, code: 'model_not_supported', param: 'model' });
+    expect(rig.openai.requests.length + rig.bedrock.requests.length).toBe(before);
+    expect(await recordsOf(refused.keyId)).toEqual([]);
+  });
+});
+
 describe('Budgets and rate limits on both surfaces, under concurrency', () => {
   it('a hard budget holds across 60 concurrent embeddings and responses: spend never passes the cap, nothing leaks', async () => {
     // Usage as large as the prompt really is (an upstream reporting far more than the prompt holds is

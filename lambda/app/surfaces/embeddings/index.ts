@@ -16,6 +16,7 @@ export const embeddings = defineSurface<EmbeddingsRequest>({
   name: 'embeddings',
   paths: ['/v1/embeddings'],
   kinds: ['openai-compatible', 'bedrock'],
+  mode: 'embeddings',
   parse: (body) => validateEmbeddingsRequest(body),
   describe: (req) => ({
     model: req.model,
