@@ -1,5 +1,6 @@
 /** Small HTTP helpers shared by the app: JSON and error responses, bounded body reading. */
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../core/errors';
+import { ClientAbortedError } from '../core/routing';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -35,7 +36,15 @@ export async function readBodyText(request: Request, limit: number): Promise<str
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await reader.read();
+    } catch {
+      // The body stream fails only when the connection does (the client left, or the server cut a body
+      // that took too long): the client's doing, logged as such, never an internal error.
+      throw new ClientAbortedError();
+    }
+    const { done, value } = read;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {

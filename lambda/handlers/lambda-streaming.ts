@@ -48,9 +48,9 @@ function toRequest(event: APIGatewayProxyEvent, signal: AbortSignal): Request {
   const body =
     event.body == null || method === 'GET' || method === 'HEAD'
       ? undefined
-      : event.isBase64Encoded
-        ? Buffer.from(event.body, 'base64')
-        : event.body;
+      : // Bytes, never a string: a string body would make Request add `content-type: text/plain` to a request
+        // that declared none, and the app refuses non-JSON bodies (415).
+        Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   return new Request(url, { method, headers, body, signal });
 }
 

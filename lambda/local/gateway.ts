@@ -28,6 +28,8 @@ export interface LocalGatewayOptions {
   store?: Pick<LocalStore, 'client' | 'tables'>;
   host?: string;
   port?: number;
+  /** Host names the `Host` header may name (server.ts); default: the loopback names when bound to loopback. */
+  allowedHosts?: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
   adapterOptions?: AdapterOptions;
   adapters?: ReadonlyMap<string, ProviderAdapter>;
@@ -100,7 +102,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
     // process that died (kill -9, crash): settle them all now, before serving, not when they expire.
     await sweep(clock() + gate.leaseMs);
   }
-  const server = await serveApp(runtime.app, { host: opts.host, port: opts.port });
+  const server = await serveApp(runtime.app, { host: opts.host, port: opts.port, allowedHosts: opts.allowedHosts });
   const intervalMs = opts.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
   let sweeping: Promise<unknown> = Promise.resolve();
   const timer =

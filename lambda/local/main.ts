@@ -27,6 +27,8 @@ async function main(): Promise<void> {
     config,
     dataDir,
     host: env.HOST ?? '127.0.0.1',
+    // Extra names the Host header may carry (comma-separated; `*` for any): e.g. a name in /etc/hosts.
+    allowedHosts: env.TOLLGATE_ALLOWED_HOSTS?.split(',').map((h) => h.trim()).filter(Boolean),
     port,
     env,
     telemetry: env.TOLLGATE_LOGS === 'off' ? false : undefined,

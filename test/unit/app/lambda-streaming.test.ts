@@ -95,6 +95,14 @@ describe('Handler: Lambda streaming adapter', () => {
     expect(JSON.parse(res.body).error.code).toBe('invalid_json');
   });
 
+  it('reads a body without Content-Type as JSON and refuses one declared text/plain with 415', async () => {
+    const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    const plain = captureStream();
+    await makeHandler([])(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body, headers: { 'content-type': 'text/plain' } }), plain.stream);
+    expect(plain.result().prelude.statusCode).toBe(415);
+    expect(JSON.parse(plain.result().body).error.code).toBe('unsupported_content_type');
+  });
+
   it('aborts the upstream and settles as client_abort when the client goes away mid-stream', async () => {
     const outcomes: RequestOutcome[] = [];
     upstreamAborted = false;
