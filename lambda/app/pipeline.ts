@@ -93,8 +93,15 @@ export interface Surface<Req> {
   evidence?(req: Req, outputCapTokens: number): RequestEvidence;
   complete(req: Req, call: TargetCall): Promise<Completed>;
   openStream(req: Req, call: TargetCall): AsyncIterator<StreamFrame>;
+  /**
+   * Bytes a stream opens with as soon as the request is admitted (Responses: `response.created`,
+   * `response.in_progress`), before any target answered. The 200 is committed then (a failure no target
+   * survives becomes `streamError`), except for failures already known within the same turn of the event
+   * loop (a field no target can honour): those are still a plain JSON error with their status.
+   */
+  streamPrelude?(req: Req): Uint8Array;
   errorBody(error: GatewayError): unknown;
-  streamError(error: GatewayError): Uint8Array;
+  streamError(error: GatewayError, req: Req): Uint8Array;
 }
 
 /** Per-request context the gateway app hands a route. */
@@ -236,15 +243,17 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
   // comments (API Gateway cuts a silent stream after 5 minutes), fallback goes on behind them, and a
   // failure still to come can only be the surface's error event.
   const keepAlive = { intervalMs: deps.config.server.sseKeepAliveMs, stallTimeoutMs: deps.config.server.streamStallTimeoutMs };
-  const early = await settledWithin(opening, keepAlive.intervalMs);
+  const prelude = surface.streamPrelude?.(req);
+  const early = await settledWithin(opening, prelude ? 0 : keepAlive.intervalMs);
   if (early && !early.ok) return errorResponse(flow, failBeforeFirstByte(flow, settle, early.error, failed));
   const openedNow = early?.value;
 
   const frames: FrameRelay = new FrameRelay({
     opening: openedNow ?? opening,
+    prelude,
     gone,
     keepAlive,
-    errorEvent: (e) => surface.streamError(e),
+    errorEvent: (e) => surface.streamError(e, req),
     openFailed: (err) => failBeforeFirstByte(flow, settle, err, failed),
     end: (opened, r) =>
       settle({

@@ -63,6 +63,8 @@ export interface OpenedStream {
 export interface FrameRelayOptions {
   /** The opened upstream, or the fallback still running when the response was committed before it. */
   opening: FallbackResult<OpenedStream> | Promise<FallbackResult<OpenedStream>>;
+  /** Sent first, before the upstream's frames (and before the opening settles): the surface's prelude. */
+  prelude?: Uint8Array;
   /** Aborted by the client's request signal or by cancel(); aborting it stops the upstream request. */
   gone: AbortController;
   keepAlive: KeepAliveSettings;
@@ -87,13 +89,20 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
   private ended = false;
   /** Set by cancel(): a read still in flight must not touch the (closed) controller. */
   private cancelled = false;
+  private prelude: Uint8Array | undefined;
 
   constructor(private readonly o: FrameRelayOptions) {
+    this.prelude = o.prelude;
     if (!(o.opening instanceof Promise)) this.open(o.opening);
   }
 
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     if (this.ended || this.cancelled) return;
+    if (this.prelude) {
+      controller.enqueue(this.prelude);
+      this.prelude = undefined;
+      return;
+    }
     if (!this.opened && !(await this.awaitOpening(controller))) return;
     const opened = this.opened!;
     const iterator = opened.value.iterator;

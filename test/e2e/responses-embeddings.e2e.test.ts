@@ -141,6 +141,77 @@ describe('POST /v1/responses', () => {
   });
 });
 
+/** A streamed /v1/responses read off the wire (openai-node throws on the `error` event, dropping its data). */
+async function rawStream(body: Record<string, unknown>): Promise<Array<{ type: string; sequence_number: number } & Record<string, unknown>>> {
+  const res = await fetch(`${rig.gateway.url}/responses`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .map((block) => block.split('\n').find((l) => l.startsWith('data: ')))
+    .filter((l): l is string => l !== undefined)
+    .map((l) => JSON.parse(l.slice(6)) as { type: string; sequence_number: number });
+}
+
+describe('POST /v1/responses streaming: opening events at admission, one numbering for every event', () => {
+  it('sends response.created and response.in_progress before the upstream has answered, then continues the same response', async () => {
+    rig.anthropic.setScript({ kind: 'ok', delayMs: 2_000, text: 'Late answer', usage: { promptTokens: 10, completionTokens: 3 } });
+    const before = rig.anthropic.requests.length;
+    const stream = await client.responses.create({ model: 'claude', input: 'hi', stream: true });
+    const events = stream[Symbol.asyncIterator]();
+    const created = (await events.next()).value as Extract<ResponseStreamEvent, { type: 'response.created' }>;
+    const inProgress = (await events.next()).value as ResponseStreamEvent;
+    expect([created.type, created.sequence_number, inProgress.type, inProgress.sequence_number]).toEqual(['response.created', 0, 'response.in_progress', 1]);
+    expect(created.response).toMatchObject({ object: 'response', status: 'in_progress', model: 'claude' });
+    // The upstream is still holding its answer back: these came at admission, not with its first chunk.
+    await rig.anthropic.waitForRequests(before + 1);
+    expect(rig.anthropic.requests[before].completed).toBe(false);
+    const rest: ResponseStreamEvent[] = [];
+    for (let r = await events.next(); !r.done; r = await events.next()) rest.push(r.value);
+    expect(rest.map((e) => e.sequence_number)).toEqual(rest.map((_, i) => i + 2));
+    const completed = rest.at(-1) as Extract<ResponseStreamEvent, { type: 'response.completed' }>;
+    expect(completed.type).toBe('response.completed');
+    expect(completed.response.id).toBe(created.response.id);
+    expect(completed.response.output_text ?? completed.response.output.map((o) => (o.type === 'message' ? o.content.map((c) => (c.type === 'output_text' ? c.text : '')).join('') : '')).join('')).toBe('Late answer');
+  });
+
+  it('numbers the relay\'s error event after the events before it, mid-stream and when no target answers at all', async () => {
+    rig.anthropic.setScript({ kind: 'streamError', afterChunks: 2, text: 'one two three', errorType: 'overloaded_error', message: 'Overloaded' });
+    const mid = await rawStream({ model: 'claude', input: 'hi' });
+    expect(mid.map((e) => e.sequence_number)).toEqual(mid.map((_, i) => i));
+    expect(mid[0].type).toBe('response.created');
+    expect(mid.at(-1)).toMatchObject({ type: 'error', error: { type: 'upstream_error' } });
+
+    // The only target fails before its first byte, after the opening events were sent: an error event, numbered 2.
+    rig.anthropic.setScript({ kind: 'status', status: 503, message: 'down' });
+    const none = await rawStream({ model: 'claude', input: 'hi' });
+    expect(none.map((e) => [e.type, e.sequence_number])).toEqual([['response.created', 0], ['response.in_progress', 1], ['error', 2]]);
+
+    // A field no target can honour is known before anything is committed: still a plain JSON 400.
+    const refused = await client.responses.create({ model: 'claude', input: 'hi', stream: true, truncation: 'auto' }).then(() => undefined, (e: unknown) => e as APIError);
+    expect(refused).toMatchObject({ status: 400, code: 'unsupported_parameter', param: 'truncation' });
+
+    // openai-node raises the error event as an APIError.
+    rig.anthropic.setScript({ kind: 'status', status: 503, message: 'down' });
+    const sdk = client.responses.stream({ model: 'claude', input: 'hi' });
+    await expect(sdk.finalResponse()).rejects.toBeInstanceOf(APIError);
+  });
+
+  it('renumbers a native upstream\'s events after its own opening ones, under one response id', async () => {
+    rig.openai.setScript({ kind: 'ok', text: 'Native stream', usage: { promptTokens: 31, completionTokens: 6 } });
+    const events: ResponseStreamEvent[] = [];
+    const stream = client.responses.stream({ model: 'gpt-native', input: 'hi' });
+    stream.on('event', (e) => events.push(e));
+    const final = await stream.finalResponse();
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(events.filter((e) => e.type === 'response.created')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'response.in_progress')).toHaveLength(1);
+    const created = events[0] as Extract<ResponseStreamEvent, { type: 'response.created' }>;
+    expect(final.id).toBe(created.response.id);
+    expect(final.output_text).toBe('Native stream');
+  });
+});
+
 describe('POST /v1/embeddings', () => {
   it.each([
     ['embed', 'openai', 'text-embedding-3-small', 2],

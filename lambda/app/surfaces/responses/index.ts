@@ -17,26 +17,38 @@ import { mapFrames, type StreamFrame } from '../../relay';
 import { chatToResponse, randomIds, responseShell } from './from-chat';
 import { isNative, nativeComplete, nativeStream } from './native';
 import { validateResponsesRequest, type ResponsesRequest } from './schema';
-import { ChatToResponsesStream, errorEventBody, responsesSse } from './stream';
+import { ChatToResponsesStream, errorEventBody, ResponseSequence, responsesSse } from './stream';
 import { responsesToChat } from './to-chat';
-import type { OutputItem } from './wire-types';
+import type { OutputItem, ResponsesStreamEvent } from './wire-types';
 
-export const responses = defineSurface<ResponsesRequest>({
+/** The validated request and, for a stream, its response id and event counter (one per request). */
+interface ResponsesExchange {
+  body: ResponsesRequest;
+  sequence: ResponseSequence;
+}
+
+export const responses = defineSurface<ResponsesExchange>({
   name: 'responses',
   paths: ['/v1/responses'],
   kinds: 'any',
-  parse: (body) => validateResponsesRequest(body),
-  describe: (req) => ({
-    model: req.model,
-    stream: req.stream === true,
-    estimate: { inputTokens: estimateResponsesInput(req), maxOutputTokens: req.max_output_tokens ?? undefined, n: 1 },
-    hints: { metadata: req.metadata, user: req.user ?? req.safety_identifier },
+  parse: (raw) => ({ body: validateResponsesRequest(raw), sequence: new ResponseSequence(randomIds('resp'), unixSeconds()) }),
+  describe: ({ body }) => ({
+    model: body.model,
+    stream: body.stream === true,
+    estimate: { inputTokens: estimateResponsesInput(body), maxOutputTokens: body.max_output_tokens ?? undefined, n: 1 },
+    hints: { metadata: body.metadata, user: body.user ?? body.safety_identifier },
   }),
-  promptText: (req) => promptText(req),
-  complete: (req, call) => (isNative(call) ? nativeComplete(req, call) : translatedComplete(req, call)),
-  openStream: (req, call) => (isNative(call) ? nativeStream(req, call) : translatedStream(req, call)),
+  promptText: ({ body }) => promptText(body),
+  complete: ({ body }, call) => (isNative(call) ? nativeComplete(body, call) : translatedComplete(body, call)),
+  // As OpenAI does: the client has response.created and response.in_progress as soon as the request is
+  // admitted, before any target answered (the model named is the alias; the final response names the upstream's).
+  streamPrelude: ({ body, sequence }) => responsesSse(new ChatToResponsesStream(responseShell(body, sequence.id, sequence.createdAt, body.model), randomIds, sequence).start()),
+  openStream: ({ body, sequence }, call) => (isNative(call) ? nativeStream(body, call, sequence) : translatedStream(body, call, sequence)),
   errorBody: (error: GatewayError) => error.toBody(),
-  streamError: (error: GatewayError) => responsesSse([errorEventBody(error)]),
+  streamError: (error: GatewayError, exchange) => {
+    const event: ResponsesStreamEvent = { ...errorEventBody(error), sequence_number: exchange.sequence.next() };
+    return responsesSse([event]);
+  },
 });
 
 /** As the chat estimator counts the translated prompt; a request only a native upstream can take counts as its JSON. */
@@ -86,18 +98,16 @@ async function translatedComplete(req: ResponsesRequest, call: TargetCall) {
   };
 }
 
-function translatedStream(req: ResponsesRequest, call: TargetCall): AsyncIterator<StreamFrame> {
+/** The opening events went out at admission (streamPrelude): this continues the same response and numbering. */
+function translatedStream(req: ResponsesRequest, call: TargetCall, sequence: ResponseSequence): AsyncIterator<StreamFrame> {
   const chunks = call.adapter.chatStream(chatCall(req, call))[Symbol.asyncIterator]();
-  const builder = new ChatToResponsesStream(responseShell(req, randomIds('resp'), unixSeconds(), call.target.model), randomIds);
-  let started = false;
+  const builder = new ChatToResponsesStream(responseShell(req, sequence.id, sequence.createdAt, call.target.model), randomIds, sequence);
   return mapFrames(
     chunks,
     (chunk): StreamFrame => {
-      const events = started ? [] : builder.start();
-      started = true;
-      events.push(...builder.chunk(chunk));
+      const events = builder.chunk(chunk);
       return { bytes: events.length > 0 ? responsesSse(events) : undefined, usage: builder.usage, text: chunkText(chunk) };
     },
-    () => ({ bytes: responsesSse([...(started ? [] : builder.start()), ...builder.end((u) => call.cost(u))]), usage: builder.usage, final: true }),
+    () => ({ bytes: responsesSse(builder.end((u) => call.cost(u))), usage: builder.usage, final: true }),
   );
 }

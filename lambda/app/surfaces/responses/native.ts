@@ -5,7 +5,6 @@
  * the stream's terminal event, and `usage.cost` is added there.
  */
 import { UnsupportedParameterError } from '../../../core/errors';
-import type { TokenUsage } from '../../../core/usage';
 import { isRecord } from '../../../providers/shared/http-transport';
 import { TERMINAL_RESPONSE_EVENTS } from '../../../providers/openai-compatible/responses';
 import type { ResponsesCall, ResponsesUpstreamEvent } from '../../../providers/types';
@@ -13,6 +12,7 @@ import type { TargetCall } from '../../pipeline';
 import { mapFrames, type StreamFrame } from '../../relay';
 import { fromResponsesUsage } from './from-chat';
 import type { ResponsesRequest } from './schema';
+import type { ResponseSequence } from './stream';
 import type { OutputItem } from './wire-types';
 
 const encoder = new TextEncoder();
@@ -56,17 +56,24 @@ export async function nativeComplete(req: ResponsesRequest, call: TargetCall) {
   };
 }
 
-export function nativeStream(req: ResponsesRequest, call: TargetCall): AsyncIterator<StreamFrame> {
+/** Sent at admission by the surface (streamPrelude), so the upstream's own are dropped. */
+const OPENING_EVENTS = new Set(['response.created', 'response.in_progress']);
+
+/**
+ * The upstream's events, renumbered to follow the opening events the client already has (and carrying
+ * that response's id, the one the client saw first); the terminal one gets `usage.cost`.
+ */
+export function nativeStream(req: ResponsesRequest, call: TargetCall, sequence: ResponseSequence): AsyncIterator<StreamFrame> {
   const events = adapterOf(call).responsesStream(nativeCall(req, call))[Symbol.asyncIterator]();
-  let usage: TokenUsage | undefined;
+  const frame = (type: string, data: Record<string, unknown>) => encoder.encode(`event: ${type}\ndata: ${JSON.stringify({ ...data, sequence_number: sequence.next() })}\n\n`);
   return mapFrames(events, (event: ResponsesUpstreamEvent): StreamFrame => {
+    if (OPENING_EVENTS.has(event.type)) return {};
     if (!TERMINAL_RESPONSE_EVENTS.has(event.type)) {
       const delta = event.type === 'response.output_text.delta' || event.type === 'response.function_call_arguments.delta' ? event.parsed.delta : undefined;
-      return { bytes: encoder.encode(`event: ${event.type}\ndata: ${event.data}\n\n`), text: typeof delta === 'string' ? delta : undefined };
+      return { bytes: frame(event.type, event.parsed), text: typeof delta === 'string' ? delta : undefined };
     }
-    const response = isRecord(event.parsed.response) ? event.parsed.response : {};
-    usage = fromResponsesUsage(response.usage);
-    const data = usage ? JSON.stringify({ ...event.parsed, response: withCost(response, call.cost(usage)) }) : event.data;
-    return { bytes: encoder.encode(`event: ${event.type}\ndata: ${data}\n\n`), usage, final: true };
+    const response: Record<string, unknown> = { ...(isRecord(event.parsed.response) ? event.parsed.response : {}), id: sequence.id };
+    const usage = fromResponsesUsage(response.usage);
+    return { bytes: frame(event.type, { ...event.parsed, response: usage ? withCost(response, call.cost(usage)) : response }), usage, final: true };
   });
 }

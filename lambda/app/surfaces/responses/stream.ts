@@ -4,7 +4,7 @@
  * item `output_item.added`, (message) `content_part.added`, text deltas, `output_text.done`,
  * `content_part.done`, (function call) argument deltas, `function_call_arguments.done`; then
  * `output_item.done`; finally `response.completed` (or `response.incomplete`) carrying the whole response
- * and its usage. Every event has the next `sequence_number`, from 0.
+ * and its usage. Every event has the next `sequence_number`, from 0 (ResponseSequence).
  */
 import type { GatewayError } from '../../../core/errors';
 import type { ChatCompletionChunk, FinishReason } from '../../../core/openai-schema';
@@ -12,13 +12,27 @@ import { fromOpenAIUsage, type TokenUsage } from '../../../core/usage';
 import { finalStatus, functionCallItem, messageItem, toResponsesUsage, type IdSource } from './from-chat';
 import type { FunctionCallOutput, OutputItem, OutputMessage, ResponseObject, ResponsesStreamEvent } from './wire-types';
 
-/**
- * The `error` event (OpenAI's typed fields, plus `error`, which makes openai-node throw an APIError).
- * Without the stream's state (the relay's own failures) it carries no sequence number.
- */
+/** The `error` event (OpenAI's typed fields, plus `error`, which makes openai-node throw an APIError). */
 export function errorEventBody(error: GatewayError): Extract<EventBody, { type: 'error' }> {
   const body = error.toBody().error;
   return { type: 'error', code: body.code, message: body.message, param: body.param, error: body };
+}
+
+/**
+ * One streamed response's identity and event numbering, one per request: its opening events (sent at
+ * admission), whichever target attempt serves it, and the relay's error event all draw from the same
+ * counter, so every event the client sees has the next `sequence_number`, from 0.
+ */
+export class ResponseSequence {
+  private n = 0;
+  constructor(
+    readonly id: string,
+    readonly createdAt: number,
+  ) {}
+
+  next(): number {
+    return this.n++;
+  }
 }
 
 const encoder = new TextEncoder();
@@ -44,7 +58,6 @@ interface OpenCall {
 }
 
 export class ChatToResponsesStream {
-  private seq = 0;
   private readonly output: OutputItem[] = [];
   private message: OpenMessage | undefined;
   /** Chat tool_calls index → the open function_call item. */
@@ -56,6 +69,8 @@ export class ChatToResponsesStream {
   constructor(
     private readonly shell: ResponseObject,
     private readonly ids: IdSource,
+    /** The request's counter, when events before (the opening ones) or after (an error) come from elsewhere. */
+    private readonly sequence: Pick<ResponseSequence, 'next'> = new ResponseSequence(shell.id, shell.created_at),
   ) {}
 
   /** `response.created` and `response.in_progress`. */
@@ -177,6 +192,6 @@ export class ChatToResponsesStream {
   }
 
   private event(body: EventBody): ResponsesStreamEvent {
-    return { ...body, sequence_number: this.seq++ } as ResponsesStreamEvent;
+    return { ...body, sequence_number: this.sequence.next() } as ResponsesStreamEvent;
   }
 }
