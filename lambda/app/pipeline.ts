@@ -248,6 +248,10 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
   if (early && !early.ok) return errorResponse(flow, failBeforeFirstByte(flow, settle, early.error, failed));
   const openedNow = early?.value;
 
+  // The adapters send the status and headers with the first body bytes (the Lambda runtime's semantics,
+  // followed locally too), so a target that opens after the commit but before the first keep-alive comment
+  // is still named in the headers.
+  const committed: { response?: Response } = {};
   const frames: FrameRelay = new FrameRelay({
     opening: openedNow ?? opening,
     prelude,
@@ -255,6 +259,10 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
     keepAlive,
     errorEvent: (e) => surface.streamError(e, req),
     openFailed: (err) => failBeforeFirstByte(flow, settle, err, failed),
+    onOpen: (opened) => {
+      const headers = committed.response?.headers;
+      if (headers) for (const [name, value] of Object.entries(servedHeaders(opened.target, opened.attempts, opened.fallback))) headers.set(name, value);
+    },
     end: (opened, r) =>
       settle({
         ...r,
@@ -269,15 +277,17 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
   });
   // highWaterMark 0: the upstream is read only as fast as the client takes the answer (backpressure).
   // The cost cannot follow as a header (headers leave before the answer exists): it is in the final usage event.
-  return new Response(new ReadableStream<Uint8Array>(frames, { highWaterMark: 0 }), {
+  committed.response = new Response(new ReadableStream<Uint8Array>(frames, { highWaterMark: 0 }), {
     status: 200,
     headers: {
       ...SSE_HEADERS,
       ...flow.baseHeaders,
-      // Committed before a target answered: which one served is known only later (it is in the record).
+      // Not opened yet: set by onOpen, in time if the target opens before the first keep-alive is written;
+      // after that only the record (and the stream itself) says which target served.
       ...(openedNow ? servedHeaders(openedNow.target, openedNow.attempts, openedNow.fallback) : {}),
     },
   });
+  return committed.response;
 }
 
 /**

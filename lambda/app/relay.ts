@@ -74,6 +74,8 @@ export interface FrameRelayOptions {
   openFailed: (err: unknown) => GatewayError;
   /** Settles a stream that opened. Runs at most once. */
   end: (opened: FallbackResult<OpenedStream>, r: RelayEnd) => void;
+  /** A target opened (called before its first frame is enqueued). */
+  onOpen?: (opened: FallbackResult<OpenedStream>) => void;
 }
 
 /**
@@ -185,6 +187,7 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
   private open(opened: FallbackResult<OpenedStream>): void {
     this.opened = opened;
     this.next = opened.value.first;
+    this.o.onOpen?.(opened);
   }
 
   /** Waits for the fallback with keep-alives; false when the stream ended (no target, or cancelled). */

@@ -105,32 +105,40 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
         : undefined;
     try {
       const response = await app.fetch(toRequest(event, abort.signal), { waitUntil: (p) => pending.push(p) });
-      const headers: Record<string, string> = {};
-      response.headers.forEach((value, key) => (headers[key] = value));
-      const metadata: HttpResponseMetadata = { statusCode: response.status, headers };
       // The real runtime's HttpResponseStream.from (aws-lambda-nodejs-runtime-interface-client) sends
       // nothing itself: it installs `_onBeforeFirstWrite`, which writes the JSON prelude and the 8 NUL
       // delimiter bytes when the handler first calls write(). A response that never writes (an empty
       // body) would reach API Gateway with no status and no headers at all; see `wrote` below.
-      const out = lambda.HttpResponseStream.from(responseStream, { ...metadata });
+      // The metadata is taken when the first body bytes are in hand, not when fetch returns: headers the
+      // app sets until then (the target that serves a stream committed before it opened) are sent too.
+      let opened: Writable | undefined;
+      const out = (): Writable => {
+        if (opened) return opened;
+        const headers: Record<string, string> = {};
+        response.headers.forEach((value, key) => (headers[key] = value));
+        const metadata: HttpResponseMetadata = { statusCode: response.status, headers };
+        return (opened = lambda.HttpResponseStream.from(responseStream, { ...metadata }));
+      };
       let wrote = false;
       if (response.body) {
         const reader = response.body.getReader();
-        const write = tickBatchedWriter(out);
+        let write: ((chunk: Uint8Array) => boolean) | undefined;
         for (;;) {
-          if (abort.signal.aborted || out.destroyed) {
+          if (abort.signal.aborted || (opened ?? responseStream).destroyed) {
             await reader.cancel().catch(() => undefined);
             break;
           }
           const { done, value } = await reader.read();
           if (done) break;
           wrote = true;
-          if (!write(value)) await drained(out, abort.signal);
+          write ??= tickBatchedWriter(out());
+          if (!write(value)) await drained(out(), abort.signal);
         }
       }
       // An empty write is still the first write: it sends the status and headers of an empty-body response.
-      if (!wrote && !out.destroyed && !out.writableEnded) out.write(new Uint8Array(0));
-      if (!out.destroyed && !out.writableEnded) await new Promise<void>((resolve) => out.end(() => resolve()));
+      const stream = out();
+      if (!wrote && !stream.destroyed && !stream.writableEnded) stream.write(new Uint8Array(0));
+      if (!stream.destroyed && !stream.writableEnded) await new Promise<void>((resolve) => stream.end(() => resolve()));
     } finally {
       if (deadline) clearTimeout(deadline);
       responseStream.off('error', onGone);

@@ -61,14 +61,19 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
   }
 
   const response = await app.fetch(request, { waitUntil: (p) => opts.track?.(p) });
-  const outHeaders: Record<string, string> = {};
-  response.headers.forEach((value, key) => (outHeaders[key] = value));
-  res.writeHead(response.status, outHeaders);
+  // The status and headers leave with the first body bytes, as in the Lambda runtime: headers the app sets
+  // until then (the target that serves a stream committed before it opened) are sent too.
+  const writeHead = () => {
+    if (res.headersSent) return;
+    const outHeaders: Record<string, string> = {};
+    response.headers.forEach((value, key) => (outHeaders[key] = value));
+    res.writeHead(response.status, outHeaders);
+  };
   if (!response.body) {
+    writeHead();
     res.end();
     return;
   }
-  res.flushHeaders();
   const reader = (response.body as NodeReadableStream<Uint8Array>).getReader();
   const batch = new WriteBatch(res);
   // A client that leaves cancels the stream at once (the upstream stops, settlement starts), not at the
@@ -87,9 +92,11 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
         if (cancelling) return void (await cancelling);
         break;
       }
+      writeHead();
       if (!batch.write(value) && !batch.flush()) await drained(res, abort.signal);
     }
     batch.flush();
+    writeHead();
     res.end();
   } catch {
     await reader.cancel().catch(() => undefined);
