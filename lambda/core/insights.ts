@@ -12,8 +12,8 @@
 
 import type { TollgateConfig } from './config';
 import { percentile, type Histogram } from './histogram';
-import { canReplace, capabilitiesOf } from './model-capabilities';
-import { WELL_KNOWN_MODELS } from './price-catalog';
+import { canReplace, capabilitiesOf, type ModelCapabilities } from './model-capabilities';
+import { catalogPrice, WELL_KNOWN_MODELS } from './price-catalog';
 import { costMicros, priceFor } from './pricing';
 import type { PriceConfig } from './config';
 import type { RecordContribution } from './metering';
@@ -148,10 +148,16 @@ function catalogKey(config: InsightsConfig, provider: string, model: string): st
   return p?.kind === 'mock' && p.priceAs ? `${p.priceAs}/${model}` : `${provider}/${model}`;
 }
 
+/** What `provider`'s `model` can do: config overrides, the catalog's context window, the hand table (model-capabilities.ts). */
+function capabilities(config: InsightsConfig, provider: string, model: string): ModelCapabilities | undefined {
+  return capabilitiesOf(catalogKey(config, provider, model), config.insights.capabilities, catalogPrice(config.providers, provider, model)?.contextWindow);
+}
+
 interface Candidate {
   key: string;
   price: PriceConfig;
   catalogKey: string;
+  caps: ModelCapabilities | undefined;
   alias?: string;
 }
 
@@ -186,7 +192,9 @@ function candidates(config: InsightsConfig): Candidate[] {
     // A Bedrock cross-region profile is the same model as its base id: propose it once (the one with an alias if any).
     const identity = `${provider}/${modelIdentity(model)}`;
     const seen = byIdentity.get(identity);
-    if (!seen || (!seen.alias && aliasOf.has(key))) byIdentity.set(identity, { key, price, catalogKey: catalogKey(config, provider, model), alias: aliasOf.get(key) });
+    if (!seen || (!seen.alias && aliasOf.has(key))) {
+      byIdentity.set(identity, { key, price, catalogKey: catalogKey(config, provider, model), caps: capabilities(config, provider, model), alias: aliasOf.get(key) });
+    }
   }
   return [...byIdentity.values()];
 }
@@ -215,16 +223,14 @@ export function cheaperModels(config: InsightsConfig, rows: ReadonlyArray<Featur
   for (const row of rows) {
     if (row.provider === '-' || row.requests === row.errors) continue;
     const price = priceFor(config, row.provider, row.upstreamModel);
-    const currentKey = catalogKey(config, row.provider, row.upstreamModel);
-    const caps = capabilitiesOf(currentKey, config.insights.capabilities);
+    const caps = capabilities(config, row.provider, row.upstreamModel);
     if (!price || !caps) continue;
     const usage = mix(row);
     const currentCost = costMicros(usage, price);
     const found: ModelRecommendation[] = [];
     for (const c of pool) {
       if (modelIdentity(c.catalogKey.slice(c.catalogKey.indexOf('/') + 1)) === modelIdentity(row.upstreamModel)) continue;
-      const cc = capabilitiesOf(c.catalogKey, config.insights.capabilities);
-      if (!cc || !canReplace(cc, caps)) continue;
+      if (!c.caps || !canReplace(c.caps, caps)) continue;
       const candidateCost = costMicros(usage, c.price);
       const saving = currentCost - candidateCost;
       if (saving <= 0) continue;

@@ -62,6 +62,8 @@ export interface ModelPrice extends PriceConfig {
 
 export interface CatalogEntry {
   price: ModelPrice;
+  /** The model's context window (tokens), when the catalog knows it. */
+  contextWindow?: number;
   /** The catalog's own ids, for `tollgate prices`: which entry matched. */
   catalogProvider: string;
   catalogModel: string;
@@ -75,7 +77,7 @@ interface GenaiPrices {
     usage: Record<string, number>,
     modelId: string,
     options: { providerId?: string; providerApiUrl?: string; timestamp?: Date },
-  ): null | { model: { id: string }; provider: { id: string }; model_price: Record<string, CatalogUnitPrice> };
+  ): null | { model: { id: string; context_window?: number }; provider: { id: string }; model_price: Record<string, CatalogUnitPrice> };
 }
 
 let library: GenaiPrices | undefined;
@@ -123,7 +125,8 @@ export function catalogPrice(
     const found = genaiPrices().calcPrice({ input_tokens: 0, output_tokens: 0 }, model, { ...query, timestamp: new Date() });
     if (!found) continue;
     const price = toModelPrice(found.model_price);
-    if (price) entry = { price, catalogProvider: found.provider.id, catalogModel: found.model.id };
+    const window = found.model.context_window;
+    if (price) entry = { price, catalogProvider: found.provider.id, catalogModel: found.model.id, ...(typeof window === 'number' && window > 0 ? { contextWindow: window } : {}) };
     break;
   }
   memo.set(key, entry);
