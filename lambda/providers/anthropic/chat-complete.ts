@@ -7,11 +7,12 @@ import {
   type ChatCompletion,
   type ChatCompletionRequest,
   type FinishReason,
+  type ThinkingBlock,
   type ToolCall,
   type Usage,
 } from '../../core/openai-schema';
 import { isRecord } from '../shared/http-transport';
-import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
+import { effortThinkingBudget, mapConversation, REASONING_EFFORT, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
 import { usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 import type { AnthropicRequest, AnthropicRequestBlock, AnthropicResponse, AnthropicToolChoice, AnthropicUsage } from './wire-types';
@@ -23,7 +24,7 @@ export interface AnthropicMappingOptions {
 }
 
 export function toAnthropicRequest(provider: string, req: ChatCompletionRequest, opts: AnthropicMappingOptions): AnthropicRequest {
-  rejectUnsupportedFields(req, provider);
+  rejectUnsupportedFields(req, provider, REASONING_EFFORT);
   if (req.temperature != null && req.temperature > 1) {
     throw new UnsupportedParameterError(provider, 'temperature', 'Anthropic accepts values from 0 to 1');
   }
@@ -49,6 +50,9 @@ export function toAnthropicRequest(provider: string, req: ChatCompletionRequest,
     const choice = toolChoice(req);
     if (choice) out.tool_choice = choice;
   }
+  // reasoning_effort → extended thinking (its text comes back as reasoning_content, its blocks as thinking_blocks).
+  const budget = effortThinkingBudget(req, provider, opts.maxOutputTokens);
+  if (budget !== undefined) out.thinking = { type: 'enabled', budget_tokens: budget };
   if (opts.stream) out.stream = true;
   return out;
 }
@@ -62,6 +66,7 @@ const BLOCKS: BlockBuilders<AnthropicRequestBlock> = {
   toolUse: (call, input) => ({ type: 'tool_use', id: call.id, name: call.function.name, input }),
   toolResult: (toolCallId, text) => ({ type: 'tool_result', tool_use_id: toolCallId, content: text }),
   cached: (block, cache) => [{ ...block, cache_control: cache }],
+  thinking: (b) => b,
 };
 
 function toolChoice(req: ChatCompletionRequest): AnthropicToolChoice | undefined {
@@ -105,13 +110,15 @@ export function fromAnthropicResponse(provider: string, body: unknown, created: 
   const message = body as unknown as AnthropicResponse;
   let text = '';
   const toolCalls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   for (const block of message.content) {
     if (!isRecord(block)) throw malformedResponseError(provider, 'message');
     if (block.type === 'text' && typeof block.text === 'string') text += block.text;
+    else if (block.type === 'thinking') thinking.push({ type: 'thinking', thinking: String(block.thinking ?? ''), signature: String(block.signature ?? '') });
+    else if (block.type === 'redacted_thinking') thinking.push({ type: 'redacted_thinking', data: String(block.data ?? '') });
     else if (block.type === 'tool_use') {
       toolCalls.push({ id: String(block.id), type: 'function', function: { name: String(block.name), arguments: JSON.stringify(block.input ?? {}) } });
     }
-    // thinking / redacted_thinking blocks have no place in a chat completion.
   }
   return {
     id: message.id,
@@ -121,7 +128,12 @@ export function fromAnthropicResponse(provider: string, body: unknown, created: 
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        message: {
+          role: 'assistant',
+          content: text === '' && toolCalls.length > 0 ? null : text,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          ...(thinking.length > 0 ? { reasoning_content: thinking.map((b) => (b.type === 'thinking' ? b.thinking : '')).join(''), thinking_blocks: thinking } : {}),
+        },
         finish_reason: finishReason(message.stop_reason),
         logprobs: null,
       },

@@ -4,7 +4,7 @@
  * `message_start` reported.
  */
 import type { ChatCompletionChunk, FinishReason } from '../../core/openai-schema';
-import { finishChunk, newCompletionId, roleChunk, textChunk, toolCallChunk, usageChunk, type ChunkMeta } from '../shared/chunks';
+import { finishChunk, newCompletionId, reasoningChunk, roleChunk, textChunk, thinkingBlockChunk, toolCallChunk, usageChunk, type ChunkMeta } from '../shared/chunks';
 import { isRecord } from '../shared/http-transport';
 import { malformedResponseError, statusForErrorType, upstreamFailure } from '../shared/upstream-errors';
 import { anthropicUsage, finishReason } from './chat-complete';
@@ -65,6 +65,7 @@ export class AnthropicStreamTranslator {
           return [toolCallChunk(this.meta, { index, id: String(block.id), type: 'function', function: { name: String(block.name), arguments: '' } })];
         }
         if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') return [textChunk(this.meta, block.text)];
+        if (block.type === 'redacted_thinking') return [thinkingBlockChunk(this.meta, { type: 'redacted_thinking', data: String(block.data ?? '') })];
         return [];
       }
       case 'content_block_delta': {
@@ -76,7 +77,9 @@ export class AnthropicStreamTranslator {
           if (index === undefined || delta.partial_json === '') return [];
           return [toolCallChunk(this.meta, { index, function: { arguments: delta.partial_json } })];
         }
-        // thinking_delta, signature_delta, citations_delta: nothing in OpenAI's chunk shape carries them.
+        if (delta.type === 'thinking_delta' && typeof delta.thinking === 'string') return delta.thinking === '' ? [] : [reasoningChunk(this.meta, delta.thinking)];
+        if (delta.type === 'signature_delta' && typeof delta.signature === 'string') return [thinkingBlockChunk(this.meta, { type: 'thinking', thinking: '', signature: delta.signature })];
+        // citations_delta: nothing in OpenAI's chunk shape carries it.
         return [];
       }
       case 'message_delta': {

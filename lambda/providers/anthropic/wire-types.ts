@@ -15,6 +15,8 @@ export type AnthropicRequestBlock = (
   | { type: 'image'; source: AnthropicImageSource }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   | { type: 'tool_result'; tool_use_id: string; content: string }
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string }
 ) & { cache_control?: AnthropicCacheControl };
 
 export interface AnthropicMessage {
@@ -38,6 +40,7 @@ export interface AnthropicRequest {
   tools?: Array<{ name: string; description?: string; input_schema: Record<string, unknown>; cache_control?: AnthropicCacheControl }>;
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id: string };
+  thinking?: { type: 'enabled'; budget_tokens: number };
   stream?: boolean;
 }
 

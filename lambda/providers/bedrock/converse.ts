@@ -31,7 +31,7 @@ import { UnsupportedParameterError } from '../../core/errors';
 import { type ChatCompletion, type ChatCompletionRequest, type FinishReason, type ThinkingBlock, type ToolCall, type Usage } from '../../core/openai-schema';
 import type { ProviderCall } from '../types';
 import { newCompletionId } from '../shared/chunks';
-import { mapConversation, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
+import { effortThinkingBudget, isAnthropicModel, mapConversation, REASONING_EFFORT, rejectUnsupportedFields, stopSequences, type BlockBuilders } from '../shared/request-checks';
 import { usageFromSplit } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 
@@ -47,7 +47,13 @@ const IMAGE_FORMATS: Record<string, ImageFormat> = {
 
 /** `maxTokens`: the effective output cap (ProviderCall.maxOutputTokens), always sent: what was priced is what is sent. */
 export function toConverseInput(provider: string, req: ChatCompletionRequest, maxTokens: number, thinking?: ProviderCall['thinking']): ConverseInput {
-  rejectUnsupportedFields(req, provider);
+  // reasoning_effort: extended thinking for Anthropic's models (other Bedrock models have no such knob here).
+  const anthropic = isAnthropicModel(req.model);
+  rejectUnsupportedFields(req, provider, anthropic ? REASONING_EFFORT : undefined);
+  if (!thinking && anthropic) {
+    const budget = effortThinkingBudget(req, provider, maxTokens);
+    if (budget !== undefined) thinking = { budgetTokens: budget };
+  }
   if (req.temperature != null && req.temperature > 1) {
     throw new UnsupportedParameterError(provider, 'temperature', 'Bedrock models accept values from 0 to 1');
   }
@@ -73,7 +79,7 @@ export function toConverseInput(provider: string, req: ChatCompletionRequest, ma
  * `maxTokens` (thinking tokens are output tokens, billed and capped as such); the surface checked it fits.
  */
 function thinkingFields(provider: string, model: string, thinking: { budgetTokens: number }): Document {
-  if (!/anthropic\.claude/.test(model)) throw new UnsupportedParameterError(provider, 'thinking', `extended thinking needs an Anthropic model; '${model}' is not one`);
+  if (!isAnthropicModel(model)) throw new UnsupportedParameterError(provider, 'thinking', `extended thinking needs an Anthropic model; '${model}' is not one`);
   return { thinking: { type: 'enabled', budget_tokens: thinking.budgetTokens } };
 }
 

@@ -24,11 +24,37 @@ const NON_OPENAI_UNSUPPORTED: ReadonlyArray<readonly [string, Check]> = [
   ['store', (r) => r.store === true],
 ];
 
-export function rejectUnsupportedFields(req: ChatCompletionRequest, provider: string): void {
+/** `honoured`: params this adapter maps for this request (e.g. `reasoning_effort` to an Anthropic model's thinking). */
+export function rejectUnsupportedFields(req: ChatCompletionRequest, provider: string, honoured: ReadonlySet<string> = NONE): void {
   for (const [param, used] of NON_OPENAI_UNSUPPORTED) {
-    if (used(req)) throw new UnsupportedParameterError(provider, param);
+    if (used(req) && !honoured.has(param)) throw new UnsupportedParameterError(provider, param);
   }
 }
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * `reasoning_effort` → an Anthropic model's extended-thinking budget (LiteLLM's table; Anthropic's minimum
+ * budget is 1,024). Thinking tokens are output tokens inside max_tokens, so the budget must fit below the
+ * cap that was priced and is sent (`maxTokens`): refused otherwise (another target may have room).
+ */
+const THINKING_BUDGET = { minimal: 1024, low: 1024, medium: 2048, high: 4096 } as const;
+
+export function effortThinkingBudget(req: ChatCompletionRequest, provider: string, maxTokens: number): number | undefined {
+  const effort = req.reasoning_effort;
+  if (effort == null) return undefined;
+  const budget = THINKING_BUDGET[effort];
+  if (budget >= maxTokens) {
+    throw new UnsupportedParameterError(provider, 'reasoning_effort', `'${effort}' is a thinking budget of ${budget} tokens, which must be less than max_tokens (${maxTokens} on this target after the gateway's output cap)`);
+  }
+  return budget;
+}
+
+/** Anthropic's models (on Anthropic, or on Bedrock by id or inference profile) take extended thinking. */
+export function isAnthropicModel(model: string): boolean {
+  return /(^|[./])claude-|anthropic\.claude/.test(model);
+}
+
+export const REASONING_EFFORT: ReadonlySet<string> = new Set(['reasoning_effort']);
 
 /** Anthropic and Bedrock take tool input as an object; OpenAI history carries it as a JSON string. */
 function parseToolArguments(call: ToolCall, param: string): Record<string, unknown> {

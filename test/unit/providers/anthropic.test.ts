@@ -93,11 +93,33 @@ describe('Method: toAnthropicRequest', () => {
     ['presence_penalty', { presence_penalty: 0.5 }],
     ['frequency_penalty', { frequency_penalty: 0.5 }],
     ['logit_bias', { logit_bias: { '50256': -100 } }],
-    ['reasoning_effort', { reasoning_effort: 'low' as const }],
     ['temperature', { temperature: 1.5 }],
   ])('throws UnsupportedParameterError with param %s', (param, over) => {
     expect(() => toAnthropicRequest('anthropic', req(over), { stream: false, maxOutputTokens: 1_024 })).toThrow(expect.objectContaining({ param, status: 400 }));
     expect(() => toAnthropicRequest('anthropic', req(over), { stream: false, maxOutputTokens: 1_024 })).toThrow(UnsupportedParameterError);
+  });
+
+  it('maps reasoning_effort to an extended-thinking budget that fits below the cap, and refuses one that does not', () => {
+    expect(toAnthropicRequest('a', req({ reasoning_effort: 'medium' }), { stream: false, maxOutputTokens: 4_000 }).thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+    expect(toAnthropicRequest('a', req({ reasoning_effort: 'low' }), { stream: false, maxOutputTokens: 4_000 }).thinking).toEqual({ type: 'enabled', budget_tokens: 1024 });
+    expect(toAnthropicRequest('a', req(), { stream: false, maxOutputTokens: 4_000 }).thinking).toBeUndefined();
+    // high = 4,096 thinking tokens, not below a 4,000-token cap.
+    expect(() => toAnthropicRequest('a', req({ reasoning_effort: 'high' }), { stream: false, maxOutputTokens: 4_000 })).toThrow(expect.objectContaining({ param: 'reasoning_effort', code: 'unsupported_parameter' }));
+  });
+
+  it('sends an assistant turn\'s thinking blocks back first, as signed', () => {
+    const history = req({
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: 'a', thinking_blocks: [{ type: 'thinking', thinking: 't', signature: 's' }, { type: 'redacted_thinking', data: 'cg==' }] },
+        { role: 'user', content: 'again' },
+      ],
+    });
+    expect(toAnthropicRequest('a', history, { stream: false, maxOutputTokens: 100 }).messages[1].content).toEqual([
+      { type: 'thinking', thinking: 't', signature: 's' },
+      { type: 'redacted_thinking', data: 'cg==' },
+      { type: 'text', text: 'a' },
+    ]);
   });
 
   it('accepts neutral values of fields it does not support (n=1, zero penalties, text format)', () => {
@@ -145,7 +167,7 @@ describe('Method: anthropicUsage', () => {
 });
 
 describe('Method: fromAnthropicResponse', () => {
-  it('joins text blocks, skips thinking and maps tool_use', () => {
+  it('joins text blocks, keeps thinking as reasoning_content and thinking_blocks, and maps tool_use', () => {
     const out = fromAnthropicResponse(
       'a',
       {
@@ -167,7 +189,12 @@ describe('Method: fromAnthropicResponse', () => {
     expect(out).toMatchObject({
       id: 'msg_1',
       created: 123,
-      choices: [{ message: { content: 'AB', tool_calls: [{ id: 't', function: { name: 'f', arguments: '{"x":1}' } }] }, finish_reason: 'tool_calls' }],
+      choices: [
+        {
+          message: { content: 'AB', tool_calls: [{ id: 't', function: { name: 'f', arguments: '{"x":1}' } }], reasoning_content: 'hmm', thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 's' }] },
+          finish_reason: 'tool_calls',
+        },
+      ],
       usage: { prompt_tokens: 1, completion_tokens: 2 },
     });
   });
@@ -229,9 +256,20 @@ describe('Method: AnthropicStreamTranslator.translate', () => {
     ]);
   });
 
-  it('ignores ping and thinking deltas', () => {
-    const { chunks } = run([start, { type: 'ping' }, { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'x' } }]);
-    expect(chunks).toHaveLength(1);
+  it('ignores ping; streams thinking as reasoning_content, its signature and redacted blocks as thinking_blocks', () => {
+    const { chunks } = run([
+      start,
+      { type: 'ping' },
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'x' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig' } },
+      { type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'cg==' } },
+    ]);
+    expect(chunks.slice(1).map((c) => c.choices[0].delta)).toEqual([
+      { reasoning_content: 'x' },
+      { thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'sig' }] },
+      { thinking_blocks: [{ type: 'redacted_thinking', data: 'cg==' }] },
+    ]);
   });
 
   it('throws an UpstreamError with the status the error type stands for', () => {
