@@ -15,11 +15,15 @@
  */
 import fc from 'fast-check';
 import { request } from 'node:http';
+import { createStreamingHandler } from '../../lambda/handlers/lambda-streaming';
+import { awsLambdaEmulation, captureStream, restProxyEvent } from '../support/lambda-streaming-emulator';
 import { ANTHROPIC_UPSTREAM_KEY, OPENAI_UPSTREAM_KEY, periods, startRig, type Rig } from './support/harness';
 
 const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 40);
 const SEED = process.env.TOLLGATE_FUZZ_SEED ? Number(process.env.TOLLGATE_FUZZ_SEED) : undefined;
 const FRAGMENT = 10;
+/** Jest's per-test limit grows with the runs asked for (a campaign of 1,000 runs takes minutes). */
+const TIMEOUT_MS = Math.max(60_000, RUNS * 400);
 
 let rig: Rig;
 let apiKey: string;
@@ -187,7 +191,7 @@ describe('Fuzz: hostile input never causes a 5xx, a leak or a charge', () => {
       ),
       params,
     );
-  });
+  }, TIMEOUT_MS);
 
   it('valid bodies with a fuzzed content type are answered 2xx when JSON is declared (or nothing is), 415 otherwise', async () => {
     await fc.assert(
@@ -201,7 +205,7 @@ describe('Fuzz: hostile input never causes a 5xx, a leak or a charge', () => {
       }),
       params,
     );
-  });
+  }, TIMEOUT_MS);
 
   it('methods, paths and query strings', async () => {
     const pathArb = fc.oneof(
@@ -223,5 +227,34 @@ describe('Fuzz: hostile input never causes a 5xx, a leak or a charge', () => {
       ),
       params,
     );
-  });
+  }, TIMEOUT_MS);
+
+  it('POST bodies and headers on every surface through the Lambda streaming handler (API Gateway events)', async () => {
+    const handler = createStreamingHandler(rig.gateway.runtime.app, awsLambdaEmulation);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...PATHS).chain((path) => fc.record({ path: fc.constant(path), body: bodyFor(path) })),
+        authHeaders,
+        contentType,
+        extraHeaders,
+        fc.boolean(),
+        async ({ path, body }, auth, type, extra, base64) => {
+          const headers = headersOf(auth, type, extra);
+          delete headers.host;
+          const cap = captureStream();
+          // API Gateway hands binary bodies over base64-encoded, text as is.
+          const text = body.toString('utf8');
+          const asText = !base64 && Buffer.from(text, 'utf8').equals(body);
+          const event = restProxyEvent({ method: 'POST', path, headers });
+          event.body = asText ? text : body.toString('base64');
+          event.isBase64Encoded = !asText;
+          await handler(event, cap.stream, { getRemainingTimeInMillis: () => 300_000 });
+          const { prelude, body: out } = cap.result();
+          const answer: Answer = { status: prelude.statusCode, headers: prelude.headers ?? {}, text: out };
+          await checkAnswer({ method: 'POST', path, headers, body }, answer);
+        },
+      ),
+      params,
+    );
+  }, TIMEOUT_MS);
 });
