@@ -158,7 +158,7 @@ async function runPipeline<Req>(surface: Surface<Req>, request: Request, env: Ro
   const described = surface.describe(req);
   env.seen.model = described.model;
   const model = withArm(resolveModel(deps.config, described.model), env.requestId, request.headers, described.hints);
-  checkMode(surface, model);
+  checkMode(surface.mode ?? 'chat', model);
   const cap = outputCap({ max_tokens: described.estimate.maxOutputTokens, n: described.estimate.n }, model.config, model.config.targets[0]).perChoice;
   const admission = await deps.gatekeeper.admit({
     evidence: { ...surface.evidence?.(req, cap), outputCapTokens: cap, ...(model.arm ? { arm: model.arm } : {}) },
@@ -302,8 +302,7 @@ function withArm(model: ResolvedModel, requestId: string, headers: Headers, hint
 }
 
 /** An embeddings model on a chat surface, or a chat model on /v1/embeddings: refused before admission. */
-function checkMode<Req>(surface: Surface<Req>, model: ResolvedModel): void {
-  const wanted = surface.mode ?? 'chat';
+export function checkMode(wanted: ModelMode, model: Pick<ResolvedModel, 'name' | 'config'>): void {
   const mode = modelMode(model.config);
   if (mode === wanted) return;
   const message =

@@ -272,6 +272,8 @@ describe('Chat and embeddings models kept apart', () => {
     expect(chat?.message).toMatch(/embeddings model: use POST \/v1\/embeddings/);
     const responses = await errorOf(c.responses.create({ model: 'embed', input: 'hi' }));
     expect(responses).toMatchObject({ status: 400, code: 'model_not_supported' });
+    const count = await fetch(`${rig.gateway.url}/messages/count_tokens`, { method: 'POST', headers: { 'x-api-key': refused.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'titan', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect([count.status, ((await count.json()) as { error: { type: string } }).error.type]).toEqual([400, 'invalid_request_error']);
     const embeddings = await errorOf(c.embeddings.create({ model: 'gpt', input: 'hi' }));
     expect(embeddings).toMatchObject({ status: 400, code: 'model_not_supported', param: 'model' });
     expect(rig.openai.requests.length + rig.bedrock.requests.length).toBe(before);

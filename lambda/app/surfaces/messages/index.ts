@@ -9,7 +9,7 @@ import { UnsupportedParameterError } from '../../../core/errors';
 import { resolveModel } from '../../../core/routing';
 import type { ProviderCall } from '../../../providers/types';
 import { jsonResponse, parseJsonBody, readBodyText } from '../../http';
-import { defineSurface, type Route, type TargetCall } from '../../pipeline';
+import { checkMode, defineSurface, type Route, type TargetCall } from '../../pipeline';
 import { mapFrames } from '../../relay';
 import { validateBody } from '../../validate-request';
 import { estimateMessagesInput } from './estimate';
@@ -100,7 +100,7 @@ export const countTokens: Route = {
     await env.deps.gatekeeper.authenticate?.(request.headers, env.now());
     const body = validateBody(countTokensRequestSchema, parseJsonBody(await readBodyText(request, env.deps.config.server.maxBodyBytes)));
     env.seen.model = body.model;
-    resolveModel(env.deps.config, body.model);
+    checkMode('chat', resolveModel(env.deps.config, body.model));
     return jsonResponse(200, { input_tokens: estimateMessagesInput(body) }, env.baseHeaders);
   },
 };
