@@ -182,22 +182,25 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   }
 
   function rejected(event: RequestRejectedEvent): void {
+    // A client that left before its request was read (499) is no error, as a stream it abandons is none.
+    const aborted = event.error.status === 499;
     const kind = classifyRejection(event.error);
+    const error = !aborted && kind !== 'rate_limited' && kind !== 'budget';
     logger.info('request rejected', {
       requestId: event.requestId,
       model: event.model,
       httpStatus: event.error.status,
       errorType: event.error.type,
       errorCode: event.error.code ?? undefined,
-      rejection: kind,
+      rejection: aborted ? 'client_abort' : kind,
     });
     publish(groups.rejection, {}, {
       requests: 1,
-      errors: kind === 'rate_limited' || kind === 'budget' ? 0 : 1,
+      errors: error ? 1 : 0,
       rateLimited: kind === 'rate_limited' ? 1 : 0,
       budgetRejected: kind === 'budget' ? 1 : 0,
     });
-    if (kind !== 'rate_limited' && kind !== 'budget') publish(groups.errorClass, { [Dim.ErrorClass]: kind }, { errors: 1 });
+    if (error) publish(groups.errorClass, { [Dim.ErrorClass]: kind }, { errors: 1 });
   }
 
   function attemptFailed(requestId: string, provider: string, error: GatewayError): void {

@@ -8,6 +8,7 @@ import { createGatewayApp, type GatewayApp } from '../../../lambda/app/gateway-a
 import { createTelemetry, type Telemetry, type TelemetryOptions } from '../../../lambda/app/telemetry';
 import { parseConfig, type TollgateConfig } from '../../../lambda/core/config';
 import { AuthenticationError, BudgetExceededError, RateLimitError, UpstreamError } from '../../../lambda/core/errors';
+import { ClientAbortedError } from '../../../lambda/core/routing';
 import type { Attribution, Gatekeeper, RequestOutcome } from '../../../lambda/core/gatekeeper';
 import { METRICS } from '../../../lambda/core/metrics-catalog';
 import type { ChatCompletion, ChatCompletionChunk } from '../../../lambda/core/openai-schema';
@@ -269,6 +270,7 @@ describe('Telemetry', () => {
       ['a rate limit', new RateLimitError('slow down'), { Requests: 1, Errors: 0, RateLimited: 1, BudgetRejected: 0 }, undefined],
       ['an exhausted budget', new BudgetExceededError('budget spent'), { Requests: 1, Errors: 0, RateLimited: 0, BudgetRejected: 1 }, undefined],
       ['a bad key', new AuthenticationError(), { Requests: 1, Errors: 1, RateLimited: 0, BudgetRejected: 0 }, 'auth'],
+      ['a client that left before its request was read', new ClientAbortedError(), { Requests: 1, Errors: 0, RateLimited: 0, BudgetRejected: 0 }, undefined],
     ])('counts %s on the aggregate set', async (_name, error, values, errorClass) => {
       const h = harness(makeConfig());
       admit = () => {
