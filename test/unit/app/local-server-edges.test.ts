@@ -119,6 +119,13 @@ describe('Local server: slow and abandoned bodies', () => {
     expect(server.seen).toEqual(['rejected 499 client_closed_request']);
   });
 
+  it('answers headers that trickle past the timeout (slow-loris) with a JSON 408 and closes the socket', async () => {
+    const server = await start({ requestTimeoutMs: 1_500 });
+    const answer = await raw(server.port, ['GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '], 200, true);
+    expect(parse(answer).status).toBe(408);
+    expect(answer.closedAfterMs).toBeLessThan(5_000);
+  });
+
   it('logs a client that leaves during the body read as a client abort, not an internal error', async () => {
     const server = await start();
     await new Promise<void>((resolve) => {
