@@ -31,6 +31,8 @@ export interface GatewayRuntimeOptions {
   /** Where settlements go when the store cannot take them in time (local file, SQS). */
   outbox?: SettlementOutbox;
   settleRetryMs?: number;
+  /** Rollups derived in a batched pass this long after a settlement (default 1 s); 0: at every settlement. */
+  deriveIntervalMs?: number;
 }
 
 export interface GatewayRuntime {
@@ -51,6 +53,9 @@ export function composeGateway(opts: GatewayRuntimeOptions): GatewayRuntime {
     admissionLeases: opts.admissionLeases ?? true,
     outbox: opts.outbox,
     settleRetryMs: opts.settleRetryMs,
+    // Lean settlement: the request path writes the record and no more; rollups follow in batches.
+    deriveAfterSettle: opts.deriveIntervalMs === 0,
+    deriveIntervalMs: opts.deriveIntervalMs,
     // Watched budgets (config.observability.watchedBudgets, `scope:id:period`) get a utilisation metric
     // from each settlement's own update; telemetry ignores the others.
     onBudgetSettled: telemetry

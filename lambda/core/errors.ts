@@ -134,6 +134,25 @@ export class BudgetExceededError extends GatewayError {
 }
 
 /**
+ * The gateway's own store (DynamoDB) did not answer in time at admission: nothing was admitted, nothing
+ * is charged, no upstream was called. Retryable, like DynamoDB's own throttling.
+ */
+export class StoreUnavailableError extends GatewayError {
+  constructor(cause: unknown) {
+    super(503, 'server_error', 'The gateway could not reach its usage store in time; nothing was charged. Retry shortly.', {
+      code: 'store_unavailable',
+      headers: { 'retry-after': '1' },
+      cause,
+    });
+  }
+}
+
+/** A store failure before admission completed becomes a clear 503; the gateway's own refusals pass through. */
+export function admissionStoreError(err: unknown): never {
+  throw err instanceof GatewayError ? err : new StoreUnavailableError(err);
+}
+
+/**
  * An upstream provider answered with an error, or could not be reached.
  * `upstreamStatus` is what the provider said (undefined for connection errors and timeouts);
  * `status` is what the gateway tells its client.

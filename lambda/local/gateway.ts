@@ -58,6 +58,8 @@ export interface LocalGateway extends RunningServer {
 }
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/** The embedded store is in this process: a connect that takes long is event-loop lag, not a dead server. */
+const LOCAL_STORE_CONNECTION_TIMEOUT_MS = 10_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 
 export async function startLocalGateway(opts: LocalGatewayOptions): Promise<LocalGateway> {
@@ -73,7 +75,7 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
         region: 'local',
         credentials: ownStore.credentials,
         maxAttempts: 3,
-        requestHandler: dynamoRequestHandler(),
+        requestHandler: dynamoRequestHandler({ connectionTimeoutMs: LOCAL_STORE_CONNECTION_TIMEOUT_MS }),
       })
     : store.client;
   const outbox = opts.dataDir ? new FileOutbox(join(opts.dataDir, 'outbox.jsonl')) : undefined;
@@ -131,10 +133,12 @@ export async function startLocalGateway(opts: LocalGatewayOptions): Promise<Loca
   return {
     ...server,
     runtime,
-    // Idle includes the batched lease flush, so callers see every settled request's spend on the counters.
+    // Idle includes the batched lease flush and derivation pass, so callers see every settled request in
+    // the budget counters and the rollups.
     async idle() {
       await server.idle();
       await runtime.gatekeeper.flushLeases();
+      await runtime.gatekeeper.derive();
     },
     // The client the gateway uses (what tests and the benchmark instrument).
     store: { client: dynamo, tables: store.tables },

@@ -13,7 +13,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { budgetName, periodKey, resolveBudgets, shardCaps, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
-import { BadRequestError, BudgetExceededError, RateLimitError } from '../core/errors';
+import { admissionStoreError, BadRequestError, BudgetExceededError, RateLimitError } from '../core/errors';
 import type { Admission, AdmissionRequest, Attribution, Gatekeeper, RequestOutcome } from '../core/gatekeeper';
 import { admissionTokens, hasLimits, rateLimitHeaders, retryAfterSeconds, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
 import { buildUsageRecord, type AdmittedRequest, type SoftBudgetCharge } from '../core/metering';
@@ -41,6 +41,8 @@ const NEGATIVE_CACHE_MS = 1_000;
 /** Leases outlive the Lambda timeout by this much before the sweeper may charge them. */
 const LEASE_GRACE_SECONDS = 120;
 const DEFAULT_SETTLE_RETRY_MS = 10_000;
+/** With deriveAfterSettle off: a batched derivation pass runs this long after a settlement. */
+const DEFAULT_DERIVE_INTERVAL_MS = 1_000;
 
 export interface DynamoGatekeeperOptions {
   client: DynamoDBClient;
@@ -74,9 +76,13 @@ export interface DynamoGatekeeperOptions {
   settleRetryMs?: number;
   /**
    * Run a derivation pass at the end of each settlement (default true: rollups are current when settle
-   * resolves). Off: records are rolled up only by derive() calls (a timer, the sweeper), in larger batches.
+   * resolves). Off (what the Lambda handler and the local server run): settlement writes the record and
+   * no more; a pass over the records committed meanwhile runs `deriveIntervalMs` later, off the request
+   * path, in batches (and on derive(): the sweeper, shutdown).
    */
   deriveAfterSettle?: boolean;
+  /** With `deriveAfterSettle` off: how long after a settlement the batched pass runs; default 1 s. */
+  deriveIntervalMs?: number;
 }
 
 export interface BudgetSettledEvent {
@@ -108,6 +114,8 @@ export interface DynamoGatekeeper extends Gatekeeper {
   replaySettlement(message: SettlementMessage): Promise<void>;
   /** Run the deriver until nothing is pending (rollups and soft budgets from records). */
   derive(): Promise<void>;
+  /** Records committed by this process and not yet planned by a derivation pass. */
+  pendingDerivations(): number;
   /** How long a lease lasts (ms): admission + this is when the sweeper may treat a request as dead. */
   readonly leaseMs: number;
   clearCaches(): void;
@@ -127,7 +135,14 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const usage = new UsageReader({ client: opts.client, table: opts.tables.ledger, globalBudgetShards: config.metering.globalBudgetShards });
   const limiter = new DynamoRateLimiter(doc, opts.tables.ledger);
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
-  const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays);
+  const deriver = new UsageDeriver(doc, opts.tables.ledger, {
+    globalShards: config.metering.globalBudgetShards,
+    random: opts.random,
+    onSpend: (changes) => reportSpend(changes),
+    onError: (err, context) => onError(err, context),
+  });
+  // Records this process commits wait in the deriver's memory (no marker write on the request path).
+  const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays, deriver);
   const sweeper = new LeaseSweeper(doc, opts.tables.ledger, ledger, recorder, config.metering.requestRecordTtlDays);
   const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
   const estimate = opts.estimateInputTokens ?? ((req: AdmissionRequest) => req.estimate.inputTokens);
@@ -151,12 +166,6 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const policyCache = new TtlCache<PolicyRecord | undefined>();
   const onError = opts.onError ?? (() => undefined);
   const settleRetryMs = opts.settleRetryMs ?? DEFAULT_SETTLE_RETRY_MS;
-  const deriver = new UsageDeriver(doc, opts.tables.ledger, {
-    globalShards: config.metering.globalBudgetShards,
-    random: opts.random,
-    onSpend: (changes) => reportSpend(changes),
-    onError,
-  });
 
   // Concurrent requests for the same key in one container share one read (no stampede on a cold cache).
   const keyReads = new Map<string, Promise<ApiKeyRecord | undefined>>();
@@ -215,10 +224,15 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   }
 
   async function authenticate(headers: Headers, now: number): Promise<void> {
-    checkKey(await lookupKey(extractApiKey(headers)), undefined, now);
+    checkKey(await lookupKey(extractApiKey(headers)).catch(admissionStoreError), undefined, now);
   }
 
-  async function admit(req: AdmissionRequest): Promise<Admission> {
+  /** Admission; a store call that fails (timeout, throttling) refuses the request with 503, uncharged. */
+  function admit(req: AdmissionRequest): Promise<Admission> {
+    return admitFromStore(req).catch(admissionStoreError);
+  }
+
+  async function admitFromStore(req: AdmissionRequest): Promise<Admission> {
     const key = checkKey(await lookupKey(extractApiKey(req.headers)), req.model, req.now);
     checkPriced(req);
     const attribution = attribute(key, req);
@@ -437,6 +451,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     await reportSpend(changes);
     if (failure !== undefined) throw failure;
     if (opts.deriveAfterSettle !== false) await derive();
+    else deriver.schedule(opts.deriveIntervalMs ?? DEFAULT_DERIVE_INTERVAL_MS, (err) => onError(err, 'derive'));
   }
 
   /** Utilisation metrics and threshold alerts from the spend a settlement (or a lease flush) returned. */
@@ -482,6 +497,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     backgroundStoreCalls: () => leases?.backgroundCalls ?? 0,
     replaySettlement,
     derive: () => deriver.kick(),
+    pendingDerivations: () => deriver.queued,
     leaseMs,
     clearCaches() {
       keyCache.clear();

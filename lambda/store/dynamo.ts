@@ -19,14 +19,16 @@ export const DYNAMO_CONNECTION_TIMEOUT_MS = 1_000;
 
 /**
  * The HTTP handler every gateway DynamoDB client gets (Lambda and local): keep-alive sockets, many of
- * them, and a short connection timeout.
+ * them, and a short connection timeout. The local server's store runs in the same process, on loopback:
+ * there a "slow connect" is only the event loop being busy (hundreds of streams), so it waits longer
+ * (`connectionTimeoutMs`) rather than failing admissions that would have gone through.
  */
-export function dynamoRequestHandler(): NodeHttpHandler {
+export function dynamoRequestHandler(opts: { connectionTimeoutMs?: number } = {}): NodeHttpHandler {
   const agentOptions = { keepAlive: true, maxSockets: DYNAMO_MAX_SOCKETS };
   return new NodeHttpHandler({
     httpAgent: new HttpAgent(agentOptions),
     httpsAgent: new HttpsAgent(agentOptions),
-    connectionTimeout: DYNAMO_CONNECTION_TIMEOUT_MS,
+    connectionTimeout: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS,
   });
 }
 

@@ -2,9 +2,11 @@
  * Rollups and soft-budget spend, derived from request records exactly once, in batches, off the
  * request path. DynamoDB has no transactions here (dynalite), so exactly-once rests on three things:
  *
- * 1. Work list: each record version to derive has a marker item (`derive#<n>`), written after the record.
- *    A marker lost with a dying process is put again by whoever next touches the record (a retried or
- *    replayed commit, or the sweeper when the request's lease expires).
+ * 1. Work list: the records this process committed wait in memory (enqueue(); no write on the request
+ *    path); other record versions to derive (outbox replays, the sweeper's `lost` records and corrections,
+ *    records a process wrote and died before deriving) have a marker item (`derive#<n>`). A record whose
+ *    process died before deriving it is found by the sweeper when the request's lease expires (`dv < v`)
+ *    and marked then.
  * 2. Write-ahead plan: one cursor item holds the deriver's sequence number. A pass reads a batch of markers
  *    and their records, sums each target item's delta, and writes that plan onto the cursor
  *    (conditional on the sequence and on no plan being open) before touching any target. Whoever finds a
@@ -55,6 +57,11 @@ export class UsageDeriver {
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   private readonly random: () => number;
+  /** Record versions this process committed and has not planned yet: itemId → key and version. */
+  private readonly queue = new Map<string, { key: LedgerKey; v: number }>();
+  /** A kick asked for the marker work list to be read too (not only the in-memory queue). */
+  private scanMarkers = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -68,7 +75,8 @@ export class UsageDeriver {
    * Derive what is pending. Resolves after a pass that started after this call has finished, so a caller
    * that committed a record sees it rolled up; concurrent callers share passes (that is the batching).
    */
-  kick(): Promise<void> {
+  kick(scanMarkers = true): Promise<void> {
+    if (scanMarkers) this.scanMarkers = true;
     if (!this.current) {
       this.current = this.drain().finally(() => (this.current = undefined));
       return this.current;
@@ -77,9 +85,38 @@ export class UsageDeriver {
       .catch(() => undefined)
       .then(() => {
         this.next = undefined;
-        return this.kick();
+        return this.kick(false);
       });
     return this.next;
+  }
+
+  /** A record version this process committed: derived by a later pass, with no marker written for it. */
+  enqueue(key: LedgerKey, v: number): void {
+    this.queue.set(itemId(key), { key, v });
+  }
+
+  /** Records waiting in memory (the benchmark and shutdown look at it). */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /**
+   * A pass over the in-memory queue in `delayMs` (one timer at a time): the records committed meanwhile
+   * share it. The timer does not keep the process alive; shutdown and the sweeper call kick() themselves.
+   */
+  schedule(delayMs: number, onError: (err: unknown) => void): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick(false).catch(onError);
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** Stop the scheduled pass (shutdown runs a last kick() itself). */
+  cancelSchedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private async drain(): Promise<void> {
@@ -94,8 +131,12 @@ export class UsageDeriver {
       return true;
     }
     const seq = num(cursor?.seq) + 1;
-    const { plan, more } = await this.nextPlan(seq);
-    if (!plan) return false;
+    const scanning = this.scanMarkers;
+    const { plan, more, fromQueue } = await this.nextPlan(seq, scanning);
+    if (!plan) {
+      if (scanning && !more) this.scanMarkers = false;
+      return more;
+    }
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -111,15 +152,24 @@ export class UsageDeriver {
       if (isConditionalCheckFailed(err)) return true; // another process planned first: look again
       throw err;
     }
+    // Planned: the plan on the cursor now carries these records (whoever applies it derives them).
+    for (const id of fromQueue) this.queue.delete(id);
     await this.apply(plan);
-    return more;
+    if (scanning && !more) this.scanMarkers = false;
+    return more || this.queue.size > 0;
   }
 
-  /** The next batch's plan; `more` when a shard had a full page (more may be waiting). */
-  private async nextPlan(seq: number): Promise<{ plan?: Plan; more: boolean }> {
-    const { markers, more } = await this.pendingMarkers();
-    if (markers.length === 0) return { more: false };
+  /**
+   * The next batch's plan: the in-memory queue first, then (when scanning) the markers; `more` when more
+   * may be waiting (the queue holds more than a batch, or a marker shard had a full page).
+   */
+  private async nextPlan(seq: number, scan: boolean): Promise<{ plan?: Plan; more: boolean; fromQueue: string[] }> {
+    const fromQueue = [...this.queue.keys()].slice(0, BATCH);
     const recordKeys = new Map<string, LedgerKey>();
+    for (const id of fromQueue) recordKeys.set(id, this.queue.get(id)!.key);
+    const { markers, more: moreMarkers } = scan && fromQueue.length < BATCH ? await this.pendingMarkers() : { markers: [], more: false };
+    const more = moreMarkers || this.queue.size > fromQueue.length;
+    if (markers.length === 0 && recordKeys.size === 0) return { more, fromQueue };
     for (const m of markers) recordKeys.set(itemId(m.record), m.record);
     const records = await readItems(this.doc, this.table, [...recordKeys.values()]);
     const targets = new Map<string, Target>();
@@ -138,7 +188,7 @@ export class UsageDeriver {
       this.addTargets(targets, record, delta);
       planned.push({ key, v });
     }
-    return { plan: { seq, targets: [...targets.values()], records: planned, markers: markers.map((m) => m.key) }, more };
+    return { plan: { seq, targets: [...targets.values()], records: planned, markers: markers.map((m) => m.key) }, more, fromQueue };
   }
 
   private addTargets(targets: Map<string, Target>, r: UsageRecord, d: RecordContribution): void {

@@ -20,14 +20,22 @@ export type CommitResult = 'created' | 'corrected' | 'duplicate';
  * written with a conditional put, so however often a settlement is retried or replayed (SDK retries,
  * backoff, the outbox) there is exactly one record per request. The only overwrite allowed is a real
  * record replacing the sweeper's `lost` one (version 2, carrying what the lost one had contributed).
- * After the record, a derivation marker names the version still to be rolled up (usage-deriver.ts).
+ * The version still to be rolled up goes to the in-memory queue of this process's deriver when it has one
+ * (no second write on the request path), otherwise to a derivation marker (usage-deriver.ts).
  */
 export class UsageRecorder {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly recordTtlDays: number,
+    private readonly deriveQueue?: { enqueue(key: LedgerKey, v: number): void },
   ) {}
+
+  /** Hand a version just written to the deriver: in memory if this process derives, else a marker. */
+  private async toDerive(key: LedgerKey, requestId: string, version: number): Promise<void> {
+    if (this.deriveQueue) this.deriveQueue.enqueue(key, version);
+    else await this.mark(key, requestId, version);
+  }
 
   async commit(r: UsageRecord, ttlDays = this.recordTtlDays): Promise<CommitResult> {
     const key = requestRecordKey(r.day, r.admittedAt, r.requestId);
@@ -35,7 +43,7 @@ export class UsageRecorder {
     let old: Item | undefined;
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-      await this.mark(key, r.requestId, 1);
+      await this.toDerive(key, r.requestId, 1);
       return 'created';
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw err;
@@ -54,7 +62,7 @@ export class UsageRecorder {
             ExpressionAttributeValues: { ':lost': 'lost' },
           }),
         );
-        await this.mark(key, r.requestId, 2);
+        await this.toDerive(key, r.requestId, 2);
         return 'corrected';
       } catch (err) {
         if (!isConditionalCheckFailed(err)) throw err;

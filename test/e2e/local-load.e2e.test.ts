@@ -30,18 +30,23 @@ describe.each([300, 500])('%i concurrent local 1-second streams', (n) => {
       Array.from({ length: n }, (_, i) => streamOnce(openaiClient(proc.url, (i % 2 ? plain : budgeted).apiKey), 100)),
     );
     const served = results.filter((r) => r.ok && r.done);
-    const refused = results.filter((r) => !r.ok);
-    const statuses = refused.map((r) => (r.ok ? 0 : r.status));
-    expect({ n, statuses: statuses.filter((s) => s !== 429 && s !== 503), notDone: results.filter((r) => r.ok && !r.done).length }).toEqual({ n, statuses: [], notDone: 0 });
-    // A refusal happens before any upstream call: the upstream saw exactly the served ones.
-    expect(upstream.requests.length - before).toBe(served.length);
-    // Most are served on an idle machine; a refusal is the exception, not the rule.
+    const failed = results.flatMap((r) => (r.ok ? [] : [r]));
+    // Refused before any upstream call (429 budget/rate, 503 store or shutdown): no record, no charge.
+    const refused = failed.filter((r) => r.status === 429 || r.status === 503);
+    // On a loaded CI box the double itself may drop a socket: a 502 the client is told about, and recorded.
+    const upstreamFailed = failed.filter((r) => r.status === 502 && r.code === 'upstream_unavailable');
+    const unclear = failed.filter((r) => !refused.includes(r) && !upstreamFailed.includes(r)).map((r) => `${r.status} ${r.code}: ${r.message}`);
+    expect({ n, unclear, notDone: results.filter((r) => r.ok && !r.done).length }).toEqual({ n, unclear: [], notDone: 0 });
+    // A refusal happens before any upstream call: the upstream saw the served ones (and at most the 502s).
+    expect(upstream.requests.length - before).toBeGreaterThanOrEqual(served.length);
+    expect(upstream.requests.length - before).toBeLessThanOrEqual(served.length + upstreamFailed.length);
+    // Most are served; a refusal or a dropped socket is the exception, not the rule.
     expect(served.length).toBeGreaterThan(n / 2);
 
     const records = [...(await recordsOf(folder.dir, budgeted.keyId)), ...(await recordsOf(folder.dir, plain.keyId))];
-    const servedIds = served.map((r) => (r.ok ? r.requestId : '')).sort();
-    expect(records.map((r) => r.requestId).sort()).toEqual(servedIds);
-    expect(records.every((r) => r.status === 'success')).toBe(true);
+    const expectedIds = [...served.map((r) => (r.ok ? r.requestId : '')), ...upstreamFailed.map((r) => r.requestId ?? 'missing request id')].sort();
+    expect(records.map((r) => r.requestId).sort()).toEqual(expectedIds);
+    expect(records.filter((r) => r.status !== 'success').map((r) => r.status)).toEqual(upstreamFailed.map(() => 'upstream_error'));
     const { store, usage } = await storeOf(folder.dir);
     try {
       const budget = await usage.budget('key', budgeted.keyId, new Date().toISOString().slice(0, 10));

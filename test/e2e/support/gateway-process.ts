@@ -131,8 +131,9 @@ export async function streamOnce(client: OpenAI, maxTokens: number, onFirstChunk
     }
     return { ok: true, requestId: requestId ?? '', done: true, chunks };
   } catch (err) {
-    const e = err as { status?: number; code?: string | null; message?: string };
-    return { ok: false, status: e.status, code: e.code, requestId, message: e.message ?? String(err) };
+    const e = err as { status?: number; code?: string | null; message?: string; headers?: Headers | Record<string, string> };
+    const header = e.headers instanceof Headers ? e.headers.get('x-tollgate-request-id') : e.headers?.['x-tollgate-request-id'];
+    return { ok: false, status: e.status, code: e.code, requestId: requestId ?? header ?? undefined, message: e.message ?? String(err) };
   }
 }
 

@@ -87,7 +87,7 @@ describe('refused admission after an ambiguous write failure', () => {
     const { apiKey, key } = await keys.create({ name: 'ambiguous-reserve-released', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
     const restore = loseResponses(client, (e) => e.includes('SET #lease = :cost'));
     try {
-      await expect(gate.admit(admission(config, apiKey))).rejects.toThrow('injected');
+      await expect(gate.admit(admission(config, apiKey))).rejects.toMatchObject({ status: 503, code: 'store_unavailable', cause: expect.objectContaining({ message: expect.stringContaining('injected') }) });
     } finally {
       restore();
     }
@@ -101,7 +101,7 @@ describe('refused admission after an ambiguous write failure', () => {
     const restore = loseResponses(client, (e) => e.includes('SET #lease = :cost'));
     const restoreRelease = failWrites(client, (e) => e.startsWith('REMOVE #lease ADD committed :neg'));
     try {
-      await expect(gate.admit(admission(config, apiKey))).rejects.toThrow('injected');
+      await expect(gate.admit(admission(config, apiKey))).rejects.toMatchObject({ status: 503, code: 'store_unavailable', cause: expect.objectContaining({ message: expect.stringContaining('injected') }) });
     } finally {
       restore();
       restoreRelease();
@@ -120,7 +120,7 @@ describe('refused admission after an ambiguous write failure', () => {
     const { apiKey, key } = await keys.create({ name: 'ambiguous-slot', rateLimits: { rpm: 2 } });
     const restore = loseResponses(client, (e) => e.includes('ADD requests :one'));
     try {
-      await expect(gate.admit(admission(config, apiKey))).rejects.toThrow('injected');
+      await expect(gate.admit(admission(config, apiKey))).rejects.toMatchObject({ status: 503, code: 'store_unavailable', cause: expect.objectContaining({ message: expect.stringContaining('injected') }) });
     } finally {
       restore();
     }

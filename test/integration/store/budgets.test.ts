@@ -158,7 +158,7 @@ describe('Method: admit + settle (hard budget under concurrency)', () => {
     const { apiKey, key } = await keys.create({ name: 'lease-put-fails', rateLimits: { rpm: 10 }, budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
     const restore = failLeasePuts(client);
     try {
-      await expect(gate.admit(admission(config, apiKey))).rejects.toThrow('injected lease put failure');
+      await expect(gate.admit(admission(config, apiKey))).rejects.toMatchObject({ status: 503, code: 'store_unavailable', cause: expect.objectContaining({ message: expect.stringContaining('injected lease put failure') }) });
     } finally {
       restore();
     }

@@ -147,7 +147,7 @@ function trackInFlight(c: DynamoDBClient): { max: number; stop(): void } {
 }
 
 describe('DynamoDB requests per gateway request', () => {
-  it('is 0 reads + 6 writes in one round to admit and 7 writes to settle with every limit and budget kind (caches warm)', async () => {
+  it('is 0 reads + 6 writes in one round to admit and 6 writes to settle with every limit and budget kind (caches warm)', async () => {
     await keys.putPolicy('team', 'metered', { rateLimits: { rpm: 1000 }, budgets: [{ period: 'month', limitUsd: 100, mode: 'hard' }] });
     await keys.putPolicy('global', '*', { budgets: [{ period: 'month', limitUsd: 1000, mode: 'hard' }] });
     const { apiKey } = await keys.create({
@@ -172,28 +172,31 @@ describe('DynamoDB requests per gateway request', () => {
       // admit: lease index put, key+team rate limits and key/team/global reservations, all in ONE round
       expect(admit).toMatchObject({ reads: 0, writes: 6 });
       expect(admitInFlight.max).toBe(6);
-      // settle: the record (conditional put), its derivation marker, then 3 budget settlements (lease
-      // attributes) + 2 TPM corrections in one round; rollups are derived off the request path
-      expect(settle).toMatchObject({ reads: 0, writes: 7 });
-      expect(settle.byCommand).toEqual({ PutItemCommand: 2, UpdateItemCommand: 5 });
+      // settle: the record (conditional put; it waits for derivation in this process's memory, no marker),
+      // then 3 budget settlements (lease attributes) + 2 TPM corrections in one round
+      expect(settle).toMatchObject({ reads: 0, writes: 6 });
+      expect(settle.byCommand).toEqual({ PutItemCommand: 1, UpdateItemCommand: 5 });
+      expect(lean.pendingDerivations()).toBe(2);
       counter.reset();
-      // One derivation pass for the two records: cursor read, 8 marker Queries, 1 BatchGet of the records;
-      // plan write, 6 dimension rollups + 1 feature×model insight rollup (both records land on the same
-      // items), 2 records marked, 2 markers deleted, cursor close. More records per pass cost the same reads
-      // and only the distinct rollup items they touch.
+      // One full derivation pass for the two records: cursor read, 8 marker Queries (derive() also reads
+      // the markers other writers left), 1 BatchGet of the records; plan write, 6 dimension rollups + 1
+      // feature×model insight rollup (both records land on the same items), 2 records marked derived,
+      // cursor close. More records per pass cost the same reads and only the distinct rollup items they touch.
       await lean.derive();
-      expect(counter.counts.byCommand).toMatchObject({ GetItemCommand: 1, QueryCommand: 8, BatchGetItemCommand: 1, DeleteItemCommand: 2 });
+      expect(counter.counts.byCommand).toMatchObject({ GetItemCommand: 1, QueryCommand: 8, BatchGetItemCommand: 1 });
+      expect(counter.counts.byCommand.DeleteItemCommand).toBeUndefined();
       expect(counter.counts.byCommand.UpdateItemCommand).toBe(1 + 7 + 2 + 1);
+      expect(lean.pendingDerivations()).toBe(0);
     } finally {
       counter.stop();
       inFlight.stop();
     }
   });
 
-  it('is 1 write to admit and 2 writes to settle for a key without limits or budgets (rollups derived off the path)', async () => {
+  it('is 1 write to admit and 1 write to settle for a key without limits or budgets (rollups derived off the path, in batches)', async () => {
     const { apiKey } = await keys.create({ name: 'plain' });
     await keys.deletePolicy('global', '*');
-    const lean = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100), deriveAfterSettle: false });
+    const lean = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100), deriveAfterSettle: false, deriveIntervalMs: 1_000 });
     await (await lean.admit(admission(config, apiKey))).settle(ok(T0 + 1));
     const counter = countDynamoRequests(client);
     try {
@@ -202,10 +205,47 @@ describe('DynamoDB requests per gateway request', () => {
       expect(counter.counts).toMatchObject({ reads: 0, writes: 1 });
       counter.reset();
       await a.settle(ok(T0 + 1));
-      // The record and its derivation marker: the request path's whole write cost.
-      expect(counter.counts).toMatchObject({ reads: 0, writes: 2 });
+      // The record: the request path's whole write cost.
+      expect(counter.counts).toMatchObject({ reads: 0, writes: 1 });
+      await lean.derive();
+      const before = (await reader.usageBy('key', new Date(T0).toISOString().slice(0, 10))).find((r) => r.keyName === 'plain')?.requests ?? 0;
+      // Ten more settle; the scheduled pass (1 s after the first) derives them together from memory:
+      // no marker Query, one BatchGet, one write per distinct rollup item and one per record.
+      const more = await Promise.all(Array.from({ length: 10 }, () => lean.admit(admission(config, apiKey))));
+      counter.reset();
+      await Promise.all(more.map((m) => m.settle(ok(T0 + 1))));
+      for (let i = 0; i < 200 && lean.pendingDerivations() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await lean.derive(); // waits for the scheduled pass in flight (and scans the markers: none)
+      const pass = counter.counts.byCommand;
+      expect(pass.PutItemCommand).toBe(10);
+      expect(pass.BatchGetItemCommand).toBe(1);
+      expect(pass.QueryCommand).toBe(8); // the explicit derive() above, not the scheduled pass
+      expect((await reader.usageBy('key', new Date(T0).toISOString().slice(0, 10))).find((r) => r.keyName === 'plain')?.requests).toBe(before + 10);
     } finally {
       counter.stop();
     }
+  });
+});
+
+describe('Records derived from memory, when the process dies first', () => {
+  it('are found by the sweeper when their leases expire and rolled up exactly once, whoever derives later', async () => {
+    const { apiKey } = await keys.create({ name: 'dies-before-deriving' });
+    const day = new Date(T0).toISOString().slice(0, 10);
+    const requestsOf = async () => (await reader.usageBy('key', day)).find((r) => r.keyName === 'dies-before-deriving')?.requests ?? 0;
+    // The process that dies: settles three requests, its scheduled pass never comes.
+    const dying = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100), deriveAfterSettle: false, deriveIntervalMs: 3_600_000 });
+    for (let i = 0; i < 3; i++) await (await dying.admit(admission(config, apiKey))).settle(ok(T0 + 1));
+    expect(dying.pendingDerivations()).toBe(3);
+    // Another process's derivation pass knows nothing of them (no marker was written).
+    const survivor = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100) });
+    await survivor.derive();
+    expect(await requestsOf()).toBe(0);
+    // The sweeper, once the requests' leases expired: their records are real and underived, so it marks them.
+    await survivor.sweepExpiredReservations(T0 + survivor.leaseMs + 1_000);
+    expect(await requestsOf()).toBe(3);
+    // Sweeping again, and the "dead" process waking up to run its pass, change nothing.
+    await survivor.sweepExpiredReservations(T0 + survivor.leaseMs + 2_000);
+    await dying.derive();
+    expect(await requestsOf()).toBe(3);
   });
 });
