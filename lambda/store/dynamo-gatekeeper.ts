@@ -103,7 +103,7 @@ export interface DynamoGatekeeper extends Gatekeeper {
   flushLeases(): Promise<void>;
   /** Give every admission lease back (shutdown; tests that look at `reserved`). Admission goes on, re-leasing. */
   releaseLeases(): Promise<void>;
-  /** Store calls the admission leases made off the request path so far (batched flushes, proactive top-ups), for the benchmark. */
+  /** Store calls made off the request path so far (lease flushes and proactive top-ups, derivation passes), for the benchmark. */
   backgroundStoreCalls(): number;
   /**
    * Handle leases that expired at or before `nowMs` (default now): a request that died unsettled gets its
@@ -494,7 +494,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     },
     flushLeases: async () => leases?.flush(),
     releaseLeases: async () => leases?.giveBackIdle(true),
-    backgroundStoreCalls: () => leases?.backgroundCalls ?? 0,
+    backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.calls,
     replaySettlement,
     derive: () => deriver.kick(),
     pendingDerivations: () => deriver.queued,
