@@ -8,6 +8,8 @@ import { warmTokenizer } from '../core/token-estimate';
 import { createLambdaRuntime } from './lambda-runtime';
 
 const runtime = createLambdaRuntime(process.env);
+const DERIVE_BATCH = 25;
+const DERIVE_MAX_AGE_MS = 30_000;
 const awslambda = lambdaGlobal();
 
 export const handler = awslambda.streamifyResponse(
@@ -15,6 +17,9 @@ export const handler = awslambda.streamifyResponse(
     afterInvocation: async () => {
       // Spend admitted from this container's leases reaches the budget counters before the container freezes.
       await runtime.gatekeeper.flushLeases().catch(() => undefined);
+      // Rollups of this container's records: a frozen container runs no timer, so a pass runs here once
+      // 25 records wait or the oldest has waited 30 s (one pass per batch; the sweeper is the backstop).
+      await runtime.gatekeeper.deriveIfDue(DERIVE_BATCH, DERIVE_MAX_AGE_MS).catch(() => undefined);
       runtime.telemetry.flush();
       warmTokenizer(); // a no-op after the first invocation
     },

@@ -116,6 +116,11 @@ export interface DynamoGatekeeper extends Gatekeeper {
   derive(): Promise<void>;
   /** Records committed by this process and not yet planned by a derivation pass. */
   pendingDerivations(): number;
+  /**
+   * Derive this process's queued records now if `maxQueued` are waiting or the oldest has waited `maxAgeMs`
+   * (the Lambda handler after each invocation: a frozen container runs no timer). True when it ran a pass.
+   */
+  deriveIfDue(maxQueued: number, maxAgeMs: number): Promise<boolean>;
   /** How long a lease lasts (ms): admission + this is when the sweeper may treat a request as dead. */
   readonly leaseMs: number;
   clearCaches(): void;
@@ -498,6 +503,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     replaySettlement,
     derive: () => deriver.kick(),
     pendingDerivations: () => deriver.queued,
+    deriveIfDue: (maxQueued, maxAgeMs) => deriver.deriveIfDue(maxQueued, maxAgeMs),
     leaseMs,
     clearCaches() {
       keyCache.clear();

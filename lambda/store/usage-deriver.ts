@@ -102,7 +102,21 @@ export class UsageDeriver {
 
   /** A record version this process committed: derived by a later pass, with no marker written for it. */
   enqueue(key: LedgerKey, v: number): void {
+    if (this.queue.size === 0) this.oldestQueuedAt = Date.now();
     this.queue.set(itemId(key), { key, v });
+  }
+
+  /** When the oldest record still in the queue was enqueued (epoch ms; undefined when empty). */
+  private oldestQueuedAt: number | undefined;
+
+  /**
+   * A pass over the queue now if it is due: `maxQueued` records waiting, or the oldest waiting `maxAgeMs`.
+   * For a Lambda container, which may be frozen (its timers with it) once the invocation returns.
+   */
+  async deriveIfDue(maxQueued: number, maxAgeMs: number): Promise<boolean> {
+    const due = this.queue.size >= maxQueued || (this.queue.size > 0 && Date.now() - (this.oldestQueuedAt ?? Date.now()) >= maxAgeMs);
+    if (due) await this.kick(false);
+    return due;
   }
 
   /** Records waiting in memory (the benchmark and shutdown look at it). */
@@ -164,6 +178,8 @@ export class UsageDeriver {
     }
     // Planned: the plan on the cursor now carries these records (whoever applies it derives them).
     for (const id of fromQueue) this.queue.delete(id);
+    this.oldestQueuedAt = this.queue.size > 0 ? Date.now() : undefined;
+    if (this.queue.size === 0) this.cancelSchedule(); // nothing left for the scheduled pass
     await this.apply(plan);
     if (scanning && !more) this.scanMarkers = false;
     // Only a backlog that was already there continues the drain; records settled during this pass wait

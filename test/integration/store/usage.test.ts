@@ -249,3 +249,22 @@ describe('Records derived from memory, when the process dies first', () => {
     expect(await requestsOf()).toBe(3);
   });
 });
+
+describe('Method: deriveIfDue (the Lambda handler, after each invocation)', () => {
+  it('runs a pass only once enough records wait, or the oldest has waited long enough', async () => {
+    const { apiKey } = await keys.create({ name: 'due' });
+    const day = new Date(T0).toISOString().slice(0, 10);
+    const requestsOf = async () => (await reader.usageBy('key', day)).find((r) => r.keyName === 'due')?.requests ?? 0;
+    const lean = createDynamoGatekeeper({ client, tables, config, now: () => T0, estimateInputTokens: fixedEstimate(100), deriveAfterSettle: false, deriveIntervalMs: 3_600_000 });
+    for (let i = 0; i < 3; i++) await (await lean.admit(admission(config, apiKey))).settle(ok(T0 + 1));
+    expect(await lean.deriveIfDue(4, 60_000)).toBe(false);
+    expect(await requestsOf()).toBe(0);
+    expect(await lean.deriveIfDue(3, 60_000)).toBe(true);
+    expect(await requestsOf()).toBe(3);
+    await (await lean.admit(admission(config, apiKey))).settle(ok(T0 + 1));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await lean.deriveIfDue(100, 10)).toBe(true); // the oldest waited over 10 ms
+    expect(await requestsOf()).toBe(4);
+    expect(lean.pendingDerivations()).toBe(0);
+  });
+});
