@@ -28,7 +28,7 @@
  * (sse-keepalive.ts) for every surface; `openFrames` below is the one place the iterator is created.
  */
 import type { ProviderConfig, ProviderKind, TargetConfig } from '../core/config';
-import { BadRequestError, GatewayError, toGatewayError } from '../core/errors';
+import { BadRequestError, GatewayError, UnsupportedParameterError, toGatewayError } from '../core/errors';
 import type { Admission, AttributionHints, OutcomeStatus, RequestEstimate, RequestOutcome } from '../core/gatekeeper';
 import { chooseArm } from '../core/experiments';
 import { modelMode, type ModelMode } from '../core/model-mode';
@@ -46,18 +46,22 @@ import { FrameRelay, type OpenedStream, type StreamFrame } from './relay';
 import { SSE_HEADERS } from './sse';
 import { settledWithin } from './sse-keepalive';
 
-/** What a surface gets for one attempt on one target. */
-export interface TargetCall {
+/** A target as a surface's `check` sees it, before admission: no key, no signal, no price. */
+export interface TargetPlan {
   target: TargetConfig;
   provider: ProviderConfig;
   adapter: ProviderAdapter;
-  apiKey?: string;
-  /** Aborted when the client leaves or the attempt's time budget runs out. */
-  signal: AbortSignal;
   /** The client's request headers (e.g. `anthropic-beta` to pass on). */
   headers: Headers;
   /** The effective output cap per choice (core/output-cap.ts): what admission reserved for; send exactly this upstream. */
   maxOutputTokens: number;
+}
+
+/** What a surface gets for one attempt on one target. */
+export interface TargetCall extends TargetPlan {
+  apiKey?: string;
+  /** Aborted when the client leaves or the attempt's time budget runs out. */
+  signal: AbortSignal;
   /** The cost of `usage` on this target in USD, priced as settlement prices it; undefined when unpriced. */
   cost(usage: TokenUsage): number | undefined;
 }
@@ -91,13 +95,21 @@ export interface Surface<Req> {
   promptText(req: Req): string;
   /** Evidence for `tollgate insights` beyond the output cap (e.g. the prompt prefix's hash and size). */
   evidence?(req: Req, outputCapTokens: number): RequestEvidence;
+  /**
+   * The refusals `complete` / `openStream` would make on this target before any network call, by the same
+   * code (the surface's translation, then the adapter's `checkChat` / `checkEmbed`): an
+   * UnsupportedParameterError when the target cannot take the request. Run for every target before
+   * admission (`routableTargets`).
+   */
+  check?(req: Req, plan: TargetPlan): void;
   complete(req: Req, call: TargetCall): Promise<Completed>;
   openStream(req: Req, call: TargetCall): AsyncIterator<StreamFrame>;
   /**
    * Bytes a stream opens with as soon as the request is admitted (Responses: `response.created`,
    * `response.in_progress`), before any target answered. The 200 is committed then (a failure no target
    * survives becomes `streamError`), except for failures already known within the same turn of the event
-   * loop (a field no target can honour): those are still a plain JSON error with their status.
+   * loop: those are still a plain JSON error with their status (a field no target can honour is refused
+   * before admission, by `check`).
    */
   streamPrelude?(req: Req): Uint8Array;
   errorBody(error: GatewayError): unknown;
@@ -157,8 +169,10 @@ async function runPipeline<Req>(surface: Surface<Req>, request: Request, env: Ro
   const req = surface.parse(parseJsonBody(await readBodyText(request, deps.config.server.maxBodyBytes)), request.headers);
   const described = surface.describe(req);
   env.seen.model = described.model;
-  const model = withArm(resolveModel(deps.config, described.model), env.requestId, request.headers, described.hints);
-  checkMode(surface.mode ?? 'chat', model);
+  const armed = withArm(resolveModel(deps.config, described.model), env.requestId, request.headers, described.hints);
+  checkMode(surface.mode ?? 'chat', armed);
+  // Before admission: a request no target can take is refused unmetered; targets that cannot take it are left out.
+  const model = { ...armed, config: { ...armed.config, targets: routableTargets(surface, req, described, armed, deps, request.headers) } };
   const cap = outputCap({ max_tokens: described.estimate.maxOutputTokens, n: described.estimate.n }, model.config, model.config.targets[0]).perChoice;
   const admission = await deps.gatekeeper.admit({
     evidence: { ...surface.evidence?.(req, cap), outputCapTokens: cap, ...(model.arm ? { arm: model.arm } : {}) },
@@ -301,6 +315,37 @@ function withArm(model: ResolvedModel, requestId: string, headers: Headers, hint
   return choice ? { ...model, arm: choice.arm, config: { ...model.config, targets: [...choice.targets] } } : model;
 }
 
+/**
+ * The model's targets that can take this request, by the checks their mapping makes before any network
+ * call (`Surface.check`), run before admission. A request no target can take is refused with the first
+ * target's 400, as the router would have answered, but with nothing admitted: no record, no rate-limit
+ * slot, no reservation. A target that cannot take it is left out of admission's pricing and of the route
+ * (skipped without an attempt). Another client error (e.g. malformed tool arguments) is thrown where the
+ * router would have stopped on it: when no earlier target can take the request. What the checks cannot
+ * judge (a provider without an adapter, an unexpected error) is left to the attempt, as before.
+ */
+function routableTargets<Req>(surface: Surface<Req>, req: Req, described: SurfaceDescription, model: ResolvedModel, deps: GatewayDeps, headers: Headers): TargetConfig[] {
+  const { targets } = model.config;
+  if (!surface.check) return [...targets];
+  const routable: TargetConfig[] = [];
+  let refusal: UnsupportedParameterError | undefined;
+  for (const target of targets) {
+    const plan = targetPlan(deps, model.config, described, target, headers);
+    try {
+      if (plan) surface.check(req, plan);
+    } catch (err) {
+      if (err instanceof UnsupportedParameterError) {
+        refusal ??= err;
+        continue;
+      }
+      if (err instanceof BadRequestError && routable.length === 0) throw err;
+    }
+    routable.push(target);
+  }
+  if (refusal && routable.length === 0) throw refusal;
+  return routable;
+}
+
 /** An embeddings model on a chat surface, or a chat model on /v1/embeddings: refused before admission. */
 export function checkMode(wanted: ModelMode, model: Pick<ResolvedModel, 'name' | 'config'>): void {
   const mode = modelMode(model.config);
@@ -397,23 +442,32 @@ function errorResponse<Req>(flow: Flow<Req>, error: GatewayError): Response {
   return jsonResponse(error.status, flow.surface.errorBody(error), { ...flow.baseHeaders, ...error.headers });
 }
 
-async function targetCall<Req>(flow: Flow<Req>, info: AttemptInfo): Promise<TargetCall> {
-  const { deps } = flow.env;
-  const target = info.target;
+/** The target with its adapter and output cap; undefined when its provider has no adapter. */
+function targetPlan(deps: GatewayDeps, modelConfig: ResolvedModel['config'], described: SurfaceDescription, target: TargetConfig, headers: Headers): TargetPlan | undefined {
   const adapter = deps.adapters.get(target.provider);
   const provider = Object.hasOwn(deps.config.providers, target.provider) ? deps.config.providers[target.provider] : undefined;
-  if (!adapter || !provider) {
-    throw new GatewayError(500, 'server_error', `Provider '${target.provider}' has no adapter.`, { code: 'provider_not_configured' });
-  }
+  if (!adapter || !provider) return undefined;
   return {
     target,
     provider,
     adapter,
+    headers,
+    // The cap the gatekeeper reserved for on this target (the same function), always sent upstream.
+    maxOutputTokens: outputCap({ max_tokens: described.estimate.maxOutputTokens, n: described.estimate.n }, modelConfig, target).perChoice,
+  };
+}
+
+async function targetCall<Req>(flow: Flow<Req>, info: AttemptInfo): Promise<TargetCall> {
+  const { deps } = flow.env;
+  const target = info.target;
+  const plan = targetPlan(deps, flow.model.config, flow.described, target, flow.headers);
+  if (!plan) {
+    throw new GatewayError(500, 'server_error', `Provider '${target.provider}' has no adapter.`, { code: 'provider_not_configured' });
+  }
+  return {
+    ...plan,
     apiKey: await deps.providerKeys.get(target.provider),
     signal: info.signal,
-    headers: flow.headers,
-    // The cap the gatekeeper reserved for on this target (the same function), always sent upstream.
-    maxOutputTokens: outputCap({ max_tokens: flow.described.estimate.maxOutputTokens, n: flow.described.estimate.n }, flow.model.config, target).perChoice,
     cost: (usage) => costOf(flow, target, usage),
   };
 }

@@ -26,6 +26,9 @@ export interface ProviderCall {
   thinking?: { budgetTokens: number };
 }
 
+/** What a chat call's mapping reads: the call without its signal and key (for `checkChat`). */
+export type ChatRequestPlan = Pick<ProviderCall, 'request' | 'maxOutputTokens' | 'thinking'>;
+
 /** One embeddings call: inputs in order, already validated (at most 2,048). */
 export interface EmbeddingsCall {
   /** The upstream model id. */
@@ -36,6 +39,9 @@ export interface EmbeddingsCall {
   signal: AbortSignal;
   apiKey?: string;
 }
+
+/** What an embeddings call's checks read: the call without its signal and key (for `checkEmbed`). */
+export type EmbeddingsPlan = Omit<EmbeddingsCall, 'signal' | 'apiKey'>;
 
 export interface EmbeddingsResult {
   /** One vector per input, in input order. */
@@ -72,10 +78,20 @@ export interface ProviderAdapter {
    */
   chatStream(call: ProviderCall): AsyncIterable<ChatCompletionChunk>;
   /**
+   * The refusals `chat` / `chatStream` make before any network call (a field this upstream cannot honour:
+   * UnsupportedParameterError; a malformed part: BadRequestError), run by the same mapping code with no
+   * call made. The pipeline runs it for every target before admission, so a request no target can take
+   * is refused uncharged and a target that cannot take it is skipped without an attempt. Absent: the
+   * adapter refuses nothing.
+   */
+  checkChat?(plan: ChatRequestPlan): void;
+  /**
    * Embeddings, for upstreams that serve them. Throws UnsupportedParameterError for an input or option the
    * model cannot take (so the router can try the next target).
    */
   embed?(call: EmbeddingsCall): Promise<EmbeddingsResult>;
+  /** The refusals `embed` makes before any network call, as `checkChat` is to `chat`. */
+  checkEmbed?(plan: EmbeddingsPlan): void;
   /** Native Responses API (hosts configured with `responsesApi`): the Response object as the upstream sent it. */
   responses?(call: ResponsesCall): Promise<Record<string, unknown>>;
   /**

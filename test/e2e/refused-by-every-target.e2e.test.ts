@@ -4,6 +4,7 @@
  * slot and no budget reservation. A target that cannot take a request is skipped without an attempt.
  * Driven by the official `openai` client against the real local gateway, DynamoDB Local and the doubles.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import { APIError } from 'openai';
 import { periods, startRig, type Rig } from './support/harness';
 
@@ -21,6 +22,7 @@ beforeAll(async () => {
             { provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 },
           ],
         },
+        titan: { targets: [{ provider: 'bedrock', model: 'amazon.titan-embed-text-v2:0' }] },
         // Two targets that both refuse `response_format` json.
         'claude-then-nova': {
           maxOutputTokens: 1000,
@@ -30,6 +32,7 @@ beforeAll(async () => {
           ],
         },
       },
+      pricing: { 'bedrock/amazon.titan-embed-text-v2:0': { input: 0.02, output: 0 } },
     }),
   });
 });
@@ -45,6 +48,24 @@ async function recordsOf(keyId: string, requestId?: string | null) {
 async function earlyInMinute(): Promise<void> {
   const second = new Date().getUTCSeconds();
   if (second >= 45) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+}
+
+/** A fresh key with RPM 1 and a hard monthly budget, so that any admission would show. */
+const limitedKey = () => rig.newKey({ name: 'refused', rateLimits: { rpm: 1 }, budgets: [{ scope: 'key', period: 'month', limitUsd: 1, mode: 'hard' }] });
+
+/** Never metered: no record (not even a $0 one), nothing spent or reserved (no admission lease taken), RPM=1 window untouched. */
+async function expectNothingTaken(apiKey: string, keyId: string, requestId: string | null | undefined): Promise<void> {
+  expect(requestId).toBeTruthy();
+  expect(await recordsOf(keyId, requestId)).toEqual([]);
+  const budget = await rig.gateway.runtime.gatekeeper.usage.budget('key', keyId, periods().month);
+  expect(budget).toMatchObject({ spentMicros: 0, reservedMicros: 0 });
+  // The next request is admitted, and the one after it is not: the window was there to take.
+  const client = rig.client(apiKey);
+  const ok = await client.chat.completions.create({ model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+  expect(ok.choices[0].message.content).toBeTruthy();
+  const limited = await client.chat.completions.create({ model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => undefined, (e: unknown) => e);
+  expect(limited).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+  expect((await recordsOf(keyId)).map((r) => r.status)).toEqual(['success']);
 }
 
 const upstreamCalls = () => rig.openai.requests.length + rig.anthropic.requests.length + rig.bedrock.requests.length;
@@ -70,7 +91,7 @@ describe('A request every target refuses is refused before admission', () => {
         c.responses.create({ model: 'claude', input: 'x', stream: true, messages: [{ role: 'user', content: 'x' }] } as unknown as Parameters<typeof c.responses.create>[0]).withResponse(),
     },
   ])('$name: 400 naming the field; no record, no rate-limit slot, nothing reserved', async ({ param, send }) => {
-    const { apiKey, keyId } = await rig.newKey({ name: 'refused', rateLimits: { rpm: 1 }, budgets: [{ scope: 'key', period: 'month', limitUsd: 1, mode: 'hard' }] });
+    const { apiKey, keyId } = await limitedKey();
     const client = rig.client(apiKey);
     await earlyInMinute();
     const before = upstreamCalls();
@@ -80,22 +101,33 @@ describe('A request every target refuses is refused before admission', () => {
     const refused = err as APIError;
     expect(refused).toMatchObject({ status: 400, code: 'unsupported_parameter', param, type: 'invalid_request_error' });
     expect(refused.message).toContain(`does not support '${param}'`);
-    const requestId = refused.headers?.get('x-tollgate-request-id');
-    expect(requestId).toBeTruthy();
     expect(upstreamCalls()).toBe(before);
+    await expectNothingTaken(apiKey, keyId, refused.headers?.get('x-tollgate-request-id'));
+  }, 90_000);
 
-    // Never metered: no record (not even a $0 one), nothing spent, nothing reserved (no admission lease taken either).
-    expect(await recordsOf(keyId, requestId)).toEqual([]);
-    const budget = await rig.gateway.runtime.gatekeeper.usage.budget('key', keyId, periods().month);
-    expect(budget).toMatchObject({ spentMicros: 0, reservedMicros: 0 });
+  it('thinking on /v1/messages to a model that is not Anthropic\'s: 400 in Anthropic\'s shape, nothing taken', async () => {
+    const { apiKey, keyId } = await limitedKey();
+    await earlyInMinute();
+    const before = upstreamCalls();
+    const client = new Anthropic({ apiKey, baseURL: new URL(rig.gateway.url).origin, maxRetries: 0 });
+    const err = await client.messages
+      .create({ model: 'nova', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'x' }] })
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    const refused = err as InstanceType<typeof Anthropic.BadRequestError>;
+    expect(refused.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining("does not support 'thinking") } });
+    expect(upstreamCalls()).toBe(before);
+    await expectNothingTaken(apiKey, keyId, refused.headers?.get('x-tollgate-request-id'));
+  }, 90_000);
 
-    // The RPM=1 window was not consumed: the next request is admitted, and the one after it is not.
-    const ok = await client.chat.completions.create({ model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
-    expect(ok.choices[0].message.content).toBeTruthy();
-    const limited = await client.chat.completions.create({ model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => undefined, (e: unknown) => e);
-    expect(limited).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
-    const records = await recordsOf(keyId);
-    expect(records.map((r) => r.status)).toEqual(['success']);
+  it('token ids to a Bedrock embeddings model: 400 naming `input`, nothing taken', async () => {
+    const { apiKey, keyId } = await limitedKey();
+    await earlyInMinute();
+    const before = upstreamCalls();
+    const err = await rig.client(apiKey).embeddings.create({ model: 'titan', input: [[1, 2, 3]] }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'unsupported_parameter', param: 'input' });
+    expect(upstreamCalls()).toBe(before);
+    await expectNothingTaken(apiKey, keyId, (err as APIError).headers?.get('x-tollgate-request-id'));
   }, 90_000);
 
   it('skips a target that refuses the request without an attempt: served by the next, one record, no failed attempt', async () => {

@@ -4,7 +4,7 @@ import { unixSeconds } from '../shared/chunks';
 import { commonErrorMessage, postJson, readJson, type FetchLike } from '../shared/http-transport';
 import { readSse } from '../shared/sse-reader';
 import { connectionError } from '../shared/upstream-errors';
-import type { ProviderAdapter, ProviderCall } from '../types';
+import type { ChatRequestPlan, ProviderAdapter, ProviderCall } from '../types';
 import { messagesUrl, requestHeaders, type AnthropicSettings } from './api';
 import { fromAnthropicResponse, toAnthropicRequest } from './chat-complete';
 import { AnthropicStreamTranslator } from './stream';
@@ -39,6 +39,10 @@ export function createAnthropicAdapter(id: string, settings: AnthropicSettings, 
     async chat(call: ProviderCall): Promise<ChatCompletion> {
       const response = await open(call, false);
       return fromAnthropicResponse(id, await readJson(id, response, call.signal), unixSeconds(now()));
+    },
+
+    checkChat(plan: ChatRequestPlan): void {
+      toAnthropicRequest(id, plan.request, { stream: false, maxOutputTokens: plan.maxOutputTokens });
     },
 
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {

@@ -4,10 +4,10 @@ import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-sche
 import { linkedAbortController } from '../shared/abort';
 import { unixSeconds } from '../shared/chunks';
 import { connectionError } from '../shared/upstream-errors';
-import type { EmbeddingsCall, EmbeddingsResult, ProviderAdapter, ProviderCall } from '../types';
+import type { ChatRequestPlan, EmbeddingsCall, EmbeddingsPlan, EmbeddingsResult, ProviderAdapter, ProviderCall } from '../types';
 import { createBedrockClient, type BedrockClientOptions, type BedrockSettings } from './client';
 import { fromConverseResponse, toConverseInput } from './converse';
-import { bedrockEmbed } from './embeddings';
+import { bedrockEmbed, checkBedrockEmbed } from './embeddings';
 import { bedrockError } from './errors';
 import { ConverseStreamTranslator } from './stream';
 
@@ -39,6 +39,10 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
       }
     },
 
+    checkChat(plan: ChatRequestPlan): void {
+      toConverseInput(id, plan.request, plan.maxOutputTokens, plan.thinking);
+    },
+
     async *chatStream(call: ProviderCall): AsyncGenerator<ChatCompletionChunk> {
       const input = toConverseInput(id, call.request, call.maxOutputTokens, call.thinking);
       // Our own controller too, so leaving early (return()) tears the HTTP request down.
@@ -66,6 +70,10 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
 
     embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
       return bedrockEmbed(id, client, call);
+    },
+
+    checkEmbed(plan: EmbeddingsPlan): void {
+      checkBedrockEmbed(id, plan);
     },
   };
 }

@@ -13,7 +13,7 @@ import { linkedAbortController } from '../shared/abort';
 import { isRecord } from '../shared/http-transport';
 import { count } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
-import type { EmbeddingsCall, EmbeddingsResult } from '../types';
+import type { EmbeddingsCall, EmbeddingsPlan, EmbeddingsResult } from '../types';
 import { bedrockError } from './errors';
 
 export const COHERE_BATCH = 96;
@@ -36,10 +36,24 @@ function familyOf(provider: string, model: string): Family {
   throw new UnsupportedParameterError(provider, 'model', `'${model}' is not a Bedrock embeddings model Tollgate speaks (Titan Text Embeddings, Cohere Embed)`);
 }
 
-export async function bedrockEmbed(provider: string, client: BedrockRuntimeClient, call: EmbeddingsCall): Promise<EmbeddingsResult> {
+/** The refusals, before any call (the adapter's checkEmbed too): a family Tollgate speaks, text input, a size the model takes. */
+export function checkBedrockEmbed(provider: string, call: EmbeddingsPlan): { family: Family; texts: string[] } {
   const family = familyOf(provider, call.model);
   if (call.input.kind === 'tokens') throw new UnsupportedParameterError(provider, 'input', 'Bedrock embeddings models take text, not token ids');
-  const texts = call.input.texts;
+  const checked = { family, texts: call.input.texts };
+  if (call.dimensions === undefined) return checked;
+  if (family === 'titan') {
+    const v2 = call.model.includes('titan-embed-text-v2');
+    if (!(v2 && TITAN_V2_DIMENSIONS.includes(call.dimensions))) throw new UnsupportedParameterError(provider, 'dimensions', v2 ? 'Titan v2 takes 256, 512 or 1024' : 'Titan v1 has a fixed size');
+  } else {
+    const v4 = call.model.includes('embed-v4');
+    if (!(v4 && COHERE_V4_DIMENSIONS.includes(call.dimensions))) throw new UnsupportedParameterError(provider, 'dimensions', v4 ? 'Cohere Embed v4 takes 256, 512, 1024 or 1536' : 'Cohere Embed v3 has a fixed size');
+  }
+  return checked;
+}
+
+export async function bedrockEmbed(provider: string, client: BedrockRuntimeClient, call: EmbeddingsCall): Promise<EmbeddingsResult> {
+  const { family, texts } = checkBedrockEmbed(provider, call);
   // One failed call fails the request: the others are aborted rather than left running (and billing).
   const controller = linkedAbortController(call.signal);
   const invoke = (body: unknown) => invokeModel(provider, client, call.model, body, controller.signal, call.signal);
@@ -54,9 +68,6 @@ export async function bedrockEmbed(provider: string, client: BedrockRuntimeClien
 
 async function titan(provider: string, call: EmbeddingsCall, texts: string[], invoke: (body: unknown) => Promise<Invocation>): Promise<EmbeddingsResult> {
   const v2 = call.model.includes('titan-embed-text-v2');
-  if (call.dimensions !== undefined && !(v2 && TITAN_V2_DIMENSIONS.includes(call.dimensions))) {
-    throw new UnsupportedParameterError(provider, 'dimensions', v2 ? 'Titan v2 takes 256, 512 or 1024' : 'Titan v1 has a fixed size');
-  }
   const results = await mapBounded(texts, TITAN_CONCURRENCY, async (inputText) => {
     const res = await invoke(v2 ? { inputText, normalize: true, ...(call.dimensions ? { dimensions: call.dimensions } : {}) } : { inputText });
     const body = res.body;
@@ -69,10 +80,6 @@ async function titan(provider: string, call: EmbeddingsCall, texts: string[], in
 }
 
 async function cohere(provider: string, call: EmbeddingsCall, texts: string[], invoke: (body: unknown) => Promise<Invocation>): Promise<EmbeddingsResult> {
-  const v4 = call.model.includes('embed-v4');
-  if (call.dimensions !== undefined && !(v4 && COHERE_V4_DIMENSIONS.includes(call.dimensions))) {
-    throw new UnsupportedParameterError(provider, 'dimensions', v4 ? 'Cohere Embed v4 takes 256, 512, 1024 or 1536' : 'Cohere Embed v3 has a fixed size');
-  }
   const batches: string[][] = [];
   for (let i = 0; i < texts.length; i += COHERE_BATCH) batches.push(texts.slice(i, i + COHERE_BATCH));
   const results = await mapBounded(batches, TITAN_CONCURRENCY, async (batch) => {

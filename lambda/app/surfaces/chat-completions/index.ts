@@ -8,8 +8,8 @@ import { contentText, requestedMaxTokens, type ChatCompletionChunk, type ChatCom
 import { requestEvidence } from '../../../core/request-evidence';
 import { estimateInputTokens } from '../../../core/token-estimate';
 import { fromOpenAIUsage } from '../../../core/usage';
-import type { ProviderCall } from '../../../providers/types';
-import { defineSurface, type TargetCall } from '../../pipeline';
+import type { ChatRequestPlan, ProviderCall } from '../../../providers/types';
+import { defineSurface, type TargetCall, type TargetPlan } from '../../pipeline';
 import { mapFrames, type StreamFrame } from '../../relay';
 import { SSE_DONE, sseChunk, sseError } from '../../sse';
 import { validateChatRequest } from '../../validate-request';
@@ -27,6 +27,8 @@ export const chatCompletions = defineSurface<ChatCompletionRequest>({
   }),
   evidence: (req, cap) => requestEvidence(req, cap),
   promptText: (req) => req.messages.map((m) => `${m.role}: ${contentText(m.content as Parameters<typeof contentText>[0])}`).join('\n'),
+
+  check: (req, plan) => plan.adapter.checkChat?.(chatRequest(req, plan)),
 
   async complete(req, call) {
     const completion = await call.adapter.chat(providerCall(req, call));
@@ -57,13 +59,12 @@ export const chatCompletions = defineSurface<ChatCompletionRequest>({
   streamError: (error: GatewayError) => sseError(error.toBody()),
 });
 
+function chatRequest(req: ChatCompletionRequest, plan: TargetPlan): ChatRequestPlan {
+  return { request: { ...req, model: plan.target.model }, maxOutputTokens: plan.maxOutputTokens };
+}
+
 function providerCall(req: ChatCompletionRequest, call: TargetCall): ProviderCall {
-  return {
-    request: { ...req, model: call.target.model },
-    signal: call.signal,
-    apiKey: call.apiKey,
-    maxOutputTokens: call.maxOutputTokens,
-  };
+  return { ...chatRequest(req, call), signal: call.signal, apiKey: call.apiKey };
 }
 
 /** OpenRouter's convention: `usage.cost` in USD. */

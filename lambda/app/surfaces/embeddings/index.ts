@@ -6,7 +6,8 @@
  */
 import { BadRequestError, UnsupportedParameterError, type GatewayError } from '../../../core/errors';
 import type { TokenUsage } from '../../../core/usage';
-import { defineSurface, type TargetCall } from '../../pipeline';
+import type { EmbeddingsPlan } from '../../../providers/types';
+import { defineSurface, type TargetCall, type TargetPlan } from '../../pipeline';
 import type { StreamFrame } from '../../relay';
 import { sseError } from '../../sse';
 import { embeddingsResponse } from './response';
@@ -28,6 +29,7 @@ export const embeddings = defineSurface<EmbeddingsRequest>({
     const inputs = embeddingInputs(req.input);
     return inputs.kind === 'text' ? inputs.texts.join('\n') : `${inputs.tokens.length} token arrays`;
   },
+  check: (req, plan) => embedder(plan).checkEmbed?.(embeddingsPlan(req, plan)),
   complete: (req, call) => embed(req, call),
   openStream: (): AsyncIterator<StreamFrame> => {
     throw new BadRequestError('Embeddings are not streamed.', { param: 'stream', code: 'invalid_value' });
@@ -36,10 +38,21 @@ export const embeddings = defineSurface<EmbeddingsRequest>({
   streamError: (error: GatewayError) => sseError(error.toBody()),
 });
 
+/** The target's adapter, refused when it serves no embeddings. */
+function embedder(plan: TargetPlan) {
+  const { embed, checkEmbed } = plan.adapter;
+  if (!embed) throw new UnsupportedParameterError(plan.target.provider, 'model', 'this provider serves no embeddings');
+  return { embed: embed.bind(plan.adapter), checkEmbed: checkEmbed?.bind(plan.adapter) };
+}
+
+function embeddingsPlan(req: EmbeddingsRequest, plan: TargetPlan): EmbeddingsPlan {
+  return { model: plan.target.model, input: embeddingInputs(req.input), dimensions: req.dimensions, user: req.user };
+}
+
 async function embed(req: EmbeddingsRequest, call: TargetCall) {
-  if (!call.adapter.embed) throw new UnsupportedParameterError(call.target.provider, 'model', 'this provider serves no embeddings');
-  const input = embeddingInputs(req.input);
-  const result = await call.adapter.embed({ model: call.target.model, input, dimensions: req.dimensions, user: req.user, signal: call.signal, apiKey: call.apiKey });
+  const request = embeddingsPlan(req, call);
+  const input = request.input;
+  const result = await embedder(call).embed({ ...request, signal: call.signal, apiKey: call.apiKey });
   const usage: TokenUsage | undefined =
     result.inputTokens === undefined ? undefined : { inputTokens: result.inputTokens, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
   // No usage reported: the pipeline settles on the estimate, and the body reports the same estimate.

@@ -7,9 +7,9 @@
  */
 import { UnsupportedParameterError } from '../../../core/errors';
 import { resolveModel } from '../../../core/routing';
-import type { ProviderCall } from '../../../providers/types';
+import type { ChatRequestPlan, ProviderCall } from '../../../providers/types';
 import { jsonResponse, parseJsonBody, readBodyText } from '../../http';
-import { checkMode, defineSurface, type Route, type TargetCall } from '../../pipeline';
+import { checkMode, defineSurface, type Route, type TargetCall, type TargetPlan } from '../../pipeline';
 import { mapFrames } from '../../relay';
 import { validateBody } from '../../validate-request';
 import { estimateMessagesInput } from './estimate';
@@ -41,6 +41,11 @@ export const messages = defineSurface<MessagesCall>({
     return [...(body.system ? [`system: ${systemText(body.system)}`] : []), ...turns].join('\n');
   },
 
+  check({ body }, plan) {
+    const thinking = thinkingBudget(body, plan);
+    if (plan.provider.kind !== 'anthropic') plan.adapter.checkChat?.(chatRequest(body, plan, thinking));
+  },
+
   async complete({ raw, body }, call) {
     const thinking = thinkingBudget(body, call);
     if (call.provider.kind === 'anthropic') return completeNative(call, call.provider, raw);
@@ -65,16 +70,18 @@ export const messages = defineSurface<MessagesCall>({
   streamError: anthropicStreamError,
 });
 
-function chatCall(body: MessagesRequest, call: TargetCall, thinking: ProviderCall['thinking']): ProviderCall {
+function chatRequest(body: MessagesRequest, plan: TargetPlan, thinking: ProviderCall['thinking']): ChatRequestPlan {
   // Of the chat adapters only Bedrock's takes thinking (Anthropic models there); the others refuse it.
-  const thinks = call.provider.kind === 'bedrock';
+  const thinks = plan.provider.kind === 'bedrock';
   return {
-    request: toChatRequest(call.target.provider, body, call.target.model, thinks),
-    signal: call.signal,
-    apiKey: call.apiKey,
-    maxOutputTokens: call.maxOutputTokens,
+    request: toChatRequest(plan.target.provider, body, plan.target.model, thinks),
+    maxOutputTokens: plan.maxOutputTokens,
     ...(thinks && thinking ? { thinking } : {}),
   };
+}
+
+function chatCall(body: MessagesRequest, call: TargetCall, thinking: ProviderCall['thinking']): ProviderCall {
+  return { ...chatRequest(body, call, thinking), signal: call.signal, apiKey: call.apiKey };
 }
 
 /**
@@ -82,11 +89,11 @@ function chatCall(body: MessagesRequest, call: TargetCall, thinking: ProviderCal
  * gateway's output cap on this target (alias or model maximum), not only what the client asked for.
  * Too large for this target's cap: the next target may have room (400 naming the field when none has).
  */
-function thinkingBudget(body: MessagesRequest, call: TargetCall): ProviderCall['thinking'] {
+function thinkingBudget(body: MessagesRequest, plan: TargetPlan): ProviderCall['thinking'] {
   if (body.thinking?.type !== 'enabled') return undefined;
   const budget = body.thinking.budget_tokens;
-  if (budget >= call.maxOutputTokens) {
-    throw new UnsupportedParameterError(call.target.provider, 'thinking.budget_tokens', `the thinking budget (${budget}) must be less than max_tokens, which is ${call.maxOutputTokens} on this target after the gateway's output cap`);
+  if (budget >= plan.maxOutputTokens) {
+    throw new UnsupportedParameterError(plan.target.provider, 'thinking.budget_tokens', `the thinking budget (${budget}) must be less than max_tokens, which is ${plan.maxOutputTokens} on this target after the gateway's output cap`);
   }
   return { budgetTokens: budget };
 }

@@ -12,10 +12,11 @@ import type { ChatCompletionChunk } from '../../../core/openai-schema';
 import { estimateInputTokens, estimateTokens } from '../../../core/token-estimate';
 import { fromOpenAIUsage } from '../../../core/usage';
 import { unixSeconds } from '../../../providers/shared/chunks';
-import { defineSurface, type TargetCall } from '../../pipeline';
+import type { ChatRequestPlan } from '../../../providers/types';
+import { defineSurface, type TargetCall, type TargetPlan } from '../../pipeline';
 import { mapFrames, type StreamFrame } from '../../relay';
 import { chatToResponse, randomIds, responseShell } from './from-chat';
-import { isNative, nativeComplete, nativeStream } from './native';
+import { checkNative, isNative, nativeComplete, nativeStream } from './native';
 import { validateResponsesRequest, type ResponsesRequest } from './schema';
 import { ChatToResponsesStream, errorEventBody, ResponseSequence, responsesSse } from './stream';
 import { responsesToChat } from './to-chat';
@@ -39,6 +40,7 @@ export const responses = defineSurface<ResponsesExchange>({
     hints: { metadata: body.metadata, user: body.user ?? body.safety_identifier },
   }),
   promptText: ({ body }) => promptText(body),
+  check: ({ body }, plan) => (isNative(plan) ? checkNative(plan) : plan.adapter.checkChat?.(chatRequest(body, plan))),
   complete: ({ body }, call) => (isNative(call) ? nativeComplete(body, call) : translatedComplete(body, call)),
   // As OpenAI does: the client has response.created and response.in_progress as soon as the request is
   // admitted, before any target answered (the model named is the alias; the final response names the upstream's).
@@ -83,8 +85,12 @@ function chunkText(chunk: ChatCompletionChunk): string {
   return text;
 }
 
+function chatRequest(req: ResponsesRequest, plan: TargetPlan): ChatRequestPlan {
+  return { request: responsesToChat(plan.target.provider, req, plan.target.model), maxOutputTokens: plan.maxOutputTokens };
+}
+
 function chatCall(req: ResponsesRequest, call: TargetCall) {
-  return { request: responsesToChat(call.target.provider, req, call.target.model), signal: call.signal, apiKey: call.apiKey, maxOutputTokens: call.maxOutputTokens };
+  return { ...chatRequest(req, call), signal: call.signal, apiKey: call.apiKey };
 }
 
 async function translatedComplete(req: ResponsesRequest, call: TargetCall) {

@@ -8,7 +8,7 @@ import { UnsupportedParameterError } from '../../../core/errors';
 import { isRecord } from '../../../providers/shared/http-transport';
 import { TERMINAL_RESPONSE_EVENTS } from '../../../providers/openai-compatible/responses';
 import type { ResponsesCall, ResponsesUpstreamEvent } from '../../../providers/types';
-import type { TargetCall } from '../../pipeline';
+import type { TargetCall, TargetPlan } from '../../pipeline';
 import { mapFrames, type StreamFrame } from '../../relay';
 import { fromResponsesUsage } from './from-chat';
 import type { ResponsesRequest } from './schema';
@@ -17,18 +17,23 @@ import type { OutputItem } from './wire-types';
 
 const encoder = new TextEncoder();
 
-export function isNative(call: TargetCall): boolean {
-  return call.provider.kind === 'openai-compatible' && call.provider.responsesApi === true;
+export function isNative(plan: TargetPlan): boolean {
+  return plan.provider.kind === 'openai-compatible' && plan.provider.responsesApi === true;
+}
+
+/** The native mapping's one refusal before a call: an adapter without the Responses API. */
+export function checkNative(plan: TargetPlan): void {
+  adapterOf(plan);
 }
 
 function nativeCall(req: ResponsesRequest, call: TargetCall): ResponsesCall {
   return { body: { ...req, model: call.target.model, max_output_tokens: call.maxOutputTokens, store: false }, signal: call.signal, apiKey: call.apiKey };
 }
 
-function adapterOf(call: TargetCall) {
-  const { responses, responsesStream } = call.adapter;
-  if (!responses || !responsesStream) throw new UnsupportedParameterError(call.target.provider, 'model', 'this provider has no native Responses API');
-  return { responses: responses.bind(call.adapter), responsesStream: responsesStream.bind(call.adapter) };
+function adapterOf(plan: TargetPlan) {
+  const { responses, responsesStream } = plan.adapter;
+  if (!responses || !responsesStream) throw new UnsupportedParameterError(plan.target.provider, 'model', 'this provider has no native Responses API');
+  return { responses: responses.bind(plan.adapter), responsesStream: responsesStream.bind(plan.adapter) };
 }
 
 function withCost(response: Record<string, unknown>, cost: number | undefined): Record<string, unknown> {
