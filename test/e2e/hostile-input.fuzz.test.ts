@@ -74,7 +74,7 @@ function leakedPieces(secret: string, text: string): string[] {
 }
 
 async function checkAnswer(sent: Sent, answer: Answer): Promise<void> {
-  const where = `${sent.method} ${sent.path} → ${answer.status} ${answer.text.slice(0, 300)}`;
+  const where = `${sent.method} ${sent.path} ${sent.body?.toString().slice(0, 400)} → ${answer.status} ${answer.text.slice(0, 300)}`;
   if (answer.status >= 500 || answer.status < 200) throw new Error(`status out of range: ${where}`);
   const seen = answer.text + JSON.stringify(answer.headers);
   for (const secret of [apiKey, OPENAI_UPSTREAM_KEY, ANTHROPIC_UPSTREAM_KEY]) {

@@ -85,6 +85,12 @@ describe('A request every target refuses is refused before admission', () => {
         c.responses.create({ model: 'claude', input: 'x', messages: [{ role: 'user', content: 'x' }] } as unknown as Parameters<typeof c.responses.create>[0]).withResponse(),
     },
     {
+      name: '`messages` on a streamed /v1/responses to an OpenAI-compatible host without a native Responses API',
+      param: 'messages',
+      send: (c: ReturnType<Rig['client']>) =>
+        c.responses.create({ model: 'gpt', input: 'x', stream: true, messages: [{ role: 'user', content: 'x' }] } as unknown as Parameters<typeof c.responses.create>[0]).withResponse(),
+    },
+    {
       name: '`messages` on a streamed /v1/responses to a non-native target (still a plain JSON 400, no prelude)',
       param: 'messages',
       send: (c: ReturnType<Rig['client']>) =>
@@ -116,6 +122,19 @@ describe('A request every target refuses is refused before admission', () => {
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     const refused = err as InstanceType<typeof Anthropic.BadRequestError>;
     expect(refused.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining("does not support 'thinking") } });
+    expect(upstreamCalls()).toBe(before);
+    await expectNothingTaken(apiKey, keyId, refused.headers?.get('x-tollgate-request-id'));
+  }, 90_000);
+
+  it('top_k on /v1/messages to an OpenAI-compatible host (the translation refuses it): 400 in Anthropic\'s shape, nothing taken', async () => {
+    const { apiKey, keyId } = await limitedKey();
+    await earlyInMinute();
+    const before = upstreamCalls();
+    const client = new Anthropic({ apiKey, baseURL: new URL(rig.gateway.url).origin, maxRetries: 0 });
+    const err = await client.messages.create({ model: 'gpt', max_tokens: 20, top_k: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    const refused = err as InstanceType<typeof Anthropic.BadRequestError>;
+    expect(refused.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining("does not support 'top_k'") } });
     expect(upstreamCalls()).toBe(before);
     await expectNothingTaken(apiKey, keyId, refused.headers?.get('x-tollgate-request-id'));
   }, 90_000);

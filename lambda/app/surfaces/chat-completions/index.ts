@@ -28,7 +28,10 @@ export const chatCompletions = defineSurface<ChatCompletionRequest>({
   evidence: (req, cap) => requestEvidence(req, cap),
   promptText: (req) => req.messages.map((m) => `${m.role}: ${contentText(m.content as Parameters<typeof contentText>[0])}`).join('\n'),
 
-  check: (req, plan) => plan.adapter.checkChat?.(chatRequest(req, plan)),
+  check: (req, plan) => {
+    const request = chatRequest(req, plan);
+    plan.adapter.checkChat?.(request);
+  },
 
   async complete(req, call) {
     const completion = await call.adapter.chat(providerCall(req, call));

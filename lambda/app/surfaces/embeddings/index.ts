@@ -29,7 +29,10 @@ export const embeddings = defineSurface<EmbeddingsRequest>({
     const inputs = embeddingInputs(req.input);
     return inputs.kind === 'text' ? inputs.texts.join('\n') : `${inputs.tokens.length} token arrays`;
   },
-  check: (req, plan) => embedder(plan).checkEmbed?.(embeddingsPlan(req, plan)),
+  check: (req, plan) => {
+    const { checkEmbed } = embedder(plan);
+    checkEmbed?.(embeddingsPlan(req, plan));
+  },
   complete: (req, call) => embed(req, call),
   openStream: (): AsyncIterator<StreamFrame> => {
     throw new BadRequestError('Embeddings are not streamed.', { param: 'stream', code: 'invalid_value' });

@@ -43,7 +43,10 @@ export const messages = defineSurface<MessagesCall>({
 
   check({ body }, plan) {
     const thinking = thinkingBudget(body, plan);
-    if (plan.provider.kind !== 'anthropic') plan.adapter.checkChat?.(chatRequest(body, plan, thinking));
+    if (plan.provider.kind === 'anthropic') return;
+    // The translation refuses for every adapter, one without checks of its own included: always run it.
+    const request = chatRequest(body, plan, thinking);
+    plan.adapter.checkChat?.(request);
   },
 
   async complete({ raw, body }, call) {

@@ -40,7 +40,12 @@ export const responses = defineSurface<ResponsesExchange>({
     hints: { metadata: body.metadata, user: body.user ?? body.safety_identifier },
   }),
   promptText: ({ body }) => promptText(body),
-  check: ({ body }, plan) => (isNative(plan) ? checkNative(plan) : plan.adapter.checkChat?.(chatRequest(body, plan))),
+  check: ({ body }, plan) => {
+    if (isNative(plan)) return checkNative(plan);
+    // The translation refuses for every adapter, one without checks of its own included: always run it.
+    const request = chatRequest(body, plan);
+    plan.adapter.checkChat?.(request);
+  },
   complete: ({ body }, call) => (isNative(call) ? nativeComplete(body, call) : translatedComplete(body, call)),
   // As OpenAI does: the client has response.created and response.in_progress as soon as the request is
   // admitted, before any target answered (the model named is the alias; the final response names the upstream's).
