@@ -1,6 +1,6 @@
 /**
  * The request pipeline every API surface shares:
- *   authenticate → parse/validate → estimate → admit → route with fallback → relay → usage → settle → telemetry.
+ *   authenticate → parse/validate → estimate → check targets → admit → route with fallback → relay → usage → settle → telemetry.
  *
  * ## Adding a surface (one folder under app/surfaces/, one line in app/surfaces/index.ts)
  * A surface supplies only its own parts, as a `Surface<Req>` passed to `defineSurface`:
@@ -8,6 +8,9 @@
  *   - `parse(body, headers)`: the validated request (throw BadRequestError: a 400 in the surface's shape);
  *   - `describe(req)`: the model name, whether it streams, the worst-case `estimate` admission prices
  *     (input tokens, the output cap the client asked for, n) and attribution `hints` (metadata, user);
+ *   - `check(req, plan)`: the refusals its provider mapping makes before any network call, by the same code
+ *     (its translation, then `plan.adapter.checkChat` / `checkEmbed`); run for every target before admission,
+ *     so a request no target can take is a 400 that is never metered (see `routableTargets`);
  *   - `complete(req, call)` / `openStream(req, call)`: the provider mapping for the target in `call`
  *     (`call.provider.kind` says which wire format; `call.adapter` is the configured chat adapter;
  *     `call.apiKey`, `call.signal`, `call.headers` (the client's), `call.maxOutputTokens`).

@@ -67,7 +67,8 @@ export class ClientAbortedError extends GatewayError {
  * Try each target in order; retry the same target with jittered backoff where configured; fall back on
  * connection errors, timeouts before the first byte, 408/409/429/5xx. A non-retryable error (the client's
  * own mistake, e.g. 400) stops immediately: another provider would reject it too. A target that cannot
- * honour a field of the request (UnsupportedParameterError, raised before any network call) is skipped.
+ * honour a field of the request (UnsupportedParameterError, raised before any network call) is skipped
+ * (the app's pipeline already left such targets out before admission; this is the backstop).
  * `attempt` must resolve only once the first byte is in hand (see the stream relay), so that nothing has
  * reached the client before a fallback.
  */
