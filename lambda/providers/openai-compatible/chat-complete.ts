@@ -58,10 +58,11 @@ function hasGatewayFields(m: ChatMessage): boolean {
 
 function withoutGatewayFields(m: ChatMessage): ChatMessage {
   if (!hasGatewayFields(m)) return m;
-  const content = hasCacheControl(m) ? (m.content as Array<Record<string, unknown>>).map(({ cache_control: _c, ...part }) => part) : m.content;
-  if (m.role !== 'assistant') return { ...m, content } as ChatMessage;
+  // Only a message that had markers gets new content: an assistant turn without content keeps none (no `content: undefined`).
+  const stripped = hasCacheControl(m) ? { content: (m.content as Array<Record<string, unknown>>).map(({ cache_control: _c, ...part }) => part) } : {};
+  if (m.role !== 'assistant') return { ...m, ...stripped } as ChatMessage;
   const { thinking_blocks: _t, ...rest } = m;
-  return { ...rest, content } as ChatMessage;
+  return { ...rest, ...stripped } as ChatMessage;
 }
 
 export function parseCompletion(provider: string, body: unknown): ChatCompletion {
