@@ -52,7 +52,8 @@ export class AnthropicStreamTranslator {
       case 'message_start': {
         if (!isRecord(event.message)) throw malformedResponseError(this.provider, 'stream event');
         const m = event.message;
-        this.meta = { ...this.meta, id: m.id || this.meta.id, model: m.model || this.meta.model };
+        // The upstream's JSON is not checked against its types: only non-empty strings replace the defaults.
+        this.meta = { ...this.meta, id: nonEmptyString(m.id) ?? this.meta.id, model: nonEmptyString(m.model) ?? this.meta.model };
         this.mergeUsage(m.usage);
         return [roleChunk(this.meta)];
       }
@@ -125,4 +126,8 @@ export class AnthropicStreamTranslator {
       if (typeof value === 'number') this.usage[key] = value;
     }
   }
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }

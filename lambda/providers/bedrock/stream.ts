@@ -55,21 +55,22 @@ export class ConverseStreamTranslator {
       if (!toolUse) return [];
       const index = this.toolIndex.size;
       this.toolIndex.set(event.contentBlockStart.contentBlockIndex ?? index, index);
-      return [toolCallChunk(this.meta, { index, id: toolUse.toolUseId ?? '', type: 'function', function: { name: toolUse.name ?? '', arguments: '' } })];
+      return [toolCallChunk(this.meta, { index, id: stringOr(toolUse.toolUseId), type: 'function', function: { name: stringOr(toolUse.name), arguments: '' } })];
     }
     if (event.contentBlockDelta) {
       const delta = event.contentBlockDelta.delta;
-      if (delta?.text !== undefined) return delta.text === '' ? [] : [textChunk(this.meta, delta.text)];
+      // The SDK does not check the event's JSON against its types: a field of the wrong type is skipped, never relayed.
+      if (delta?.text !== undefined) return stringOr(delta.text) === '' ? [] : [textChunk(this.meta, delta.text)];
       if (delta?.toolUse) {
         const index = this.toolIndex.get(event.contentBlockDelta.contentBlockIndex ?? -1);
-        const args = delta.toolUse.input ?? '';
+        const args = stringOr(delta.toolUse.input);
         if (index === undefined || args === '') return [];
         return [toolCallChunk(this.meta, { index, function: { arguments: args } })];
       }
       const reasoning = delta?.reasoningContent;
       if (reasoning) {
-        if (reasoning.text !== undefined) return reasoning.text === '' ? [] : [reasoningChunk(this.meta, reasoning.text)];
-        if (reasoning.signature !== undefined) return [thinkingBlockChunk(this.meta, { type: 'thinking', thinking: '', signature: reasoning.signature })];
+        if (reasoning.text !== undefined) return stringOr(reasoning.text) === '' ? [] : [reasoningChunk(this.meta, reasoning.text)];
+        if (reasoning.signature !== undefined) return typeof reasoning.signature === 'string' ? [thinkingBlockChunk(this.meta, { type: 'thinking', thinking: '', signature: reasoning.signature })] : [];
         if (reasoning.redactedContent !== undefined) return [thinkingBlockChunk(this.meta, { type: 'redacted_thinking', data: Buffer.from(reasoning.redactedContent).toString('base64') })];
       }
       // citations: nothing in OpenAI's chunk shape carries them.
@@ -91,4 +92,9 @@ export class ConverseStreamTranslator {
     // contentBlockStop and members added after this was written.
     return [];
   }
+}
+
+/** `value` when the upstream sent a string there, else '' (nothing to relay). */
+function stringOr(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

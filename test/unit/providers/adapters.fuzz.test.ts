@@ -256,23 +256,35 @@ interface StreamPlan {
   at: number;
   garbage: Uint8Array;
   quote: string;
+  /** A tool call the model makes after its text (arguments in pieces). */
+  tool: { id: string; name: string; args: string[] } | null;
+  /** For `weirdField`: what one field of one event is replaced with (a wrong type, null, a huge number, ...). */
+  weird: unknown;
 }
 
 /** `stall`: the upstream sends part of the stream and then nothing, without closing: the caller's abort must end it. */
-type Mutation = 'intact' | 'truncate' | 'stall' | 'garbage' | 'hugeLine' | 'badJson' | 'shuffle' | 'drop' | 'inBandError' | 'errorStatus';
+type Mutation = 'intact' | 'weirdField' | 'truncate' | 'stall' | 'garbage' | 'hugeLine' | 'badJson' | 'shuffle' | 'drop' | 'inBandError' | 'errorStatus';
 
 const plan: fc.Arbitrary<StreamPlan> = fc.record({
   pieces: fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }), { maxLength: 6 }),
   usage: fc.record({ input: fc.nat(100_000), output: fc.nat(10_000) }),
-  mutation: fc.constantFrom<Mutation>('intact', 'intact', 'truncate', 'stall', 'garbage', 'hugeLine', 'badJson', 'shuffle', 'drop', 'inBandError', 'errorStatus'),
+  mutation: fc.constantFrom<Mutation>('intact', 'intact', 'weirdField', 'weirdField', 'truncate', 'stall', 'garbage', 'hugeLine', 'badJson', 'shuffle', 'drop', 'inBandError', 'errorStatus'),
   cuts: fc.array(fc.nat(), { maxLength: 12 }),
   at: fc.nat(),
   garbage: fc.uint8Array({ minLength: 1, maxLength: 64 }),
   quote: fc.constantFrom(...KEY_QUOTES),
+  tool: fc.option(fc.record({ id: fc.string({ maxLength: 6 }), name: fc.string({ maxLength: 6 }), args: fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 }) })),
+  weird: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(null, -1, 1e308, 2.5, '', '7', [], {}, true)),
 });
 
 /** One upstream event: its bytes on the wire for this kind. */
 type Frame = Uint8Array;
+
+/** One upstream event before encoding: its name (SSE `event:` or `:event-type`) and JSON body. */
+interface WireEvent {
+  name?: string;
+  body: Record<string, unknown>;
+}
 
 interface Kind {
   name: string;
@@ -281,8 +293,9 @@ interface Kind {
    * checked, and the surfaces read each delta defensively. Other kinds build every chunk themselves.
    */
   relaysChunks?: boolean;
-  /** The frames of a valid stream for this plan. */
-  frames(p: StreamPlan): Frame[];
+  /** The events of a valid stream for this plan (ending with the kind's terminator). */
+  events(p: StreamPlan): WireEvent[];
+  encode(event: WireEvent): Frame;
   /** An event that fails to parse as JSON. */
   badJson(): Frame;
   /** The kind's in-band error event, quoting the planted key. */
@@ -326,16 +339,20 @@ function fetchAnswering({ status, reads, stall, errorBody }: Upstream) {
 const openaiKind: Kind = {
   name: 'openai-compatible',
   relaysChunks: true,
-  frames: (p) => {
+  events: (p) => {
     const meta = { id: 'chatcmpl-f', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const delta = (d: Record<string, unknown>, finish: string | null = null) => ({ body: { ...meta, choices: [{ index: 0, delta: d, finish_reason: finish }] } });
+    const tool = p.tool;
     return [
-      sse(JSON.stringify({ ...meta, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })),
-      ...p.pieces.map((t) => sse(JSON.stringify({ ...meta, choices: [{ index: 0, delta: { content: t }, finish_reason: null }] }))),
-      sse(JSON.stringify({ ...meta, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })),
-      sse(JSON.stringify({ ...meta, choices: [], usage: { prompt_tokens: p.usage.input, completion_tokens: p.usage.output, total_tokens: p.usage.input + p.usage.output } })),
-      sse('[DONE]'),
+      delta({ role: 'assistant', content: '' }),
+      ...p.pieces.map((t) => delta({ content: t })),
+      ...(tool ? [delta({ tool_calls: [{ index: 0, id: tool.id, type: 'function', function: { name: tool.name, arguments: '' } }] }), ...tool.args.map((a) => delta({ tool_calls: [{ index: 0, function: { arguments: a } }] }))] : []),
+      delta({}, tool ? 'tool_calls' : 'stop'),
+      { body: { ...meta, choices: [], usage: { prompt_tokens: p.usage.input, completion_tokens: p.usage.output, total_tokens: p.usage.input + p.usage.output } } },
+      { name: 'done', body: {} },
     ];
   },
+  encode: (e) => sse(e.name === 'done' ? '[DONE]' : JSON.stringify(e.body)),
   badJson: () => sse('{"id":"x","choices":[{"delta":'),
   inBandError: (quote) => sse(JSON.stringify({ error: { message: quote, type: 'invalid_request_error' } })),
   errorBody: (quote) => JSON.stringify({ error: { message: quote, type: 'invalid_request_error', code: 'invalid_api_key' } }),
@@ -344,18 +361,31 @@ const openaiKind: Kind = {
 
 const anthropicKind: Kind = {
   name: 'anthropic',
-  frames: (p) => {
-    const ev = (type: string, body: Record<string, unknown>) => sse(JSON.stringify({ type, ...body }), type);
+  events: (p) => {
+    const ev = (type: string, body: Record<string, unknown>): WireEvent => ({ name: type, body: { type, ...body } });
+    const tool = p.tool;
     return [
       ev('message_start', { message: { id: 'msg_f', type: 'message', role: 'assistant', model: 'claude', content: [], usage: { input_tokens: p.usage.input, output_tokens: 1 } } }),
-      ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
-      ev('ping', {}),
-      ...p.pieces.map((t) => ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: t } })),
+      ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } }),
+      ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'hmm' } }),
+      ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'c2ln' } }),
       ev('content_block_stop', { index: 0 }),
-      ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: p.usage.output } }),
+      ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }),
+      ev('ping', {}),
+      ...p.pieces.map((t) => ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: t } })),
+      ev('content_block_stop', { index: 1 }),
+      ...(tool
+        ? [
+            ev('content_block_start', { index: 2, content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} } }),
+            ...tool.args.map((a) => ev('content_block_delta', { index: 2, delta: { type: 'input_json_delta', partial_json: a } })),
+            ev('content_block_stop', { index: 2 }),
+          ]
+        : []),
+      ev('message_delta', { delta: { stop_reason: tool ? 'tool_use' : 'end_turn' }, usage: { output_tokens: p.usage.output } }),
       ev('message_stop', {}),
     ];
   },
+  encode: (e) => sse(JSON.stringify(e.body), e.name),
   badJson: () => sse('{"type":"content_block_delta","index":0,"delta":{', 'content_block_delta'),
   inBandError: (quote) => sse(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: quote } }), 'error'),
   errorBody: (quote) => JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: quote } }),
@@ -398,18 +428,48 @@ function bedrockClient({ status, reads, stall, errorBody }: Upstream): BedrockRu
 
 const bedrockKind: Kind = {
   name: 'bedrock',
-  frames: (p) => [
-    awsFrame('event', 'messageStart', JSON.stringify({ role: 'assistant' })),
-    ...p.pieces.map((t) => awsFrame('event', 'contentBlockDelta', JSON.stringify({ contentBlockIndex: 0, delta: { text: t } }))),
-    awsFrame('event', 'contentBlockStop', JSON.stringify({ contentBlockIndex: 0 })),
-    awsFrame('event', 'messageStop', JSON.stringify({ stopReason: 'end_turn' })),
-    awsFrame('event', 'metadata', JSON.stringify({ usage: { inputTokens: p.usage.input, outputTokens: p.usage.output, totalTokens: p.usage.input + p.usage.output }, metrics: { latencyMs: 1 } })),
-  ],
+  events: (p) => {
+    const ev = (name: string, body: Record<string, unknown>): WireEvent => ({ name, body });
+    const tool = p.tool;
+    return [
+      ev('messageStart', { role: 'assistant' }),
+      ev('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text: 'hmm' } } }),
+      ev('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { signature: 'c2ln' } } }),
+      ev('contentBlockStop', { contentBlockIndex: 0 }),
+      ...p.pieces.map((t) => ev('contentBlockDelta', { contentBlockIndex: 1, delta: { text: t } })),
+      ev('contentBlockStop', { contentBlockIndex: 1 }),
+      ...(tool
+        ? [
+            ev('contentBlockStart', { contentBlockIndex: 2, start: { toolUse: { toolUseId: tool.id, name: tool.name } } }),
+            ...tool.args.map((a) => ev('contentBlockDelta', { contentBlockIndex: 2, delta: { toolUse: { input: a } } })),
+            ev('contentBlockStop', { contentBlockIndex: 2 }),
+          ]
+        : []),
+      ev('messageStop', { stopReason: tool ? 'tool_use' : 'end_turn' }),
+      ev('metadata', { usage: { inputTokens: p.usage.input, outputTokens: p.usage.output, totalTokens: p.usage.input + p.usage.output }, metrics: { latencyMs: 1 } }),
+    ];
+  },
+  encode: (e) => awsFrame('event', e.name ?? '', JSON.stringify(e.body)),
   badJson: () => awsFrame('event', 'contentBlockDelta', '{"contentBlockIndex":0,"delta":{'),
   inBandError: (quote) => awsFrame('exception', 'throttlingException', JSON.stringify({ message: quote })),
   errorBody: (quote) => JSON.stringify({ message: quote }),
   adapter: (upstream) => createBedrockAdapter('bedrock', { region: 'us-east-1' }, { client: bedrockClient(upstream) }),
 };
+
+/** Sets one field of `body` (picked by `pick` among all its fields, nested ones included) to `value`. */
+function replaceOneField(body: Record<string, unknown>, pick: number, value: unknown): void {
+  const slots: Array<[Record<string, unknown>, string]> = [];
+  const walk = (o: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(o)) {
+      slots.push([o, k]);
+      if (typeof v === 'object' && v !== null) walk(v as Record<string, unknown>);
+    }
+  };
+  walk(body);
+  if (slots.length === 0) return;
+  const [owner, key] = slots[Math.floor(pick / 7) % slots.length];
+  owner[key] = value;
+}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -423,7 +483,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** The upstream's bytes for this plan, and the reads they arrive in. */
 function upstreamReads(kind: Kind, p: StreamPlan): Uint8Array[] {
-  let frames = kind.frames(p);
+  const events = kind.events(p);
+  if (p.mutation === 'weirdField') replaceOneField(events[p.at % events.length].body, p.at, p.weird);
+  let frames = events.map((e) => kind.encode(e));
   const pos = (n: number) => p.at % (n + 1);
   switch (p.mutation) {
     case 'badJson':
@@ -492,6 +554,43 @@ async function drain(adapter: ProviderAdapter, abortAfterMs?: number): Promise<O
   }
 }
 
+const FINISH_REASONS = new Set(['stop', 'length', 'tool_calls', 'content_filter', null]);
+const isCount = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+const isOptionalString = (v: unknown) => v === undefined || typeof v === 'string';
+
+/**
+ * A chunk the client may get: JSON-clean, `choices` an array of objects, usage counts non-negative integers
+ * (they are money, for every kind); for chunks the adapter builds, the whole OpenAI chunk shape, typed.
+ */
+function checkChunk(chunk: ChatCompletionChunk, relayed: boolean): void {
+  checkBody(chunk);
+  expect(Array.isArray(chunk.choices) && chunk.choices.every((c) => typeof c === 'object' && c !== null)).toBe(true);
+  if (chunk.usage != null) {
+    const u = chunk.usage;
+    const counts = [u.prompt_tokens, u.completion_tokens, u.total_tokens, u.prompt_tokens_details?.cached_tokens ?? 0, u.prompt_tokens_details?.cache_write_tokens ?? 0];
+    if (!counts.every(isCount)) throw new Error(`usage counts must be non-negative integers: ${JSON.stringify(u)}`);
+  }
+  if (relayed) return;
+  const fail = (why: string) => {
+    throw new Error(`${why}: ${JSON.stringify(chunk)}`);
+  };
+  if (chunk.object !== 'chat.completion.chunk' || typeof chunk.id !== 'string' || typeof chunk.model !== 'string' || !isCount(chunk.created)) fail('chunk envelope');
+  for (const choice of chunk.choices) {
+    const d = choice.delta;
+    if (typeof d !== 'object' || d === null) fail('delta');
+    if (!FINISH_REASONS.has(choice.finish_reason)) fail('finish_reason');
+    if (!(d.content === undefined || d.content === null || typeof d.content === 'string')) fail('delta.content');
+    if (!isOptionalString(d.reasoning_content)) fail('delta.reasoning_content');
+    for (const call of d.tool_calls ?? []) {
+      if (!isCount(call.index) || !isOptionalString(call.id) || !isOptionalString(call.function?.name) || !isOptionalString(call.function?.arguments)) fail('delta.tool_calls');
+    }
+    for (const block of d.thinking_blocks ?? []) {
+      const ok = block.type === 'thinking' ? typeof block.thinking === 'string' && typeof block.signature === 'string' : typeof block.data === 'string';
+      if (!ok) fail('delta.thinking_blocks');
+    }
+  }
+}
+
 /** Any 6+ character piece of the planted secrets in what the client would see. */
 function leaks(seen: string): string[] {
   const found: string[] = [];
@@ -509,13 +608,7 @@ describe.each([openaiKind, anthropicKind, bedrockKind])('Stream parsing: $name',
           const stall = p.mutation === 'stall';
           const adapter = kind.adapter({ status, reads: upstreamReads(kind, p), stall, errorBody: kind.errorBody(p.quote) });
           const { chunks, error } = await drain(adapter, stall ? 10 : undefined);
-          for (const chunk of chunks) {
-            checkBody(chunk);
-            expect(Array.isArray(chunk.choices) && chunk.choices.every((c) => typeof c === 'object' && c !== null)).toBe(true);
-            if (kind.relaysChunks) continue;
-            expect(chunk.object).toBe('chat.completion.chunk');
-            for (const choice of chunk.choices) expect(typeof choice.delta).toBe('object');
-          }
+          for (const chunk of chunks) checkChunk(chunk, kind.relaysChunks === true);
           if (error !== undefined) {
             if (!(error instanceof GatewayError)) throw error;
             expect(error.status).toBeGreaterThanOrEqual(400);

@@ -63,6 +63,11 @@ describe('Method: toUpstreamBody', () => {
     expect(body).toEqual({ ...base, stream: true, max_tokens: 100 });
   });
 
+  it('strips thinking blocks from an assistant turn without content and adds no content key (found by fuzzing)', () => {
+    const body = toUpstreamBody({ ...base, messages: [...base.messages, { role: 'assistant', thinking_blocks: [{ type: 'redacted_thinking', data: 'x' }] }] }, false, cap);
+    expect(body.messages).toStrictEqual([...base.messages, { role: 'assistant' }]);
+  });
+
   it('drops metadata and nulls, keeps user and provider-specific fields', () => {
     const body = toUpstreamBody({ ...base, metadata: { team: 'a' }, user: 'u', seed: 3, temperature: null, stream_options: null }, false, cap);
     expect(body).toEqual({ ...base, user: 'u', seed: 3, stream: false, max_tokens: 100 });
