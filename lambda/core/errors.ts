@@ -55,8 +55,9 @@ export class BadRequestError extends GatewayError {
 }
 
 /**
- * A field this provider cannot honour (e.g. `seed` on Anthropic). Thrown by an adapter before any network
- * call; the router then tries the model's next target, and answers 400 only when no target can honour it.
+ * A field this provider cannot honour (e.g. `seed` on Anthropic). Thrown by an adapter's (or a surface's)
+ * mapping before any network call; the pipeline runs those checks for every target before admission, so
+ * such a target is skipped without an attempt, and a request no target can honour is a 400 never metered.
  */
 export class UnsupportedParameterError extends BadRequestError {
   constructor(provider: string, param: string, detail?: string) {
