@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, type TollgateConfig } from '../lambda/core/config';
+import { bakedDefines } from '../lib/baked-defines';
 import { CHUNK_BUILD, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
 import type { BundleSection } from './harness';
 import { summarize } from './stats';
@@ -66,10 +67,10 @@ export async function bundleHandler(entry: string, outDir: string): Promise<Buil
     format: 'cjs',
     minify: true,
     // As lib/constructs/function-defaults.ts: AWS SDK bundled (externalModules: []), linked source map
-    // without sources, the validated config baked in as __TOLLGATE_CONFIG__.
+    // without sources, the validated config and its price snapshot baked in.
     sourcemap: true,
     sourcesContent: false,
-    define: { __TOLLGATE_CONFIG__: JSON.stringify(JSON.stringify(bakedConfig())) },
+    define: bakedDefines(bakedConfig()),
     external: ['dynalite', ...(split ? LAZY_CHUNK_MODULES : [])],
     logLevel: 'silent',
     metafile: true,

@@ -3,12 +3,15 @@
  * handler as `node_modules/<module>/index.js`, so Node's ordinary `require('<module>')` finds it at run
  * time. Why: V8 parses every byte of a bundle at `require` time, and the tokenizer alone is 2.7 MB of the
  * 4 MB bundle (~150-250 ms of a cold start) while it is only needed after a container's first response
- * (lambda/core/token-estimate.ts counts with the byte upper bound until then). Used by the CDK construct
- * (NodejsFunction command hook) and by the benchmark (bench/bundle.ts), so both measure the same layout.
+ * (lambda/core/token-estimate.ts counts with the byte upper bound until then). The price catalog
+ * (@pydantic/genai-prices, ~480 KB) likewise: the configured targets' prices are baked in as a snapshot at
+ * synth (lambda/core/price-catalog.ts), so the catalog is only required for a model the snapshot lacks.
+ * Used by the CDK construct (NodejsFunction command hook) and by the benchmark (bench/bundle.ts), so both
+ * measure the same layout.
  */
 import { dirname, join } from 'node:path';
 
-export const LAZY_CHUNK_MODULES = ['gpt-tokenizer'] as const;
+export const LAZY_CHUNK_MODULES = ['gpt-tokenizer', '@pydantic/genai-prices'] as const;
 
 export interface LazyChunk {
   module: string;

@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { bakedDefines } from '../baked-defines';
 import { chunkBuildCommands, LAZY_CHUNK_MODULES } from '../lazy-chunks';
 import type { TollgateConfig } from '../settings';
 
@@ -20,7 +21,7 @@ export interface TollgateFunctionProps {
   readonly timeout: Duration;
   readonly logRetentionDays: number;
   readonly environment: Readonly<Record<string, string>>;
-  /** The validated config, baked into the bundle as `__TOLLGATE_CONFIG__` (the function reads no file). */
+  /** The validated config, baked into the bundle as `__TOLLGATE_CONFIG__` (the function reads no file), with its price snapshot. */
   readonly config: TollgateConfig;
   /** Ship the lazily loaded modules (lib/lazy-chunks.ts) as chunks next to the bundle instead of inside it. */
   readonly lazyChunks?: boolean;
@@ -81,7 +82,7 @@ export class TollgateFunction extends Construct {
         // faster on a cold start than resolving the runtime's many SDK packages from disk.
         bundleAwsSDK: true,
         externalModules: props.lazyChunks ? [...LAZY_CHUNK_MODULES] : [],
-        define: { __TOLLGATE_CONFIG__: JSON.stringify(JSON.stringify(props.config)) },
+        define: bakedDefines(props.config),
         ...(props.lazyChunks
           ? {
               commandHooks: {

@@ -3,11 +3,14 @@
  * source map ships with it, and provider keys from the environment end up in neither the bundle nor the
  * template. One test bundles the real gateway handler, whatever state it is in.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { HANDLERS_DIR } from '../../lib/gateway-stack';
+import { CATALOG_VERSION } from '../../lambda/core/price-catalog';
+import { priceQuote } from '../../lambda/core/pricing';
 import { FIXTURES, makeStack, type MadeStack } from './support/make-stack';
 
 const SENTINEL = 'fake-sentinel-never-in-any-artifact';
@@ -85,11 +88,55 @@ describe('The real gateway handler', () => {
     expect(createRequire(join(dir, 'index.js')).resolve('gpt-tokenizer')).toBe(chunk);
     // o200k's ranks are megabytes: they are in the chunk, and the bundle is a fraction of its old 4 MB.
     expect(statSync(chunk).size).toBeGreaterThan(2_000_000);
-    // Under half the old 4 MB. Since round 2 the bundle also carries the price catalog (@pydantic/genai-prices,
-    // ~480 KB minified, required on the first price lookup, not at init) and three more API surfaces.
-    expect(bundle.length).toBeLessThan(2_000_000);
+    // Was 1.9 MB with the price catalog inside; 1.42 MB without it (zod, the AWS SDK and our code remain).
+    expect(bundle.length).toBeLessThan(1_500_000);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const tokenizer = require(chunk) as { countTokens(text: string): number };
     expect(tokenizer.countTokens('hello world')).toBe(2);
+  });
+
+  it('ships the price catalog as a chunk too, with the configured targets\' prices baked in instead', () => {
+    const bundle = readFileSync(join(dir, 'index.js'), 'utf8');
+    const chunk = join(dir, 'node_modules', '@pydantic', 'genai-prices', 'index.js');
+    expect(existsSync(chunk)).toBe(true);
+    expect(bundle).toContain('require("@pydantic/genai-prices")');
+    expect(createRequire(join(dir, 'index.js')).resolve('@pydantic/genai-prices')).toBe(chunk);
+    // The catalog's data (e.g. its model descriptions and its remote data URL) is in the chunk, not the bundle.
+    expect(bundle).not.toContain('genai-prices/main/prices');
+    expect(bundle).not.toContain('Fastest, most cost-effective model');
+    expect(readFileSync(chunk, 'utf8')).toContain('Fastest, most cost-effective model');
+    expect(statSync(chunk).size).toBeGreaterThan(400_000);
+    expect(bundle).toContain(CATALOG_VERSION);
+  });
+});
+
+describe('The price snapshot in a bundle', () => {
+  let made: MadeStack;
+  let dir: string;
+  beforeAll(() => {
+    made = makeStack({ gatewayEntry: resolve(FIXTURES, 'price-probe.ts') });
+    dir = gatewayAssetDir(made);
+  });
+
+  /** Runs the bundled probe in a plain `node` (Node's own require and module cache, as in Lambda). */
+  function probe(targets: Array<{ provider: string; model: string }>): Array<{ quote: unknown; catalogLoaded: boolean }> {
+    const script = `require(${JSON.stringify(join(dir, 'index.js'))}).handler(${JSON.stringify(targets)}).then((r) => process.stdout.write(JSON.stringify(r)))`;
+    return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as Array<{ quote: unknown; catalogLoaded: boolean }>;
+  }
+
+  it('prices the configured targets exactly as the catalog does, without loading the catalog; an unconfigured model loads it', () => {
+    const configured = [
+      { provider: 'anthropic', model: 'claude-sonnet-4-5-20250929' },
+      { provider: 'bedrock', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' },
+      { provider: 'openai', model: 'gpt-4o-mini' },
+      { provider: 'deepseek', model: 'deepseek-chat' },
+    ];
+    const direct = { provider: 'openai', model: 'gpt-4.1-mini' };
+    const results = probe([...configured, direct]);
+    const expected = [...configured, direct].map((t) => ({ quote: priceQuote(made.settings, t.provider, t.model) }));
+    expect(results.map(({ quote }) => ({ quote }))).toEqual(JSON.parse(JSON.stringify(expected)));
+    // Tiers survive the snapshot (Sonnet 4.5's long-context price).
+    expect(results[0].quote).toMatchObject({ price: { tiers: [{ aboveInputTokens: 200_000, input: 6 }] } });
+    expect(results.map((r) => r.catalogLoaded)).toEqual([false, false, false, false, true]);
   });
 });
