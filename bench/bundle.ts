@@ -41,7 +41,7 @@ export const LAMBDA_ENV: Record<string, string> = {
 };
 
 /** Stub of the runtime's global, installed with --require before the handler loads. */
-const AWSLAMBDA_STUB = `globalThis.awslambda = {
+export const AWSLAMBDA_STUB = `globalThis.awslambda = {
   streamifyResponse: (h) => h,
   HttpResponseStream: { from: (stream, metadata) => { stream.metadata = metadata; return stream; } },
 };
@@ -155,11 +155,12 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
  * Times require() of the bundle in a fresh process, then (separately, as the handler does after its first
  * response) require() of the lazy chunk, resolved from the bundle's folder as the bundle itself would.
  */
-async function coldLoad(bundle: string, stub: string, chunk?: string): Promise<{ requireMs: number; processMs: number; chunkMs?: number }> {
+export async function coldLoad(bundle: string, stub: string, chunk?: string): Promise<{ requireMs: number; cpuMs: number; processMs: number; chunkMs?: number }> {
   const loadChunk = chunk
     ? `const t2=process.hrtime.bigint();require(require('node:module').createRequire(${JSON.stringify(bundle)}).resolve(${JSON.stringify(chunk)}));r.chunkMs=Number(process.hrtime.bigint()-t2)/1e6;`
     : '';
-  const script = `const t=process.hrtime.bigint();const m=require(${JSON.stringify(bundle)});const r={requireMs:Number(process.hrtime.bigint()-t)/1e6};if(typeof m.handler!=='function')throw new Error('no handler export');${loadChunk}process.stdout.write(JSON.stringify(r),()=>process.exit(0));`;
+  // cpuMs: the process's CPU time during the require (all threads), less disturbed than wall time on a busy machine.
+  const script = `const c=process.cpuUsage();const t=process.hrtime.bigint();const m=require(${JSON.stringify(bundle)});const u=process.cpuUsage(c);const r={requireMs:Number(process.hrtime.bigint()-t)/1e6,cpuMs:(u.user+u.system)/1e3};if(typeof m.handler!=='function')throw new Error('no handler export');${loadChunk}process.stdout.write(JSON.stringify(r),()=>process.exit(0));`;
   const started = performance.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--require', stub, '-e', script], { env: LAMBDA_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -171,8 +172,8 @@ async function coldLoad(bundle: string, stub: string, chunk?: string): Promise<{
       const processMs = performance.now() - started;
       if (code !== 0) return reject(new Error(`cold load failed (${code}): ${err.slice(0, 2000)}`));
       try {
-        const r = JSON.parse(out) as { requireMs: number; chunkMs?: number };
-        resolvePromise({ requireMs: r.requireMs, chunkMs: r.chunkMs, processMs });
+        const r = JSON.parse(out) as { requireMs: number; cpuMs: number; chunkMs?: number };
+        resolvePromise({ requireMs: r.requireMs, cpuMs: r.cpuMs, chunkMs: r.chunkMs, processMs });
       } catch (e) {
         reject(e instanceof Error ? e : new Error(String(e)));
       }

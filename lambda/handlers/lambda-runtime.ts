@@ -7,7 +7,7 @@ import { composeGateway, type GatewayRuntime } from '../app/compose';
 import { secretProviderKeys, type ProviderKeySource } from '../app/provider-keys';
 import { createTelemetry, type Telemetry } from '../app/telemetry';
 import type { BudgetAlertSink } from '../core/budgets';
-import { parseConfig, type TollgateConfig } from '../core/config';
+import type { TollgateConfig } from '../core/config';
 import { deferTokenizerLoad } from '../core/token-estimate';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
 import { dynamoRequestHandler } from '../store/dynamo';
@@ -50,12 +50,15 @@ export interface LambdaRuntime extends GatewayRuntime {
 /**
  * The config the CDK app validated and baked into the bundle (esbuild `define`), or TOLLGATE_CONFIG_JSON.
  * The baked one is parseConfig's own output (defaults filled in), serialised at synth: it is not parsed
- * again here, which keeps zod's schema walk (10-25 ms) out of every cold start.
+ * again here, which keeps zod's schema walk (10-25 ms) out of every cold start. The config schema itself
+ * (core/config.ts builds it at module load, ~15 ms of zod) is required only on the unbaked path.
  */
 export function bakedConfig(env: LambdaEnv): TollgateConfig {
   if (typeof __TOLLGATE_CONFIG__ === 'string') return JSON.parse(__TOLLGATE_CONFIG__) as TollgateConfig;
   const raw = env.TOLLGATE_CONFIG_JSON;
   if (!raw) throw new Error('No Tollgate config: the bundle has none baked in and TOLLGATE_CONFIG_JSON is not set');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseConfig } = require('../core/config') as typeof import('../core/config');
   return parseConfig(JSON.parse(raw));
 }
 
