@@ -211,7 +211,7 @@ describe('Request mapping (validator → each kind)', () => {
     'ends in a 400 or a well-formed upstream body with the output cap as given',
     () => {
       fc.assert(
-        fc.property(requestArb, fc.integer({ min: 1, max: 64_000 }), fc.boolean(), (raw, cap, stream) => {
+        fc.property(requestArb, fc.integer({ min: 1, max: 64_000 }), fc.boolean(), fc.option(fc.integer({ min: 1024, max: 64_000 }), { nil: undefined }), (raw, cap, stream, budget) => {
           // As the gateway gets it: a parsed JSON body (no explicit undefined, no -0).
           const req = refusedOr(() => validateChatRequest(JSON.parse(JSON.stringify(raw))));
           if (!req) return;
@@ -229,10 +229,14 @@ describe('Request mapping (validator → each kind)', () => {
             if (anthropic.temperature !== undefined) expect(anthropic.temperature).toBeLessThanOrEqual(1);
           }
 
-          const converse = refusedOr(() => toConverseInput('bedrock', req, cap));
+          // /v1/messages extended thinking reaches Bedrock as ProviderCall.thinking, its budget checked below the cap.
+          const thinking = budget !== undefined && budget < cap ? { budgetTokens: budget } : undefined;
+          const converse = refusedOr(() => toConverseInput('bedrock', req, cap, thinking));
           if (converse) {
             checkBody(converse);
             expect(converse.inferenceConfig?.maxTokens).toBe(cap);
+            const fields = converse.additionalModelRequestFields as { thinking?: { budget_tokens: number } } | undefined;
+            if (fields?.thinking) expect(fields.thinking.budget_tokens).toBeLessThan(cap);
             if (converse.inferenceConfig?.temperature !== undefined) expect(converse.inferenceConfig.temperature).toBeLessThanOrEqual(1);
           }
         }),
