@@ -55,7 +55,8 @@ export interface BuiltBundle {
   composition: { module: string; bytes: number }[];
 }
 
-export async function bundleHandler(entry: string, outDir: string): Promise<BuiltBundle> {
+/** `minify: false` only for bench/require-breakdown.ts, which needs esbuild's module wrappers by name. */
+export async function bundleHandler(entry: string, outDir: string, opts: { minify?: boolean } = {}): Promise<BuiltBundle> {
   const split = entry.endsWith('gateway.ts');
   const outfile = join(outDir, entry.replace(/^lambda\/handlers\//, '').replace(/\.ts$/, '.js'));
   const result = await build({
@@ -65,7 +66,7 @@ export async function bundleHandler(entry: string, outDir: string): Promise<Buil
     platform: 'node',
     target: 'node22',
     format: 'cjs',
-    minify: true,
+    minify: opts.minify ?? true,
     // As lib/constructs/function-defaults.ts: AWS SDK bundled (externalModules: []), linked source map
     // without sources, the validated config and its price snapshot baked in.
     sourcemap: true,
