@@ -13,7 +13,7 @@
  * The catalog is ~480 KB of JavaScript: parsing it cost every Lambda cold start ~30 ms and evaluating it
  * ~45 ms more on the first priced request. So the CDK app resolves every configured target at synth into a
  * small price snapshot (priceSnapshot: the catalog's price structure for each, tiers and dated prices
- * included, with the catalog version and the day it was taken), baked into the function next to the
+ * included, with the catalog version; no date, so synth stays deterministic), baked into the function next to the
  * config, and the gateway bundle ships the catalog as a lazy chunk (lib/lazy-chunks.ts): it is required
  * only for a `provider/model` the snapshot does not hold (direct addressing of an unconfigured model).
  */
@@ -141,8 +141,6 @@ export interface SnapshotTarget {
 /** The catalog's prices of every configured target, taken at synth and baked into the function. */
 export interface PriceSnapshot {
   version: string;
-  /** The UTC day it was taken (the prices themselves are the pinned version's; dated changes are carried). */
-  takenOn: string;
   /** By `provider/model`. */
   targets: Record<string, SnapshotTarget>;
 }
@@ -225,7 +223,9 @@ export function priceSnapshot(config: Pick<TollgateConfig, 'models' | 'providers
       };
     }
   }
-  return { version: CATALOG_VERSION, takenOn: takenAt.toISOString().slice(0, 10), targets };
+  // No date in it: the same config and catalog version synthesize the same function code every day
+  // (a dated field would re-upload the gateway on every `cdk deploy`). Dated price changes are carried whole.
+  return { version: CATALOG_VERSION, targets };
 }
 
 /** The metered units of the catalog's structure; undefined when a price depends on the time of day. */
