@@ -200,7 +200,10 @@ async function runPipeline<Req>(surface: Surface<Req>, request: Request, env: Ro
     startedAt,
     baseHeaders: { ...env.baseHeaders, ...admission.headers },
   };
-  return relay(flow, request.signal);
+  // The upstream call starts now; the client's first byte waits for the admission's durable bookkeeping.
+  const response = await relay(flow, request.signal);
+  await admission.ready;
+  return response;
 }
 
 async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<Response> {

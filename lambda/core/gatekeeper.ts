@@ -79,6 +79,12 @@ export interface Admission {
   attribution: Attribution;
   /** Response headers to add (e.g. `x-ratelimit-*`). */
   headers: Record<string, string>;
+  /**
+   * Bookkeeping that must be durable before the client sees a byte but need not delay the upstream call
+   * (the request's lease index entry): the pipeline starts the upstream call at once and awaits this before
+   * answering. Never rejects.
+   */
+  ready?: Promise<void>;
   /** Settle reservations and record usage. Called exactly once; must not throw into the response. */
   settle(outcome: RequestOutcome): Promise<void>;
   /**

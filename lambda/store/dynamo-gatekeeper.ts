@@ -283,20 +283,22 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       const periodOf = (b: EffectiveBudget) => periodKey(b.period, req.now);
       const r = await leases.admit({ budgets: hard.map((b) => ({ budget: b, period: periodOf(b) })), costMicros: reserveMicros, limits: limitTargets, tokens, now: req.now });
       if (!r.ok) throw r.kind === 'budget' ? budgetError(r) : rateLimitError(limitTargets[r.index], { admitted: false, state: r.state, exceeded: r.exceeded }, req.now);
-      // The request's own index entry (no counters: its spend is on the process's admission lease), before
-      // the upstream call: it is what lets the sweeper write this request's `lost` record if the process
-      // dies. One write, no read. (Sent with the upstream call instead, a process killed under load died
-      // before most of those writes had landed: 5 of 12 records in the kill -9 test.)
-      try {
-        await ledger.openLease(req.requestId, req.now + leaseMs, [], undefined, subject);
-      } catch (err) {
-        r.settle(0, 0); // nothing was generated: give the admission back to the lease
-        throw err;
-      }
       return {
         attribution,
+        ready: indexEntry(req, subject),
         headers: rateLimitHeaders(r.states, req.now),
         settle: once((outcome) => settle({ req, attribution, leaseId: req.requestId, reservations: [], softBudgets, reserveMicros, charges: [], outcome, leased: r })),
+        price: priceUsage,
+      };
+    }
+
+    if (hard.length === 0 && limitTargets.length === 0) {
+      // Nothing to reserve: the index entry is the only write, and it runs alongside the upstream call.
+      return {
+        attribution,
+        ready: indexEntry(req, subject),
+        headers: {},
+        settle: once((outcome) => settle({ req, attribution, leaseId: req.requestId, reservations: [], softBudgets, reserveMicros, charges: [], outcome })),
         price: priceUsage,
       };
     }
@@ -457,6 +459,21 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     if (failure !== undefined) throw failure;
     if (opts.deriveAfterSettle !== false) await derive();
     else deriver.schedule(opts.deriveIntervalMs ?? DEFAULT_DERIVE_INTERVAL_MS, (err) => onError(err, 'derive'));
+  }
+
+  /**
+   * The request's own lease index entry (no counters: its spend is on the process's admission lease, or it
+   * has none): what lets the sweeper write its `lost` record if the process dies. It is written while the
+   * upstream call starts, and the pipeline holds the client's first byte until it has landed, so every
+   * request whose client saw an answer has one (in the kill -9 test: every stream that was generating).
+   * If it fails, the request goes on: its record is still written at settlement; only a death before that
+   * would leave it unrecorded, its spend still covered by the admission lease the sweeper reclaims in full.
+   */
+  function indexEntry(req: AdmissionRequest, subject: LeaseSubject): Promise<void> {
+    return ledger.openLease(req.requestId, req.now + leaseMs, [], undefined, subject).then(
+      () => undefined,
+      (err: unknown) => onError(err, 'lease-index'),
+    );
   }
 
   /** Utilisation metrics and threshold alerts from the spend a settlement (or a lease flush) returned. */
