@@ -43,6 +43,8 @@ const LEASE_GRACE_SECONDS = 120;
 const DEFAULT_SETTLE_RETRY_MS = 10_000;
 /** With deriveAfterSettle off: a batched derivation pass runs this long after a settlement. */
 const DEFAULT_DERIVE_INTERVAL_MS = 1_000;
+/** How long a request's answer waits for its lease index entry before going on without it. */
+const INDEX_ENTRY_WAIT_MS = 2_000;
 
 export interface DynamoGatekeeperOptions {
   client: DynamoDBClient;
@@ -470,10 +472,21 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
    * would leave it unrecorded, its spend still covered by the admission lease the sweeper reclaims in full.
    */
   function indexEntry(req: AdmissionRequest, subject: LeaseSubject): Promise<void> {
-    return ledger.openLease(req.requestId, req.now + leaseMs, [], undefined, subject).then(
+    const written = ledger.openLease(req.requestId, req.now + leaseMs, [], undefined, subject).then(
       () => undefined,
       (err: unknown) => onError(err, 'lease-index'),
     );
+    // A store that hangs must not hold the answer forever: after INDEX_ENTRY_WAIT_MS the answer goes on
+    // (the write too, in the background; the record still comes at settlement).
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        onError(new Error(`lease index entry not written within ${INDEX_ENTRY_WAIT_MS} ms`), 'lease-index');
+        resolve();
+      }, INDEX_ENTRY_WAIT_MS);
+      timer.unref();
+    });
+    return Promise.race([written.finally(() => clearTimeout(timer)), waited]);
   }
 
   /** Utilisation metrics and threshold alerts from the spend a settlement (or a lease flush) returned. */

@@ -12,6 +12,8 @@ import { startOpenAIDouble, type UpstreamDouble } from '../doubles/openai-double
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
 
 const INDEX_WRITE_DELAY_MS = 400;
+/** The delay the middleware applies now (a test of a hung store raises it). */
+let indexWriteDelayMs = INDEX_WRITE_DELAY_MS;
 const dynamo = testDynamoClient();
 let tables: TestTables;
 let upstream: UpstreamDouble;
@@ -33,7 +35,7 @@ beforeAll(async () => {
       // Marshalled or not, depending on where the document client's own middleware ran.
       const pk = (args.input as { Item?: { pk?: string | { S?: string } } }).Item?.pk;
       const delayed = context.commandName === 'PutItemCommand' && (typeof pk === 'string' ? pk : pk?.S)?.startsWith('lease#') === true;
-      if (delayed) await new Promise((r) => setTimeout(r, INDEX_WRITE_DELAY_MS));
+      if (delayed) await new Promise((r) => setTimeout(r, indexWriteDelayMs));
       const out = await next(args);
       if (delayed) indexWritten.push(Date.now());
       return out;
@@ -76,5 +78,27 @@ describe.each([
     await gateway.idle();
     const records = await gateway.runtime.gatekeeper.usage.requests(new Date().toISOString().slice(0, 10), { keyId: key.keyId });
     expect(records.filter((r) => r.status === 'success')).toHaveLength(2);
+  });
+});
+
+describe('A store that hangs on the index entry', () => {
+  it('holds the answer at most 2 s, then answers (the record still comes at settlement)', async () => {
+    const { apiKey, key } = await gateway.runtime.gatekeeper.keys.create({ name: 'hung' });
+    const client = new OpenAI({ apiKey, baseURL: gateway.url, maxRetries: 0 });
+    await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'warm' }] });
+    indexWriteDelayMs = 6_000;
+    try {
+      const t0 = Date.now();
+      const answer = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] });
+      const waited = Date.now() - t0;
+      expect(answer.choices[0].message.content).toBeTruthy();
+      expect(waited).toBeGreaterThanOrEqual(1_900);
+      expect(waited).toBeLessThan(5_000);
+      await gateway.idle();
+      const records = await gateway.runtime.gatekeeper.usage.requests(new Date().toISOString().slice(0, 10), { keyId: key.keyId });
+      expect(records.filter((r) => r.status === 'success')).toHaveLength(2);
+    } finally {
+      indexWriteDelayMs = INDEX_WRITE_DELAY_MS;
+    }
   });
 });
