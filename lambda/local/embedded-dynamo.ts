@@ -142,21 +142,36 @@ async function attachToRunning(dataDir: string, tables: StoreTables): Promise<Lo
   if (!existsSync(marker)) return undefined;
   let endpoint: string;
   let credentials: StoreCredentials;
+  let pid: number | undefined;
   try {
-    const written = JSON.parse(readFileSync(marker, 'utf8')) as { endpoint: string } & Partial<StoreCredentials>;
+    const written = JSON.parse(readFileSync(marker, 'utf8')) as { endpoint: string; pid?: number } & Partial<StoreCredentials>;
     if (!written.accessKeyId || !written.secretAccessKey) return undefined; // written before the store was locked down: stale
     endpoint = written.endpoint;
     credentials = { accessKeyId: written.accessKeyId, secretAccessKey: written.secretAccessKey };
+    pid = typeof written.pid === 'number' ? written.pid : undefined;
   } catch {
     return undefined;
   }
+  // The process that wrote the marker still runs: its store is live, however busy (a server relaying
+  // hundreds of streams can take seconds to answer; opening the locked folder ourselves would fail).
+  const alive = pid !== undefined && processAlive(pid);
   const client = localDynamoClient(endpoint, credentials);
   try {
-    await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(1_000) });
+    await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(alive ? 60_000 : 1_000) });
   } catch {
     client.destroy();
     return undefined; // stale marker: the process that wrote it is gone
   }
   await ensureTables(client, tables);
   return { endpoint, credentials, client, tables, owner: false, close: async () => client.destroy() };
+}
+
+/** Whether a process with this pid exists (signal 0 checks without signalling; EPERM: it exists, not ours). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
