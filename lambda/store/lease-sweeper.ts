@@ -14,7 +14,7 @@
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { lostUsageRecord, type AdmittedRequest } from '../core/metering';
 import { LEASE_INDEX_SHARDS, type DynamoBudgetLedger } from './budget-ledger';
-import { isConditionalCheckFailed, itemId, num, type Item } from './dynamo';
+import { itemId, num, unlessConditionFailed, type Item } from './dynamo';
 import { leaseAttr, leaseIndexPk, leaseIndexUpperBound, leaseSweepCursorKey, requestRecordKey, type LedgerKey } from './item-keys';
 import type { UsageRecorder } from './usage-store';
 
@@ -78,8 +78,9 @@ export class LeaseSweeper {
       total.leases += seen;
       // Move the cursor only after the whole window was handled; a failed run redoes it (harmlessly).
       if (seen > 0) {
-        await this.doc
-          .send(
+        // A failed condition: a concurrent run got further. Fine.
+        await unlessConditionFailed(
+          this.doc.send(
             new UpdateCommand({
               TableName: this.table,
               Key: cursorKey,
@@ -87,10 +88,8 @@ export class LeaseSweeper {
               ConditionExpression: 'attribute_not_exists(sweptUpTo) OR sweptUpTo < :now',
               ExpressionAttributeValues: { ':now': nowMs },
             }),
-          )
-          .catch((err: unknown) => {
-            if (!isConditionalCheckFailed(err)) throw err; // a concurrent run got further: fine
-          });
+          ),
+        );
       }
     }
     return total;

@@ -21,7 +21,7 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDo
 import type { EffectiveBudget } from '../core/budgets';
 import { contributionDelta, contributionOf, dimensionValues, type RecordContribution, type SoftBudgetCharge, type UsageRecord } from '../core/metering';
 import type { SpendChange } from './budget-ledger';
-import { isConditionalCheckFailed, itemId, num, readItems, type Item } from './dynamo';
+import { isConditionalCheckFailed, itemId, num, readItems, unlessConditionFailed, type Item } from './dynamo';
 import { insightChanges } from './insight-rollups';
 import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, rollupKey, type LedgerKey } from './item-keys';
 
@@ -287,8 +287,9 @@ export class UsageDeriver {
           values[`:a${i}`] = v;
           adds.push(`#a${i} :a${i}`);
         });
-        try {
-          const out = await this.doc.send(
+        // A failed condition: an earlier attempt of this plan applied it.
+        const out = await unlessConditionFailed(
+          this.doc.send(
             new UpdateCommand({
               TableName: this.table,
               Key: t.key,
@@ -298,20 +299,18 @@ export class UsageDeriver {
               ExpressionAttributeValues: values,
               ReturnValues: t.budget ? 'ALL_NEW' : 'NONE',
             }),
-          );
-          if (t.budget) {
-            const after = num(out.Attributes?.spent);
-            changes.push({ ...t.budget, beforeMicros: after - (t.add.spent ?? 0), afterMicros: after });
-          }
-        } catch (err) {
-          if (!isConditionalCheckFailed(err)) throw err; // applied by an earlier attempt of this plan
+          ),
+        );
+        if (out && t.budget) {
+          const after = num(out.Attributes?.spent);
+          changes.push({ ...t.budget, beforeMicros: after - (t.add.spent ?? 0), afterMicros: after });
         }
       }),
     );
     await Promise.all([
       ...plan.records.map((r) =>
-        this.doc
-          .send(
+        unlessConditionFailed(
+          this.doc.send(
             new UpdateCommand({
               TableName: this.table,
               Key: r.key,
@@ -319,15 +318,14 @@ export class UsageDeriver {
               ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(dv) OR dv < :v)',
               ExpressionAttributeValues: { ':v': r.v },
             }),
-          )
-          .catch((err: unknown) => {
-            if (!isConditionalCheckFailed(err)) throw err;
-          }),
+          ),
+        ),
       ),
       ...plan.markers.map((key) => this.doc.send(new DeleteCommand({ TableName: this.table, Key: key }))),
     ]);
-    try {
-      await this.doc.send(
+    // A failed condition: another process closed it.
+    await unlessConditionFailed(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: deriveCursorKey,
@@ -336,10 +334,8 @@ export class UsageDeriver {
           ExpressionAttributeNames: { '#plan': 'plan' },
           ExpressionAttributeValues: { ':seq': plan.seq },
         }),
-      );
-    } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err; // another process closed it
-    }
+      ),
+    );
     if (changes.length > 0 && this.opts.onSpend) {
       await Promise.resolve(this.opts.onSpend(changes)).catch((err: unknown) => this.opts.onError?.(err, 'derived-spend'));
     }
