@@ -85,6 +85,8 @@ export interface Accounting {
     writeUnitsPerRequest: number;
   };
   gatewayCpuMsPerRequest: number;
+  /** The same requests through the gateway without its gatekeeper (no store, no metering), when it runs. */
+  openGatewayCpuMsPerRequest?: number;
 }
 
 export interface BenchReport {
@@ -172,7 +174,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
 
     log('accounting: DynamoDB calls and CPU per request');
-    const accounting = [await account(full, paths[1], true, opts), await account(full, paths[1], false, opts)];
+    const openPath = paths.find((p) => p.name === 'gateway-open');
+    const accounting = [await account(full, paths[1], true, opts, topo.gateways.open, openPath), await account(full, paths[1], false, opts, topo.gateways.open, openPath)];
 
     log('relay: long streams');
     const relay: RelayResult[] = [];
@@ -289,8 +292,21 @@ function diff(a: Summary, b: Summary) {
   return { p50: round(a.p50 - b.p50), p90: round(a.p90 - b.p90), p99: round(a.p99 - b.p99) };
 }
 
-/** Sequential requests through the full gateway, bracketed by its counters, divided by the count. */
-async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts: BenchOptions): Promise<Accounting> {
+/** CPU per request of `n` sequential requests on one gateway process (its own process's CPU counter). */
+async function cpuPerRequest(g: GatewayHandle, path: PathDef, stream: boolean, n: number): Promise<number> {
+  await g.idle();
+  const before = await g.stats();
+  let ok = 0;
+  for (let i = 0; i < n; i++) if ((await timedPost(path.target, path.body(stream), stream)).status === 200) ok++;
+  await g.idle();
+  return round(((await g.stats()).cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok));
+}
+
+/**
+ * Sequential requests through the full gateway, bracketed by its counters, divided by the count; and the
+ * same through the gateway without a gatekeeper when it runs (the relay's own CPU, no store at all).
+ */
+async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts: BenchOptions, open?: GatewayHandle, openPath?: PathDef): Promise<Accounting> {
   await full.idle();
   const before = await full.stats();
   let ok = 0;
@@ -323,6 +339,7 @@ async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts
     },
     // Includes the store client and the HTTP server; sequential requests, so little else runs.
     gatewayCpuMsPerRequest: round((after.cpuMicros - before.cpuMicros) / 1000 / n),
+    ...(open && openPath && open.mode === 'open' ? { openGatewayCpuMsPerRequest: await cpuPerRequest(open, openPath, stream, opts.accountingRequests) } : {}),
   };
 }
 

@@ -59,6 +59,8 @@ describe('Benchmark harness', () => {
       expect(a.requests).toBe(3);
       expect(a.dynamo.totalPerRequest).toBeGreaterThan(0);
       expect(a.gatewayCpuMsPerRequest).toBeGreaterThan(0);
+      // The same requests without the gatekeeper, on the open gateway's own CPU counter.
+      expect(a.openGatewayCpuMsPerRequest).toBeGreaterThan(0);
     }
     expect(report.memory.gatewayMaxRssMb).toBeGreaterThan(10);
   });
