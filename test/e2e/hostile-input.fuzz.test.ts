@@ -174,12 +174,14 @@ function headersOf(auth: Record<string, string>, type: string | undefined, extra
 }
 
 const params = { numRuns: RUNS, seed: SEED, endOnFailure: true } as const;
+/** A surface's path with a body generated for it. */
+const postToSurface = fc.constantFrom(...PATHS).chain((path) => fc.record({ path: fc.constant(path), body: bodyFor(path) }));
 
 describe('Fuzz: hostile input never causes a 5xx, a leak or a charge', () => {
   it('POST bodies and headers on every surface', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...PATHS).chain((path) => fc.record({ path: fc.constant(path), body: bodyFor(path) })),
+        postToSurface,
         authHeaders,
         contentType,
         extraHeaders,
@@ -232,7 +234,7 @@ describe('Fuzz: hostile input never causes a 5xx, a leak or a charge', () => {
     const handler = createStreamingHandler(rig.gateway.runtime.app, awsLambdaEmulation);
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...PATHS).chain((path) => fc.record({ path: fc.constant(path), body: bodyFor(path) })),
+        postToSurface,
         authHeaders,
         contentType,
         extraHeaders,
