@@ -1,0 +1,68 @@
+/**
+ * CPU per request and a CPU profile of one gateway mode, sequential requests only (the quick loop for
+ * profile-driven work; `npm run bench` is the measurement of record):
+ *
+ *   npx tsx bench/profile-path.ts [full|open] [requests=400] [stream|non-stream] [top=25]
+ *
+ * Same processes topology and request bodies as the bench: upstream double, store process, one gateway
+ * process profiled over the inspector after a warm-up.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GatewayMode } from './gateway/under-test';
+import { makeTarget, timedPost } from './http-client';
+import { summarizeProfiles } from './profile';
+import { startTopology } from './topology';
+
+async function main(): Promise<void> {
+  const mode = (process.argv[2] ?? 'full') as GatewayMode;
+  const n = Number(process.argv[3] ?? 400);
+  const stream = (process.argv[4] ?? 'stream') === 'stream';
+  const top = Number(process.argv[5] ?? 25);
+  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: 32, longChunks: 10 }, modes: [mode] });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
+  try {
+    const gw = topo.gateways[mode];
+    if (!gw) throw new Error(`no ${mode} gateway`);
+    const target = makeTarget(gw.url, gw.headers);
+    const body = JSON.stringify({
+      model: gw.models.latency,
+      messages: [{ role: 'user', content: 'Write one short sentence about toll bridges.' }],
+      max_tokens: 64,
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    });
+    for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
+    await gw.idle();
+    const before = await gw.stats();
+    await gw.profileStart?.();
+    let ok = 0;
+    const ttft: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = await timedPost(target, body, stream);
+      if (t.status === 200) ok++;
+      ttft.push(t.ttftMs);
+    }
+    await gw.idle();
+    await gw.profileStop?.(dir);
+    const after = await gw.stats();
+    ttft.sort((a, b) => a - b);
+    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request (profiler on), TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms`);
+    const s = summarizeProfiles(dir, `${n} sequential requests`, top);
+    if (s) {
+      console.log(`sampled ${s.totalSampledMs} ms`);
+      for (const a of s.byArea) console.log(`${a.selfPct.toFixed(1).padStart(6)}  ${a.area}`);
+      console.log('');
+      for (const f of s.topFunctions) console.log(`${f.selfPct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
+    }
+  } finally {
+    await topo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
