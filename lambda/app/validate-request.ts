@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { BadRequestError } from '../core/errors';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../core/json-depth';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../core/openai-schema';

@@ -2,7 +2,7 @@
  * Budget rules and decisions, pure: which budgets a request falls under, UTC period keys, how a sharded
  * cap is split, and which alert thresholds a settlement crossed. Money is integer micro-dollars.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Attribution } from './gatekeeper';
 import { usdToMicros } from './pricing';
 

@@ -3,7 +3,7 @@
  * named by TOLLGATE_CONFIG) by the local server and the CDK app; the CDK app bakes the validated JSON
  * into the Lambda bundle, so the function never reads a file at run time.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { allTargets } from './experiments';
 import { modelNameSchema } from './model-name';
 import { priceFor } from './pricing';

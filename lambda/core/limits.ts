@@ -3,7 +3,7 @@
  * charge of a request, and OpenAI's `x-ratelimit-*` headers. The store keeps one counter per key/team and
  * window; the decision itself is the store's conditional write, so it is exact across containers.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const rateLimitsSchema = z.strictObject({
   /** Requests per minute. */

@@ -5,7 +5,7 @@
  * with the key delimiter `#`, gets a 400, never a broken record. Long enough for every real id: Bedrock
  * inference-profile ARNs, `accounts/fireworks/models/...`, `@cf/meta/...`, Ollama `llama3:8b-instruct-q4_K_M`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MODEL_NAME_MAX_LENGTH = 256;
 const MODEL_NAME_PATTERN = /^[A-Za-z0-9@][A-Za-z0-9._:/@+=~-]*$/;

@@ -3,7 +3,7 @@
  * every provider adapter maps *from* it. Fields a provider cannot honour are rejected by that adapter
  * (400), never silently dropped.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { modelNameSchema } from './model-name';
 
 /**

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { budgetRuleSchema, GLOBAL_BUDGET_ID, type BudgetRule } from '../core/budgets';
 import { rateLimitsSchema, type RateLimits } from '../core/limits';
 import { ATTRIBUTION_ID } from '../core/metering';

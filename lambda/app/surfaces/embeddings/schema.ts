@@ -3,7 +3,7 @@
  * array of token-id arrays (1 to 2,048 inputs, none empty), `encoding_format` float or base64,
  * `dimensions`, `user`. The gateway encodes base64 itself, so every provider serves both formats.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { estimateTokens } from '../../../core/token-estimate';
 import type { EmbeddingsCall } from '../../../providers/types';
 import { validateBody } from '../../validate-request';

@@ -4,7 +4,7 @@
  * client's intent); the translation to other targets refuses what it cannot express (400 naming the field,
  * or a fallback to a target that can).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const cacheControl = z.object({ type: z.literal('ephemeral'), ttl: z.enum(['5m', '1h']).optional() });
 export type CacheControl = z.infer<typeof cacheControl>;

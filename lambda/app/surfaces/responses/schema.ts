@@ -7,7 +7,7 @@
  * `background: true` and `item_reference` inputs would need responses kept on the gateway, so they are
  * refused with a 400 that says so. Clients send the whole conversation each turn (Codex does).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError } from '../../../core/errors';
 import { validateBody } from '../../validate-request';
 
