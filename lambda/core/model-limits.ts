@@ -41,7 +41,21 @@ const MAX_OUTPUT: ReadonlyArray<readonly [RegExp, number]> = [
 
 /** The model's real maximum output tokens, or undefined when the table does not know it. */
 export function modelMaxOutputTokens(upstreamModel: string): number | undefined {
+  // Asked several times per request (admission, each target's cap): the regex scan runs once per model id.
+  if (maxOutputMemo.has(upstreamModel)) return maxOutputMemo.get(upstreamModel);
   const id = upstreamModel.toLowerCase();
-  for (const [pattern, max] of MAX_OUTPUT) if (pattern.test(id)) return max;
-  return undefined;
+  let found: number | undefined;
+  for (const [pattern, max] of MAX_OUTPUT) {
+    if (pattern.test(id)) {
+      found = max;
+      break;
+    }
+  }
+  if (maxOutputMemo.size >= MEMO_LIMIT) maxOutputMemo.clear();
+  maxOutputMemo.set(upstreamModel, found);
+  return found;
 }
+
+/** Model ids come from the configuration (a few dozen); the bound only guards against unexpected growth. */
+const MEMO_LIMIT = 1_000;
+const maxOutputMemo = new Map<string, number | undefined>();

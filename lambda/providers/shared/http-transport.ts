@@ -1,8 +1,17 @@
 /**
- * The one HTTP call the fetch-based adapters make: POST JSON, link the caller's signal to an internal
- * abort controller (so a stream can cancel its own request), map connection failures and non-2xx
- * answers to UpstreamError.
+ * The one HTTP call the HTTP adapters make: POST JSON, link the caller's signal to an internal abort
+ * controller (so a stream can cancel its own request), map connection failures and non-2xx answers to
+ * UpstreamError.
+ *
+ * Production calls go through node:http/https with keep-alive agents, not the global fetch: fetch (undici)
+ * wraps every call in Request/Headers/Response objects and web streams, and that was a fifth of the relay's
+ * CPU per request (bench/profile-path.ts). The body arrives as Node Buffers, read as an async iterable.
+ * Tests may inject a `fetch` (FetchLike): the same contract is then served from a fetch Response.
  */
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { UpstreamError } from '../../core/errors';
 import { linkedAbortController } from './abort';
 import { abortError, connectionError, upstreamStatusError } from './upstream-errors';
@@ -23,42 +32,152 @@ export interface PostJsonOptions {
 }
 
 export interface OpenResponse {
-  response: Response;
+  status: number;
+  /** The body's bytes as they arrive; fails when the connection breaks or the request is aborted. */
+  body: AsyncIterable<Uint8Array>;
+  /** The whole body as text. */
+  text(): Promise<string>;
   /** Aborts the upstream request (and its body): call it when the consumer stops early. */
   abort: () => void;
 }
 
+/**
+ * A socket silent this long (no response headers, or no body bytes mid-stream) is given up, as undici's
+ * default headers/body timeouts did. Streams that go quiet for long are stopped earlier by the relay's
+ * stall timeout (sse-keepalive.ts).
+ */
+export const UPSTREAM_IDLE_TIMEOUT_MS = 300_000;
+/** Idle keep-alive sockets are closed after this (undici's default too), before servers close them under us. */
+const FREE_SOCKET_TIMEOUT_MS = 4_000;
+
+const agentOptions = { keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS, scheduling: 'lifo' as const };
+const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+
 export async function postJson(opts: PostJsonOptions): Promise<OpenResponse> {
-  const controller = linkedAbortController(opts.signal);
-  const signal = controller.signal;
-  const abort = () => controller.abort();
-  const doFetch = opts.fetch ?? fetch;
-  let response: Response;
+  const headers = { 'content-type': 'application/json', accept: 'application/json', ...opts.headers };
+  const body = JSON.stringify(opts.body);
+  let response: OpenResponse;
   try {
-    response = await doFetch(opts.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...opts.headers },
-      body: JSON.stringify(opts.body),
-      signal,
-    });
+    response = opts.fetch ? await viaFetch(opts.fetch, opts.url, headers, body, opts.signal) : await viaNode(opts.url, headers, body, opts.signal);
   } catch (err) {
     if (opts.signal.aborted) throw abortError(opts.provider, opts.signal);
     throw connectionError(opts.provider, err);
   }
-  if (!response.ok) {
+  if (response.status < 200 || response.status > 299) {
     const text = await readTextQuietly(response, opts.signal);
-    abort();
+    response.abort();
     if (opts.signal.aborted) throw abortError(opts.provider, opts.signal);
     throw upstreamStatusError(opts.provider, response.status, messageFromBody(text, opts.errorMessage), opts.apiKey);
   }
-  return { response, abort };
+  return response;
+}
+
+/** `signal` (the caller's) aborts the call; so does the answer's `abort()`, for a consumer that stops early. */
+function viaNode(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<OpenResponse> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const https = target.protocol === 'https:';
+    let answer: IncomingMessage | undefined;
+    // Not http.request's `signal` option: it destroys the socket even after the answer is complete, when
+    // the socket may already be back in the pool. Destroying the request closes its socket; a body being
+    // read then fails. Every byte in: nothing to stop, the unread rest is drained so the socket stays reusable.
+    const abort = () => {
+      signal.removeEventListener('abort', abort);
+      if (answer?.complete) answer.resume();
+      else req.destroy(Object.assign(new Error('upstream request aborted'), { code: 'ABORT_ERR' }));
+    };
+    const req = (https ? httpsRequest : httpRequest)(
+      target,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent: https ? agents.https : agents.http,
+        timeout: UPSTREAM_IDLE_TIMEOUT_MS,
+      },
+      (res) => {
+        answer = res;
+        // Errors after the answer began reach whoever reads the body; until then nobody may be listening.
+        res.on('error', () => undefined);
+        const stream = decoded(res);
+        resolve({ status: res.statusCode ?? 0, body: leavingAborts(stream, abort), text: () => readAll(stream), abort });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(Object.assign(new Error('upstream socket idle timeout'), { code: 'UPSTREAM_IDLE_TIMEOUT' })));
+    if (signal.aborted) abort();
+    else {
+      signal.addEventListener('abort', abort, { once: true });
+      req.once('close', () => signal.removeEventListener('abort', abort));
+    }
+    req.end(body);
+  });
+}
+
+/**
+ * The body's chunks; a reader that leaves early (`return()`) aborts the call, which keeps the socket for
+ * the next call when the answer had fully arrived (Node's own iterator would destroy it).
+ */
+function leavingAborts(stream: Readable, abort: () => void): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = stream.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>;
+      return {
+        next: () => it.next(),
+        async return() {
+          await it.return?.();
+          abort();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/** The gateway asks for no encoding; a server that compresses anyway is decoded, as fetch would. */
+function decoded(res: IncomingMessage): Readable {
+  const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+  if (!decoder) return res;
+  res.on('error', (err) => decoder.destroy(err));
+  decoder.on('error', () => undefined);
+  return res.pipe(decoder);
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function viaFetch(doFetch: FetchLike, url: string, headers: Record<string, string>, body: string, parent: AbortSignal): Promise<OpenResponse> {
+  const controller = linkedAbortController(parent);
+  const response = await doFetch(url, { method: 'POST', headers, body, signal: controller.signal });
+  return { status: response.status, body: webBody(response.body), text: () => response.text(), abort: () => controller.abort() };
+}
+
+async function* webBody(body: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
+  if (!body) return;
+  const reader = body.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => undefined);
+  }
 }
 
 /** Reads a whole JSON body; a broken connection or invalid JSON becomes an UpstreamError. */
 export async function readJson(provider: string, open: OpenResponse, signal: AbortSignal): Promise<unknown> {
   let text: string;
   try {
-    text = await open.response.text();
+    text = await open.text();
   } catch (err) {
     open.abort();
     if (signal.aborted) throw abortError(provider, signal);
@@ -74,7 +193,7 @@ export async function readJson(provider: string, open: OpenResponse, signal: Abo
   }
 }
 
-async function readTextQuietly(response: Response, signal: AbortSignal): Promise<string> {
+async function readTextQuietly(response: OpenResponse, signal: AbortSignal): Promise<string> {
   if (signal.aborted) return '';
   try {
     return await response.text();

@@ -13,9 +13,7 @@ import type { OpenResponse } from './http-transport';
 const MAX_BUFFER_CHARS = 8 * 1024 * 1024;
 
 export async function* readSse(provider: string, open: OpenResponse, signal: AbortSignal): AsyncGenerator<EventSourceMessage[]> {
-  const body = open.response.body;
-  if (!body) return;
-  const reader = body.getReader();
+  const reader = open.body[Symbol.asyncIterator]();
   const decoder = new TextDecoder();
   let pending: EventSourceMessage[] = [];
   let parseError: Error | undefined;
@@ -29,9 +27,9 @@ export async function* readSse(provider: string, open: OpenResponse, signal: Abo
   let finished = false;
   try {
     for (;;) {
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let result: IteratorResult<Uint8Array>;
       try {
-        result = await reader.read();
+        result = await reader.next();
       } catch (err) {
         if (signal.aborted) throw abortError(provider, signal);
         throw connectionError(provider, err, 'closed the connection mid-stream');
@@ -57,7 +55,7 @@ export async function* readSse(provider: string, open: OpenResponse, signal: Abo
   } finally {
     if (!finished) {
       open.abort();
-      reader.cancel().catch(() => undefined);
+      reader.return?.()?.catch(() => undefined);
     }
   }
 }
