@@ -6,9 +6,11 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { leanDocumentClient } from './lean-dynamo';
+import { registerLeanSockets } from './lean-dynamo-http';
 
 export type Item = Record<string, unknown>;
 
@@ -25,15 +27,19 @@ export const DYNAMO_CONNECTION_TIMEOUT_MS = 1_000;
  */
 export function dynamoRequestHandler(opts: { connectionTimeoutMs?: number } = {}): NodeHttpHandler {
   const agentOptions = { keepAlive: true, maxSockets: DYNAMO_MAX_SOCKETS };
-  return new NodeHttpHandler({
-    httpAgent: new HttpAgent(agentOptions),
-    httpsAgent: new HttpsAgent(agentOptions),
-    connectionTimeout: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS,
-  });
+  const sockets = { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions), connectionTimeoutMs: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS };
+  const handler = new NodeHttpHandler({ httpAgent: sockets.httpAgent, httpsAgent: sockets.httpsAgent, connectionTimeout: sockets.connectionTimeoutMs });
+  // The lean document client sends over the same pool, with the same connect timeout.
+  registerLeanSockets(handler, sockets);
+  return handler;
 }
 
+/**
+ * The store's document client: a DynamoDBDocumentClient whose item commands take the lean path
+ * (lean-dynamo.ts: no SDK middleware per call), the rest the SDK's.
+ */
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return leanDocumentClient(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
 /**

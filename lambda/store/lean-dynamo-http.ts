@@ -1,0 +1,340 @@
+/**
+ * The lean DynamoDB client's transport: one operation as one signed `POST /` of the DynamoDB JSON protocol
+ * (x-amz-json-1.0) over node:http(s) keep-alive sockets, retried with the SDK client's own retry strategy,
+ * and failing with the same errors the SDK throws (the service's exception classes from
+ * @aws-sdk/client-dynamodb, `$metadata`, `$fault`, raw AttributeValue `Item`s). Region, endpoint,
+ * credentials and retry policy all come from the DynamoDBClient it stands in for, so both paths agree.
+ */
+import {
+  ConditionalCheckFailedException,
+  DuplicateItemException,
+  DynamoDBServiceException,
+  IdempotentParameterMismatchException,
+  InternalServerError,
+  ItemCollectionSizeLimitExceededException,
+  LimitExceededException,
+  ProvisionedThroughputExceededException,
+  ReplicatedWriteConflictException,
+  RequestLimitExceeded,
+  ResourceNotFoundException,
+  ThrottlingException,
+  TransactionCanceledException,
+  TransactionConflictException,
+  TransactionInProgressException,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { RetryErrorType, RetryStrategyV2, RetryToken } from '@smithy/types';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { SigV4Signer, type SigningCredentials } from './lean-sigv4';
+
+type Json = Record<string, unknown>;
+type Metadata = { httpStatusCode?: number; requestId?: string; extendedRequestId?: string; cfId?: string; attempts?: number; totalRetryDelay?: number };
+
+/** The sockets and connect timeout a client's requests use (the same pool the SDK path uses, where known). */
+export interface LeanSockets {
+  httpAgent: HttpAgent;
+  httpsAgent: HttpsAgent;
+  /** 0: no connect timeout (the SDK's default). */
+  connectionTimeoutMs: number;
+}
+
+/** Sockets registered for an SDK request handler (dynamoRequestHandler), so both paths share one pool. */
+const registered = new WeakMap<object, LeanSockets>();
+
+export function registerLeanSockets(handler: object, sockets: LeanSockets): void {
+  registered.set(handler, sockets);
+}
+
+/** The SDK's default per-client pool (keep-alive, 50 sockets, no connect timeout) when nothing else is known. */
+function socketsFor(client: DynamoDBClient): LeanSockets {
+  const handler = client.config.requestHandler;
+  const known = registered.get(handler);
+  if (known) return known;
+  // A NodeHttpHandler that has already sent a request exposes its agents: share them.
+  const resolved = handler instanceof NodeHttpHandler ? handler.httpHandlerConfigs() : {};
+  const agentOptions = { keepAlive: true, maxSockets: 50 };
+  return {
+    httpAgent: resolved.httpAgent instanceof HttpAgent ? resolved.httpAgent : new HttpAgent(agentOptions),
+    httpsAgent: resolved.httpsAgent instanceof HttpsAgent ? resolved.httpsAgent : new HttpsAgent(agentOptions),
+    connectionTimeoutMs: resolved.connectionTimeout ?? 0,
+  };
+}
+
+/** DynamoDB's client sets a 300 s socket inactivity timeout by default (getDefaultSocketTimeout). */
+const SOCKET_IDLE_TIMEOUT_MS = 300_000;
+/** The SDK re-asks for credentials this long before they expire. */
+const CREDENTIAL_REFRESH_MARGIN_MS = 5 * 60_000;
+
+const EXCEPTIONS: Record<string, new (opts: { $metadata: Metadata; message: string }) => DynamoDBServiceException> = {
+  ConditionalCheckFailedException,
+  DuplicateItemException,
+  IdempotentParameterMismatchException,
+  InternalServerError,
+  ItemCollectionSizeLimitExceededException,
+  LimitExceededException,
+  ProvisionedThroughputExceededException,
+  ReplicatedWriteConflictException,
+  RequestLimitExceeded,
+  ResourceNotFoundException,
+  ThrottlingException,
+  TransactionCanceledException,
+  TransactionConflictException,
+  TransactionInProgressException,
+};
+
+// The SDK's retry classification (@smithy/core/retry: isThrottlingError, isTransientError).
+const THROTTLING = new Set([
+  'BandwidthLimitExceeded',
+  'EC2ThrottledException',
+  'LimitExceededException',
+  'PriorRequestNotComplete',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'ThrottledException',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'TransactionInProgressException',
+]);
+const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
+const NODE_TIMEOUT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+const NODE_NETWORK_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+type SdkLikeError = Error & { code?: string; $metadata?: Metadata; $retryable?: { throttling?: boolean } };
+
+export function retryErrorType(e: SdkLikeError): RetryErrorType {
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  if (status === 429 || THROTTLING.has(e.name) || e.$retryable?.throttling === true) return 'THROTTLING';
+  const transient =
+    e.name !== 'AbortError' &&
+    (e.$retryable !== undefined || TRANSIENT_NAMES.has(e.name) || NODE_TIMEOUT_CODES.has(e.code ?? '') || NODE_NETWORK_CODES.has(e.code ?? '') || TRANSIENT_STATUS.has(status));
+  if (transient) return 'TRANSIENT';
+  return status >= 500 && status <= 599 ? 'SERVER_ERROR' : 'CLIENT_ERROR';
+}
+
+/** B (base64 on the wire) as the SDK hands it out: a Uint8Array, in any AttributeValue at any depth. */
+export function decodeBinary(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === 'object') decodeBinary(v);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const o = value as Json;
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    if (k === 'B' && typeof v === 'string') o[k] = fromBase64(v);
+    else if (k === 'BS' && Array.isArray(v) && v.every((s) => typeof s === 'string')) o[k] = v.map((s: string) => fromBase64(s));
+    else if (v !== null && typeof v === 'object') decodeBinary(v);
+  }
+}
+
+function fromBase64(s: string): Uint8Array {
+  const b = Buffer.from(s, 'base64');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** JSON.stringify replacer: binary (which marshall leaves as Uint8Array/Buffer/ArrayBuffer) as base64. */
+function binaryAsBase64(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Json)[key];
+  if (ArrayBuffer.isView(raw)) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('base64');
+  return value;
+}
+
+function parseBody(text: string): Json {
+  if (text.length === 0) return {};
+  const body = JSON.parse(text) as Json;
+  // Only walk the body when it may carry binary (`"B":` also matches escaped text, which is harmless).
+  if (text.includes('"B":') || text.includes('"BS":')) decodeBinary(body);
+  return body;
+}
+
+interface Endpoint {
+  https: boolean;
+  hostname: string;
+  port: number | undefined;
+  /** The Host header (with a non-default port). */
+  host: string;
+}
+
+interface Resolved {
+  endpoint: Endpoint;
+  signer: SigV4Signer;
+  retry: RetryStrategyV2;
+}
+
+interface Response {
+  status: number;
+  headers: IncomingMessage['headers'];
+  text: string;
+}
+
+export class LeanDynamoTransport {
+  private resolved: Promise<Resolved> | undefined;
+  private credentials: { value: SigningCredentials; refreshAt: number } | undefined;
+  private readonly sockets: LeanSockets;
+
+  constructor(private readonly client: DynamoDBClient) {
+    this.sockets = socketsFor(client);
+  }
+
+  /** One operation, retried like the SDK; resolves the parsed output with `$metadata`. */
+  async call(operation: string, input: Json): Promise<Json> {
+    const r = await (this.resolved ??= this.resolve());
+    const body = JSON.stringify(input, binaryAsBase64);
+    let token: RetryToken = await r.retry.acquireInitialRetryToken('');
+    let attempts = 0;
+    let totalRetryDelay = 0;
+    for (;;) {
+      try {
+        const out = await this.attempt(r, operation, body);
+        r.retry.recordSuccess(token);
+        (out.$metadata as Metadata).attempts = attempts + 1;
+        (out.$metadata as Metadata).totalRetryDelay = totalRetryDelay;
+        return out;
+      } catch (err) {
+        const e = (err instanceof Error ? err : new Error(String(err))) as SdkLikeError;
+        try {
+          token = await r.retry.refreshRetryTokenForRetry(token, { errorType: retryErrorType(e) });
+        } catch {
+          e.$metadata = { ...e.$metadata, attempts: attempts + 1, totalRetryDelay };
+          throw e;
+        }
+        attempts = token.getRetryCount();
+        const delay = token.getRetryDelay();
+        totalRetryDelay += ((token as { $retryLog?: { acquisitionDelay?: number } }).$retryLog?.acquisitionDelay ?? 0) + delay;
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async resolve(): Promise<Resolved> {
+    const config = this.client.config;
+    const region = await config.region();
+    const custom = await config.endpoint?.();
+    let url: URL;
+    if (custom) {
+      url = new URL(`${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ''}${custom.path}`);
+    } else {
+      const [UseFIPS, UseDualStack] = await Promise.all([config.useFipsEndpoint(), config.useDualstackEndpoint()]);
+      url = new URL(config.endpointProvider({ Region: region, UseFIPS, UseDualStack }).url.href);
+    }
+    const retry = await config.retryStrategy();
+    if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
+    return {
+      endpoint: { https: url.protocol === 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : undefined, host: url.host },
+      signer: new SigV4Signer(region, 'dynamodb'),
+      retry,
+    };
+  }
+
+  private async credentialsNow(): Promise<SigningCredentials> {
+    const cached = this.credentials;
+    if (cached && Date.now() < cached.refreshAt) return cached.value;
+    // The SDK's provider is memoized and refreshes itself; re-ask it only as expiry nears.
+    const value = await this.client.config.credentials();
+    const expires = value.expiration?.getTime();
+    this.credentials = { value, refreshAt: expires === undefined ? Number.POSITIVE_INFINITY : expires - CREDENTIAL_REFRESH_MARGIN_MS };
+    return value;
+  }
+
+  private async attempt(r: Resolved, operation: string, body: string): Promise<Json> {
+    const credentials = await this.credentialsNow();
+    const offset = this.client.config.systemClockOffset ?? 0;
+    const headers = r.signer.sign({
+      host: r.endpoint.host,
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': `DynamoDB_20120810.${operation}`,
+        'content-length': String(Buffer.byteLength(body)),
+      },
+      body,
+      credentials,
+      now: new Date(Date.now() + offset),
+    });
+    const res = await this.post(r.endpoint, headers, body);
+    const $metadata: Metadata = {
+      httpStatusCode: res.status,
+      requestId: headerOf(res.headers['x-amzn-requestid'] ?? res.headers['x-amzn-request-id'] ?? res.headers['x-amz-request-id']),
+      extendedRequestId: headerOf(res.headers['x-amz-id-2']),
+      cfId: headerOf(res.headers['x-amz-cf-id']),
+    };
+    if (res.status >= 300) throw serviceError(res, $metadata);
+    const out = parseBody(res.text);
+    out.$metadata = $metadata;
+    return out;
+  }
+
+  private post(endpoint: Endpoint, headers: Record<string, string>, body: string): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      let connectTimer: NodeJS.Timeout | undefined;
+      const fail = (err: Error & { code?: string }) => {
+        clearTimeout(connectTimer);
+        // As @smithy/node-http-handler: socket-level failures are TimeoutErrors (transient, retried).
+        if (NODE_TIMEOUT_CODES.has(err.code ?? '')) err.name = 'TimeoutError';
+        reject(err);
+      };
+      const options = { hostname: endpoint.hostname, port: endpoint.port, method: 'POST', path: '/', headers };
+      const req = endpoint.https ? httpsRequest({ ...options, agent: this.sockets.httpsAgent }) : httpRequest({ ...options, agent: this.sockets.httpAgent });
+      req.on('error', fail);
+      const connectMs = this.sockets.connectionTimeoutMs;
+      if (connectMs > 0) {
+        req.once('socket', (socket) => {
+          if (!socket.connecting) return;
+          connectTimer = setTimeout(() => {
+            req.destroy();
+            fail(Object.assign(new Error(`the request socket did not establish a connection with the server within the configured timeout of ${connectMs} ms.`), { name: 'TimeoutError' }));
+          }, connectMs);
+          socket.once('connect', () => clearTimeout(connectTimer));
+        });
+      }
+      req.setTimeout(SOCKET_IDLE_TIMEOUT_MS, () => {
+        const err = Object.assign(new Error(`the request socket timed out after ${SOCKET_IDLE_TIMEOUT_MS} ms of inactivity.`), { name: 'TimeoutError' });
+        req.destroy(err);
+      });
+      req.on('response', (res: IncomingMessage) => {
+        clearTimeout(connectTimer);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        // A response cut short (socket reset mid-body); after 'end' this is a no-op.
+        res.on('close', () => {
+          if (!res.complete) fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.end(body);
+    });
+  }
+}
+
+function headerOf(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The exception the SDK would throw for this error response (class, name, message, $fault, modeled fields). */
+function serviceError(res: Response, $metadata: Metadata): DynamoDBServiceException {
+  let body: Json = {};
+  try {
+    body = parseBody(res.text);
+  } catch {
+    // not JSON (a proxy's page): the status decides
+  }
+  const type = String(body.__type ?? res.headers['x-amzn-errortype'] ?? res.status);
+  const name = type.split(':')[0].split('#').pop() ?? 'UnknownError';
+  const message = String(body.message ?? body.Message ?? 'UnknownError');
+  const Modeled = EXCEPTIONS[name];
+  const error = Modeled
+    ? new Modeled({ $metadata, message })
+    : new DynamoDBServiceException({ name, $fault: res.status >= 500 ? 'server' : 'client', $metadata, message });
+  // As decorateServiceException: body fields the exception lacks are copied onto it (Item, CancellationReasons, __type).
+  const target = error as unknown as Json;
+  for (const [k, v] of Object.entries(body)) if (v !== undefined && k !== 'Message' && (target[k] === undefined || target[k] === '')) target[k] = v;
+  return error;
+}

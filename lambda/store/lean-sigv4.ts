@@ -1,0 +1,78 @@
+/**
+ * AWS Signature Version 4 for the lean DynamoDB client's one request shape: `POST /` with a JSON body
+ * and a fixed, small set of headers. Hand-written on node:crypto because the SDK's signer
+ * (@smithy/signature-v4 behind @aws-sdk/core's httpSigningMiddleware) is generic per-request middleware:
+ * it clones the request, canonicalises any header set and query, and hashes through async wrappers, which
+ * the profile showed as a visible slice of every store call. `aws4` is not a dependency and is just as
+ * generic (query parsing, header normalising). test/unit/store/lean-sigv4.test.ts proves this produces
+ * the same Authorization header as @smithy/signature-v4, byte for byte.
+ */
+import { createHash, createHmac } from 'node:crypto';
+
+export interface SigningCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+export interface SignInput {
+  /** `host[:port]` as sent in the Host header. */
+  host: string;
+  /** Lower-case header names; host, x-amz-date, x-amz-content-sha256 and x-amz-security-token are added. */
+  headers: Record<string, string>;
+  body: string;
+  credentials: SigningCredentials;
+  now: Date;
+}
+
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+
+function sha256Hex(data: string): string {
+  return createHash('sha256').update(data, 'utf8').digest('hex');
+}
+
+/** `20261201T192113Z` */
+export function amzDate(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+export class SigV4Signer {
+  /** The derived key depends only on secret, day, region and service: derive it once a day. */
+  private cached: { day: string; secret: string; key: Buffer } | undefined;
+
+  constructor(
+    private readonly region: string,
+    private readonly service: string,
+  ) {}
+
+  /** The request's headers, signed: the given ones plus host, x-amz-date, payload hash, token, authorization. */
+  sign(input: SignInput): Record<string, string> {
+    const { credentials } = input;
+    const date = amzDate(input.now);
+    const day = date.slice(0, 8);
+    const headers: Record<string, string> = {
+      ...input.headers,
+      host: input.host,
+      'x-amz-content-sha256': sha256Hex(input.body),
+      'x-amz-date': date,
+    };
+    if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
+    const names = Object.keys(headers).sort();
+    const signedHeaders = names.join(';');
+    const canonicalHeaders = names.map((n) => `${n}:${headers[n].trim().replace(/\s+/g, ' ')}\n`).join('');
+    const canonicalRequest = `POST\n/\n\n${canonicalHeaders}\n${signedHeaders}\n${headers['x-amz-content-sha256']}`;
+    const scope = `${day}/${this.region}/${this.service}/aws4_request`;
+    const stringToSign = `${ALGORITHM}\n${date}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+    const signature = createHmac('sha256', this.signingKey(day, credentials.secretAccessKey)).update(stringToSign, 'utf8').digest('hex');
+    headers.authorization = `${ALGORITHM} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    return headers;
+  }
+
+  private signingKey(day: string, secret: string): Buffer {
+    if (this.cached?.day === day && this.cached.secret === secret) return this.cached.key;
+    let key = createHmac('sha256', `AWS4${secret}`).update(day).digest();
+    for (const part of [this.region, this.service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+    this.cached = { day, secret, key };
+    return key;
+  }
+}
