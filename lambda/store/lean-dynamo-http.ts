@@ -199,7 +199,8 @@ export class LeanDynamoTransport {
         (out.$metadata as Metadata).totalRetryDelay = totalRetryDelay;
         return out;
       } catch (err) {
-        const e = (err instanceof Error ? err : new Error(String(err))) as SdkLikeError;
+        // Not `instanceof Error`: node's own errors may come from another realm (jest's sandbox).
+        const e = (typeof err === 'object' && err !== null ? err : new Error(String(err))) as SdkLikeError;
         try {
           token = await r.retry.refreshRetryTokenForRetry(token, { errorType: retryErrorType(e) });
         } catch {
