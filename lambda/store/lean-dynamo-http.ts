@@ -218,14 +218,16 @@ export class LeanDynamoTransport {
   private async resolve(): Promise<Resolved> {
     const config = this.client.config;
     const region = await config.region();
-    const custom = await config.endpoint?.();
-    let url: URL;
-    if (custom) {
-      url = new URL(`${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ''}${custom.path}`);
-    } else {
-      const [UseFIPS, UseDualStack] = await Promise.all([config.useFipsEndpoint(), config.useDualstackEndpoint()]);
-      url = new URL(config.endpointProvider({ Region: region, UseFIPS, UseDualStack }).url.href);
+    // As the SDK's endpoint middleware: the client's endpoint, else AWS_ENDPOINT_URL(_DYNAMODB), then the rules.
+    let custom: string | undefined;
+    if (config.isCustomEndpoint && config.endpoint) {
+      const e = await config.endpoint();
+      custom = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}${e.path}`;
+    } else if (!config.ignoreConfiguredEndpointUrls) {
+      custom = await (config as { serviceConfiguredEndpoint?: () => Promise<string | undefined> }).serviceConfiguredEndpoint?.();
     }
+    const [UseFIPS, UseDualStack] = await Promise.all([config.useFipsEndpoint(), config.useDualstackEndpoint()]);
+    const url = new URL(config.endpointProvider({ Region: region, UseFIPS, UseDualStack, Endpoint: custom }).url.href);
     const retry = await config.retryStrategy();
     if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
     return {
