@@ -35,8 +35,8 @@ export const LAMBDA_ENV: Record<string, string> = {
   AWS_ACCESS_KEY_ID: 'AKIDBENCH',
   AWS_SECRET_ACCESS_KEY: 'bench',
   AWS_SESSION_TOKEN: 'bench',
-  // As the stack sets it (lib/constructs/function-defaults.ts).
-  NODE_OPTIONS: '--enable-source-maps',
+  // No NODE_OPTIONS=--enable-source-maps, as the stack deploys the gateway: it maps its stack traces on the
+  // first one (lambda/handlers/lazy-source-maps.ts) instead of Node reading the map at every cold start.
   PATH: process.env.PATH ?? '',
 };
 
@@ -156,7 +156,12 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
  * Times require() of the bundle in a fresh process, then (separately, as the handler does after its first
  * response) require() of the lazy chunk, resolved from the bundle's folder as the bundle itself would.
  */
-export async function coldLoad(bundle: string, stub: string, chunk?: string): Promise<{ requireMs: number; cpuMs: number; processMs: number; chunkMs?: number }> {
+export async function coldLoad(
+  bundle: string,
+  stub: string,
+  chunk?: string,
+  env: Record<string, string> = LAMBDA_ENV,
+): Promise<{ requireMs: number; cpuMs: number; processMs: number; chunkMs?: number }> {
   const loadChunk = chunk
     ? `const t2=process.hrtime.bigint();require(require('node:module').createRequire(${JSON.stringify(bundle)}).resolve(${JSON.stringify(chunk)}));r.chunkMs=Number(process.hrtime.bigint()-t2)/1e6;`
     : '';
@@ -164,7 +169,7 @@ export async function coldLoad(bundle: string, stub: string, chunk?: string): Pr
   const script = `const c=process.cpuUsage();const t=process.hrtime.bigint();const m=require(${JSON.stringify(bundle)});const u=process.cpuUsage(c);const r={requireMs:Number(process.hrtime.bigint()-t)/1e6,cpuMs:(u.user+u.system)/1e3};if(typeof m.handler!=='function')throw new Error('no handler export');${loadChunk}process.stdout.write(JSON.stringify(r),()=>process.exit(0));`;
   const started = performance.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--require', stub, '-e', script], { env: LAMBDA_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--require', stub, '-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));

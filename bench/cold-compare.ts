@@ -6,14 +6,14 @@
  * Extracts <git-ref> into a temporary folder (sharing this checkout's node_modules), bundles its gateway
  * handler with its own bench/bundle.ts (its own baked defines and lazy chunks, so each side is bundled as
  * that version deploys it) and this tree's the same way, then alternates single cold loads of the two
- * (bench/bundle.ts coldLoad: a fresh `node` with the Lambda environment and a stub `awslambda`), so machine
+ * (bench/bundle.ts coldLoad: a fresh `node` with that side's Lambda environment and a stub `awslambda`), so machine
  * noise hits both alike. Prints the medians of wall time and of CPU time of the require, and after/before.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AWSLAMBDA_STUB, bundleHandler, coldLoad } from './bundle';
+import { AWSLAMBDA_STUB, bundleHandler, coldLoad, LAMBDA_ENV } from './bundle';
 import { summarize } from './stats';
 
 const ROOT = resolve(__dirname, '..');
@@ -33,7 +33,10 @@ async function main(): Promise<void> {
     const archive = execFileSync('git', ['archive', ref], { cwd: ROOT, maxBuffer: 1 << 30 });
     execFileSync('tar', ['-x', '-C', before], { input: archive });
     symlinkSync(join(ROOT, 'node_modules'), join(before, 'node_modules'));
-    const beforeBundler = ((await import(join(before, 'bench', 'bundle.ts'))) as { bundleHandler: Bundler }).bundleHandler;
+    // Each side loads with its own Lambda environment (e.g. NODE_OPTIONS as that version's stack set it).
+    const beforeBench = (await import(join(before, 'bench', 'bundle.ts'))) as { bundleHandler: Bundler; LAMBDA_ENV?: Record<string, string> };
+    const beforeBundler = beforeBench.bundleHandler;
+    const env = { before: beforeBench.LAMBDA_ENV ?? LAMBDA_ENV, after: LAMBDA_ENV };
     const built = { before: await beforeBundler(GATEWAY, join(dir, 'before')), after: await bundleHandler(GATEWAY, join(dir, 'after')) };
     const stub = join(dir, 'awslambda-stub.cjs');
     writeFileSync(stub, AWSLAMBDA_STUB);
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
       for (const side of ['before', 'after'] as const) {
         // After the require, the after side also loads the price catalog chunk: what a request for a model
         // outside the baked snapshot pays, and what the first priced request of every container paid before.
-        const r = await coldLoad(built[side].file, stub, side === 'after' ? CATALOG : undefined);
+        const r = await coldLoad(built[side].file, stub, side === 'after' ? CATALOG : undefined, env[side]);
         samples[side].wall.push(r.requireMs);
         samples[side].cpu.push(r.cpuMs);
         if (r.chunkMs !== undefined) catalogMs.push(r.chunkMs);

@@ -6,7 +6,10 @@
 import { createStreamingHandler, lambdaGlobal } from './lambda-streaming';
 import { warmTokenizer } from '../core/token-estimate';
 import { createLambdaRuntime } from './lambda-runtime';
+import { installLazySourceMaps } from './lazy-source-maps';
 
+// Stack traces mapped to the sources on the first trace, not at load (the stack sets no --enable-source-maps for this function).
+installLazySourceMaps(__filename);
 const runtime = createLambdaRuntime(process.env);
 const DERIVE_BATCH = 25;
 const DERIVE_MAX_AGE_MS = 30_000;

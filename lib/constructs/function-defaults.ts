@@ -25,6 +25,12 @@ export interface TollgateFunctionProps {
   readonly config: TollgateConfig;
   /** Ship the lazily loaded modules (lib/lazy-chunks.ts) as chunks next to the bundle instead of inside it. */
   readonly lazyChunks?: boolean;
+  /**
+   * The handler maps its stack traces itself, reading the source map on the first trace
+   * (lambda/handlers/lazy-source-maps.ts), so the function runs without NODE_OPTIONS=--enable-source-maps,
+   * with which Node reads and parses the whole map while the bundle loads (every cold start).
+   */
+  readonly sourceMapsOnFirstTrace?: boolean;
 }
 
 /** logs.RetentionDays is a closed set; say which values are allowed instead of failing at deploy. */
@@ -65,9 +71,10 @@ export class TollgateFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: {
         ...props.environment,
-        // The bundle is minified; map stack traces back to the TypeScript sources in logs. Node parses the
-        // map lazily, on the first stack trace, so the happy path pays nothing.
-        NODE_OPTIONS: '--enable-source-maps',
+        // The bundle is minified; map stack traces back to the TypeScript sources in logs. Node reads and
+        // parses the whole map at load (only decoding it waits for a trace): functions whose cold start
+        // matters map their traces themselves instead (sourceMapsOnFirstTrace).
+        ...(props.sourceMapsOnFirstTrace ? {} : { NODE_OPTIONS: '--enable-source-maps' }),
       },
       bundling: {
         forceDockerBundling: false,

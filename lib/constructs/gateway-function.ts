@@ -48,6 +48,8 @@ export class GatewayFunction extends Construct {
       config: settings,
       // The tokenizer is a chunk of its own, loaded after the first response, not parsed at cold start.
       lazyChunks: true,
+      // lambda/handlers/gateway.ts installs lazy-source-maps.ts: no source map read at cold start.
+      sourceMapsOnFirstTrace: true,
       // Names and ARNs only: provider keys stay in Secrets Manager and are fetched at run time.
       environment: {
         TOLLGATE_KEYS_TABLE: props.keysTable.tableName,

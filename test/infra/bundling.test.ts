@@ -177,3 +177,27 @@ describe('The request schemas in a bundle', () => {
     expect(bundled.filter((r) => r === 'ok')).toHaveLength(1);
   });
 });
+
+describe('Stack traces of a bundle', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = gatewayAssetDir(makeStack({ gatewayEntry: resolve(FIXTURES, 'stack-probe.ts') }));
+  });
+
+  it('name the TypeScript source and line, with the source map read on the first trace, not at load', () => {
+    // Plain `node`, no --enable-source-maps (the gateway function has none); fs reads of the map recorded.
+    const script = `const fs = require('node:fs'); const reads = []; const read = fs.readFileSync;
+fs.readFileSync = function (p, ...rest) { reads.push(String(p)); return read.call(this, p, ...rest); };
+const mod = require(${JSON.stringify(join(dir, 'index.js'))});
+const atLoad = reads.filter((p) => p.endsWith('.map')).length;
+mod.handler().then((stack) => process.stdout.write(JSON.stringify({ atLoad, after: reads.filter((p) => p.endsWith('.map')).length, stack, again: new Error('x').stack })));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as { atLoad: number; after: number; stack: string; again: string };
+    expect(r.atLoad).toBe(0);
+    // As --enable-source-maps prints it: the original function name, source file, line and column.
+    expect(r.stack).toMatch(/^Error: probe: on purpose\n {4}at explode \(\S*test\/infra\/fixtures\/stack-probe\.ts:10:9\)\n/);
+    expect(r.stack).not.toMatch(/index\.js:1:\d+\)\n/);
+    // Read once per process, however many traces follow.
+    expect(r.after).toBe(1);
+    expect(r.again).toMatch(/^Error: x\n {4}at /);
+  });
+});
