@@ -5,14 +5,15 @@
  *   npx tsx bench/profile-path.ts [full|open] [requests=400] [stream|non-stream] [top=25]
  *
  * Same processes topology and request bodies as the bench: upstream double, store process, one gateway
- * process profiled over the inspector after a warm-up.
+ * process profiled over the inspector after a warm-up (top=0: no profiler, for the CPU number itself;
+ * the sampling profiler's signals inflate it).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, timedPost } from './http-client';
-import { summarizeProfiles } from './profile';
+import { inclusiveShares, summarizeProfiles } from './profile';
 import { startTopology } from './topology';
 
 async function main(): Promise<void> {
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const n = Number(process.argv[3] ?? 400);
   const stream = (process.argv[4] ?? 'stream') === 'stream';
   const top = Number(process.argv[5] ?? 25);
-  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: 32, longChunks: 10 }, modes: [mode] });
+  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
   try {
     const gw = topo.gateways[mode];
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
     await gw.idle();
     const before = await gw.stats();
-    await gw.profileStart?.();
+    if (top > 0) await gw.profileStart?.();
     let ok = 0;
     const ttft: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -45,16 +46,23 @@ async function main(): Promise<void> {
       ttft.push(t.ttftMs);
     }
     await gw.idle();
-    await gw.profileStop?.(dir);
+    if (top > 0) await gw.profileStop?.(dir);
     const after = await gw.stats();
     ttft.sort((a, b) => a - b);
-    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request (profiler on), TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms`);
+    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms`);
+    const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[] } }).trace;
+    if (traced) {
+      const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+      console.log(`trace: request → upstream call p50 ${p50(traced.preUpstream).toFixed(2)} ms (${traced.preUpstream.length}); upstream answer headers → client headers p50 ${p50(traced.upstreamToClient).toFixed(2)} ms (${traced.upstreamToClient.length})`);
+    }
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {
       console.log(`sampled ${s.totalSampledMs} ms`);
       for (const a of s.byArea) console.log(`${a.selfPct.toFixed(1).padStart(6)}  ${a.area}`);
       console.log('');
       for (const f of s.topFunctions) console.log(`${f.selfPct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
+      console.log('\ninclusive (callees included), Tollgate code:');
+      for (const f of inclusiveShares(dir, new RegExp(process.env.INCLUDE ?? '/lambda/'), top)) console.log(`${f.inclusivePct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
     }
   } finally {
     await topo.close();

@@ -93,3 +93,45 @@ function shortUrl(url: string): string {
   }
   return u;
 }
+
+interface ProfileNodeWithChildren extends ProfileNode {
+  children?: number[];
+}
+
+/**
+ * Inclusive time: the share of samples with each function somewhere on the stack (each counted once per
+ * sample), for functions whose file matches `include` — where a request's time goes, callees included.
+ */
+export function inclusiveShares(dir: string, include: RegExp, top = 30): { fn: string; where: string; inclusivePct: number }[] {
+  if (!existsSync(dir)) return [];
+  const totals = new Map<string, { fn: string; where: string; us: number }>();
+  let total = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNodeWithChildren[]; samples: number[]; timeDeltas: number[] };
+    const parent = new Map<number, number>();
+    const byId = new Map<number, ProfileNodeWithChildren>();
+    for (const n of profile.nodes) {
+      byId.set(n.id, n);
+      for (const c of n.children ?? []) parent.set(c, n.id);
+    }
+    for (let i = 0; i < profile.samples.length; i++) {
+      const us = profile.timeDeltas[i + 1] ?? 0;
+      const leaf = byId.get(profile.samples[i]);
+      if (!leaf || leaf.callFrame.functionName === '(idle)') continue;
+      total += us;
+      const seen = new Set<string>();
+      for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
+        const f = byId.get(id)?.callFrame;
+        if (!f || !include.test(f.url)) continue;
+        const where = `${shortUrl(f.url)}:${f.lineNumber + 1}`;
+        const key = `${f.functionName || '(anonymous)'}@${where}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const e = totals.get(key) ?? { fn: f.functionName || '(anonymous)', where, us: 0 };
+        e.us += us;
+        totals.set(key, e);
+      }
+    }
+  }
+  return [...totals.values()].sort((a, b) => b.us - a.us).slice(0, top).map((e) => ({ fn: e.fn, where: e.where, inclusivePct: round((e.us / Math.max(1, total)) * 100, 1) }));
+}

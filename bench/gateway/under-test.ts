@@ -92,7 +92,8 @@ export async function startGatewayUnderTest(opts: GatewayUnderTestOptions): Prom
   }
   // The real local composition (npm start's): attaches to the store process's dynalite when given its
   // folder, otherwise runs one in this process.
-  const telemetry = opts.telemetry === false ? false : flushingAfterEachRequest(createTelemetry({ config }));
+  // TOLLGATE_BENCH_TELEMETRY=0 (bench/profile-path.ts): the full gateway without its log and metrics, to see their share.
+  const telemetry = opts.telemetry === false || process.env.TOLLGATE_BENCH_TELEMETRY === '0' ? false : flushingAfterEachRequest(createTelemetry({ config }));
   const gw = await startLocalGateway({ config, dataDir: opts.storeDataDir, env, adapterOptions, telemetry });
   const counter: DynamoRequestCounter = countDynamoRequests(gw.store.client);
   const { apiKey } = await gw.runtime.gatekeeper.keys.create({

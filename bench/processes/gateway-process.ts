@@ -10,6 +10,37 @@ import { startGatewayUnderTest, type GatewayUnderTest, type GatewayUnderTestOpti
 import { serveWorker } from './ipc';
 
 let gateway: GatewayUnderTest | undefined;
+
+/**
+ * TOLLGATE_BENCH_TRACE=1 (bench/profile-path.ts, sequential requests only): per request, the time from
+ * the gateway's receiving the request to its upstream request starting, and from the upstream's answer
+ * headers to the gateway's answer headers (its first byte to the client), from Node's HTTP diagnostics
+ * channels and ServerResponse.writeHead.
+ */
+const trace = { arrived: 0, upstreamAt: 0, upstreamHeadersAt: 0, preUpstream: [] as number[], upstreamToClient: [] as number[] };
+if (process.env.TOLLGATE_BENCH_TRACE === '1') {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+  const { ServerResponse } = require('node:http') as typeof import('node:http');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const now = () => performance.now();
+  dc.subscribe('http.server.request.start', () => (trace.arrived = now()));
+  dc.subscribe('http.client.request.start', () => {
+    if (trace.arrived && !trace.upstreamAt) {
+      trace.upstreamAt = now();
+      trace.preUpstream.push(trace.upstreamAt - trace.arrived);
+    }
+  });
+  dc.subscribe('http.client.response.finish', () => {
+    if (trace.upstreamAt && !trace.upstreamHeadersAt) trace.upstreamHeadersAt = now();
+  });
+  const writeHead = ServerResponse.prototype.writeHead;
+  ServerResponse.prototype.writeHead = function (this: InstanceType<typeof ServerResponse>, ...args: unknown[]) {
+    if (trace.upstreamHeadersAt) trace.upstreamToClient.push(now() - trace.upstreamHeadersAt);
+    trace.arrived = trace.upstreamAt = trace.upstreamHeadersAt = 0;
+    return (writeHead as (...a: unknown[]) => InstanceType<typeof ServerResponse>).apply(this, args);
+  } as typeof writeHead;
+}
 let session: Session | undefined;
 
 function cpuMicros(): number {
@@ -36,6 +67,7 @@ serveWorker(
       heapUsedBytes: process.memoryUsage().heapUsed,
       cpuMicros: cpuMicros(),
       dynamo: gateway?.dynamoCounts(),
+      ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: { preUpstream: trace.preUpstream.splice(0), upstreamToClient: trace.upstreamToClient.splice(0) } } : {}),
       };
     },
     idle: async () => gateway?.idle(),

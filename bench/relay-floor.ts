@@ -1,0 +1,105 @@
+/**
+ * The floor under "CPU per request": what the same sequential streamed requests cost in a Node process
+ * that does nothing but relay them (no auth, no routing, no metering), so the gateway's number can be
+ * read against what Node's HTTP stack alone costs on this machine:
+ *
+ *   npx tsx bench/relay-floor.ts [requests=400]
+ *
+ * Relays measured, each in its own child process, against the bench's upstream double (20 ms to the first
+ * byte, 32 chunks):
+ * - `pipe`: node:http server → node:http keep-alive client, upstream body piped to the client as is;
+ * - `sse`: the same, but every SSE event parsed (eventsource-parser), JSON-parsed and re-serialised, as a
+ *   metering relay must read usage and text from each chunk.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTarget, timedPost } from './http-client';
+import { startUpstreams } from './upstream/upstreams';
+
+const CHILD = String.raw`
+const http = require('node:http');
+const { createParser } = require(process.env.PARSER);
+const mode = process.env.MODE;
+const upstream = new URL(process.env.UPSTREAM);
+const agent = new http.Agent({ keepAlive: true });
+const server = http.createServer((req, res) => {
+  const parts = [];
+  req.on('data', (c) => parts.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(parts);
+    const up = http.request(upstream, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (u) => {
+      res.writeHead(u.statusCode, { 'content-type': u.headers['content-type'] || 'application/json' });
+      if (mode === 'pipe') return void u.pipe(res);
+      const out = [];
+      const parser = createParser({ onEvent: (e) => { out.push(e.data === '[DONE]' ? 'data: [DONE]\n\n' : 'data: ' + JSON.stringify(JSON.parse(e.data)) + '\n\n'); } });
+      u.setEncoding('utf8');
+      u.on('data', (t) => { parser.feed(t); if (out.length) { res.write(out.join('')); out.length = 0; } });
+      u.on('end', () => res.end());
+    });
+    up.end(body);
+  });
+});
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+process.on('message', (m) => { if (m === 'cpu') { const u = process.cpuUsage(); process.send({ cpu: u.user + u.system }); } });
+`;
+
+async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, dir: string): Promise<{ cpuMs: number; addedTtftP50: number }> {
+  const file = join(dir, 'relay.cjs');
+  writeFileSync(file, CHILD);
+  const child: ChildProcess = fork(file, [], { env: { ...process.env, MODE: mode, UPSTREAM: upstreamUrl, PARSER: require.resolve('eventsource-parser') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const [{ port }] = (await once(child, 'message')) as [{ port: number }];
+    const target = makeTarget(`http://127.0.0.1:${port}/v1/chat/completions`);
+    const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'Write one short sentence about toll bridges.' }], max_tokens: 64, stream: true, stream_options: { include_usage: true } });
+    const cpu = async () => {
+      child.send('cpu');
+      const [m] = (await once(child, 'message')) as [{ cpu: number }];
+      return m.cpu;
+    };
+    for (let i = 0; i < 100; i++) await timedPost(target, body, true);
+    const direct = makeTarget(upstreamUrl);
+    const before = await cpu();
+    let ok = 0;
+    const relayed: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = await timedPost(target, body, true);
+      if (t.status === 200) ok++;
+      relayed.push(t.ttftMs);
+    }
+    const after = await cpu();
+    const straight: number[] = [];
+    for (let i = 0; i < n; i++) straight.push((await timedPost(direct, body, true)).ttftMs);
+    return { cpuMs: (after - before) / 1000 / Math.max(1, ok), addedTtftP50: median(relayed) - median(straight) };
+  } finally {
+    child.kill();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 400);
+  const up = await startUpstreams({ firstByteDelayMs: 20, chunks: 32, longChunks: 10 });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-floor-'));
+  try {
+    const url = `${up.urls.openai}/v1/chat/completions`;
+    for (const mode of ['pipe', 'sse'] as const) {
+      const r = await measure(mode, url, n, dir);
+      console.log(`${mode}: ${r.cpuMs.toFixed(2)} ms CPU per streamed request, added TTFT p50 ${r.addedTtftP50.toFixed(2)} ms (${n} sequential)`);
+    }
+  } finally {
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
