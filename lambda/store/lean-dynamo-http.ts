@@ -30,7 +30,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { SigV4Signer, type SigningCredentials } from './lean-sigv4';
 
 type Json = Record<string, unknown>;
-type Metadata = { httpStatusCode?: number; requestId?: string; extendedRequestId?: string; cfId?: string; attempts?: number; totalRetryDelay?: number };
+type Metadata = { httpStatusCode?: number; requestId?: string; extendedRequestId?: string; cfId?: string; attempts?: number; totalRetryDelay?: number; clockSkewCorrected?: boolean };
 
 /** The sockets and connect timeout a client's requests use (the same pool the SDK path uses, where known). */
 export interface LeanSockets {
@@ -113,7 +113,7 @@ export function retryErrorType(e: SdkLikeError): RetryErrorType {
   if (status === 429 || THROTTLING.has(e.name) || e.$retryable?.throttling === true) return 'THROTTLING';
   const transient =
     e.name !== 'AbortError' &&
-    (e.$retryable !== undefined || TRANSIENT_NAMES.has(e.name) || NODE_TIMEOUT_CODES.has(e.code ?? '') || NODE_NETWORK_CODES.has(e.code ?? '') || TRANSIENT_STATUS.has(status));
+    (e.$retryable !== undefined || e.$metadata?.clockSkewCorrected === true || TRANSIENT_NAMES.has(e.name) || NODE_TIMEOUT_CODES.has(e.code ?? '') || NODE_NETWORK_CODES.has(e.code ?? '') || TRANSIENT_STATUS.has(status));
   if (transient) return 'TRANSIENT';
   return status >= 500 && status <= 599 ? 'SERVER_ERROR' : 'CLIENT_ERROR';
 }
@@ -167,6 +167,7 @@ interface Resolved {
   endpoint: Endpoint;
   signer: SigV4Signer;
   retry: RetryStrategyV2;
+  clockSkewCorrection: boolean;
 }
 
 interface Response {
@@ -234,6 +235,7 @@ export class LeanDynamoTransport {
       endpoint: { https: url.protocol === 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : undefined, host: url.host },
       signer: new SigV4Signer(region, 'dynamodb'),
       retry,
+      clockSkewCorrection: !(await config.disableClockSkewCorrection()),
     };
   }
 
@@ -268,10 +270,25 @@ export class LeanDynamoTransport {
       extendedRequestId: headerOf(res.headers['x-amz-id-2']),
       cfId: headerOf(res.headers['x-amz-cf-id']),
     };
-    if (res.status >= 300) throw serviceError(res, $metadata);
+    if (res.status >= 300) {
+      this.sampleClock(r, headerOf(res.headers.date), offset, $metadata);
+      throw serviceError(res, $metadata);
+    }
     const out = parseBody(res.text);
     out.$metadata = $metadata;
     return out;
+  }
+
+  /**
+   * As the SDK's signer on an error: the server's Date header sets the client's clock offset (shared with
+   * the SDK path); a correction past 4 minutes marks the error so it is retried with the corrected clock.
+   */
+  private sampleClock(r: Resolved, date: string | undefined, before: number, $metadata: Metadata): void {
+    const serverTime = date === undefined || !r.clockSkewCorrection ? Number.NaN : Date.parse(date);
+    if (Number.isNaN(serverTime)) return;
+    const offset = serverTime - Date.now();
+    this.client.config.systemClockOffset = offset;
+    if (Math.abs(offset) >= 240_000 && offset !== before) $metadata.clockSkewCorrected = true;
   }
 
   private post(endpoint: Endpoint, headers: Record<string, string>, body: string): Promise<Response> {

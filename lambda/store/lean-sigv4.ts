@@ -31,9 +31,17 @@ function sha256Hex(data: string): string {
   return createHash('sha256').update(data, 'utf8').digest('hex');
 }
 
-/** `20261201T192113Z` */
+let lastSecond = -1;
+let lastDate = '';
+
+/** `20261201T192113Z` (formatted once a second: every store call signs). */
 export function amzDate(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    lastSecond = second;
+  }
+  return lastDate;
 }
 
 export class SigV4Signer {

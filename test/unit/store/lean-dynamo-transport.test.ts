@@ -3,7 +3,7 @@
  * against a real loopback HTTP server that fails the way DynamoDB and networks do (500, throttling, a reset
  * socket), with the SDK's error shape and attempt counts. The embedded store's guard accepts its requests.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
@@ -72,16 +72,16 @@ describe('Class: SigV4Signer', () => {
   });
 });
 
-type Behaviour = 'ok' | 'item' | 'reset' | 'cut' | { status: number; type: string; message?: string };
+type Behaviour = 'ok' | 'item' | 'reset' | 'cut' | { status: number; type: string; message?: string; date?: string };
 
 /** A DynamoDB-speaking loopback server that plays a script of behaviours, one per request (the last repeats). */
-async function scriptedServer(script: Behaviour[]) {
-  const seen: Array<{ target: string; authorization: string; body: string }> = [];
+async function scriptedServer(script: Behaviour[], credentials: DynamoDBClientConfig['credentials'] = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET }) {
+  const seen: Array<{ target: string; authorization: string; body: string; amzDate: string }> = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      seen.push({ target: String(req.headers['x-amz-target']), authorization: String(req.headers.authorization), body });
+      seen.push({ target: String(req.headers['x-amz-target']), authorization: String(req.headers.authorization), body, amzDate: String(req.headers['x-amz-date']) });
       const b = script[Math.min(seen.length - 1, script.length - 1)];
       if (b === 'reset') return req.socket.destroy();
       if (b === 'cut') {
@@ -93,7 +93,7 @@ async function scriptedServer(script: Behaviour[]) {
       }
       const payload = b === 'ok' ? {} : b === 'item' ? { Item: { pk: { S: 'a' }, n: { N: '1' } } } : { __type: `com.amazonaws.dynamodb.v20120810#${b.type}`, message: b.message ?? b.type };
       const status = typeof b === 'object' ? b.status : 200;
-      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `req-${seen.length}` });
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `req-${seen.length}`, ...(typeof b === 'object' && b.date ? { date: b.date } : {}) });
       res.end(JSON.stringify(payload));
     });
   });
@@ -101,7 +101,7 @@ async function scriptedServer(script: Behaviour[]) {
   const client = new DynamoDBClient({
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     region: 'us-east-1',
-    credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET },
+    credentials,
     maxAttempts: 3,
   });
   return {
@@ -193,6 +193,43 @@ describe('Lean transport: retries and errors', () => {
       await s.doc.send(new TransactWriteCommand({ TransactItems: [{ Put: { TableName: 't', Item: { pk: 'a', gone: undefined } } }] }));
       expect(s.seen[1].target).toBe('DynamoDB_20120810.TransactWriteItems');
       expect(JSON.parse(s.seen[1].body)).toEqual({ TransactItems: [{ Put: { TableName: 't', Item: { pk: { S: 'a' } } } }], ClientRequestToken: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('Lean transport: clock and credentials', () => {
+  it('corrects a skewed clock from the error response’s Date header and retries, as the SDK does', async () => {
+    const serverNow = new Date(Date.now() + 20 * 60_000);
+    const s = await scriptedServer([{ status: 400, type: 'InvalidSignatureException', message: 'Signature expired', date: serverNow.toUTCString() }, 'item']);
+    try {
+      const out = await s.doc.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }));
+      expect(out.$metadata.attempts).toBe(2);
+      const sentAt = (d: string) => Date.parse(d.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+      expect(Math.abs(sentAt(s.seen[1].amzDate) - serverNow.getTime())).toBeLessThan(60_000);
+      expect(sentAt(s.seen[0].amzDate)).toBeLessThan(serverNow.getTime() - 15 * 60_000);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it.each([
+    ['far from expiry: asked once', 60 * 60_000, 1],
+    ['expiring within the refresh margin: asked again for each request', 60_000, 3],
+  ])('takes credentials from the client’s provider (%s)', async (_name, validForMs, asked) => {
+    let calls = 0;
+    const provider = async () => {
+      calls++;
+      return { accessKeyId: `${ACCESS_KEY_ID}${calls}`, secretAccessKey: SECRET, expiration: new Date(Date.now() + validForMs) };
+    };
+    const s = await scriptedServer(['item'], provider);
+    try {
+      for (let i = 0; i < 3; i++) await s.doc.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }));
+      expect(new Set(s.seen.map((r) => /Credential=([^/]+)\//.exec(r.authorization)?.[1])).size).toBe(asked);
+      // (The SDK's memoizing wrapper may ask its provider once more than we ask it.)
+      if (asked === 1) expect(calls).toBe(1);
+      else expect(calls).toBeGreaterThanOrEqual(asked);
     } finally {
       await s.close();
     }
