@@ -1,6 +1,7 @@
 /** Small HTTP helpers shared by the app: JSON and error responses, bounded body reading. */
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../core/errors';
 import { ClientAbortedError } from '../core/routing';
+import type { GatewayRequest } from './gateway-app';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -28,9 +29,10 @@ export function requireJsonContentType(headers: Headers): void {
  * Read the body as text, refusing more than `limit` bytes. Checks content-length first so an honest
  * oversized request is refused before reading it, and counts bytes while reading so a lying one is too.
  */
-export async function readBodyText(request: Request, limit: number): Promise<string> {
+export async function readBodyText(request: GatewayRequest, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit);
+  if (request.readText) return request.readText(limit);
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -43,9 +43,9 @@ import { reconcileUsage, type TokenUsage } from '../core/usage';
 import { linkedAbortController } from '../providers/shared/abort';
 import type { ProviderAdapter } from '../providers/types';
 import { CUSTOMER_HEADER } from '../store/key-auth';
-import type { GatewayDeps, RequestContext } from './gateway-app';
+import type { GatewayDeps, GatewayRequest, RequestContext } from './gateway-app';
 import { jsonResponse, parseJsonBody, readBodyText } from './http';
-import { FrameRelay, type OpenedStream, type StreamFrame } from './relay';
+import { FrameRelay, streamResponse, type OpenedStream, type StreamFrame } from './relay';
 import { SSE_HEADERS } from './sse';
 import { settledWithin } from './sse-keepalive';
 
@@ -137,7 +137,7 @@ export interface Route {
   /** Provider kinds the route's surface reaches (undefined: not a model surface). */
   readonly kinds?: readonly ProviderKind[] | 'any';
   readonly mode?: ModelMode;
-  handle(request: Request, env: RouteEnv): Promise<Response>;
+  handle(request: GatewayRequest, env: RouteEnv): Promise<Response>;
   /** The error body in this route's API shape. */
   errorBody(error: GatewayError): unknown;
 }
@@ -165,7 +165,7 @@ interface Flow<Req> {
   baseHeaders: Record<string, string>;
 }
 
-async function runPipeline<Req>(surface: Surface<Req>, request: Request, env: RouteEnv): Promise<Response> {
+async function runPipeline<Req>(surface: Surface<Req>, request: GatewayRequest, env: RouteEnv): Promise<Response> {
   const { deps } = env;
   const startedAt = env.now();
   await deps.gatekeeper.authenticate?.(request.headers, startedAt);
@@ -297,7 +297,7 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
   });
   // highWaterMark 0: the upstream is read only as fast as the client takes the answer (backpressure).
   // The cost cannot follow as a header (headers leave before the answer exists): it is in the final usage event.
-  committed.response = new Response(new ReadableStream<Uint8Array>(frames, { highWaterMark: 0 }), {
+  committed.response = streamResponse(frames, {
     status: 200,
     headers: {
       ...SSE_HEADERS,

@@ -214,3 +214,93 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
     this.o.end(this.opened!, r);
   }
 }
+
+const FRAME_SOURCE = Symbol('tollgate.frameSource');
+
+/**
+ * A 200 streaming Response whose body is `source`. The servers in this repo read it through `bodyReader`,
+ * which pulls the relay directly: no web stream between the relay and the socket (a promise pair and a
+ * queue step per chunk, and the stream's construction, per request). Any other reader gets the same bytes
+ * through `response.body`.
+ */
+export function streamResponse(source: FrameRelay, init: ResponseInit): Response {
+  const response = new Response(new ReadableStream<Uint8Array>(source, { highWaterMark: 0 }), init);
+  Object.defineProperty(response, FRAME_SOURCE, { value: source });
+  return response;
+}
+
+/** The subset of a ReadableStreamDefaultReader the servers use. */
+export interface BodyReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Reads a Response body: a relay's frames directly (streamResponse), anything else through its stream.
+ * The direct path keeps a ReadableStream's contract with highWaterMark 0: the source is pulled only when a
+ * read waits and never while a pull is running, what it enqueues meanwhile (keep-alive comments) is read
+ * at once, `desiredSize` is 0 only while nothing waits unread, and a cancel reaches the source once.
+ */
+export function bodyReader(response: Response): BodyReader | undefined {
+  const source = (response as Response & { [FRAME_SOURCE]?: FrameRelay })[FRAME_SOURCE];
+  if (!source) return response.body?.getReader();
+  const queue: Uint8Array[] = [];
+  let closed = false;
+  let failure: { error: unknown } | undefined;
+  let pulling = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const controller = {
+    get desiredSize() {
+      return closed || queue.length === 0 ? 0 : -queue.length;
+    },
+    enqueue(chunk: Uint8Array) {
+      if (closed) throw new TypeError('The stream is closed');
+      queue.push(chunk);
+      notify();
+    },
+    close() {
+      closed = true;
+      notify();
+    },
+    error(err: unknown) {
+      closed = true;
+      failure ??= { error: err };
+      notify();
+    },
+  } as unknown as ReadableStreamDefaultController<Uint8Array>;
+  return {
+    async read() {
+      for (;;) {
+        if (queue.length > 0) return { done: false, value: queue.shift() as Uint8Array };
+        if (failure) throw failure.error;
+        if (closed) return { done: true, value: undefined };
+        if (!pulling) {
+          pulling = true;
+          source.pull(controller).then(
+            () => {
+              pulling = false;
+              notify();
+            },
+            (err: unknown) => {
+              pulling = false;
+              controller.error(err);
+            },
+          );
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async cancel() {
+      if (closed) return;
+      closed = true;
+      queue.length = 0;
+      notify();
+      await source.cancel();
+    },
+  };
+}

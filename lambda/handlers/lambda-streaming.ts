@@ -6,6 +6,7 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
 import { drained } from '../app/drained';
+import { bodyReader, type BodyReader } from '../app/relay';
 import type { GatewayApp } from '../app/gateway-app';
 
 export interface HttpResponseMetadata {
@@ -121,7 +122,7 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
       };
       let wrote = false;
       if (response.body) {
-        const reader = response.body.getReader();
+        const reader = bodyReader(response) as BodyReader;
         let write: ((chunk: Uint8Array) => boolean) | undefined;
         for (;;) {
           if (abort.signal.aborted || (opened ?? responseStream).destroyed) {

@@ -4,10 +4,11 @@
  * current tick: chunks produced together share one socket write), honouring backpressure.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { drained } from '../app/drained';
-import type { GatewayApp } from '../app/gateway-app';
+import { bodyReader, type BodyReader } from '../app/relay';
+import type { GatewayApp, GatewayRequest } from '../app/gateway-app';
+import { PayloadTooLargeError } from '../core/errors';
+import { ClientAbortedError } from '../core/routing';
 
 export interface NodeListenerOptions {
   /** Called with work the app deferred (settlement); the server tracks it for graceful shutdown. */
@@ -36,22 +37,19 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     if (!res.writableFinished) abort.abort(new Error('client disconnected'));
   });
 
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  let request: Request;
+  let request: GatewayRequest;
   try {
     // Origin-form targets only: an absolute-form or `*` target, an invalid Host or a method fetch refuses
     // (TRACE, CONNECT) is the client's mistake, answered 400 in OpenAI's shape, never a 500.
     if (!(req.url ?? '/').startsWith('/')) throw new Error('request target is not origin-form');
-    request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
-      method: req.method,
-      headers,
-      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-      signal: abort.signal,
-      // Required by undici for a streamed request body.
-      duplex: 'half',
-    } as RequestInit & { duplex: 'half' });
+    const method = req.method ?? 'GET';
+    if (FORBIDDEN_METHODS.has(method)) throw new Error(`method ${method} is not served`);
+    const url = `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`;
+    new URL(url); // throws on an invalid Host
+    const headers = new Headers();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+    request = { method, url, headers, signal: abort.signal, body: null, readText: (limit) => (hasBody ? readIncoming(req, limit) : Promise.resolve('')) };
   } catch {
     const body = JSON.stringify({ error: { message: 'The request line or Host header is not valid.', type: 'invalid_request_error', param: null, code: 'bad_http_request' } });
     res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
@@ -74,7 +72,7 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     res.end();
     return;
   }
-  const reader = (response.body as NodeReadableStream<Uint8Array>).getReader();
+  const reader = bodyReader(response) as BodyReader;
   const batch = new WriteBatch(res);
   // A client that leaves cancels the stream at once (the upstream stops, settlement starts), not at the
   // upstream's next chunk, which may be far away; the pending read then ends as done.
@@ -102,6 +100,52 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     await reader.cancel().catch(() => undefined);
     res.destroy();
   }
+}
+
+/** Methods a fetch Request refuses (the app was written against fetch's contract). */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/**
+ * The request body as text, more than `limit` bytes refused (the connection is then cut, as a cancelled
+ * body stream cut it); a connection that breaks or a body that takes too long is the client's doing.
+ */
+function readIncoming(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onFailure);
+      req.off('close', onClose);
+    };
+    function onData(chunk: Buffer) {
+      size += chunk.byteLength;
+      if (size > limit) {
+        cleanup();
+        req.destroy();
+        reject(new PayloadTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    }
+    function onEnd() {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    }
+    function onFailure() {
+      cleanup();
+      reject(new ClientAbortedError());
+    }
+    function onClose() {
+      if (!req.complete) onFailure();
+    }
+    if (req.readableEnded) return onFailure();
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onFailure);
+    req.once('close', onClose);
+  });
 }
 
 /**

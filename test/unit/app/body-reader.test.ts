@@ -1,0 +1,97 @@
+/**
+ * bodyReader pulls a relay's frames without a web stream in between; it must keep the ReadableStream
+ * contract (highWaterMark 0) the relay was written against: pulled only while a read waits, never two
+ * pulls at once, what is enqueued during a pull (keep-alive comments) read at once, cancel once.
+ */
+import { bodyReader, streamResponse, type FrameRelay } from '../../../lambda/app/relay';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
+
+/** A source that enqueues the scripted chunks, one per pull, each pull waiting `gate()` first. */
+function scripted(chunks: string[]) {
+  const calls = { pulls: 0, concurrent: 0, maxConcurrent: 0, cancels: 0 };
+  let release: (() => void) | undefined;
+  let controllerSeen: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const source = {
+    async pull(controller: ReadableStreamDefaultController<Uint8Array>) {
+      controllerSeen = controller;
+      calls.pulls++;
+      calls.concurrent++;
+      calls.maxConcurrent = Math.max(calls.maxConcurrent, calls.concurrent);
+      await new Promise<void>((r) => (release = r));
+      calls.concurrent--;
+      const next = chunks.shift();
+      if (next === undefined) controller.close();
+      else controller.enqueue(bytes(next));
+    },
+    async cancel() {
+      calls.cancels++;
+    },
+  };
+  return {
+    calls,
+    source: source as unknown as FrameRelay,
+    release: () => release?.(),
+    controller: () => controllerSeen as ReadableStreamDefaultController<Uint8Array>,
+  };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('bodyReader (direct relay reads)', () => {
+  it('pulls only while a read waits, one pull at a time, and ends when the source closes', async () => {
+    const s = scripted(['a', 'b']);
+    const reader = bodyReader(streamResponse(s.source, { status: 200 }))!;
+    await tick();
+    expect(s.calls.pulls).toBe(0); // nothing read yet: nothing pulled
+    const first = reader.read();
+    await tick();
+    expect(s.calls.pulls).toBe(1);
+    s.release();
+    expect(text((await first).value)).toBe('a');
+    await tick();
+    expect(s.calls.pulls).toBe(1); // no read waiting: no pull
+    const second = reader.read();
+    await tick();
+    s.release();
+    expect(text((await second).value)).toBe('b');
+    const end = reader.read();
+    await tick();
+    s.release();
+    expect(await end).toEqual({ done: true, value: undefined });
+    expect(s.calls.maxConcurrent).toBe(1);
+  });
+
+  it('delivers what is enqueued during a pull (a keep-alive) at once, and desiredSize says when nothing waits unread', async () => {
+    const s = scripted(['data']);
+    const reader = bodyReader(streamResponse(s.source, { status: 200 }))!;
+    const first = reader.read();
+    await tick();
+    expect(s.controller().desiredSize).toBe(0);
+    s.controller().enqueue(bytes(': keep-alive\n\n'));
+    expect(text((await first).value)).toBe(': keep-alive\n\n');
+    const second = reader.read();
+    await tick();
+    expect(s.calls.pulls).toBe(1); // the running pull is not doubled
+    s.release();
+    expect(text((await second).value)).toBe('data');
+  });
+
+  it('cancel reaches the source once, ends a waiting read, and later enqueues throw as on a closed stream', async () => {
+    const s = scripted(['x']);
+    const reader = bodyReader(streamResponse(s.source, { status: 200 }))!;
+    const waiting = reader.read();
+    await tick();
+    await reader.cancel();
+    await reader.cancel();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(s.calls.cancels).toBe(1);
+    expect(() => s.controller().enqueue(bytes('late'))).toThrow(TypeError);
+  });
+
+  it('any other Response is read through its own body stream', async () => {
+    const reader = bodyReader(new Response('plain'))!;
+    expect(text((await reader.read()).value)).toBe('plain');
+  });
+});
