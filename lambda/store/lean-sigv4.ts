@@ -7,7 +7,7 @@
  * generic (query parsing, header normalising). test/unit/store/lean-sigv4.test.ts proves this produces
  * the same Authorization header as @smithy/signature-v4, byte for byte.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 export interface SigningCredentials {
   readonly accessKeyId: string;
@@ -28,7 +28,12 @@ export interface SignInput {
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
 function sha256Hex(data: string): string {
-  return createHash('sha256').update(data, 'utf8').digest('hex');
+  return hash('sha256', data, 'hex'); // one-shot: no Hash object per call
+}
+
+/** SigV4's header value canonical form: trimmed, inner whitespace runs as one space (ours rarely have any). */
+function canonicalValue(v: string): string {
+  return /\s/.test(v) ? v.trim().replace(/\s+/g, ' ') : v;
 }
 
 let lastSecond = -1;
@@ -67,7 +72,7 @@ export class SigV4Signer {
     if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
     const names = Object.keys(headers).sort();
     const signedHeaders = names.join(';');
-    const canonicalHeaders = names.map((n) => `${n}:${headers[n].trim().replace(/\s+/g, ' ')}\n`).join('');
+    const canonicalHeaders = names.map((n) => `${n}:${canonicalValue(headers[n])}\n`).join('');
     const canonicalRequest = `POST\n/\n\n${canonicalHeaders}\n${signedHeaders}\n${headers['x-amz-content-sha256']}`;
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = `${ALGORITHM}\n${date}\n${scope}\n${sha256Hex(canonicalRequest)}`;

@@ -48,7 +48,8 @@ describe('Class: SigV4Signer', () => {
   ])('signs exactly like @smithy/signature-v4 (%s)', async (_name, sessionToken, body) => {
     const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET, sessionToken };
     for (const now of [new Date('2026-12-01T19:21:13.456Z'), new Date('2026-12-02T00:00:01.000Z'), new Date('2026-12-01T23:59:59.999Z')]) {
-      const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.GetItem', 'content-length': String(Buffer.byteLength(body)) };
+      const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.GetItem', 'content-length': String(Buffer.byteLength(body)) };
+      if (sessionToken) headers['x-amz-meta-spaced'] = '  a   b\tc '; // the canonical form trims and folds whitespace
       const ours = new SigV4Signer('eu-west-1', 'dynamodb').sign({ host: 'dynamodb.eu-west-1.amazonaws.com', headers, body, credentials, now });
       const sdk = await new SignatureV4({ credentials, region: 'eu-west-1', service: 'dynamodb', sha256: Sha256 }).sign(
         { method: 'POST', protocol: 'https:', hostname: 'dynamodb.eu-west-1.amazonaws.com', path: '/', query: {}, headers: { ...headers, host: 'dynamodb.eu-west-1.amazonaws.com' }, body },
