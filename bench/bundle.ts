@@ -1,19 +1,20 @@
 /**
  * Lambda bundle size and cold init. Bundles the handlers the way the CDK's NodejsFunction does for this
  * stack (esbuild, platform node, target node22, CommonJS, minified, AWS SDK bundled rather than taken
- * from the runtime, the tokenizer as a lazily loaded chunk next to the gateway bundle: lib/lazy-chunks.ts), then loads the bundle in fresh `node` processes with a stub `awslambda` global and
+ * from the runtime, the modules of lib/lazy-chunks.ts (the tokenizer, the price catalog, the SNS/SQS clients, the SDK's other
+ * credential providers) as lazily loaded chunks next to the gateway bundle), then loads the bundle in fresh `node` processes with a stub `awslambda` global and
  * times the require, which is what Lambda's init phase spends on our code.
  */
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, type TollgateConfig } from '../lambda/core/config';
 import { bakedDefines } from '../lib/baked-defines';
-import { CHUNK_BUILD, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
+import { builtChunks, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
 import type { BundleSection } from './harness';
 import { summarize } from './stats';
 
@@ -87,7 +88,8 @@ export async function bundleHandler(entry: string, outDir: string, opts: { minif
   const chunks: BuiltBundle['chunks'] = [];
   for (const c of split ? lazyChunks() : []) {
     const file = join(outDir, c.relativeOutfile);
-    await build({ ...CHUNK_BUILD, entryPoints: [c.entry], outfile: file, logLevel: 'silent' });
+    mkdirSync(dirname(file), { recursive: true });
+    copyFileSync(builtChunks().get(c.module) ?? c.entry, file);
     chunks.push({ module: c.module, file });
   }
   return { file: outfile, chunks, composition };

@@ -1,46 +1,106 @@
 /**
  * Modules the gateway bundle does not carry: each is bundled into a chunk of its own, shipped next to the
  * handler as `node_modules/<module>/index.js`, so Node's ordinary `require('<module>')` finds it at run
- * time. Why: V8 parses every byte of a bundle at `require` time, and the tokenizer alone is 2.7 MB of the
- * 4 MB bundle (~150-250 ms of a cold start) while it is only needed after a container's first response
- * (lambda/core/token-estimate.ts counts with the byte upper bound until then). The price catalog
- * (@pydantic/genai-prices, ~480 KB) likewise: the configured targets' prices are baked in as a snapshot at
- * synth (lambda/core/price-catalog.ts), so the catalog is only required for a model the snapshot lacks.
+ * time. Why: V8 parses every byte of a bundle at `require` time (~55 ms per MB on the bench machine), and
+ * Node runs none of these on a cold start:
+ * - the tokenizer (2.7 MB) is only needed after a container's first response (lambda/core/token-estimate.ts
+ *   counts with the byte upper bound until then);
+ * - the price catalog (@pydantic/genai-prices, ~480 KB): the configured targets' prices are baked in as a
+ *   snapshot at synth (lambda/core/price-catalog.ts), so the catalog is only required for a model the
+ *   snapshot lacks;
+ * - the SNS and SQS clients: a budget alert, a settlement the ledger could not take (first use, rare);
+ * - the AWS SDK's credential providers other than the environment's, and the SSO/STS clients they use: a
+ *   Lambda function gets its role's credentials in its environment, so the default chain stops at the
+ *   first link (these are `require`d inside functions, only when that link fails; the chunks carry what
+ *   they require in turn, e.g. the login provider inside the ini one);
+ * - bowser, which the SDK's browser user-agent provider imports with `import()` (never called on Node;
+ *   Node's ESM resolver finds the chunk's index.js as well).
+ * A chunk bundles its own copy of what it needs (e.g. the SNS chunk its own Smithy core): loading one is
+ * slower than the code inside the bundle was, which is why only code the first request does not run is here.
  * Used by the CDK construct (NodejsFunction command hook) and by the benchmark (bench/bundle.ts), so both
  * measure the same layout.
  */
+import { buildSync } from 'esbuild';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export const LAZY_CHUNK_MODULES = ['gpt-tokenizer', '@pydantic/genai-prices'] as const;
+interface LazyModule {
+  /** The package the bundle leaves out (esbuild `external`: its subpaths too). */
+  readonly pkg: string;
+  /** Only these subpaths are required from the bundle (each gets its chunk); the package itself otherwise. */
+  readonly subpaths?: readonly string[];
+}
+
+const LAZY: readonly LazyModule[] = [
+  { pkg: 'gpt-tokenizer' },
+  { pkg: '@pydantic/genai-prices' },
+  { pkg: '@aws-sdk/client-sns' },
+  { pkg: '@aws-sdk/client-sqs' },
+  { pkg: '@aws-sdk/credential-provider-http' },
+  { pkg: '@aws-sdk/credential-provider-ini' },
+  { pkg: '@aws-sdk/credential-provider-process' },
+  { pkg: '@aws-sdk/credential-provider-sso' },
+  { pkg: '@aws-sdk/credential-provider-web-identity' },
+  { pkg: '@smithy/credential-provider-imds' },
+  // The token provider stays in the bundle (the Bedrock client imports it); the SSO-OIDC client it
+  // requires to refresh an SSO token does not. The other nested clients are required from the credential
+  // provider chunks above, which carry their own.
+  { pkg: '@aws-sdk/nested-clients', subpaths: ['sso-oidc'] },
+  { pkg: 'bowser' },
+];
+
+export const LAZY_CHUNK_MODULES: readonly string[] = LAZY.map((m) => m.pkg);
 
 export interface LazyChunk {
+  /** The name the bundle requires it by (a package, or a package subpath). */
   module: string;
-  /** The module's CommonJS entry, resolved from this repository's node_modules. */
+  /** Its CommonJS entry, resolved from this repository's node_modules. */
   entry: string;
   /** Where the chunk goes, relative to the bundle's folder. */
   relativeOutfile: string;
 }
 
 export function lazyChunks(): LazyChunk[] {
-  return LAZY_CHUNK_MODULES.map((module) => ({ module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js') }));
+  return LAZY.flatMap(({ pkg, subpaths }) => (subpaths ?? ['']).map((sub) => (sub ? `${pkg}/${sub}` : pkg))).map((module) => ({
+    module,
+    entry: require.resolve(module),
+    relativeOutfile: join('node_modules', module, 'index.js'),
+  }));
 }
 
 /** esbuild options shared by every chunk (the handler bundle's platform, target and format). */
 export const CHUNK_BUILD = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true } as const;
 
+let built: Map<string, string> | undefined;
+
+/**
+ * Every chunk, built once per process (a synth bundles the gateway once per stack; tests build several
+ * stacks) into a temporary folder: module name → built file.
+ */
+export function builtChunks(): ReadonlyMap<string, string> {
+  if (built) return built;
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-chunks-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const files = new Map<string, string>();
+  for (const c of lazyChunks()) {
+    const outfile = join(dir, c.relativeOutfile);
+    buildSync({ ...CHUNK_BUILD, entryPoints: [c.entry], outfile, logLevel: 'warning' });
+    files.set(c.module, outfile);
+  }
+  built = files;
+  return files;
+}
+
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Shell commands for NodejsFunction's `commandHooks.afterBundling`: one esbuild run per chunk (local, no Docker). */
+/** Shell commands for NodejsFunction's `commandHooks.afterBundling`: the chunks copied next to the bundle. */
 export function chunkBuildCommands(outputDir: string): string[] {
-  const esbuild = join(dirname(require.resolve('esbuild/package.json')), 'bin', 'esbuild');
-  return lazyChunks().map((c) =>
-    [
-      shellQuote(esbuild),
-      shellQuote(c.entry),
-      `--bundle --platform=${CHUNK_BUILD.platform} --target=${CHUNK_BUILD.target} --format=${CHUNK_BUILD.format} --minify --log-level=warning`,
-      `--outfile=${shellQuote(join(outputDir, c.relativeOutfile))}`,
-    ].join(' '),
-  );
+  const files = builtChunks();
+  return lazyChunks().map((c) => {
+    const target = join(outputDir, c.relativeOutfile);
+    return `mkdir -p ${shellQuote(dirname(target))} && cp ${shellQuote(files.get(c.module) ?? c.entry)} ${shellQuote(target)}`;
+  });
 }

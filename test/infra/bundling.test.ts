@@ -4,11 +4,14 @@
  * template. One test bundles the real gateway handler, whatever state it is in.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
+import { AWSLAMBDA_STUB, LAMBDA_ENV } from '../../bench/bundle';
 import { HANDLERS_DIR } from '../../lib/gateway-stack';
+import { lazyChunks } from '../../lib/lazy-chunks';
 import { CATALOG_VERSION } from '../../lambda/core/price-catalog';
 import { priceQuote } from '../../lambda/core/pricing';
 import { FIXTURES, makeStack, type MadeStack } from './support/make-stack';
@@ -23,6 +26,13 @@ function gatewayAssetDir(made: MadeStack): string {
   ) as { Properties: { Code: { S3Key: string } } };
   const hash = fn.Properties.Code.S3Key.replace(/\.zip$/, '');
   return join(assembly.directory, `asset.${hash}`);
+}
+
+/** The Lambda runtime's `awslambda` global, as a --require preload (the bench's stub). */
+function stubFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tollgate-stub-')), 'awslambda-stub.cjs');
+  writeFileSync(file, AWSLAMBDA_STUB);
+  return file;
 }
 
 describe('Gateway function bundle', () => {
@@ -94,6 +104,19 @@ describe('The real gateway handler', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const tokenizer = require(chunk) as { countTokens(text: string): number };
     expect(tokenizer.countTokens('hello world')).toBe(2);
+  });
+
+  it('finds every module it leaves out in a chunk next to it, and loads none of them at require', () => {
+    const bundleFile = join(dir, 'index.js');
+    const code = readFileSync(bundleFile, 'utf8');
+    const required = [...new Set([...code.matchAll(/(?:require|import)\(["']([^"']+)["']\)/g)].map((m) => m[1]))].filter((name) => !isBuiltin(name));
+    expect(required.sort()).toEqual(lazyChunks().map((c) => c.module).sort());
+    for (const name of required) expect(createRequire(bundleFile).resolve(name)).toBe(join(dir, 'node_modules', name, 'index.js'));
+    // A cold start (the function's environment, the runtime's awslambda global) requires no chunk.
+    const script = `require(${JSON.stringify(bundleFile)}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`;
+    const stub = stubFile();
+    const loaded = JSON.parse(execFileSync(process.execPath, ['--require', stub, '-e', script], { encoding: 'utf8', env: LAMBDA_ENV })) as string[];
+    expect(loaded.filter((file) => file !== stub)).toEqual([bundleFile]);
   });
 
   it('ships the price catalog as a chunk too, with the configured targets\' prices baked in instead', () => {
