@@ -8,13 +8,17 @@ import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aw
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Socket } from 'node:net';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localDynamoClient, openLocalStore } from '../../../lambda/local/embedded-dynamo';
 import { AmbiguousWriteError, documentClient, isConditionalCheckFailed } from '../../../lambda/store/dynamo';
+import { registerLeanSockets } from '../../../lambda/store/lean-dynamo-http';
 import { SigV4Signer } from '../../../lambda/store/lean-sigv4';
 import { DynamoRateLimiter } from '../../../lambda/store/rate-limiter';
 
@@ -196,6 +200,35 @@ describe('Lean transport: retries and errors', () => {
       expect(JSON.parse(s.seen[1].body)).toEqual({ TransactItems: [{ Put: { TableName: 't', Item: { pk: { S: 'a' } } } }], ClientRequestToken: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     } finally {
       await s.close();
+    }
+  });
+});
+
+/** An agent whose sockets never finish connecting (a SYN into the void), without touching any network. */
+class StuckAgent extends HttpAgent {
+  override createConnection(): Socket {
+    const socket = new Socket();
+    Object.defineProperty(socket, 'connecting', { value: true });
+    return socket;
+  }
+}
+
+describe('Lean transport: connect timeout', () => {
+  it('gives up on a connect after the registered connection timeout, retries, and surfaces a TimeoutError (ambiguous to the store)', async () => {
+    const handler = new NodeHttpHandler();
+    registerLeanSockets(handler, { httpAgent: new StuckAgent(), httpsAgent: new HttpsAgent(), connectionTimeoutMs: 50 });
+    const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET }, maxAttempts: 3, requestHandler: handler });
+    try {
+      const started = Date.now();
+      const err = (await documentClient(client)
+        .send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }))
+        .catch((e: unknown) => e)) as Failure;
+      expect(err).toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('within the configured timeout of 50 ms'), $metadata: { attempts: 3 } });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      const refused = await new DynamoRateLimiter(documentClient(client), 't').acquire('key', 'k1', { rpm: 10 }, 0, Date.UTC(2026, 11, 1), 'adm-1').catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(AmbiguousWriteError);
+    } finally {
+      client.destroy();
     }
   });
 });
