@@ -44,12 +44,20 @@ async function main(): Promise<void> {
       const t = await timedPost(target, body, stream);
       if (t.status === 200) ok++;
       ttft.push(t.ttftMs);
+      // GAP_MS: a pause after each request, so background work (settlement, flushes) finishes before the next.
+      if (process.env.GAP_MS) await new Promise((r) => setTimeout(r, Number(process.env.GAP_MS)));
     }
+    // The same requests straight to the upstream double, after the gateway's (its CPU counter is read first).
+    const direct = makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' });
+    const directBody = body.replace(JSON.stringify(gw.models.latency), '"bench-model"');
+    const directTtft: number[] = [];
     await gw.idle();
     if (top > 0) await gw.profileStop?.(dir);
     const after = await gw.stats();
+    for (let i = 0; i < n; i++) directTtft.push((await timedPost(direct, directBody, stream)).ttftMs);
     ttft.sort((a, b) => a - b);
-    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms`);
+    directTtft.sort((a, b) => a - b);
+    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms, direct ${directTtft[Math.floor(n / 2)].toFixed(2)} ms (added ${(ttft[Math.floor(n / 2)] - directTtft[Math.floor(n / 2)]).toFixed(2)}; not interleaved: npm run bench is the measure)`);
     const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[] } }).trace;
     if (traced) {
       const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
