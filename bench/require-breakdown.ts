@@ -6,9 +6,10 @@
  * Bundles the gateway as bench/bundle.ts does but unminified, and replaces esbuild's two module wrappers
  * (`__esm` for ES modules that are required lazily, `__commonJS` for CommonJS packages) with timed ones, so
  * each wrapped module's exclusive time (its body, its lazy compilation included, minus the modules it
- * loads) is recorded. What no wrapper covers is reported as `top level`: parsing the whole file and the
- * ES modules esbuild hoists into the file's scope (Tollgate's own code, the zod schemas it builds at module
- * load). The runtime composed at init (createLambdaRuntime) gets a row of its own, and so does V8's
+ * loads) is recorded; the ES modules esbuild hoists into the file's scope (Tollgate's own code with the
+ * zod schemas it builds at module load, zod itself) are timed between marks put at each module's start,
+ * Tollgate's per file (`lambda/...`). What none of that covers is reported as `top level`: parsing the
+ * whole file, esbuild's helpers, and gateway.ts's own statements. The runtime composed at init (createLambdaRuntime) gets a row of its own, and so does V8's
  * compilation of the shipped, minified bundle (measured apart, with vm.Script). Unminified code parses
  * slower than the shipped bundle: read the shares, not the absolute numbers (bench/bundle.ts and
  * bench/cold-compare.ts time the real bundle).
@@ -34,6 +35,16 @@ var __esm = (fn, res, err) => function __init() {
   const key = __getOwnPropNames(fn)[0];
   try { return __timed(key, () => (res = (0, fn[key])(fn = 0))), res; } catch (e) { throw err = [e], e; }
 };
+// ES modules esbuild hoists run in the file's own scope, one after another: a mark at each module's
+// start closes the previous module's segment (its time, less the wrapped modules it loaded).
+var __seg;
+function __mark(key) {
+  const now = process.hrtime.bigint();
+  if (__seg) { const child = __T.stack.pop(); __T.excl.set(__seg.key, (__T.excl.get(__seg.key) || 0n) + (now - __seg.t0) - child); }
+  __seg = key === null ? undefined : { key, t0: now };
+  if (__seg) __T.stack.push(0n);
+}
+globalThis.__markEnd = () => __mark(null);
 var __commonJS = (cb, mod) => function __require() {
   if (mod) return mod.exports;
   const key = __getOwnPropNames(cb)[0];
@@ -49,8 +60,15 @@ function instrument(code: string): string {
   // The runtime composed at init (lambda/handlers/gateway.ts): clients, adapters, telemetry.
   const init = /= createLambdaRuntime\(process\.env\);/;
   if (!init.test(code)) throw new Error('gateway.ts no longer composes its runtime at init as expected');
-  return code.replace(cjs[0], '').replace(esm[0], TIMER).replace(init, '= __timed("createLambdaRuntime() at init", () => createLambdaRuntime(process.env));');
+  return code
+    .replace(cjs[0], '')
+    .replace(esm[0], TIMER)
+    .replace(init, '= __timed("createLambdaRuntime() at init", () => createLambdaRuntime(process.env));')
+    .replace(MODULE_COMMENT, (line: string, path: string) => `__mark(${JSON.stringify(path)});\n${line}`);
 }
+
+/** The comment esbuild writes (unminified) at the top level before each module's code: `// lambda/x.ts`. */
+const MODULE_COMMENT = /^\/\/ (?:[^\n]*?\/)?((?:lambda|node_modules)\/[^\n]*\.(?:ts|js|mjs|cjs))$/gm;
 
 /** V8's parse (and pre-parse) of the shipped, minified bundle, as Node's CommonJS loader compiles it. */
 const COMPILE = `const fs = require('node:fs'), vm = require('node:vm');
@@ -58,7 +76,7 @@ const src = '(function (exports, require, module, __filename, __dirname) {' + fs
 const c = process.cpuUsage(); new vm.Script(src, { filename: process.argv[1] }); const u = process.cpuUsage(c);
 process.stdout.write(JSON.stringify({ 'compile of the minified bundle (CPU)': (u.user + u.system) / 1e3 }));`;
 
-const PROBE = `const t = process.hrtime.bigint(); require(process.argv[1]); const total = Number(process.hrtime.bigint() - t) / 1e6;
+const PROBE = `const t = process.hrtime.bigint(); require(process.argv[1]); globalThis.__markEnd(); const total = Number(process.hrtime.bigint() - t) / 1e6;
 const by = {}; let wrapped = 0;
 for (const [k, v] of globalThis.__T.excl) { const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(k); const g = m ? m[1] : k; by[g] = (by[g] || 0) + Number(v) / 1e6; wrapped += Number(v) / 1e6; }
 by['top level'] = total - wrapped; by['(total)'] = total;

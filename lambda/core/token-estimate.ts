@@ -38,10 +38,14 @@ export const BPE_PIECES_PER_ESTIMATE = 2_048;
 
 /** o200k_base's pre-tokenizer (gpt-tokenizer's O200K_TOKEN_SPLIT_PATTERN): BPE never merges across these pieces. */
 const CONTRACTION = String.raw`(?:'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE]))?`;
-const O200K_SPLIT = new RegExp(
-  String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+${CONTRACTION}|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*${CONTRACTION}|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
-  'gu',
-);
+// Built on the first non-ASCII text, not at load: V8 expands its Unicode property classes when the RegExp is
+// constructed (~4 ms, a share of every Lambda cold start that ASCII prompts never need).
+let o200kSplitRegExp: RegExp | undefined;
+const o200kSplit = (): RegExp =>
+  (o200kSplitRegExp ??= new RegExp(
+    String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+${CONTRACTION}|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*${CONTRACTION}|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+    'gu',
+  ));
 
 interface O200k {
   countTokens(text: string): number;
@@ -131,7 +135,7 @@ function countPieces(text: string): number {
     }
     return n;
   }
-  for (const m of text.matchAll(O200K_SPLIT)) n += pieceTokens(m[0]);
+  for (const m of text.matchAll(o200kSplit())) n += pieceTokens(m[0]);
   return n;
 }
 
@@ -152,7 +156,7 @@ const ASCII_CLASS = new Uint8Array(128).map((_, c) =>
 );
 
 /**
- * Where the o200k piece starting at `i` ends, for ASCII-only text: the same split as O200K_SPLIT
+ * Where the o200k piece starting at `i` ends, for ASCII-only text: the same split as o200kSplit()
  * (alternatives in the regex's order; a test checks the two agree on random ASCII).
  */
 function asciiPieceEnd(s: string, i: number): number {

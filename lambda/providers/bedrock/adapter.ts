@@ -1,5 +1,5 @@
 /** The Bedrock adapter: Converse and ConverseStream through the AWS SDK (client.ts), mapping in converse.ts and stream.ts. */
-import { ConverseCommand, ConverseStreamCommand, type BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { ChatCompletion, ChatCompletionChunk } from '../../core/openai-schema';
 import { linkedAbortController } from '../shared/abort';
 import { unixSeconds } from '../shared/chunks';
@@ -9,6 +9,7 @@ import { createBedrockClient, type BedrockClientOptions, type BedrockSettings } 
 import { fromConverseResponse, toConverseInput } from './converse';
 import { bedrockEmbed, checkBedrockEmbed } from './embeddings';
 import { bedrockError } from './errors';
+import { bedrockSdk } from './sdk';
 import { ConverseStreamTranslator } from './stream';
 
 export interface BedrockAdapterOptions extends BedrockClientOptions {
@@ -22,17 +23,21 @@ export interface BedrockAdapter extends ProviderAdapter {
 }
 
 export function createBedrockAdapter(id: string, settings: BedrockSettings, options: BedrockAdapterOptions = {}): BedrockAdapter {
-  const client = options.client ?? createBedrockClient(settings, options);
+  // Built on the first call (sdk.ts: the SDK is not initialised at cold start for a container that never calls Bedrock).
+  let built = options.client;
+  const sdkClient = (): BedrockRuntimeClient => (built ??= createBedrockClient(settings, options));
   const now = options.now ?? Date.now;
 
   return {
     id,
-    client,
+    get client() {
+      return sdkClient();
+    },
 
     async chat(call: ProviderCall): Promise<ChatCompletion> {
       const input = toConverseInput(id, call.request, call.maxOutputTokens, call.thinking);
       try {
-        const res = await client.send(new ConverseCommand(input), { abortSignal: call.signal });
+        const res = await sdkClient().send(new (bedrockSdk().ConverseCommand)(input), { abortSignal: call.signal });
         return fromConverseResponse(id, call.request.model, res, unixSeconds(now()));
       } catch (err) {
         throw bedrockError(id, err, call.signal);
@@ -51,7 +56,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
       const translator = new ConverseStreamTranslator(id, call.request.model, unixSeconds(now()));
       let finished = false;
       try {
-        const res = await client.send(new ConverseStreamCommand(input), { abortSignal: signal });
+        const res = await sdkClient().send(new (bedrockSdk().ConverseStreamCommand)(input), { abortSignal: signal });
         if (!res.stream) throw connectionError(id, undefined, 'returned no event stream');
         for await (const event of res.stream) {
           if (translator.complete) continue;
@@ -69,7 +74,7 @@ export function createBedrockAdapter(id: string, settings: BedrockSettings, opti
     },
 
     embed(call: EmbeddingsCall): Promise<EmbeddingsResult> {
-      return bedrockEmbed(id, client, call);
+      return bedrockEmbed(id, sdkClient(), call);
     },
 
     checkEmbed(plan: EmbeddingsPlan): void {

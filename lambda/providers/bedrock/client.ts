@@ -8,10 +8,11 @@
  * Lambda, ConverseStream streams fine over HTTP/1.1, and abort destroys exactly one socket. It also lets
  * the test double be a plain node:http server.
  */
-import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { bedrockSdk } from './sdk';
 
 export interface BedrockSettings {
   region: string;
@@ -36,7 +37,8 @@ export interface BedrockClientOptions {
 
 export function createBedrockClient(settings: BedrockSettings, opts: BedrockClientOptions = {}): BedrockRuntimeClient {
   const maxSockets = opts.maxSockets ?? 64;
-  return new BedrockRuntimeClient({
+  const { BedrockRuntimeClient: Client } = bedrockSdk();
+  return new Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),

@@ -7,7 +7,7 @@
  * Token arrays cannot be sent to either (they take text), so they are an UnsupportedParameterError.
  * Input tokens come from Bedrock's `x-amzn-bedrock-input-token-count` response header, summed over calls.
  */
-import { InvokeModelCommand, type BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { UnsupportedParameterError } from '../../core/errors';
 import { linkedAbortController } from '../shared/abort';
 import { isRecord } from '../shared/http-transport';
@@ -15,6 +15,7 @@ import { count } from '../shared/token-usage';
 import { malformedResponseError } from '../shared/upstream-errors';
 import type { EmbeddingsCall, EmbeddingsPlan, EmbeddingsResult } from '../types';
 import { bedrockError } from './errors';
+import { bedrockSdk } from './sdk';
 
 export const COHERE_BATCH = 96;
 export const TITAN_CONCURRENCY = 8;
@@ -113,7 +114,7 @@ function sumKnown(counts: ReadonlyArray<number | undefined>): number | undefined
 }
 
 async function invokeModel(provider: string, client: BedrockRuntimeClient, modelId: string, body: unknown, signal: AbortSignal, clientSignal: AbortSignal): Promise<Invocation> {
-  const command = new InvokeModelCommand({ modelId, body: new TextEncoder().encode(JSON.stringify(body)), contentType: 'application/json', accept: 'application/json' });
+  const command = new (bedrockSdk().InvokeModelCommand)({ modelId, body: new TextEncoder().encode(JSON.stringify(body)), contentType: 'application/json', accept: 'application/json' });
   let inputTokens: number | undefined;
   // The SDK's output has no field for Bedrock's token-count header: read it off the raw response.
   command.middlewareStack.add(

@@ -188,3 +188,27 @@ describe('Method: bedrockError', () => {
     expect(bedrockError('b', new Error('AbortError'), c.signal)).toMatchObject({ code: 'upstream_aborted' });
   });
 });
+
+describe('Method: createBedrockAdapter', () => {
+  it('initialises the Bedrock SDK on first use, not when the adapter is built (kept off a cold start)', () => {
+    jest.isolateModules(() => {
+      let loads = 0;
+      jest.doMock('@aws-sdk/client-bedrock-runtime', () => {
+        loads++;
+        return jest.requireActual<object>('@aws-sdk/client-bedrock-runtime');
+      });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { createAdapters } = require('../../../lambda/providers/registry') as typeof import('../../../lambda/providers/registry');
+      const adapters = createAdapters({
+        providers: { bedrock: { kind: 'bedrock', region: 'us-east-1' } },
+      } as unknown as Parameters<typeof createAdapters>[0]);
+      const adapter = adapters.get('bedrock') as import('../../../lambda/providers/bedrock/adapter').BedrockAdapter;
+      adapter.checkChat?.({ request: req(), maxOutputTokens: 100 } as Parameters<NonNullable<typeof adapter.checkChat>>[0]);
+      expect(loads).toBe(0);
+      const client = adapter.client;
+      expect(loads).toBe(1);
+      expect(adapter.client).toBe(client);
+      client.destroy();
+    });
+  });
+});
