@@ -14,6 +14,7 @@ import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, ScanCommand, Up
 import * as z from 'zod';
 import { budgetRuleSchema, GLOBAL_BUDGET_ID, type BudgetRule } from '../core/budgets';
 import { rateLimitsSchema, type RateLimits } from '../core/limits';
+import { onFirstUse } from '../core/on-first-use';
 import { ATTRIBUTION_ID } from '../core/metering';
 import { apiKeyPk, keyIdRefPk, policyPk, type PolicyScope } from './item-keys';
 import { documentClient, isConditionalCheckFailed, type Item } from './dynamo';
@@ -22,34 +23,40 @@ export const API_KEY_PREFIX = 'tg_';
 /** Characters of the key kept for display (`tg_AbCdE`): enough to tell keys apart, far too few to guess. */
 export const DISPLAY_PREFIX_LENGTH = 8;
 
-const attributionId = z.string().regex(ATTRIBUTION_ID, 'ids are 1-128 letters, digits and . _ @ + / - (no # or :)');
+// The admin's input schemas are built on first use: the gateway's request path never parses them.
+const attributionId = onFirstUse(() => z.string().regex(ATTRIBUTION_ID, 'ids are 1-128 letters, digits and . _ @ + / - (no # or :)'));
 
-export const createKeyInputSchema = z.strictObject({
-  name: z.string().min(1).max(200),
-  team: attributionId.optional(),
-  customer: attributionId.optional(),
-  environment: attributionId.optional(),
-  defaultFeature: attributionId.optional(),
-  /** Model names the key may request (alias or provider/model); empty: all. */
-  allowedModels: z.array(z.string().min(1)).default([]),
-  /** Features a request may name (header or metadata); empty: any. The default feature is always allowed. */
-  allowedFeatures: z.array(attributionId).default([]),
-  /** Requests may name their customer (header, metadata, or `user`); otherwise the key's customer is used. */
-  allowCustomerOverride: z.boolean().default(false),
-  /** Epoch ms after which the key is rejected. */
-  expiresAt: z.number().int().positive().optional(),
-  rateLimits: rateLimitsSchema.optional(),
-  budgets: z.array(budgetRuleSchema).default([]),
-  /** Prompt and response content may be logged for this key's requests. */
-  logContent: z.boolean().default(false),
+const createKeyInputSchema = onFirstUse(() => {
+  const id = attributionId();
+  return z.strictObject({
+    name: z.string().min(1).max(200),
+    team: id.optional(),
+    customer: id.optional(),
+    environment: id.optional(),
+    defaultFeature: id.optional(),
+    /** Model names the key may request (alias or provider/model); empty: all. */
+    allowedModels: z.array(z.string().min(1)).default([]),
+    /** Features a request may name (header or metadata); empty: any. The default feature is always allowed. */
+    allowedFeatures: z.array(id).default([]),
+    /** Requests may name their customer (header, metadata, or `user`); otherwise the key's customer is used. */
+    allowCustomerOverride: z.boolean().default(false),
+    /** Epoch ms after which the key is rejected. */
+    expiresAt: z.number().int().positive().optional(),
+    rateLimits: rateLimitsSchema.optional(),
+    budgets: z.array(budgetRuleSchema).default([]),
+    /** Prompt and response content may be logged for this key's requests. */
+    logContent: z.boolean().default(false),
+  });
 });
-export type CreateKeyInput = z.input<typeof createKeyInputSchema>;
+export type CreateKeyInput = z.input<ReturnType<typeof createKeyInputSchema>>;
 
-export const updateKeyInputSchema = createKeyInputSchema.partial().extend({
-  expiresAt: z.number().int().positive().nullable().optional(),
-  rateLimits: rateLimitsSchema.nullable().optional(),
-});
-export type UpdateKeyInput = z.input<typeof updateKeyInputSchema>;
+const updateKeyInputSchema = onFirstUse(() =>
+  createKeyInputSchema().partial().extend({
+    expiresAt: z.number().int().positive().nullable().optional(),
+    rateLimits: rateLimitsSchema.nullable().optional(),
+  }),
+);
+export type UpdateKeyInput = z.input<ReturnType<typeof updateKeyInputSchema>>;
 
 export type KeyStatus = 'active' | 'revoked';
 
@@ -74,13 +81,15 @@ export interface ApiKeyRecord {
   logContent: boolean;
 }
 
-export const policyInputSchema = z.strictObject({
-  /** Honoured on team policies only (per-team RPM/TPM across all of the team's keys). */
-  rateLimits: rateLimitsSchema.optional(),
-  /** Budgets of this policy's own scope and id: scope and id come from the policy. */
-  budgets: z.array(budgetRuleSchema.omit({ scope: true, id: true })).default([]),
-});
-export type PolicyInput = z.input<typeof policyInputSchema>;
+const policyInputSchema = onFirstUse(() =>
+  z.strictObject({
+    /** Honoured on team policies only (per-team RPM/TPM across all of the team's keys). */
+    rateLimits: rateLimitsSchema.optional(),
+    /** Budgets of this policy's own scope and id: scope and id come from the policy. */
+    budgets: z.array(budgetRuleSchema.omit({ scope: true, id: true })).default([]),
+  }),
+);
+export type PolicyInput = z.input<ReturnType<typeof policyInputSchema>>;
 
 export interface PolicyRecord {
   scope: PolicyScope;
@@ -128,7 +137,7 @@ export class KeyStore {
 
   /** Creates a key; `apiKey` is the only time the secret exists outside the caller's hands. */
   async create(input: CreateKeyInput): Promise<{ apiKey: string; key: ApiKeyRecord }> {
-    const parsed = createKeyInputSchema.parse(input);
+    const parsed = createKeyInputSchema().parse(input);
     const apiKey = generateApiKey(this.random);
     const keyHash = hashApiKey(apiKey);
     const key: ApiKeyRecord = {
@@ -186,7 +195,7 @@ export class KeyStore {
   }
 
   async update(keyId: string, patch: UpdateKeyInput): Promise<ApiKeyRecord> {
-    const parsed = updateKeyInputSchema.parse(patch);
+    const parsed = updateKeyInputSchema().parse(patch);
     const set: Item = {};
     const remove: string[] = [];
     for (const [field, value] of Object.entries(parsed)) {
@@ -199,8 +208,8 @@ export class KeyStore {
   }
 
   async putPolicy(scope: PolicyScope, id: string, input: PolicyInput): Promise<PolicyRecord> {
-    const policyId = scope === 'global' ? GLOBAL_BUDGET_ID : attributionId.parse(id);
-    const parsed = policyInputSchema.parse(input);
+    const policyId = scope === 'global' ? GLOBAL_BUDGET_ID : attributionId().parse(id);
+    const parsed = policyInputSchema().parse(input);
     if (parsed.rateLimits && scope !== 'team') throw new Error('Rate limits can be set on team policies only.');
     const record: PolicyRecord = {
       scope,

@@ -29,7 +29,7 @@ export const messages = defineSurface<MessagesCall>({
   name: 'messages',
   paths: ['/v1/messages'],
   kinds: ['anthropic', 'bedrock', 'openai-compatible'],
-  parse: (raw) => ({ raw: raw as Record<string, unknown>, body: validateBody(messagesBodySchema, raw) }),
+  parse: (raw) => ({ raw: raw as Record<string, unknown>, body: validateBody(messagesBodySchema(), raw) }),
   describe: ({ body }) => ({
     model: body.model,
     stream: body.stream === true,
@@ -108,7 +108,7 @@ export const countTokens: Route = {
   errorBody: anthropicErrorBody,
   async handle(request, env) {
     await env.deps.gatekeeper.authenticate?.(request.headers, env.now());
-    const body = validateBody(countTokensRequestSchema, parseJsonBody(await readBodyText(request, env.deps.config.server.maxBodyBytes)));
+    const body = validateBody(countTokensRequestSchema(), parseJsonBody(await readBodyText(request, env.deps.config.server.maxBodyBytes)));
     env.seen.model = body.model;
     checkMode('chat', resolveModel(env.deps.config, body.model));
     return jsonResponse(200, { input_tokens: estimateMessagesInput(body) }, env.baseHeaders);

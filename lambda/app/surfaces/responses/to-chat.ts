@@ -23,6 +23,7 @@
  * tries the next target and the client gets a 400 only when none can serve the request.
  */
 import { BadRequestError, UnsupportedParameterError } from '../../../core/errors';
+import { onFirstUse } from '../../../core/on-first-use';
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ResponseFormat, Tool, ToolChoice } from '../../../core/openai-schema';
 import {
   responsesRequestSchema,
@@ -34,11 +35,11 @@ import {
   type ResponsesRequest,
 } from './schema';
 
-const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(responsesRequestSchema.shape));
+const knownFields = onFirstUse((): ReadonlySet<string> => new Set(Object.keys(responsesRequestSchema().shape)));
 const CHAT_EFFORTS = ['minimal', 'low', 'medium', 'high'] as const;
 
 export function responsesToChat(provider: string, req: ResponsesRequest, model: string = req.model): ChatCompletionRequest {
-  for (const key of Object.keys(req)) if (!KNOWN_FIELDS.has(key)) throw new UnsupportedParameterError(provider, key);
+  for (const key of Object.keys(req)) if (!knownFields().has(key)) throw new UnsupportedParameterError(provider, key);
   if (req.truncation === 'auto') throw new UnsupportedParameterError(provider, 'truncation', "only 'disabled' without a native Responses upstream");
 
   const messages: ChatMessage[] = [];

@@ -12,7 +12,7 @@ const cache = { type: 'ephemeral' as const };
 
 describe('Messages → chat', () => {
   it('maps system with cache_control, tool use / tool results and tool choice', () => {
-    const req = messagesRequestSchema.parse({
+    const req = messagesRequestSchema().parse({
       model: 'alias',
       max_tokens: 100,
       system: [{ type: 'text', text: 'sys', cache_control: cache }],
@@ -45,9 +45,9 @@ describe('Messages → chat', () => {
 
   it('refuses what chat cannot carry (so the router can fall back to an Anthropic target)', () => {
     const base = { model: 'a', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
-    expect(() => toChatRequest('p', messagesRequestSchema.parse({ ...base, top_k: 5 }), 'up')).toThrow(UnsupportedParameterError);
-    expect(() => toChatRequest('p', messagesRequestSchema.parse({ ...base, thinking: { type: 'enabled', budget_tokens: 1024 } }), 'up')).toThrow(UnsupportedParameterError);
-    expect(() => toChatRequest('p', messagesRequestSchema.parse({ ...base, container: 'c' }), 'up')).toThrow(UnsupportedParameterError);
+    expect(() => toChatRequest('p', messagesRequestSchema().parse({ ...base, top_k: 5 }), 'up')).toThrow(UnsupportedParameterError);
+    expect(() => toChatRequest('p', messagesRequestSchema().parse({ ...base, thinking: { type: 'enabled', budget_tokens: 1024 } }), 'up')).toThrow(UnsupportedParameterError);
+    expect(() => toChatRequest('p', messagesRequestSchema().parse({ ...base, container: 'c' }), 'up')).toThrow(UnsupportedParameterError);
   });
 });
 
