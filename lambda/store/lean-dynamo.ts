@@ -10,6 +10,8 @@
  * The SDK path is also taken while someone has attached their own middleware to the client (tests inject
  * faults that way): the lean path would silently skip it. Middleware that knows about the lean path (the
  * request counter) is named with LEAN_AWARE_PREFIX and observes lean calls through observeLeanRequests.
+ * Middleware added to one command's own stack (`command.middlewareStack`) is not seen: nothing here does
+ * that, and checking every command's stack would cost what the lean path saves.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
