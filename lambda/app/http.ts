@@ -4,11 +4,18 @@ import { ClientAbortedError } from '../core/routing';
 import type { GatewayRequest } from './gateway-app';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  const text = JSON.stringify(body);
+  const response = new Response(text, {
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
+  // The servers write these bytes as they are (relay.ts bodyReader), without the body's web stream.
+  Object.defineProperty(response, RAW_BODY, { value: text });
+  return response;
 }
+
+/** A Response's body as the string it was built from (jsonResponse). */
+export const RAW_BODY = Symbol('tollgate.rawBody');
 
 /** `application/json` and `application/<anything>+json`, any parameters (charset), any case. */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;

@@ -10,6 +10,7 @@ import { toGatewayError, type GatewayError } from '../core/errors';
 import type { OutcomeStatus } from '../core/gatekeeper';
 import type { FallbackResult } from '../core/routing';
 import type { TokenUsage } from '../core/usage';
+import { RAW_BODY } from './http';
 import { StreamStalledError, waitWithKeepAlive, type KeepAliveSettings } from './sse-keepalive';
 
 /** What one upstream item becomes on a surface's stream. */
@@ -229,6 +230,21 @@ export function streamResponse(source: FrameRelay, init: ResponseInit): Response
   return response;
 }
 
+/** A reader of one chunk already in hand. */
+function onceReader(bytes: Uint8Array): BodyReader {
+  let left: Uint8Array | undefined = bytes;
+  return {
+    async read() {
+      const value = left;
+      left = undefined;
+      return value ? { done: false, value } : { done: true, value: undefined };
+    },
+    async cancel() {
+      left = undefined;
+    },
+  };
+}
+
 /** The subset of a ReadableStreamDefaultReader the servers use. */
 export interface BodyReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
@@ -242,6 +258,8 @@ export interface BodyReader {
  * at once, `desiredSize` is 0 only while nothing waits unread, and a cancel reaches the source once.
  */
 export function bodyReader(response: Response): BodyReader | undefined {
+  const raw = (response as Response & { [RAW_BODY]?: string })[RAW_BODY];
+  if (raw !== undefined && !response.bodyUsed) return onceReader(Buffer.from(raw, 'utf8'));
   const source = (response as Response & { [FRAME_SOURCE]?: FrameRelay })[FRAME_SOURCE];
   if (!source) return response.body?.getReader();
   const queue: Uint8Array[] = [];

@@ -3,6 +3,7 @@
  * contract (highWaterMark 0) the relay was written against: pulled only while a read waits, never two
  * pulls at once, what is enqueued during a pull (keep-alive comments) read at once, cancel once.
  */
+import { jsonResponse } from '../../../lambda/app/http';
 import { bodyReader, streamResponse, type FrameRelay } from '../../../lambda/app/relay';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -88,6 +89,14 @@ describe('bodyReader (direct relay reads)', () => {
     expect(await waiting).toEqual({ done: true, value: undefined });
     expect(s.calls.cancels).toBe(1);
     expect(() => s.controller().enqueue(bytes('late'))).toThrow(TypeError);
+  });
+
+  it('a JSON response is read as the bytes it was built from, once, the same as its body stream gives', async () => {
+    const body = { error: { message: 'Ünïcode ✓', type: 'invalid_request_error', param: null, code: 'x' } };
+    const reader = bodyReader(jsonResponse(400, body))!;
+    const first = await reader.read();
+    expect(text(first.value)).toBe(await jsonResponse(400, body).text());
+    expect(await reader.read()).toEqual({ done: true, value: undefined });
   });
 
   it('any other Response is read through its own body stream', async () => {
