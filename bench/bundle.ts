@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, type TollgateConfig } from '../lambda/core/config';
 import { bakedDefines } from '../lib/baked-defines';
-import { builtChunks, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
+import { builtChunks, CHUNK_BUILD, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
 import type { BundleSection } from './harness';
 import { summarize } from './stats';
 
@@ -67,6 +67,7 @@ export async function bundleHandler(entry: string, outDir: string, opts: { minif
     platform: 'node',
     target: 'node22',
     format: 'cjs',
+    conditions: CHUNK_BUILD.conditions,
     minify: opts.minify ?? true,
     // As lib/constructs/function-defaults.ts: AWS SDK bundled (externalModules: []), linked source map
     // without sources, the validated config and its price snapshot baked in.

@@ -10,7 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { bakedDefines } from '../baked-defines';
-import { chunkBuildCommands, LAZY_CHUNK_MODULES } from '../lazy-chunks';
+import { CHUNK_BUILD, chunkBuildCommands, LAZY_CHUNK_MODULES } from '../lazy-chunks';
 import type { TollgateConfig } from '../settings';
 
 export interface TollgateFunctionProps {
@@ -89,6 +89,8 @@ export class TollgateFunction extends Construct {
         // faster on a cold start than resolving the runtime's many SDK packages from disk.
         bundleAwsSDK: true,
         externalModules: props.lazyChunks ? [...LAZY_CHUNK_MODULES] : [],
+        // Packages resolved as Node resolves them (their CommonJS builds, not the ESM ones): lib/lazy-chunks.ts.
+        esbuildArgs: { '--conditions': CHUNK_BUILD.conditions.join(',') },
         define: bakedDefines(props.config),
         ...(props.lazyChunks
           ? {

@@ -106,6 +106,12 @@ describe('The real gateway handler', () => {
     expect(tokenizer.countTokens('hello world')).toBe(2);
   });
 
+  it('carries packages as Node resolves them (the AWS SDK\'s CommonJS builds, not its ESM ones)', () => {
+    const { sources } = JSON.parse(readFileSync(join(dir, 'index.js.map'), 'utf8')) as { sources: string[] };
+    expect(sources.some((s) => s.includes('/@aws-sdk/client-dynamodb/dist-cjs/'))).toBe(true);
+    expect(sources.filter((s) => s.includes('/dist-es/'))).toEqual([]);
+  });
+
   it('finds every module it leaves out in a chunk next to it, and loads none of them at require', () => {
     const bundleFile = join(dir, 'index.js');
     const code = readFileSync(bundleFile, 'utf8');
