@@ -11,7 +11,7 @@ import type { OutcomeStatus } from '../core/gatekeeper';
 import type { FallbackResult } from '../core/routing';
 import type { TokenUsage } from '../core/usage';
 import { RAW_BODY } from './http';
-import { StreamStalledError, waitWithKeepAlive, type KeepAliveSettings } from './sse-keepalive';
+import { KeepAliveWatch, StreamStalledError, type KeepAliveSettings } from './sse-keepalive';
 
 /** What one upstream item becomes on a surface's stream. */
 export interface StreamFrame {
@@ -93,6 +93,7 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
   /** Set by cancel(): a read still in flight must not touch the (closed) controller. */
   private cancelled = false;
   private prelude: Uint8Array | undefined;
+  private watch: KeepAliveWatch | undefined;
 
   constructor(private readonly o: FrameRelayOptions) {
     this.prelude = o.prelude;
@@ -116,9 +117,10 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
       controller.close();
       return;
     }
-    const { intervalMs, stallTimeoutMs } = this.o.keepAlive;
+    const { stallTimeoutMs } = this.o.keepAlive;
     const stall = { ms: stallTimeoutMs, error: () => new StreamStalledError(opened.target.provider, stallTimeoutMs) };
-    const read = () => waitWithKeepAlive(iterator.next(), controller, intervalMs, stall);
+    const watch = this.watchOn(controller);
+    const read = () => watch.wait(iterator.next(), stall);
     try {
       let r = this.next ?? (await read());
       this.next = undefined;
@@ -161,6 +163,7 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
   async cancel(): Promise<void> {
     if (this.ended || this.cancelled) return;
     this.cancelled = true;
+    this.watch?.stop();
     if (this.finalSent) {
       // The client has the whole answer, its closing frame included: that is a success, however it hung up.
       this.finish({ status: 'success', httpStatus: 200 });
@@ -195,7 +198,7 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
   private async awaitOpening(controller: ReadableStreamDefaultController<Uint8Array>): Promise<boolean> {
     let opened: FallbackResult<OpenedStream>;
     try {
-      opened = await waitWithKeepAlive(Promise.resolve(this.o.opening), controller, this.o.keepAlive.intervalMs);
+      opened = await this.watchOn(controller).wait(Promise.resolve(this.o.opening));
     } catch (err) {
       if (this.cancelled || this.ended) return false;
       this.ended = true;
@@ -209,7 +212,12 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
     return true;
   }
 
+  private watchOn(controller: ReadableStreamDefaultController<Uint8Array>): KeepAliveWatch {
+    return (this.watch ??= new KeepAliveWatch(controller, this.o.keepAlive.intervalMs));
+  }
+
   private finish(r: RelayEnd): void {
+    this.watch?.stop();
     if (this.ended) return;
     this.ended = true;
     this.o.end(this.opened!, r);
