@@ -51,7 +51,7 @@ export const AWSLAMBDA_STUB = `globalThis.awslambda = {
 export interface BuiltBundle {
   file: string;
   /** Lazily loaded chunks shipped next to the bundle (gateway only): module and minified bytes. */
-  chunks: { module: string; file: string }[];
+  chunks: { module: string; file: string; firstUse?: string }[];
   /** Minified bytes per package (or `lambda/` for our code), largest first. */
   composition: { module: string; bytes: number }[];
 }
@@ -91,7 +91,7 @@ export async function bundleHandler(entry: string, outDir: string, opts: { minif
     const file = join(outDir, c.relativeOutfile);
     mkdirSync(dirname(file), { recursive: true });
     copyFileSync(builtChunks().get(c.module) ?? c.entry, file);
-    chunks.push({ module: c.module, file });
+    chunks.push({ module: c.module, file, firstUse: c.firstUse });
   }
   return { file: outfile, chunks, composition };
 }
@@ -107,6 +107,7 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
     const entries: BundleSection['entries'] = [];
     let gatewayBundle: string | undefined;
     let gatewayChunk: string | undefined;
+    let laterChunks: BuiltBundle['chunks'] = [];
     for (const entry of HANDLERS) {
       if (!existsSync(join(ROOT, entry))) continue;
       const built = await bundleHandler(entry, dir);
@@ -125,6 +126,7 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
       if (entry.endsWith('gateway.ts')) {
         gatewayBundle = built.file;
         gatewayChunk = built.chunks[0]?.module;
+        laterChunks = built.chunks.slice(1).filter((c) => c.firstUse !== undefined);
       }
     }
     if (!gatewayBundle) throw new Error('lambda/handlers/gateway.ts is missing');
@@ -139,6 +141,16 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
       processMs.push(r.processMs);
       if (r.chunkMs !== undefined) chunkMs.push(r.chunkMs);
     }
+    // The other chunks a Lambda container may load, each timed on its first use (fewer runs: rarer paths).
+    const firstUseChunksMs: NonNullable<BundleSection['coldInit']['firstUseChunksMs']> = [];
+    for (const c of laterChunks) {
+      const ms: number[] = [];
+      for (let i = 0; i < Math.min(opts.coldRuns, 5); i++) {
+        const r = await coldLoad(gatewayBundle, stub, c.module);
+        if (r.chunkMs !== undefined) ms.push(r.chunkMs);
+      }
+      if (ms.length > 0) firstUseChunksMs.push({ module: c.module, firstUse: c.firstUse ?? '', ms: summarize(ms) });
+    }
     return {
       entries,
       coldInit: {
@@ -147,6 +159,7 @@ export async function measureBundles(opts: { coldRuns: number }): Promise<Bundle
         requireMs: summarize(requireMs),
         processMs: summarize(processMs),
         lazyChunkMs: gatewayChunk && chunkMs.length > 0 ? { module: gatewayChunk, ms: summarize(chunkMs) } : undefined,
+        firstUseChunksMs,
         note: 'require() of the bundle in a fresh node process on this machine; Lambda adds runtime start-up and sandbox set-up (not measured).',
       },
     };

@@ -130,6 +130,8 @@ export interface BundleSection {
     processMs: Summary;
     /** require() of the lazy chunk after the bundle (the gateway does it after a container's first response). */
     lazyChunkMs?: { module: string; ms: Summary };
+    /** require() of each other lazy chunk a Lambda container may load, after the bundle, and when that happens. */
+    firstUseChunksMs?: { module: string; firstUse: string; ms: Summary }[];
     entry: string;
     note?: string;
   };

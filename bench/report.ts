@@ -109,6 +109,9 @@ export function toMarkdown(r: BenchReport): string {
     if (c.lazyChunkMs) {
       out.push(`| lazy chunk ${c.lazyChunkMs.module}: require() after the bundle, median / p90 (off the first request's path) | ${f(c.lazyChunkMs.ms.p50, 1)} ms / ${f(c.lazyChunkMs.ms.p90, 1)} ms |`);
     }
+    for (const k of c.firstUseChunksMs ?? []) {
+      out.push(`| lazy chunk ${k.module}: require() on its first use (${k.firstUse}), median of ${k.ms.n} | ${f(k.ms.p50, 1)} ms |`);
+    }
     out.push(`| cold init: whole node process (spawn → exit) median / p90 | ${f(c.processMs.p50, 1)} ms / ${f(c.processMs.p90, 1)} ms |`);
     if (c.note) out.push(`| note | ${c.note} |`);
   }

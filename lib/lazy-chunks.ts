@@ -30,13 +30,15 @@ interface LazyModule {
   readonly pkg: string;
   /** Only these subpaths are required from the bundle (each gets its chunk); the package itself otherwise. */
   readonly subpaths?: readonly string[];
+  /** When a Lambda container first requires it; none: never in Lambda. */
+  readonly firstUse?: string;
 }
 
 const LAZY: readonly LazyModule[] = [
-  { pkg: 'gpt-tokenizer' },
-  { pkg: '@pydantic/genai-prices' },
-  { pkg: '@aws-sdk/client-sns' },
-  { pkg: '@aws-sdk/client-sqs' },
+  { pkg: 'gpt-tokenizer', firstUse: "after the container's first response" },
+  { pkg: '@pydantic/genai-prices', firstUse: 'a model outside the baked price snapshot' },
+  { pkg: '@aws-sdk/client-sns', firstUse: "the container's first budget alert" },
+  { pkg: '@aws-sdk/client-sqs', firstUse: 'a settlement the ledger could not take' },
   { pkg: '@aws-sdk/credential-provider-http' },
   { pkg: '@aws-sdk/credential-provider-ini' },
   { pkg: '@aws-sdk/credential-provider-process' },
@@ -59,14 +61,16 @@ export interface LazyChunk {
   entry: string;
   /** Where the chunk goes, relative to the bundle's folder. */
   relativeOutfile: string;
+  firstUse?: string;
 }
 
 export function lazyChunks(): LazyChunk[] {
-  return LAZY.flatMap(({ pkg, subpaths }) => (subpaths ?? ['']).map((sub) => (sub ? `${pkg}/${sub}` : pkg))).map((module) => ({
-    module,
-    entry: require.resolve(module),
-    relativeOutfile: join('node_modules', module, 'index.js'),
-  }));
+  return LAZY.flatMap(({ pkg, subpaths, firstUse }) =>
+    (subpaths ?? ['']).map((sub) => {
+      const module = sub ? `${pkg}/${sub}` : pkg;
+      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse };
+    }),
+  );
 }
 
 /**

@@ -70,6 +70,11 @@ describe('Benchmark harness', () => {
     expect(gateway?.bytes).toBeGreaterThan(0);
     expect(gateway?.gzipBytes).toBeLessThan(gateway?.bytes ?? 0);
     expect(report.bundle?.coldInit.requireMs.p50).toBeGreaterThan(0);
+    // What the first use of each other chunk a Lambda container may load costs (lib/lazy-chunks.ts).
+    const firstUse = report.bundle?.coldInit.firstUseChunksMs ?? [];
+    expect(firstUse.map((c) => c.module)).toEqual(['@pydantic/genai-prices', '@aws-sdk/client-sns', '@aws-sdk/client-sqs']);
+    for (const c of firstUse) expect(c.ms.p50).toBeGreaterThan(0);
+    expect(toMarkdown(report)).toContain('lazy chunk @aws-sdk/client-sns: require() on its first use');
   });
 
   it('renders every section as Markdown', () => {
