@@ -48,7 +48,7 @@ export interface OpenResponse {
  */
 export const UPSTREAM_IDLE_TIMEOUT_MS = 300_000;
 /** Idle keep-alive sockets are closed after this (undici's default too), before servers close them under us. */
-const FREE_SOCKET_TIMEOUT_MS = 4_000;
+export const FREE_SOCKET_TIMEOUT_MS = 4_000;
 
 const agentOptions = { keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS, scheduling: 'lifo' as const };
 const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { UpstreamError } from '../../../lambda/core/errors';
-import { postJson, readJson, type OpenResponse } from '../../../lambda/providers/shared/http-transport';
+import { FREE_SOCKET_TIMEOUT_MS, postJson, readJson, type OpenResponse } from '../../../lambda/providers/shared/http-transport';
 import { readSse } from '../../../lambda/providers/shared/sse-reader';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -67,6 +67,19 @@ describe('Upstream HTTP transport (node:http)', () => {
     expect(await again.text()).toContain('"n":2');
     expect(connections).toBe(1);
   });
+
+  it('a stream silent for longer than the idle-socket timeout of the pool is not cut (only idle pooled sockets are)', async () => {
+    const gapMs = FREE_SOCKET_TIMEOUT_MS + 500;
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"n":1}\n\n');
+      setTimeout(() => res.end('data: {"n":2}\n\n'), gapMs);
+    };
+    const signal = new AbortController().signal;
+    let events = 0;
+    for await (const batch of readSse('p', await post(signal), signal)) events += batch.length;
+    expect(events).toBe(2);
+  }, 20_000);
 
   it('decodes a gzip answer the gateway did not ask for, and asks for no encoding itself', async () => {
     let acceptEncoding: string | undefined;
