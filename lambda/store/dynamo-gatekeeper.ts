@@ -25,7 +25,7 @@ import type { TokenUsage } from '../core/usage';
 import { AdmissionLeases, sweepAdmissionLeases, type AdmissionLeaseOptions, type LeaseAdmission } from './admission-leases';
 import { BudgetAlerts } from './budget-alerts';
 import { DynamoBudgetLedger, type Lease, type LeaseSubject, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
-import { AmbiguousWriteError, documentClient } from './dynamo';
+import { AmbiguousWriteError, countingClient, documentClient } from './dynamo';
 import { attribute, checkKey, extractApiKey } from './key-auth';
 import { hashApiKey, KeyStore, type ApiKeyRecord, type PolicyRecord } from './key-store';
 import type { PolicyScope } from './item-keys';
@@ -150,7 +150,9 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   });
   // Records this process commits wait in the deriver's memory (no marker write on the request path).
   const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays, deriver);
-  const sweeper = new LeaseSweeper(doc, opts.tables.ledger, ledger, recorder, config.metering.requestRecordTtlDays);
+  // The sweeper's own reads and writes are background work (a timer), counted apart like the deriver's.
+  let sweeperCalls = 0;
+  const sweeper = new LeaseSweeper(countingClient(doc, () => sweeperCalls++), opts.tables.ledger, ledger, recorder, config.metering.requestRecordTtlDays);
   const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
   const estimate = opts.estimateInputTokens ?? ((req: AdmissionRequest) => req.estimate.inputTokens);
   const random = opts.random ?? Math.random;
@@ -529,7 +531,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     },
     flushLeases: async () => leases?.flush(),
     releaseLeases: async () => leases?.giveBackIdle(true),
-    backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.calls,
+    backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.calls + sweeperCalls,
     replaySettlement,
     derive: () => deriver.kick(),
     pendingDerivations: () => deriver.queued,

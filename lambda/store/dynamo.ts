@@ -42,6 +42,16 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return leanDocumentClient(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
+/** The same client, calling `onCall` on every send: background work counted apart, for the benchmark. */
+export function countingClient(doc: DynamoDBDocumentClient, onCall: () => void): DynamoDBDocumentClient {
+  const counting = Object.create(doc) as DynamoDBDocumentClient;
+  counting.send = ((...args: Parameters<DynamoDBDocumentClient['send']>) => {
+    onCall();
+    return (doc.send as (...a: unknown[]) => unknown)(...args);
+  }) as DynamoDBDocumentClient['send'];
+  return counting;
+}
+
 /**
  * A conditional write whose failed condition means "already done" (a retry, another process got there
  * first): resolves undefined then; any other error is thrown.

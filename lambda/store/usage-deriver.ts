@@ -21,7 +21,7 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDo
 import type { EffectiveBudget } from '../core/budgets';
 import { contributionDelta, contributionOf, dimensionValues, type RecordContribution, type SoftBudgetCharge, type UsageRecord } from '../core/metering';
 import type { SpendChange } from './budget-ledger';
-import { isConditionalCheckFailed, itemId, num, readItems, unlessConditionFailed, type Item } from './dynamo';
+import { countingClient, isConditionalCheckFailed, itemId, num, readItems, unlessConditionFailed, type Item } from './dynamo';
 import { insightChanges } from './insight-rollups';
 import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, rollupKey, type LedgerKey } from './item-keys';
 
@@ -72,13 +72,7 @@ export class UsageDeriver {
     private readonly opts: UsageDeriverOptions,
   ) {
     this.random = opts.random ?? Math.random;
-    // The same client, counting its calls.
-    const counting = Object.create(doc) as DynamoDBDocumentClient;
-    counting.send = ((...args: Parameters<DynamoDBDocumentClient['send']>) => {
-      this.calls++;
-      return (doc.send as (...a: unknown[]) => unknown)(...args);
-    }) as DynamoDBDocumentClient['send'];
-    this.doc = counting;
+    this.doc = countingClient(doc, () => this.calls++);
   }
 
   /**
