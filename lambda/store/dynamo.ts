@@ -6,7 +6,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, TransactGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { leanDocumentClient } from './lean-dynamo';
@@ -42,11 +42,21 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return leanDocumentClient(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** The same client, calling `onCall` on every send: background work counted apart, for the benchmark. */
-export function countingClient(doc: DynamoDBDocumentClient, onCall: () => void): DynamoDBDocumentClient {
+/** Document commands that only read (by class: names do not survive minification). */
+const READ_COMMANDS = [GetCommand, BatchGetCommand, QueryCommand, ScanCommand, TransactGetCommand];
+
+/** Calls made by some background work, and how many of them were reads: for the benchmark. */
+export interface CallCount {
+  calls: number;
+  reads: number;
+}
+
+/** The same client, counting every send into `count`: background work counted apart, for the benchmark. */
+export function countingClient(doc: DynamoDBDocumentClient, count: CallCount): DynamoDBDocumentClient {
   const counting = Object.create(doc) as DynamoDBDocumentClient;
   counting.send = ((...args: Parameters<DynamoDBDocumentClient['send']>) => {
-    onCall();
+    count.calls++;
+    if (READ_COMMANDS.some((c) => args[0] instanceof c)) count.reads++;
     return (doc.send as (...a: unknown[]) => unknown)(...args);
   }) as DynamoDBDocumentClient['send'];
   return counting;

@@ -21,7 +21,7 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDo
 import type { EffectiveBudget } from '../core/budgets';
 import { contributionDelta, contributionOf, dimensionValues, type RecordContribution, type SoftBudgetCharge, type UsageRecord } from '../core/metering';
 import type { SpendChange } from './budget-ledger';
-import { countingClient, isConditionalCheckFailed, itemId, num, readItems, unlessConditionFailed, type Item } from './dynamo';
+import { countingClient, isConditionalCheckFailed, type CallCount, itemId, num, readItems, unlessConditionFailed, type Item } from './dynamo';
 import { insightChanges } from './insight-rollups';
 import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, rollupKey, type LedgerKey } from './item-keys';
 
@@ -64,7 +64,7 @@ export class UsageDeriver {
   private timer: NodeJS.Timeout | undefined;
   private readonly doc: DynamoDBDocumentClient;
   /** Store calls made by passes (all off the request path), for the benchmark. */
-  calls = 0;
+  readonly count: CallCount = { calls: 0, reads: 0 };
 
   constructor(
     doc: DynamoDBDocumentClient,
@@ -72,7 +72,7 @@ export class UsageDeriver {
     private readonly opts: UsageDeriverOptions,
   ) {
     this.random = opts.random ?? Math.random;
-    this.doc = countingClient(doc, () => this.calls++);
+    this.doc = countingClient(doc, this.count);
   }
 
   /**
