@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < n; i++) directTtft.push((await timedPost(direct, directBody, stream)).ttftMs);
     ttft.sort((a, b) => a - b);
     directTtft.sort((a, b) => a - b);
-    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms, direct ${directTtft[Math.floor(n / 2)].toFixed(2)} ms (added ${(ttft[Math.floor(n / 2)] - directTtft[Math.floor(n / 2)]).toFixed(2)}; not interleaved: npm run bench is the measure)`);
+    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms (p99 ${ttft[Math.floor(n * 0.99)].toFixed(2)}), direct ${directTtft[Math.floor(n / 2)].toFixed(2)} ms (added ${(ttft[Math.floor(n / 2)] - directTtft[Math.floor(n / 2)]).toFixed(2)}, p99 ${(ttft[Math.floor(n * 0.99)] - directTtft[Math.floor(n * 0.99)]).toFixed(2)}; not interleaved: npm run bench is the measure)`);
     const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[] } }).trace;
     if (traced) {
       const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
