@@ -40,8 +40,8 @@ export interface GatewayRequest {
   readonly headers: Headers;
   readonly signal: AbortSignal;
   readonly body: ReadableStream<Uint8Array> | null;
-  /** The body as text, refusing more than `limit` bytes (PayloadTooLargeError); used instead of `body` when present. */
-  readonly readText?: (limit: number) => Promise<string>;
+  /** The body's bytes as Node delivers them; read instead of `body` when present. */
+  readonly chunks?: AsyncIterable<Uint8Array>;
 }
 
 export interface GatewayApp {

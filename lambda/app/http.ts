@@ -1,6 +1,7 @@
 /** Small HTTP helpers shared by the app: JSON and error responses, bounded body reading. */
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../core/errors';
 import { ClientAbortedError } from '../core/routing';
+import { webChunks } from '../providers/shared/http-transport';
 import type { GatewayRequest } from './gateway-app';
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -39,30 +40,28 @@ export function requireJsonContentType(headers: Headers): void {
 export async function readBodyText(request: GatewayRequest, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit);
-  if (request.readText) return request.readText(limit);
-  if (!request.body) return '';
-  const reader = request.body.getReader();
+  const body = (request.chunks ?? webChunks(request.body))[Symbol.asyncIterator]();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    let read: ReadableStreamReadResult<Uint8Array>;
+    let read: IteratorResult<Uint8Array>;
     try {
-      read = await reader.read();
+      read = await body.next();
     } catch {
-      // The body stream fails only when the connection does (the client left, or the server cut a body
-      // that took too long): the client's doing, logged as such, never an internal error.
+      // The body fails only when the connection does (the client left, or the server cut a body that took
+      // too long): the client's doing, logged as such, never an internal error.
       throw new ClientAbortedError();
     }
-    const { done, value } = read;
-    if (done) break;
-    size += value.byteLength;
+    if (read.done) break;
+    size += read.value.byteLength;
     if (size > limit) {
-      await reader.cancel().catch(() => undefined);
+      // Leaving early cancels the body (a web stream) or destroys it with its socket (a Node request).
+      await Promise.resolve(body.return?.()).catch(() => undefined);
       throw new PayloadTooLargeError(limit);
     }
-    chunks.push(value);
+    chunks.push(read.value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 export function parseJsonBody(text: string): unknown {

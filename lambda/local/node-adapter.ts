@@ -7,8 +7,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { drained } from '../app/drained';
 import { bodyReader, type BodyReader } from '../app/relay';
 import type { GatewayApp, GatewayRequest } from '../app/gateway-app';
-import { PayloadTooLargeError } from '../core/errors';
-import { ClientAbortedError } from '../core/routing';
 
 export interface NodeListenerOptions {
   /** Called with work the app deferred (settlement); the server tracks it for graceful shutdown. */
@@ -49,7 +47,7 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     new URL(url); // throws on an invalid Host
     const headers = new Headers();
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-    request = { method, url, headers, signal: abort.signal, body: null, readText: (limit) => (hasBody ? readIncoming(req, limit) : Promise.resolve('')) };
+    request = { method, url, headers, signal: abort.signal, body: null, ...(hasBody ? { chunks: req } : {}) };
   } catch {
     const body = JSON.stringify({ error: { message: 'The request line or Host header is not valid.', type: 'invalid_request_error', param: null, code: 'bad_http_request' } });
     res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
@@ -104,49 +102,6 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
 
 /** Methods a fetch Request refuses (the app was written against fetch's contract). */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
-
-/**
- * The request body as text, more than `limit` bytes refused (the connection is then cut, as a cancelled
- * body stream cut it); a connection that breaks or a body that takes too long is the client's doing.
- */
-function readIncoming(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onFailure);
-      req.off('close', onClose);
-    };
-    function onData(chunk: Buffer) {
-      size += chunk.byteLength;
-      if (size > limit) {
-        cleanup();
-        req.destroy();
-        reject(new PayloadTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    }
-    function onEnd() {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
-    }
-    function onFailure() {
-      cleanup();
-      reject(new ClientAbortedError());
-    }
-    function onClose() {
-      if (!req.complete) onFailure();
-    }
-    if (req.readableEnded) return onFailure();
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onFailure);
-    req.once('close', onClose);
-  });
-}
 
 /**
  * Chunks written in the same tick leave as one write: they are gathered and written together on

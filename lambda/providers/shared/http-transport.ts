@@ -152,10 +152,11 @@ async function readAll(body: AsyncIterable<Uint8Array>): Promise<string> {
 async function viaFetch(doFetch: FetchLike, url: string, headers: Record<string, string>, body: string, parent: AbortSignal): Promise<OpenResponse> {
   const controller = linkedAbortController(parent);
   const response = await doFetch(url, { method: 'POST', headers, body, signal: controller.signal });
-  return { status: response.status, body: webBody(response.body), text: () => response.text(), abort: () => controller.abort() };
+  return { status: response.status, body: webChunks(response.body), text: () => response.text(), abort: () => controller.abort() };
 }
 
-async function* webBody(body: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
+/** A web stream's chunks as an async iterable (none for no body); leaving early cancels the stream. */
+export async function* webChunks(body: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
   if (!body) return;
   const reader = body.getReader();
   let done = false;
