@@ -242,10 +242,13 @@ interface PathDef {
   body(stream: boolean): string;
 }
 
+/** The bench's chat request. Streams ask for usage as a metered client would, so every path carries the same chunks. */
+export function benchChatBody(model: string, stream: boolean): string {
+  return JSON.stringify({ model, messages: MESSAGES, max_tokens: 64, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+}
+
 function buildPaths(topo: Topology, full: GatewayHandle): PathDef[] {
-  // Streams ask for usage as a metered client would, so both paths carry the same chunks.
-  const body = (model: string) => (stream: boolean) =>
-    JSON.stringify({ model, messages: MESSAGES, max_tokens: 64, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+  const body = (model: string) => (stream: boolean) => benchChatBody(model, stream);
   const paths: PathDef[] = [
     { name: 'direct', target: makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' }), body: body('bench-model') },
     { name: 'gateway', target: makeTarget(full.url, full.headers), body: body(full.models.latency) },

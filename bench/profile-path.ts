@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, timedPost } from './http-client';
+import { benchChatBody } from './harness';
 import { inclusiveShares, summarizeProfiles } from './profile';
+import { median, summarize } from './stats';
 import { startTopology } from './topology';
 
 async function main(): Promise<void> {
@@ -27,13 +29,7 @@ async function main(): Promise<void> {
     const gw = topo.gateways[mode];
     if (!gw) throw new Error(`no ${mode} gateway`);
     const target = makeTarget(gw.url, gw.headers);
-    const body = JSON.stringify({
-      model: gw.models.latency,
-      messages: [{ role: 'user', content: 'Write one short sentence about toll bridges.' }],
-      max_tokens: 64,
-      stream,
-      ...(stream ? { stream_options: { include_usage: true } } : {}),
-    });
+    const body = benchChatBody(gw.models.latency, stream);
     for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
     await gw.idle();
     const before = await gw.stats();
@@ -49,19 +45,22 @@ async function main(): Promise<void> {
     }
     // The same requests straight to the upstream double, after the gateway's (its CPU counter is read first).
     const direct = makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' });
-    const directBody = body.replace(JSON.stringify(gw.models.latency), '"bench-model"');
+    const directBody = benchChatBody('bench-model', stream);
     const directTtft: number[] = [];
     await gw.idle();
     if (top > 0) await gw.profileStop?.(dir);
     const after = await gw.stats();
     for (let i = 0; i < n; i++) directTtft.push((await timedPost(direct, directBody, stream)).ttftMs);
-    ttft.sort((a, b) => a - b);
-    directTtft.sort((a, b) => a - b);
-    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, TTFT p50 ${ttft[Math.floor(n / 2)].toFixed(2)} ms (p99 ${ttft[Math.floor(n * 0.99)].toFixed(2)}), direct ${directTtft[Math.floor(n / 2)].toFixed(2)} ms (added ${(ttft[Math.floor(n / 2)] - directTtft[Math.floor(n / 2)]).toFixed(2)}, p99 ${(ttft[Math.floor(n * 0.99)] - directTtft[Math.floor(n * 0.99)]).toFixed(2)}; not interleaved: npm run bench is the measure)`);
+    const [g, d] = [summarize(ttft), summarize(directTtft)];
+    const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok);
+    console.log(
+      `${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${cpuMs.toFixed(2)} ms/request${top > 0 ? ' (profiler on: it inflates this)' : ''}, ` +
+        `TTFT p50 ${g.p50.toFixed(2)} ms (p99 ${g.p99.toFixed(2)}), direct ${d.p50.toFixed(2)} ms ` +
+        `(added ${(g.p50 - d.p50).toFixed(2)}, p99 ${(g.p99 - d.p99).toFixed(2)}; not interleaved: npm run bench is the measure)`,
+    );
     const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[] } }).trace;
     if (traced) {
-      const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-      console.log(`trace: request → upstream call p50 ${p50(traced.preUpstream).toFixed(2)} ms (${traced.preUpstream.length}); upstream answer headers → client headers p50 ${p50(traced.upstreamToClient).toFixed(2)} ms (${traced.upstreamToClient.length})`);
+      console.log(`trace: request → upstream call p50 ${median(traced.preUpstream).toFixed(2)} ms (${traced.preUpstream.length}); upstream answer headers → client headers p50 ${median(traced.upstreamToClient).toFixed(2)} ms (${traced.upstreamToClient.length})`);
     }
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {

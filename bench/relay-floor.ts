@@ -16,7 +16,9 @@ import { once } from 'node:events';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchChatBody } from './harness';
 import { makeTarget, timedPost } from './http-client';
+import { median } from './stats';
 import { startUpstreams } from './upstream/upstreams';
 
 const CHILD = String.raw`
@@ -53,7 +55,7 @@ async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, dir
   try {
     const [{ port }] = (await once(child, 'message')) as [{ port: number }];
     const target = makeTarget(`http://127.0.0.1:${port}/v1/chat/completions`);
-    const body = JSON.stringify({ model: 'bench-model', messages: [{ role: 'user', content: 'Write one short sentence about toll bridges.' }], max_tokens: 64, stream: true, stream_options: { include_usage: true } });
+    const body = benchChatBody('bench-model', true);
     const cpu = async () => {
       child.send('cpu');
       const [m] = (await once(child, 'message')) as [{ cpu: number }];
@@ -76,11 +78,6 @@ async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, dir
   } finally {
     child.kill();
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {
