@@ -3,7 +3,7 @@
  * local embedded store (dynalite) and the tests (DynamoDB Local). In AWS the CDK data construct builds
  * them from the same schema.
  */
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KEYS_GSIS, KEYS_TABLE_SCHEMA, LEDGER_GSIS, LEDGER_TABLE_SCHEMA } from './table-schema';
 
 export interface TableNames {
@@ -19,12 +19,21 @@ export async function ensureTables(client: DynamoDBClient, tables: TableNames): 
 }
 
 async function ensureTable(client: DynamoDBClient, name: string, pk: string, sk: string | undefined, gsis: ReadonlyArray<Gsi>): Promise<void> {
+  let status: string | undefined;
   try {
-    await client.send(new DescribeTableCommand({ TableName: name }));
-    return;
+    status = (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus;
   } catch (err) {
     if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
   }
+  if (status === 'ACTIVE') return;
+  if (status === undefined) await createTable(client, name, pk, sk, gsis);
+  // CreateTable answers while the table is still CREATING (seconds in DynamoDB, a timer tick in dynalite),
+  // and writes to it fail with ResourceNotFoundException until it is ACTIVE. The SDK's waiter checks at
+  // once, then backs off.
+  await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 0.05, maxDelay: 2 }, { TableName: name });
+}
+
+async function createTable(client: DynamoDBClient, name: string, pk: string, sk: string | undefined, gsis: ReadonlyArray<Gsi>): Promise<void> {
   const keySchema = (hash: string, range?: string) => [
     { AttributeName: hash, KeyType: 'HASH' as const },
     ...(range ? [{ AttributeName: range, KeyType: 'RANGE' as const }] : []),
