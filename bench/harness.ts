@@ -8,6 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, runConcurrent, timedPost, type Target, type Timing } from './http-client';
+import { startFloorRelay, type FloorRelay } from './relay-floor';
 import { summarizeProfiles } from './profile';
 import { round, summarize, type Summary } from './stats';
 import { startTopology, type GatewayHandle, type Topology } from './topology';
@@ -32,11 +33,16 @@ export interface BenchOptions {
   accountingRequests: number;
   /** Also run a gateway without a gatekeeper, to split gateway cost from store round trips. */
   includeOpenGateway: boolean;
+  /**
+   * Also run a bare Node relay (bench/relay-floor.ts, `sse` mode: parses and re-serialises each SSE event,
+   * nothing else) as a path in the same interleaving: the floor the targets are read against.
+   */
+  includeFloorRelay?: boolean;
   cpuProfile: boolean;
   log?: (line: string) => void;
 }
 
-export type PathName = 'direct' | 'gateway' | 'gateway-open';
+export type PathName = 'direct' | 'gateway' | 'gateway-open' | 'relay-floor';
 
 export interface PathResult {
   ttft: Summary;
@@ -89,6 +95,8 @@ export interface Accounting {
   gatewayCpuMsPerRequest: number;
   /** The same requests through the gateway without its gatekeeper (no store, no metering), when it runs. */
   openGatewayCpuMsPerRequest?: number;
+  /** The same requests through the bare relay (streaming only), when it runs. */
+  floorRelayCpuMsPerRequest?: number;
 }
 
 export interface BenchReport {
@@ -155,12 +163,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const modes: GatewayMode[] = opts.includeOpenGateway ? ['full', 'open'] : ['full'];
   log(`starting ${opts.topology} topology (${modes.join(', ')})`);
   const topo = await startTopology({ kind: opts.topology, upstream: opts.upstream, modes });
+  let floor: FloorRelay | undefined;
   const profileDir = opts.cpuProfile && topo.kind === 'processes' ? mkdtempSync(join(tmpdir(), 'tollgate-cpuprof-')) : undefined;
   let report: BenchReport;
   try {
     const full = topo.gateways.full as GatewayHandle;
     const afterStart = await full.stats();
-    const paths = buildPaths(topo, full);
+    if (opts.includeFloorRelay) floor = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`);
+    const paths = buildPaths(topo, full, floor);
 
     log('warming up');
     for (const stream of [true, false]) {
@@ -182,6 +192,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     log('accounting: DynamoDB calls and CPU per request');
     const openPath = paths.find((p) => p.name === 'gateway-open');
     const accounting = [await account(full, paths[1], true, opts, topo.gateways.open, openPath), await account(full, paths[1], false, opts, topo.gateways.open, openPath)];
+    const floorPath = paths.find((p) => p.name === 'relay-floor');
+    if (floor && floorPath) accounting[0].floorRelayCpuMsPerRequest = await floorCpuPerRequest(floor, floorPath, opts.accountingRequests);
 
     log('relay: long streams');
     const relay: RelayResult[] = [];
@@ -226,6 +238,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       },
     };
   } finally {
+    floor?.close();
     await topo.close();
     log(`topology closed after ${round((Date.now() - started) / 1000, 1)} s`);
   }
@@ -247,7 +260,7 @@ export function benchChatBody(model: string, stream: boolean): string {
   return JSON.stringify({ model, messages: MESSAGES, max_tokens: 64, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
 }
 
-function buildPaths(topo: Topology, full: GatewayHandle): PathDef[] {
+function buildPaths(topo: Topology, full: GatewayHandle, floor?: FloorRelay): PathDef[] {
   const body = (model: string) => (stream: boolean) => benchChatBody(model, stream);
   const paths: PathDef[] = [
     { name: 'direct', target: makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' }), body: body('bench-model') },
@@ -255,6 +268,7 @@ function buildPaths(topo: Topology, full: GatewayHandle): PathDef[] {
   ];
   const open = topo.gateways.open;
   if (open) paths.push({ name: 'gateway-open', target: makeTarget(open.url, open.headers), body: body(open.models.latency) });
+  if (floor) paths.push({ name: 'relay-floor', target: makeTarget(floor.url), body: body('bench-model') });
   return paths;
 }
 
@@ -318,6 +332,14 @@ async function cpuPerRequest(g: GatewayHandle, path: PathDef, stream: boolean, n
   for (let i = 0; i < n; i++) if ((await timedPost(path.target, path.body(stream), stream)).status === 200) ok++;
   await g.idle();
   return round(((await g.stats()).cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok));
+}
+
+/** CPU per streamed request of the bare relay, as cpuPerRequest does for a gateway. */
+async function floorCpuPerRequest(floor: FloorRelay, path: PathDef, n: number): Promise<number> {
+  const before = await floor.cpuMicros();
+  let ok = 0;
+  for (let i = 0; i < n; i++) if ((await timedPost(path.target, path.body(true), true)).status === 200) ok++;
+  return round(((await floor.cpuMicros()) - before) / 1000 / Math.max(1, ok));
 }
 
 /**

@@ -8,14 +8,14 @@
  * process profiled over the inspector after a warm-up (top=0: no profiler, for the CPU number itself;
  * the sampling profiler's signals inflate it).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, timedPost } from './http-client';
 import { benchChatBody } from './harness';
 import { inclusiveShares, summarizeProfiles } from './profile';
-import { median, summarize } from './stats';
+import { summarize } from './stats';
 import { startTopology } from './topology';
 
 async function main(): Promise<void> {
@@ -58,9 +58,19 @@ async function main(): Promise<void> {
         `TTFT p50 ${g.p50.toFixed(2)} ms (p99 ${g.p99.toFixed(2)}), direct ${d.p50.toFixed(2)} ms ` +
         `(added ${(g.p50 - d.p50).toFixed(2)}, p99 ${(g.p99 - d.p99).toFixed(2)}; not interleaved: npm run bench is the measure)`,
     );
-    const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[] } }).trace;
+    const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[]; gcPauses: number[]; loopDelayMs?: { p50: number; p99: number; max: number } } }).trace;
     if (traced) {
-      console.log(`trace: request → upstream call p50 ${median(traced.preUpstream).toFixed(2)} ms (${traced.preUpstream.length}); upstream answer headers → client headers p50 ${median(traced.upstreamToClient).toFixed(2)} ms (${traced.upstreamToClient.length})`);
+      const [pre, post] = [summarize(traced.preUpstream), summarize(traced.upstreamToClient)];
+      console.log(
+        `trace: request → upstream call p50 ${pre.p50.toFixed(2)} / p99 ${pre.p99.toFixed(2)} ms (${traced.preUpstream.length}); ` +
+          `upstream answer headers → client headers p50 ${post.p50.toFixed(2)} / p99 ${post.p99.toFixed(2)} ms (${traced.upstreamToClient.length})`,
+      );
+      const gc = traced.gcPauses;
+      const loop = traced.loopDelayMs;
+      console.log(
+        `trace: GC ${gc.length} pauses, ${gc.reduce((a, b) => a + b, 0).toFixed(1)} ms in all, longest ${Math.max(0, ...gc).toFixed(2)} ms; ` +
+          (loop ? `event-loop delay p50 ${loop.p50.toFixed(2)} / p99 ${loop.p99.toFixed(2)} / max ${loop.max.toFixed(2)} ms` : ''),
+      );
     }
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {
@@ -73,6 +83,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await topo.close();
+    if (process.env.PROFILE_OUT) cpSync(dir, process.env.PROFILE_OUT, { recursive: true });
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -3,13 +3,18 @@
  * that does nothing but relay them (no auth, no routing, no metering), so the gateway's number can be
  * read against what Node's HTTP stack alone costs on this machine:
  *
- *   npx tsx bench/relay-floor.ts [requests=400]
+ *   npx tsx bench/relay-floor.ts [requests=400] [concurrent=640]
+ *
+ * Besides the sequential CPU and added TTFT, the same concurrency scenarios as the bench (c=16 and c=64,
+ * batches alternating between the relay and the double itself): the added TTFT p50 at c=16 against c=1
+ * and the throughput at c=64 against direct, i.e. what the issue-13 concurrency targets look like for a
+ * relay that does nothing else, on this machine (client, double and relay share its cores).
  *
  * Relays measured, each in its own child process, against the bench's upstream double (20 ms to the first
  * byte, 32 chunks):
  * - `pipe`: node:http server → node:http keep-alive client, upstream body piped to the client as is;
  * - `sse`: the same, but every SSE event parsed (eventsource-parser), JSON-parsed and re-serialised, as a
- *   metering relay must read usage and text from each chunk.
+ *   metering relay must read usage and text from each chunk (a JSON answer: parsed and re-serialised whole).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,7 +22,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchChatBody } from './harness';
-import { makeTarget, timedPost } from './http-client';
+import { makeTarget, runConcurrent, timedPost, type Target } from './http-client';
 import { median } from './stats';
 import { startUpstreams } from './upstream/upstreams';
 
@@ -35,6 +40,13 @@ const server = http.createServer((req, res) => {
     const up = http.request(upstream, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (u) => {
       res.writeHead(u.statusCode, { 'content-type': u.headers['content-type'] || 'application/json' });
       if (mode === 'pipe') return void u.pipe(res);
+      if (!String(u.headers['content-type']).startsWith('text/event-stream')) {
+        // A JSON answer: read whole, parsed and re-serialised (a metering relay reads its usage).
+        const body = [];
+        u.on('data', (c) => body.push(c));
+        u.on('end', () => res.end(JSON.stringify(JSON.parse(Buffer.concat(body).toString('utf8')))));
+        return;
+      }
       const out = [];
       const parser = createParser({ onEvent: (e) => { out.push(e.data === '[DONE]' ? 'data: [DONE]\n\n' : 'data: ' + JSON.stringify(JSON.parse(e.data)) + '\n\n'); } });
       u.setEncoding('utf8');
@@ -48,22 +60,75 @@ server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }
 process.on('message', (m) => { if (m === 'cpu') { const u = process.cpuUsage(); process.send({ cpu: u.user + u.system }); } });
 `;
 
-async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, dir: string): Promise<{ cpuMs: number; addedTtftP50: number }> {
+interface FloorResult {
+  cpuMs: number;
+  addedTtftP50: number;
+  /** c=16: added TTFT p50; c=64: relay / direct throughput. */
+  c16AddedTtftP50: number;
+  c64ThroughputRatio: number;
+}
+
+/** `total` requests at concurrency `c` per path, in alternating batches of 64; TTFT p50 and req/s per path. */
+async function concurrent(relay: Target, direct: Target, body: string, c: number, total: number): Promise<{ relay: { p50: number; rps: number }; direct: { p50: number; rps: number } }> {
+  const acc = { relay: { ttft: [] as number[], ok: 0, wall: 0 }, direct: { ttft: [] as number[], ok: 0, wall: 0 } };
+  const batch = 64;
+  for (let r = 0; r < Math.ceil(total / batch); r++) {
+    for (const name of r % 2 === 0 ? (['relay', 'direct'] as const) : (['direct', 'relay'] as const)) {
+      const t = name === 'relay' ? relay : direct;
+      const { results, wallMs } = await runConcurrent(batch, c, () => timedPost(t, body, true));
+      for (const x of results) {
+        if (x.status !== 200) continue;
+        acc[name].ttft.push(x.ttftMs);
+        acc[name].ok++;
+      }
+      acc[name].wall += wallMs;
+    }
+  }
+  const out = (a: typeof acc.relay) => ({ p50: median(a.ttft), rps: (a.ok / a.wall) * 1000 });
+  return { relay: out(acc.relay), direct: out(acc.direct) };
+}
+
+/** A bare relay in a child process of its own, in front of `upstreamUrl`; `npm run bench` runs one as a path. */
+export interface FloorRelay {
+  url: string;
+  cpuMicros(): Promise<number>;
+  close(): void;
+}
+
+export async function startFloorRelay(mode: 'pipe' | 'sse', upstreamUrl: string): Promise<FloorRelay> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-floor-'));
   const file = join(dir, 'relay.cjs');
   writeFileSync(file, CHILD);
   const child: ChildProcess = fork(file, [], { env: { ...process.env, MODE: mode, UPSTREAM: upstreamUrl, PARSER: require.resolve('eventsource-parser') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const close = () => {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const [{ port }] = (await once(child, 'message')) as [{ port: number }];
-    const target = makeTarget(`http://127.0.0.1:${port}/v1/chat/completions`);
-    const body = benchChatBody('bench-model', true);
-    const cpu = async () => {
-      child.send('cpu');
-      const [m] = (await once(child, 'message')) as [{ cpu: number }];
-      return m.cpu;
+    return {
+      url: `http://127.0.0.1:${port}/v1/chat/completions`,
+      cpuMicros: async () => {
+        child.send('cpu');
+        const [m] = (await once(child, 'message')) as [{ cpu: number }];
+        return m.cpu;
+      },
+      close,
     };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, concurrentTotal: number): Promise<FloorResult> {
+  const relay = await startFloorRelay(mode, upstreamUrl);
+  try {
+    const target = makeTarget(relay.url);
+    const body = benchChatBody('bench-model', true);
     for (let i = 0; i < 100; i++) await timedPost(target, body, true);
     const direct = makeTarget(upstreamUrl);
-    const before = await cpu();
+    const before = await relay.cpuMicros();
     let ok = 0;
     const relayed: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -71,32 +136,44 @@ async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, dir
       if (t.status === 200) ok++;
       relayed.push(t.ttftMs);
     }
-    const after = await cpu();
+    const after = await relay.cpuMicros();
     const straight: number[] = [];
     for (let i = 0; i < n; i++) straight.push((await timedPost(direct, body, true)).ttftMs);
-    return { cpuMs: (after - before) / 1000 / Math.max(1, ok), addedTtftP50: median(relayed) - median(straight) };
+    const c16 = await concurrent(target, direct, body, 16, concurrentTotal);
+    const c64 = await concurrent(target, direct, body, 64, concurrentTotal);
+    return {
+      cpuMs: (after - before) / 1000 / Math.max(1, ok),
+      addedTtftP50: median(relayed) - median(straight),
+      c16AddedTtftP50: c16.relay.p50 - c16.direct.p50,
+      c64ThroughputRatio: c64.relay.rps / c64.direct.rps,
+    };
   } finally {
-    child.kill();
+    relay.close();
   }
 }
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 400);
+  const concurrentTotal = Number(process.argv[3] ?? 640);
   const up = await startUpstreams({ firstByteDelayMs: 20, chunks: 32, longChunks: 10 });
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-floor-'));
   try {
     const url = `${up.urls.openai}/v1/chat/completions`;
     for (const mode of ['pipe', 'sse'] as const) {
-      const r = await measure(mode, url, n, dir);
-      console.log(`${mode}: ${r.cpuMs.toFixed(2)} ms CPU per streamed request, added TTFT p50 ${r.addedTtftP50.toFixed(2)} ms (${n} sequential)`);
+      const r = await measure(mode, url, n, concurrentTotal);
+      console.log(
+        `${mode}: ${r.cpuMs.toFixed(2)} ms CPU per streamed request, added TTFT p50 ${r.addedTtftP50.toFixed(2)} ms (${n} sequential); ` +
+          `c=16 added TTFT p50 ${r.c16AddedTtftP50.toFixed(2)} ms (${(r.c16AddedTtftP50 / r.addedTtftP50).toFixed(1)}× c=1); ` +
+          `c=64 throughput ${r.c64ThroughputRatio.toFixed(2)} of direct (${concurrentTotal} per path)`,
+      );
     }
   } finally {
     await up.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

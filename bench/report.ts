@@ -41,25 +41,27 @@ export function toMarkdown(r: BenchReport): string {
   const open = r.latency.filter((s) => s.added['gateway-open']);
   if (open.length) {
     out.push('### Where the added time goes: gateway without gatekeeper (no auth, limits, budget, metering: no store calls)', '');
-    out.push('| scenario | added TTFT p50 / p90 / p99, full (ms) | added TTFT p50 / p90 / p99, no gatekeeper (ms) | store share of added p50 (ms) |');
-    out.push('|---|---|---|---|');
+    out.push('| scenario | added TTFT p50 / p90 / p99, full (ms) | added TTFT p50 / p90 / p99, no gatekeeper (ms) | store share of added p50 (ms) | added TTFT p50 / p90 / p99, bare relay (ms) |');
+    out.push('|---|---|---|---|---|');
+    const p3 = (a?: { p50: number; p90: number; p99: number }) => (a ? `${signed(a.p50)} / ${signed(a.p90)} / ${signed(a.p99)}` : '–');
     for (const s of open) {
       const fa = s.added.gateway?.ttftMs;
       const oa = s.added['gateway-open']?.ttftMs;
-      out.push(
-        `| ${s.name} | ${signed(fa?.p50)} / ${signed(fa?.p90)} / ${signed(fa?.p99)} | ${signed(oa?.p50)} / ${signed(oa?.p90)} / ${signed(oa?.p99)} | ${signed(fa && oa ? fa.p50 - oa.p50 : undefined)} |`,
-      );
+      out.push(`| ${s.name} | ${p3(fa)} | ${p3(oa)} | ${signed(fa && oa ? fa.p50 - oa.p50 : undefined)} | ${p3(s.added['relay-floor']?.ttftMs)} |`);
     }
     out.push('');
   }
 
   out.push('## Throughput', '');
-  out.push('| scenario | direct (req/s) | gateway (req/s) | gateway / direct | errors (direct / gateway) |');
-  out.push('|---|---|---|---|---|');
+  out.push('| scenario | direct (req/s) | gateway (req/s) | gateway / direct | no gatekeeper / direct | bare relay / direct | errors (direct / gateway) |');
+  out.push('|---|---|---|---|---|---|---|');
   for (const s of r.latency.filter((x) => x.concurrency > 1)) {
     const d = s.paths.direct;
+    const ratio = (p?: PathResult) => f(p && d ? (p.throughputRps ?? 0) / (d.throughputRps ?? 1) : undefined, 3);
     const g = s.paths.gateway;
-    out.push(`| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${f(g && d ? (g.throughputRps ?? 0) / (d.throughputRps ?? 1) : undefined, 3)} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`);
+    out.push(
+      `| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${ratio(g)} | ${ratio(s.paths['gateway-open'])} | ${ratio(s.paths['relay-floor'])} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`,
+    );
   }
   out.push('');
 
@@ -72,12 +74,12 @@ export function toMarkdown(r: BenchReport): string {
   out.push('');
 
   out.push('## Per gateway request: DynamoDB and CPU', '');
-  out.push('| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request | without gatekeeper (no store) |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request | without gatekeeper (no store) | bare relay |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const a of r.accounting) {
     const by = Object.entries(a.dynamo.perRequest).map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ') || 'none';
     out.push(
-      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} | ${a.openGatewayCpuMsPerRequest === undefined ? '–' : f(a.openGatewayCpuMsPerRequest, 3)} |`,
+      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} | ${a.openGatewayCpuMsPerRequest === undefined ? '–' : f(a.openGatewayCpuMsPerRequest, 3)} | ${a.floorRelayCpuMsPerRequest === undefined ? '–' : f(a.floorRelayCpuMsPerRequest, 3)} |`,
     );
   }
   out.push('');
@@ -141,17 +143,49 @@ function targetsSection(r: BenchReport): string[] {
   const tput = c64 ? (c64.paths.gateway?.throughputRps ?? 0) / (c64.paths.direct?.throughputRps ?? 1) : undefined;
   const acc = r.accounting.find((a) => a.kind === 'stream');
   const cold = r.bundle?.coldInit.requireMs.p50;
-  const row = (what: string, target: string, value: string, met: boolean | undefined) => `| ${what} | ${target} | ${value} | ${met === undefined ? '–' : met ? 'met' : 'not met'} |`;
+  // The bare relay (bench/relay-floor.ts) ran as a path of its own in the same interleaving: the same
+  // measures for a Node process that only relays and re-serialises the SSE events.
+  const floorC1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added['relay-floor']?.ttftMs;
+  const floorC16 = r.latency.find((s) => s.stream && s.concurrency === 16)?.added['relay-floor']?.ttftMs;
+  const floorTput = c64?.paths['relay-floor'] ? (c64.paths['relay-floor'].throughputRps ?? 0) / (c64.paths.direct?.throughputRps ?? 1) : undefined;
+  const hasFloor = floorC1 !== undefined;
+  const row = (what: string, target: string, value: string, met: boolean | undefined, floor?: string) =>
+    `| ${what} | ${target} | ${value} | ${met === undefined ? '–' : met ? 'met' : 'not met'} |${hasFloor ? ` ${floor ?? '–'} |` : ''}`;
   const le = (v: number | undefined, t: number) => (v === undefined ? undefined : v <= t);
   return [
     '## Against the targets (issue 13)',
     '',
-    '| measure | target | this run | |',
-    '|---|---|---|---|',
-    row('added TTFT, streaming, c=1, p50 / p99', '≤ 2 / ≤ 5 ms', `${signed(c1?.p50)} / ${signed(c1?.p99)} ms`, c1 ? c1.p50 <= 2 && c1.p99 <= 5 : undefined),
-    row('added TTFT p50, c=16 vs c=1', '≤ 2×', c16 && c1 ? `${signed(c16.p50)} vs ${signed(c1.p50)} ms` : '–', c16 && c1 ? c16.p50 <= 2 * Math.max(c1.p50, 0) : undefined),
-    row('throughput at c=64, gateway / direct', '≥ 0.5', f(tput, 3), tput === undefined ? undefined : tput >= 0.5),
-    row('gateway CPU per request (streaming)', '≤ 3 ms', `${f(acc?.gatewayCpuMsPerRequest, 2)} ms`, le(acc?.gatewayCpuMsPerRequest, 3)),
+    ...(hasFloor
+      ? [
+          'Floor: a bare Node relay (`bench/relay-floor.ts`, node:http in and out, each SSE event parsed and re-serialised, nothing else) ' +
+            'measured as a path of its own in the same interleaving, against the same double: what this machine allows before Tollgate does anything.',
+          '',
+        ]
+      : []),
+    `| measure | target | this run | |${hasFloor ? ' bare relay, same run |' : ''}`,
+    `|---|---|---|---|${hasFloor ? '---|' : ''}`,
+    row(
+      'added TTFT, streaming, c=1, p50 / p99',
+      '≤ 2 / ≤ 5 ms',
+      `${signed(c1?.p50)} / ${signed(c1?.p99)} ms`,
+      c1 ? c1.p50 <= 2 && c1.p99 <= 5 : undefined,
+      floorC1 && `${signed(floorC1.p50)} / ${signed(floorC1.p99)} ms`,
+    ),
+    row(
+      'added TTFT p50, c=16 vs c=1',
+      '≤ 2×',
+      c16 && c1 ? `${signed(c16.p50)} vs ${signed(c1.p50)} ms` : '–',
+      c16 && c1 ? c16.p50 <= 2 * Math.max(c1.p50, 0) : undefined,
+      floorC16 && floorC1 && `${signed(floorC16.p50)} vs ${signed(floorC1.p50)} ms`,
+    ),
+    row('throughput at c=64, gateway / direct', '≥ 0.5', f(tput, 3), tput === undefined ? undefined : tput >= 0.5, floorTput === undefined ? undefined : f(floorTput, 3)),
+    row(
+      'gateway CPU per request (streaming)',
+      '≤ 3 ms',
+      `${f(acc?.gatewayCpuMsPerRequest, 2)} ms`,
+      le(acc?.gatewayCpuMsPerRequest, 3),
+      acc?.floorRelayCpuMsPerRequest === undefined ? undefined : `${f(acc.floorRelayCpuMsPerRequest, 2)} ms`,
+    ),
     row(
       'DynamoDB writes per request on the request path (all calls on it)',
       '≤ 2',

@@ -23,6 +23,7 @@ const FULL: BenchOptions = {
   relayRepetitions: 10,
   accountingRequests: 200,
   includeOpenGateway: true,
+  includeFloorRelay: true,
   cpuProfile: true,
 };
 

@@ -17,8 +17,22 @@ let gateway: GatewayUnderTest | undefined;
  * headers to the gateway's answer headers (its first byte to the client), from Node's HTTP diagnostics
  * channels and ServerResponse.writeHead.
  */
-const trace = { arrived: 0, upstreamAt: 0, upstreamHeadersAt: 0, preUpstream: [] as number[], upstreamToClient: [] as number[] };
+const trace = { arrived: 0, upstreamAt: 0, upstreamHeadersAt: 0, preUpstream: [] as number[], upstreamToClient: [] as number[], gcPauses: [] as number[] };
+let loopDelay: import('node:perf_hooks').IntervalHistogram | undefined;
 if (process.env.TOLLGATE_BENCH_TRACE === '1') {
+  // GC pauses and event-loop delay too, to tell a slow request's cause: the gateway's own code, a
+  // collection, or a loop blocked by something else (background work, the store when it is in-process).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ph = require('node:perf_hooks') as typeof import('node:perf_hooks');
+  new ph.PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      // stats() forces a full collection (global.gc) before reading memory: not the gateway's own.
+      const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
+      if (!(flags & ph.constants.NODE_PERFORMANCE_GC_FLAGS_FORCED)) trace.gcPauses.push(e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  loopDelay = ph.monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   /* eslint-disable @typescript-eslint/no-require-imports */
   const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
   const { ServerResponse } = require('node:http') as typeof import('node:http');
@@ -42,6 +56,18 @@ if (process.env.TOLLGATE_BENCH_TRACE === '1') {
   } as typeof writeHead;
 }
 let session: Session | undefined;
+
+/** The trace since the last call (stats() is called before and after a measured phase). */
+function takeTrace() {
+  const out = {
+    preUpstream: trace.preUpstream.splice(0),
+    upstreamToClient: trace.upstreamToClient.splice(0),
+    gcPauses: trace.gcPauses.splice(0),
+    loopDelayMs: loopDelay ? { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 } : undefined,
+  };
+  loopDelay?.reset();
+  return out;
+}
 
 function cpuMicros(): number {
   const u = process.cpuUsage();
@@ -67,7 +93,7 @@ serveWorker(
       heapUsedBytes: process.memoryUsage().heapUsed,
       cpuMicros: cpuMicros(),
       dynamo: gateway?.dynamoCounts(),
-      ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: { preUpstream: trace.preUpstream.splice(0), upstreamToClient: trace.upstreamToClient.splice(0) } } : {}),
+      ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: takeTrace() } : {}),
       };
     },
     idle: async () => gateway?.idle(),

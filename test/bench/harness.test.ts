@@ -23,6 +23,7 @@ describe('Benchmark harness', () => {
       relayRepetitions: 1,
       accountingRequests: 3,
       includeOpenGateway: true,
+      includeFloorRelay: true,
       cpuProfile: false,
     });
     report.bundle = await measureBundles({ coldRuns: 1 });
@@ -31,7 +32,7 @@ describe('Benchmark harness', () => {
   it('measures streaming and non-streaming latency at concurrency 1 and high, on every path', () => {
     expect(report.latency.map((s) => s.name)).toEqual(['stream, c=1', 'non-stream, c=1', 'stream, c=4', 'non-stream, c=4']);
     for (const s of report.latency) {
-      for (const path of ['direct', 'gateway', 'gateway-open'] as const) {
+      for (const path of ['direct', 'gateway', 'gateway-open', 'relay-floor'] as const) {
         const p = s.paths[path];
         expect(p?.errors).toBe(0);
         expect(p?.ttft.n).toBe(s.concurrency === 1 ? 4 : 8);
@@ -39,6 +40,7 @@ describe('Benchmark harness', () => {
         expect(p?.total.p99).toBeGreaterThanOrEqual(p?.ttft.p99 ?? Infinity);
       }
       expect(Number.isFinite(s.added.gateway?.ttftMs.p50)).toBe(true);
+      expect(Number.isFinite(s.added['relay-floor']?.ttftMs.p50)).toBe(true);
       expect(s.added.gateway?.ttftRatioP50).toBeGreaterThan(0);
       if (s.concurrency > 1) expect(s.paths.gateway?.throughputRps).toBeGreaterThan(0);
     }
@@ -62,6 +64,9 @@ describe('Benchmark harness', () => {
       // The same requests without the gatekeeper, on the open gateway's own CPU counter.
       expect(a.openGatewayCpuMsPerRequest).toBeGreaterThan(0);
     }
+    // The bare relay's own CPU counter (its child process), streaming only.
+    expect(report.accounting[0].floorRelayCpuMsPerRequest).toBeGreaterThan(0);
+    expect(report.accounting[1].floorRelayCpuMsPerRequest).toBeUndefined();
     expect(report.memory.gatewayMaxRssMb).toBeGreaterThan(10);
   });
 
@@ -82,5 +87,7 @@ describe('Benchmark harness', () => {
     for (const heading of ['## Latency', '## Throughput', '## Streaming relay cost', '## Per gateway request', '## Memory, bundle and cold start']) {
       expect(md).toContain(heading);
     }
+    // The targets table carries the bare relay's numbers from the same run.
+    expect(md).toMatch(/\| added TTFT, streaming, c=1, p50 \/ p99 \| ≤ 2 \/ ≤ 5 ms \| [^|]+ \| (not )?met \| [+-]\d/);
   });
 });
