@@ -87,6 +87,11 @@ export const deriveMarkerKey = (record: LedgerKey, requestId: string, version: n
   sk: `${record.pk}#${record.sk}#v${version}`,
 });
 export const deriveCursorKey: LedgerKey = { pk: 'derive#cursor', sk: 'state' };
+/**
+ * A deriving process's watermark: every record it wrote with a sequence number at or below `wm` was derived
+ * (usage-deriver.ts). One small item per process (TTL'd), in one partition.
+ */
+export const deriveWatermarkKey = (processId: string): LedgerKey => ({ pk: 'derive#wm', sk: processId });
 
 /** A stable shard for an id (FNV-1a), so the same record's marker always lands on the same item. */
 function shardOf(id: string, shards: number): number {

@@ -2,7 +2,8 @@
  * The sweeper: every admitted request has a lease index entry (written at admission); when its lease has
  * expired, the request either settled or died with its process. Per expired entry:
  * - its record exists and is real: any reservation still open is settled at the record's cost (the
- *   settle write was lost), and the record's derivation marker is put again if it is still underived;
+ *   settle write was lost), and the record's derivation marker is put again if it is still underived
+ *   (`dv`, or its writer's watermark: usage-deriver.ts isDerived());
  * - no record: the request died. Its `lost` record is written, charged at the reserved worst case, and
  *   every reservation still open is charged at that amount (never released for free). If the real record
  *   arrives later (a stream that outlived its lease, an outbox replay), both are corrected to the actual;
@@ -16,6 +17,7 @@ import { lostUsageRecord, type AdmittedRequest } from '../core/metering';
 import { LEASE_INDEX_SHARDS, type DynamoBudgetLedger } from './budget-ledger';
 import { itemId, num, unlessConditionFailed, type Item } from './dynamo';
 import { leaseAttr, leaseIndexPk, leaseIndexUpperBound, leaseSweepCursorKey, requestRecordKey, type LedgerKey } from './item-keys';
+import { isDerived, readWatermarks, watermarkProcesses } from './usage-deriver';
 import type { UsageRecorder } from './usage-store';
 
 export interface SweepResult {
@@ -52,6 +54,8 @@ export class LeaseSweeper {
 
   /** Handle every entry that expired at or before `nowMs` (and after the shard's cursor). */
   async sweep(nowMs: number, sweptAt = nowMs): Promise<SweepResult> {
+    // Watermarks read by this run (they only rise: a stale one can only cause a harmless extra marker).
+    const watermarks = new Map<string, number>();
     const total: SweepResult = { leases: 0, charged: 0, settled: 0, released: 0, lost: 0, reclaimedLeases: 0 };
     for (let shard = 0; shard < LEASE_INDEX_SHARDS; shard++) {
       const cursorKey = leaseSweepCursorKey(shard);
@@ -71,7 +75,7 @@ export class LeaseSweeper {
           }),
         );
         const items = page.Items ?? [];
-        add(total, await this.sweepPage(items.map(entry), sweptAt));
+        add(total, await this.sweepPage(items.map(entry), sweptAt, watermarks));
         seen += items.length;
         start = page.LastEvaluatedKey;
       } while (start);
@@ -95,7 +99,7 @@ export class LeaseSweeper {
     return total;
   }
 
-  private async sweepPage(entries: Entry[], sweptAt: number): Promise<SweepResult> {
+  private async sweepPage(entries: Entry[], sweptAt: number, watermarks: Map<string, number>): Promise<SweepResult> {
     const result: SweepResult = { leases: 0, charged: 0, settled: 0, released: 0, lost: 0, reclaimedLeases: 0 };
     const counterKeys = new Map<string, LedgerKey>();
     for (const e of entries) for (const c of e.counters) counterKeys.set(itemId(c), keyOf(c));
@@ -104,6 +108,7 @@ export class LeaseSweeper {
       this.ledger.readMany([...counterKeys.values()]),
       this.recorder.readMany(entries.flatMap((e) => (e.request && !e.refused ? [recordKeyOf(e.request)] : []))),
     ]);
+    await readWatermarks(this.doc, this.table, watermarkProcesses(records.values()), watermarks);
     await Promise.all(
       entries.map(async (e) => {
         const open = e.counters.filter((c) => counters.get(itemId(c))?.[leaseAttr(e.leaseId)] !== undefined);
@@ -118,7 +123,7 @@ export class LeaseSweeper {
           if (outcome === 'created') result.lost++;
           // A real record won the race: settle the reservations at its cost below.
           if (outcome === 'duplicate') record = (await this.recorder.readMany([recordKeyOf(e.request)])).get(itemId(recordKeyOf(e.request)));
-        } else if (e.request && record && num(record.dv) < (num(record.v) || 1)) {
+        } else if (e.request && record && !isDerived(record, watermarks)) {
           await this.recorder.mark(recordKeyOf(e.request), e.request.requestId, num(record.v) || 1);
         }
         const real = record !== undefined && record.status !== 'lost';

@@ -1,34 +1,49 @@
 /**
  * Rollups and soft-budget spend, derived from request records exactly once, in batches, off the
- * request path. DynamoDB has no transactions here (dynalite), so exactly-once rests on three things:
+ * request path. DynamoDB has no transactions here (dynalite), so exactly-once rests on four things:
  *
  * 1. Work list: the records this process committed wait in memory (enqueue(); no write on the request
  *    path); other record versions to derive (outbox replays, the sweeper's `lost` records and corrections,
  *    records a process wrote and died before deriving) have a marker item (`derive#<n>`). A record whose
- *    process died before deriving it is found by the sweeper when the request's lease expires (`dv < v`)
- *    and marked then.
+ *    process died before deriving it is found by the sweeper when the request's lease expires (not
+ *    derived, by the test below) and marked then.
  * 2. Write-ahead plan: one cursor item holds the deriver's sequence number. A pass reads a batch of markers
  *    and their records, sums each target item's delta, and writes that plan onto the cursor
  *    (conditional on the sequence and on no plan being open) before touching any target. Whoever finds a
  *    plan open (a crashed pass, another process) applies it again before anything else.
  * 3. High-water marks: every target update is `ADD deltas SET dseq = :seq` if `dseq < :seq`, so applying a
- *    plan twice changes each target once; records get `dv` (derived version) the same way, markers are
- *    deleted, then the cursor moves to `seq` and the plan is removed.
+ *    plan twice changes each target once; markers are deleted, then the cursor moves to `seq` and the plan
+ *    is removed.
+ * 4. Proof of derivation, without a write per record. A record this process writes carries its process id
+ *    `dp` and a sequence number `dn` claimed just before the put (claim()). The process knows which of its
+ *    numbers are unresolved: claimed with the put in flight or failed (it may have landed), or queued and
+ *    not yet planned. A plan carries the process's watermark: the highest n with every number ≤ n planned
+ *    (in this plan or an earlier one) or known not to be on any record; applying the plan writes it once
+ *    (`SET wm` if `wm < :n`) on a small per-process item (`derive#wm` / `<dp>`, TTL'd after the records).
+ *    A record of this plan above the watermark (a lower number is still unresolved) gets `dv = v` instead,
+ *    as does every record derived from a marker and every replacement version (v 2). So a record's
+ *    derived version is `dv`, or at least 1 when `dn ≤ wm(dp)` (derivedVersion()), and the sweeper, the
+ *    recorder and this planner all use that test. The planner reads records and watermarks after reading
+ *    the cursor and writes its plan only if the cursor has not moved, so what it read is what every earlier
+ *    plan left; a watermark never covers a record that was not derived.
  * Plans are strictly sequential (one open at a time), which is what makes one high-water mark per
  * target enough. Any number of processes may run passes: they contend on the cursor, never double count.
  */
+import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { EffectiveBudget } from '../core/budgets';
 import { contributionDelta, contributionOf, dimensionValues, type RecordContribution, type SoftBudgetCharge, type UsageRecord } from '../core/metering';
 import type { SpendChange } from './budget-ledger';
 import { countingClient, isConditionalCheckFailed, type CallCount, itemId, num, readItems, unlessConditionFailed, type Item } from './dynamo';
 import { insightChanges } from './insight-rollups';
-import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, rollupKey, type LedgerKey } from './item-keys';
+import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, deriveWatermarkKey, rollupKey, type LedgerKey } from './item-keys';
 
 /** Records per plan: keeps the plan item well under DynamoDB's 400 KB (≤ 7 targets per record). */
 const BATCH = 50;
 /** Passes per kick, so a backlog is drained in bounded steps. */
 const MAX_PASSES = 100;
+/** A watermark item outlives the records it covers by this much (TTL deletion is not ordered). */
+const WATERMARK_TTL_MARGIN_SECONDS = 30 * 86_400;
 
 interface Target {
   key: LedgerKey;
@@ -41,8 +56,68 @@ interface Target {
 interface Plan {
   seq: number;
   targets: Target[];
+  /** Records that get `dv = v` (derived from a marker, a replacement version, or above the watermark). */
   records: Array<{ key: LedgerKey; v: number }>;
   markers: LedgerKey[];
+  /** The planning process's watermark, when a record of this plan relies on it. */
+  watermark?: { process: string; n: number; ttl?: number };
+}
+
+/** A record version this process committed and has not planned yet. */
+interface Queued {
+  key: LedgerKey;
+  v: number;
+  /** The sequence number the record carries (`dn`), when this process wrote version 1 with one. */
+  n?: number;
+}
+
+/**
+ * What the usage recorder needs from the deriver of its process: a sequence number for each record it
+ * writes, and the outcome of that write.
+ */
+export interface DeriveQueue {
+  readonly processId: string;
+  /** The number the record about to be written carries: the record's unresolved one if a put of it failed before. */
+  claim(key: LedgerKey): number;
+  /** A version this process wrote (`n`: the number it carries, for version 1): derive it from memory. */
+  enqueue(key: LedgerKey, v: number, n?: number): void;
+  /**
+   * The put with the record's claimed number was refused (the item exists). `carried`: the number of this
+   * process the item carries (an earlier attempt's put landed after all), if any.
+   */
+  refused(key: LedgerKey, carried?: number): void;
+}
+
+/**
+ * A record item's derived version: `dv`, or at least 1 when its writer's watermark covers its sequence
+ * number (a replacement version keeps the number of the version 1 it replaced). `watermarks`: process id
+ * → watermark (absent: 0).
+ */
+export function derivedVersion(item: Item, watermarks: ReadonlyMap<string, number>): number {
+  const dv = num(item.dv);
+  const covered = typeof item.dp === 'string' && typeof item.dn === 'number' && (watermarks.get(item.dp) ?? 0) >= item.dn;
+  return covered ? Math.max(dv, 1) : dv;
+}
+
+/** Whether a record item is derived up to its version. */
+export function isDerived(item: Item, watermarks: ReadonlyMap<string, number>): boolean {
+  return derivedVersion(item, watermarks) >= (num(item.v) || 1);
+}
+
+/** The processes whose watermark the derived test of these items needs (not derived by `dv` alone). */
+export function watermarkProcesses(items: Iterable<Item>): string[] {
+  const out = new Set<string>();
+  for (const item of items) if (typeof item.dp === 'string' && num(item.dv) < (num(item.v) || 1)) out.add(item.dp);
+  return [...out];
+}
+
+/** Watermarks by process id (consistent reads), added to `into` (a pass's cache). */
+export async function readWatermarks(doc: DynamoDBDocumentClient, table: string, processes: Iterable<string>, into = new Map<string, number>()): Promise<Map<string, number>> {
+  const missing = [...processes].filter((p) => !into.has(p));
+  if (missing.length === 0) return into;
+  const found = await readItems(doc, table, missing.map(deriveWatermarkKey));
+  for (const p of missing) into.set(p, num(found.get(itemId(deriveWatermarkKey(p)))?.wm));
+  return into;
 }
 
 export interface UsageDeriverOptions {
@@ -53,12 +128,20 @@ export interface UsageDeriverOptions {
   onError?: (err: unknown, context: string) => void;
 }
 
-export class UsageDeriver {
+export class UsageDeriver implements DeriveQueue {
+  /** This process's id on the records it writes (`dp`). */
+  readonly processId: string = randomUUID();
+  /** The last sequence number claimed. */
+  private lastClaimed = 0;
+  /** Numbers claimed for a record whose put has not landed (in flight, or failed: it may have landed): itemId → n. */
+  private readonly claims = new Map<string, number>();
+  /** The latest TTL (epoch s) of a record a watermark of this process covers. */
+  private coveredTtl = 0;
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   private readonly random: () => number;
   /** Record versions this process committed and has not planned yet: itemId → key and version. */
-  private readonly queue = new Map<string, { key: LedgerKey; v: number }>();
+  private readonly queue = new Map<string, Queued>();
   /** A kick asked for the marker work list to be read too (not only the in-memory queue). */
   private scanMarkers = false;
   private timer: NodeJS.Timeout | undefined;
@@ -94,10 +177,38 @@ export class UsageDeriver {
     return this.next;
   }
 
+  claim(key: LedgerKey): number {
+    const id = itemId(key);
+    let n = this.claims.get(id);
+    if (n === undefined) this.claims.set(id, (n = ++this.lastClaimed));
+    return n;
+  }
+
   /** A record version this process committed: derived by a later pass, with no marker written for it. */
-  enqueue(key: LedgerKey, v: number): void {
+  enqueue(key: LedgerKey, v: number, n?: number): void {
+    const id = itemId(key);
     if (this.queue.size === 0) this.oldestQueuedAt = Date.now();
-    this.queue.set(itemId(key), { key, v });
+    if (n !== undefined && this.claims.get(id) === n) this.claims.delete(id);
+    const before = this.queue.get(id);
+    // A new version of a queued record keeps its number: it stays unresolved until that record is planned.
+    this.queue.set(id, { key, v: Math.max(v, before?.v ?? 0), n: n ?? before?.n });
+  }
+
+  refused(key: LedgerKey, carried?: number): void {
+    const id = itemId(key);
+    const claimed = this.claims.get(id);
+    if (claimed === undefined) return;
+    this.claims.delete(id);
+    // An earlier attempt's put landed with this number: derive it from memory like any other.
+    if (carried === claimed) this.enqueue(key, 1, claimed);
+  }
+
+  /** The watermark now, if the records `planned` (picked from the queue) were planned: below the lowest number still unresolved. */
+  private watermarkWith(planned: ReadonlySet<Queued>): number {
+    let low = Infinity;
+    for (const n of this.claims.values()) low = Math.min(low, n);
+    for (const e of this.queue.values()) if (e.n !== undefined && !planned.has(e)) low = Math.min(low, e.n);
+    return low === Infinity ? this.lastClaimed : low - 1;
   }
 
   /** When the oldest record still in the queue was enqueued (epoch ms; undefined when empty). */
@@ -170,8 +281,10 @@ export class UsageDeriver {
       if (isConditionalCheckFailed(err)) return true; // another process planned first: look again
       throw err;
     }
-    // Planned: the plan on the cursor now carries these records (whoever applies it derives them).
-    for (const id of fromQueue) this.queue.delete(id);
+    // Planned: the plan on the cursor now carries these records (whoever applies it derives them). An entry
+    // replaced meanwhile (a newer version of the same record) stays for the next pass.
+    for (const [id, e] of fromQueue) if (this.queue.get(id) === e) this.queue.delete(id);
+    if (plan.watermark?.ttl) this.coveredTtl = Math.max(this.coveredTtl, plan.watermark.ttl - WATERMARK_TTL_MARGIN_SECONDS);
     this.oldestQueuedAt = this.queue.size > 0 ? Date.now() : undefined;
     if (this.queue.size === 0) this.cancelSchedule(); // nothing left for the scheduled pass
     await this.apply(plan);
@@ -185,32 +298,52 @@ export class UsageDeriver {
    * The next batch's plan: the in-memory queue first, then (when scanning) the markers; `more` when more
    * may be waiting (the queue holds more than a batch, or a marker shard had a full page).
    */
-  private async nextPlan(seq: number, scan: boolean): Promise<{ plan?: Plan; more: boolean; fromQueue: string[] }> {
-    const fromQueue = [...this.queue.keys()].slice(0, BATCH);
+  private async nextPlan(seq: number, scan: boolean): Promise<{ plan?: Plan; more: boolean; fromQueue: Array<[string, Queued]> }> {
+    // Lowest numbers first: a batch then leaves no hole below the watermark it carries.
+    const fromQueue = [...this.queue.entries()].sort(([, a], [, b]) => (a.n ?? 0) - (b.n ?? 0)).slice(0, BATCH);
     const recordKeys = new Map<string, LedgerKey>();
-    for (const id of fromQueue) recordKeys.set(id, this.queue.get(id)!.key);
+    for (const [id, e] of fromQueue) recordKeys.set(id, e.key);
     const { markers, more: moreMarkers } = scan && fromQueue.length < BATCH ? await this.pendingMarkers() : { markers: [], more: false };
     const more = moreMarkers || this.queue.size > fromQueue.length;
     if (markers.length === 0 && recordKeys.size === 0) return { more, fromQueue };
     for (const m of markers) recordKeys.set(itemId(m.record), m.record);
-    const records = await readItems(this.doc, this.table, [...recordKeys.values()]);
+    // Read after the cursor, and the plan is written only if the cursor has not moved since: these reads
+    // see everything every earlier plan wrote (dv, watermarks). This process's watermark comes in the same call.
+    const ownWatermark = deriveWatermarkKey(this.processId);
+    const records = await readItems(this.doc, this.table, [...recordKeys.values(), ownWatermark]);
+    const watermarks = new Map([[this.processId, num(records.get(itemId(ownWatermark))?.wm)]]);
+    await readWatermarks(this.doc, this.table, watermarkProcesses(records.values()), watermarks);
+    const queued = new Map(fromQueue);
     const targets = new Map<string, Target>();
-    const planned: Plan['records'] = [];
+    const planned: Array<{ key: LedgerKey; v: number; n?: number; ttl: number }> = [];
     for (const [id, key] of recordKeys) {
       const item = records.get(id);
       // A marker is written after its record, so the record exists (unless its TTL removed it: nothing to do).
       if (!item) continue;
       const v = num(item.v) || 1;
-      const dv = num(item.dv);
-      if (dv >= v) continue; // derived already: a stale marker
+      const dv = derivedVersion(item, watermarks);
+      if (dv >= v) continue; // derived already: a stale marker, or a record another pass derived
       const record = item as unknown as UsageRecord;
       const now = contributionOf(record);
       // dv 0: nothing of this record is in the totals yet; dv 1 < v 2: the lost record's part is.
       const delta = dv === 0 ? now : contributionDelta(now, record.replaced ?? now);
       this.addTargets(targets, record, delta);
-      planned.push({ key, v });
+      // The watermark can prove only a version 1 this process wrote with the number it queued.
+      const n = queued.get(id)?.n;
+      const own = v === 1 && n !== undefined && item.dp === this.processId && item.dn === n;
+      planned.push({ key, v, n: own ? n : undefined, ttl: num(item.ttl) });
     }
-    return { plan: { seq, targets: [...targets.values()], records: planned, markers: markers.map((m) => m.key) }, more, fromQueue };
+    const wm = this.watermarkWith(new Set(queued.values()));
+    const covered = planned.filter((r) => r.n !== undefined && r.n <= wm);
+    const ttl = Math.max(this.coveredTtl, ...covered.map((r) => r.ttl));
+    const plan: Plan = {
+      seq,
+      targets: [...targets.values()],
+      records: planned.filter((r) => !covered.includes(r)).map(({ key, v }) => ({ key, v })),
+      markers: markers.map((m) => m.key),
+      ...(covered.length > 0 ? { watermark: { process: this.processId, n: wm, ...(ttl > 0 ? { ttl: ttl + WATERMARK_TTL_MARGIN_SECONDS } : {}) } } : {}),
+    };
+    return { plan, more, fromQueue };
   }
 
   private addTargets(targets: Map<string, Target>, r: UsageRecord, d: RecordContribution): void {
@@ -301,7 +434,22 @@ export class UsageDeriver {
         }
       }),
     );
+    const wm = plan.watermark;
     await Promise.all([
+      // The watermark only rises (a re-applied or older plan leaves a higher one alone).
+      wm &&
+        unlessConditionFailed(
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: deriveWatermarkKey(wm.process),
+              UpdateExpression: wm.ttl ? 'SET wm = :n, #ttl = :ttl' : 'SET wm = :n',
+              ConditionExpression: 'attribute_not_exists(wm) OR wm < :n',
+              ...(wm.ttl ? { ExpressionAttributeNames: { '#ttl': 'ttl' } } : {}),
+              ExpressionAttributeValues: { ':n': wm.n, ...(wm.ttl ? { ':ttl': wm.ttl } : {}) },
+            }),
+          ),
+        ),
       ...plan.records.map((r) =>
         unlessConditionFailed(
           this.doc.send(

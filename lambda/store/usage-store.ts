@@ -11,6 +11,7 @@ import { microsToUsd } from '../core/pricing';
 import { DynamoBudgetLedger, type BudgetTotals } from './budget-ledger';
 import { conditionFailedItem, documentClient, isConditionalCheckFailed, num, readItems, type Item } from './dynamo';
 import { deriveMarkerKey, requestRecordKey, rollupPk, type LedgerKey } from './item-keys';
+import type { DeriveQueue } from './usage-deriver';
 
 /** What committing a record did: wrote it, replaced the sweeper's `lost` record, or found it written. */
 export type CommitResult = 'created' | 'corrected' | 'duplicate';
@@ -21,42 +22,58 @@ export type CommitResult = 'created' | 'corrected' | 'duplicate';
  * backoff, the outbox) there is exactly one record per request. The only overwrite allowed is a real
  * record replacing the sweeper's `lost` one (version 2, carrying what the lost one had contributed).
  * The version still to be rolled up goes to the in-memory queue of this process's deriver when it has one
- * (no second write on the request path), otherwise to a derivation marker (usage-deriver.ts).
+ * (no second write on the request path), otherwise to a derivation marker (usage-deriver.ts). With a
+ * deriver, version 1 carries the process id and sequence number (`dp`, `dn`) its derivation is proven by.
  */
 export class UsageRecorder {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly recordTtlDays: number,
-    private readonly deriveQueue?: { enqueue(key: LedgerKey, v: number): void },
+    private readonly deriveQueue?: DeriveQueue,
   ) {}
 
   /** Hand a version just written to the deriver: in memory if this process derives, else a marker. */
-  private async toDerive(key: LedgerKey, requestId: string, version: number): Promise<void> {
-    if (this.deriveQueue) this.deriveQueue.enqueue(key, version);
+  private async toDerive(key: LedgerKey, requestId: string, version: number, n?: number): Promise<void> {
+    if (this.deriveQueue) this.deriveQueue.enqueue(key, version, n);
     else await this.mark(key, requestId, version);
   }
 
   async commit(r: UsageRecord, ttlDays = this.recordTtlDays): Promise<CommitResult> {
     const key = requestRecordKey(r.day, r.admittedAt, r.requestId);
-    const item: Item = { ...key, kind: 'request', ...r, v: 1, ttl: recordTtlSeconds(r.endedAt, ttlDays) };
+    const q = this.deriveQueue;
+    // Claimed before the put; if the put fails it stays unresolved (it may have landed) until a retry tells.
+    const n = q?.claim(key);
+    const item: Item = { ...key, kind: 'request', ...r, v: 1, ...(q ? { dp: q.processId, dn: n } : {}), ttl: recordTtlSeconds(r.endedAt, ttlDays) };
     let old: Item | undefined;
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-      await this.toDerive(key, r.requestId, 1);
+      await this.toDerive(key, r.requestId, 1, n);
       return 'created';
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw err;
       old = conditionFailedItem(err) ?? (await this.read(key));
     }
+    // This put did not write; the item may carry this process's number from an earlier attempt that did.
+    const mine = q !== undefined && old?.dp === q.processId && (num(old.v) || 1) === 1 && typeof old.dn === 'number';
+    q?.refused(key, mine ? num(old?.dn) : undefined);
     if (old?.status === 'lost' && r.status !== 'lost') {
       try {
         const replaced = contributionOf(old as unknown as UsageRecord);
+        const { dp: _dp, dn: _dn, ...fields } = item;
         await this.doc.send(
           new PutCommand({
             TableName: this.table,
-            // The soft budgets the lost record named are the ones its charge went to: keep them.
-            Item: { ...item, v: 2, replaced, softBudgets: old.softBudgets ?? r.softBudgets, ...(old.dv !== undefined ? { dv: old.dv } : {}) },
+            // The soft budgets the lost record named are the ones its charge went to: keep them. So are its
+            // derived version and sequence number (what tells whether its part is in the totals).
+            Item: {
+              ...fields,
+              v: 2,
+              replaced,
+              softBudgets: old.softBudgets ?? r.softBudgets,
+              ...(old.dv !== undefined ? { dv: old.dv } : {}),
+              ...(old.dp !== undefined ? { dp: old.dp, dn: old.dn } : {}),
+            },
             ConditionExpression: '#status = :lost',
             ExpressionAttributeNames: { '#status': 'status' },
             ExpressionAttributeValues: { ':lost': 'lost' },
@@ -70,9 +87,11 @@ export class UsageRecorder {
       }
     }
     // Already written (a retry, a replay, or the record this one raced). Its marker may have been lost
-    // with a process that died between the two writes: put it again while the version is underived.
+    // with a process that died between the two writes: put it again while the version is underived. A
+    // version 1 of this process is in its deriver's queue (or derived) already: no marker for it.
     const version = num(old?.v) || 1;
-    if (num(old?.dv) < version) await this.mark(key, r.requestId, version);
+    const ownV1 = q !== undefined && old?.dp === q.processId && version === 1;
+    if (!ownV1 && num(old?.dv) < version) await this.mark(key, r.requestId, version);
     return 'duplicate';
   }
 
@@ -175,7 +194,7 @@ export class UsageReader {
       opts.limit,
     );
     // Bookkeeping attributes (version, derived version, soft budgets named) are not part of the record.
-    return items.map(({ pk: _pk, sk: _sk, kind: _kind, ttl: _ttl, v: _v, dv: _dv, softBudgets: _soft, ...rest }) => rest as unknown as UsageRecord);
+    return items.map(({ pk: _pk, sk: _sk, kind: _kind, ttl: _ttl, v: _v, dv: _dv, dp: _dp, dn: _dn, softBudgets: _soft, ...rest }) => rest as unknown as UsageRecord);
   }
 
   private async queryAll(

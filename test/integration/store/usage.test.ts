@@ -180,12 +180,13 @@ describe('DynamoDB requests per gateway request', () => {
       counter.reset();
       // One full derivation pass for the two records: cursor read, 8 marker Queries (derive() also reads
       // the markers other writers left), 1 BatchGet of the records; plan write, 6 dimension rollups + 1
-      // feature×model insight rollup (both records land on the same items), 2 records marked derived,
-      // cursor close. More records per pass cost the same reads and only the distinct rollup items they touch.
+      // feature×model insight rollup (both records land on the same items), 1 watermark write (this
+      // process's records up to the second are derived: no write per record), cursor close. More records
+      // per pass cost the same reads and only the distinct rollup items they touch.
       await lean.derive();
       expect(counter.counts.byCommand).toMatchObject({ GetItemCommand: 1, QueryCommand: 8, BatchGetItemCommand: 1 });
       expect(counter.counts.byCommand.DeleteItemCommand).toBeUndefined();
-      expect(counter.counts.byCommand.UpdateItemCommand).toBe(1 + 7 + 2 + 1);
+      expect(counter.counts.byCommand.UpdateItemCommand).toBe(1 + 7 + 1 + 1);
       expect(lean.pendingDerivations()).toBe(0);
     } finally {
       counter.stop();
@@ -210,7 +211,7 @@ describe('DynamoDB requests per gateway request', () => {
       await lean.derive();
       const before = (await reader.usageBy('key', new Date(T0).toISOString().slice(0, 10))).find((r) => r.keyName === 'plain')?.requests ?? 0;
       // Ten more settle; the scheduled pass (1 s after the first) derives them together from memory:
-      // no marker Query, one BatchGet, one write per distinct rollup item and one per record.
+      // no marker Query, one BatchGet, one write per distinct rollup item and one watermark write.
       const more = await Promise.all(Array.from({ length: 10 }, () => lean.admit(admission(config, apiKey))));
       counter.reset();
       await Promise.all(more.map((m) => m.settle(ok(T0 + 1))));
