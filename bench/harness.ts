@@ -97,6 +97,8 @@ export interface Accounting {
   openGatewayCpuMsPerRequest?: number;
   /** The same requests through the bare relay (streaming only), when it runs. */
   floorRelayCpuMsPerRequest?: number;
+  /** CPU of the store process (dynalite, standing in for DynamoDB) during the full gateway's requests. */
+  storeCpuMsPerRequest?: number;
 }
 
 export interface BenchReport {
@@ -191,7 +193,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
     log('accounting: DynamoDB calls and CPU per request');
     const openPath = paths.find((p) => p.name === 'gateway-open');
-    const accounting = [await account(full, paths[1], true, opts, topo.gateways.open, openPath), await account(full, paths[1], false, opts, topo.gateways.open, openPath)];
+    const storeCpu = topo.storeCpuMicros?.bind(topo);
+    const accounting = [
+      await account(full, paths[1], true, opts, storeCpu, topo.gateways.open, openPath),
+      await account(full, paths[1], false, opts, storeCpu, topo.gateways.open, openPath),
+    ];
     const floorPath = paths.find((p) => p.name === 'relay-floor');
     if (floor && floorPath) accounting[0].floorRelayCpuMsPerRequest = await floorCpuPerRequest(floor, floorPath, opts.accountingRequests);
 
@@ -346,15 +352,25 @@ async function floorCpuPerRequest(floor: FloorRelay, path: PathDef, n: number): 
  * Sequential requests through the full gateway, bracketed by its counters, divided by the count; and the
  * same through the gateway without a gatekeeper when it runs (the relay's own CPU, no store at all).
  */
-async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts: BenchOptions, open?: GatewayHandle, openPath?: PathDef): Promise<Accounting> {
+async function account(
+  full: GatewayHandle,
+  path: PathDef,
+  stream: boolean,
+  opts: BenchOptions,
+  storeCpu?: () => Promise<number>,
+  open?: GatewayHandle,
+  openPath?: PathDef,
+): Promise<Accounting> {
   await full.idle();
   const before = await full.stats();
+  const storeBefore = await storeCpu?.();
   let ok = 0;
   for (let i = 0; i < opts.accountingRequests; i++) {
     if ((await timedPost(path.target, path.body(stream), stream)).status === 200) ok++;
   }
   await full.idle();
   const after = await full.stats();
+  const storeAfter = await storeCpu?.();
   const n = Math.max(1, ok);
   const perRequest: Record<string, number> = {};
   let total = 0;
@@ -382,6 +398,7 @@ async function account(full: GatewayHandle, path: PathDef, stream: boolean, opts
     },
     // Includes the store client and the HTTP server; sequential requests, so little else runs.
     gatewayCpuMsPerRequest: round((after.cpuMicros - before.cpuMicros) / 1000 / n),
+    ...(storeBefore !== undefined && storeAfter !== undefined ? { storeCpuMsPerRequest: round((storeAfter - storeBefore) / 1000 / n) } : {}),
     ...(open && openPath && open.mode === 'open' ? { openGatewayCpuMsPerRequest: await cpuPerRequest(open, openPath, stream, opts.accountingRequests) } : {}),
   };
 }

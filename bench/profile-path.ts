@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
     await gw.idle();
     const before = await gw.stats();
+    const storeBefore = await topo.storeCpuMicros?.();
     if (top > 0) await gw.profileStart?.();
     let ok = 0;
     const ttft: number[] = [];
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     await gw.idle();
     if (top > 0) await gw.profileStop?.(dir);
     const after = await gw.stats();
+    const storeAfter = await topo.storeCpuMicros?.();
     for (let i = 0; i < n; i++) directTtft.push((await timedPost(direct, directBody, stream)).ttftMs);
     const [g, d] = [summarize(ttft), summarize(directTtft)];
     const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok);
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
         `TTFT p50 ${g.p50.toFixed(2)} ms (p99 ${g.p99.toFixed(2)}), direct ${d.p50.toFixed(2)} ms ` +
         `(added ${(g.p50 - d.p50).toFixed(2)}, p99 ${(g.p99 - d.p99).toFixed(2)}; not interleaved: npm run bench is the measure)`,
     );
+    if (storeBefore !== undefined && storeAfter !== undefined) console.log(`store process (dynalite): CPU ${((storeAfter - storeBefore) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
     const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[]; gcPauses: number[]; loopDelayMs?: { p50: number; p99: number; max: number } } }).trace;
     if (traced) {
       const [pre, post] = [summarize(traced.preUpstream), summarize(traced.upstreamToClient)];

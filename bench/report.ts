@@ -74,12 +74,14 @@ export function toMarkdown(r: BenchReport): string {
   out.push('');
 
   out.push('## Per gateway request: DynamoDB and CPU', '');
-  out.push('| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request | without gatekeeper (no store) | bare relay |');
-  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  out.push(
+    '| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request | without gatekeeper (no store) | bare relay | store process (dynalite) CPU ms / request |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const a of r.accounting) {
     const by = Object.entries(a.dynamo.perRequest).map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ') || 'none';
     out.push(
-      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} | ${a.openGatewayCpuMsPerRequest === undefined ? '–' : f(a.openGatewayCpuMsPerRequest, 3)} | ${a.floorRelayCpuMsPerRequest === undefined ? '–' : f(a.floorRelayCpuMsPerRequest, 3)} |`,
+      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} | ${a.openGatewayCpuMsPerRequest === undefined ? '–' : f(a.openGatewayCpuMsPerRequest, 3)} | ${a.floorRelayCpuMsPerRequest === undefined ? '–' : f(a.floorRelayCpuMsPerRequest, 3)} | ${a.storeCpuMsPerRequest === undefined ? '–' : f(a.storeCpuMsPerRequest, 3)} |`,
     );
   }
   out.push('');

@@ -36,6 +36,8 @@ export interface Topology {
   kind: 'processes' | 'in-process';
   upstream: UpstreamUrls;
   gateways: Partial<Record<GatewayMode, GatewayHandle>>;
+  /** CPU time of the store process so far (processes topology: dynalite in its own process). */
+  storeCpuMicros?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       kind: 'processes',
       upstream,
       gateways,
+      storeCpuMicros: () => storeWorker.call<number>('cpu'),
       async close() {
         for (const w of workers) await w.stop();
         rmSync(storeDataDir, { recursive: true, force: true });
