@@ -10,12 +10,13 @@
  * CPU per call of this process. Includes Node's HTTP client and the loopback socket writes both pay.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand as SdkPutCommand, UpdateCommand as SdkUpdateCommand, type PutCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_TABLES } from '../lambda/local/embedded-dynamo';
 import { documentClient, dynamoRequestHandler } from '../lambda/store/dynamo';
+import { PutCommand, UpdateCommand } from '../lambda/store/lean-commands';
 import { startWorker } from './processes/ipc';
 
 async function main(): Promise<void> {
@@ -27,33 +28,50 @@ async function main(): Promise<void> {
     const endpoint = await store.call<string>('start', dir);
     const { accessKeyId, secretAccessKey } = JSON.parse(readFileSync(join(dir, 'endpoint.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
     const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 3, requestHandler: dynamoRequestHandler() });
-    const clients: Array<[string, DynamoDBDocumentClient]> = [
-      ['AWS SDK DynamoDBDocumentClient', DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } })],
-      ['lean documentClient()', documentClient(client)],
-    ];
     const table = LOCAL_TABLES.ledger;
     let n = 0;
-    const pair = async (doc: DynamoDBDocumentClient) => {
+    const inputs = (): { put: PutCommandInput; update: UpdateCommandInput } => {
       const id = `bench-${n++}`;
       const record = { pk: `req#2026-12-01#${id}`, sk: 'rec', kind: 'request', keyId: 'k1', model: 'gpt-4o-mini', provider: 'openai', inputTokens: 123, outputTokens: 456, costMicros: 789, status: 'ok', ttl: 1_800_000_000, latency: { ttftMs: 12.5, totalMs: 456.25 } };
-      await doc.send(new PutCommand({ TableName: table, Item: record, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-      await doc.send(
-        new UpdateCommand({
+      return {
+        put: { TableName: table, Item: record, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' },
+        update: {
           TableName: table,
           Key: { pk: 'bench#counter', sk: '2026-12-01' },
           UpdateExpression: 'ADD committed :c, requests :one SET #last = :id',
           ExpressionAttributeNames: { '#last': 'lastRequest' },
           ExpressionAttributeValues: { ':c': 789, ':one': 1, ':id': id },
           ReturnValues: 'ALL_NEW',
-        }),
-      );
+        },
+      };
     };
-    for (const [, doc] of clients) for (let i = 0; i < 200; i++) await pair(doc); // warm-up
+    // Each client with the command classes its callers build (the store's are the lean ones: no SDK command per call).
+    const sdk = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    const lean = documentClient(client);
+    const clients: Array<[string, () => Promise<void>]> = [
+      [
+        'AWS SDK DynamoDBDocumentClient',
+        async () => {
+          const { put, update } = inputs();
+          await sdk.send(new SdkPutCommand(put));
+          await sdk.send(new SdkUpdateCommand(update));
+        },
+      ],
+      [
+        'lean documentClient()',
+        async () => {
+          const { put, update } = inputs();
+          await lean.send(new PutCommand(put));
+          await lean.send(new UpdateCommand(update));
+        },
+      ],
+    ];
+    for (const [, pair] of clients) for (let i = 0; i < 200; i++) await pair(); // warm-up
     const totals = new Map<string, number[]>();
     for (let r = 0; r < rounds; r++) {
-      for (const [name, doc] of clients) {
+      for (const [name, pair] of clients) {
         const before = process.cpuUsage();
-        for (let i = 0; i < pairs; i++) await pair(doc);
+        for (let i = 0; i < pairs; i++) await pair();
         const used = process.cpuUsage(before);
         totals.set(name, [...(totals.get(name) ?? []), (used.user + used.system) / (2 * pairs)]);
       }

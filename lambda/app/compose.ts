@@ -3,7 +3,7 @@
  * DynamoDB gatekeeper, the same telemetry; only the edge differs (where the DynamoDB endpoint, provider
  * keys and alert sink come from). Tests and the benchmark compose through here too.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { StoreClient } from '../store/lean-client';
 import type { BudgetAlertSink } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import type { ProviderAdapter } from '../providers/types';
@@ -16,7 +16,7 @@ import type { Telemetry } from './telemetry';
 
 export interface GatewayRuntimeOptions {
   config: TollgateConfig;
-  dynamo: DynamoDBClient;
+  dynamo: StoreClient;
   tables: { keys: string; ledger: string };
   adapters: ReadonlyMap<string, ProviderAdapter>;
   providerKeys: ProviderKeySource;

@@ -2,7 +2,6 @@
  * Everything the Lambda handler needs, built once per container from its environment: the only place the
  * function reads process.env. Kept apart from gateway.ts so tests can build it with their own endpoints.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { composeGateway, type GatewayRuntime } from '../app/compose';
 import { secretProviderKeys, type ProviderKeySource } from '../app/provider-keys';
 import { createTelemetry, type Telemetry } from '../app/telemetry';
@@ -10,7 +9,8 @@ import type { BudgetAlertSink } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import { deferTokenizerLoad } from '../core/token-estimate';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
-import { dynamoRequestHandler } from '../store/dynamo';
+import { dynamoRequestHandler, dynamoSockets } from '../store/dynamo';
+import { LeanDynamoClient, leanSdk, leanSettingsFromEnv, type AwsEnv, type StoreClient } from '../store/lean-client';
 import type { SettlementMessage, SettlementOutbox } from '../store/settlement';
 
 /** Provider keys are re-read from Secrets Manager at most this often: a filled-in key works within 5 minutes. */
@@ -34,7 +34,7 @@ export interface LambdaEnv {
 
 export interface LambdaRuntimeOverrides {
   config?: TollgateConfig;
-  dynamo?: DynamoDBClient;
+  dynamo?: StoreClient;
   providerKeys?: ProviderKeySource;
   adapterOptions?: AdapterOptions;
   telemetry?: Telemetry;
@@ -95,7 +95,19 @@ function required(env: LambdaEnv, name: keyof LambdaEnv): string {
   return value;
 }
 
-export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {
+/**
+ * The store's DynamoDB client: a lean one from Lambda's environment (region and the role's credentials),
+ * which neither loads nor builds the SDK's DynamoDBClient at init; the SDK's client, as before, when the
+ * environment asks for what only the SDK interprets (lean-client.ts leanSettingsFromEnv).
+ */
+export function storeClient(env: LambdaEnv & AwsEnv): StoreClient {
+  const settings = leanSettingsFromEnv(env, dynamoSockets());
+  if (settings) return new LeanDynamoClient(settings);
+  const { DynamoDBClient } = leanSdk();
+  return new DynamoDBClient({ requestHandler: dynamoRequestHandler() });
+}
+
+export function createLambdaRuntime(env: LambdaEnv & AwsEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {
   // The tokenizer loads after the first response (gateway.ts), not on a cold container's first request.
   deferTokenizerLoad();
   const config = overrides.config ?? bakedConfig(env);
@@ -113,7 +125,7 @@ export function createLambdaRuntime(env: LambdaEnv, overrides: LambdaRuntimeOver
   const topicArn = env.TOLLGATE_ALERT_TOPIC_ARN;
   const runtime = composeGateway({
     config,
-    dynamo: overrides.dynamo ?? new DynamoDBClient({ requestHandler: dynamoRequestHandler() }),
+    dynamo: overrides.dynamo ?? storeClient(env),
     tables: { keys: required(env, 'TOLLGATE_KEYS_TABLE'), ledger: required(env, 'TOLLGATE_LEDGER_TABLE') },
     adapters: createAdapters(config, overrides.adapterOptions),
     providerKeys,

@@ -29,7 +29,7 @@
  * given back when the process goes idle; a dead process's unused slots expire with their minute
  * (under-admission, never over-admission).
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import { shardCaps, type EffectiveBudget } from '../core/budgets';
 import { minuteWindow, type RateLimits, type RateLimitScope, type RateState, type RateWindow } from '../core/limits';
 import type { SpendChange } from './budget-ledger';
@@ -37,7 +37,7 @@ import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from '.
 import { admissionLeaseIndexKey, admissionLeaseIndexPk, budgetCounterKey, rateWindowKey, ADMISSION_LEASE_INDEX_SHARDS, type LedgerKey } from './item-keys';
 
 export interface AdmissionLeaseOptions {
-  doc: DynamoDBDocumentClient;
+  doc: DocumentClient;
   table: string;
   globalShards: number;
   now?: () => number;
@@ -652,7 +652,7 @@ export class AdmissionLeases {
  * past the lease's expiry): the whole amount still held is charged as spent, because the holder may have
  * admitted requests from it whose cost nobody recorded. Leases already closed just lose their index entry.
  */
-export async function sweepAdmissionLeases(doc: DynamoDBDocumentClient, table: string, nowMs: number): Promise<{ leases: number; reclaimed: number }> {
+export async function sweepAdmissionLeases(doc: DocumentClient, table: string, nowMs: number): Promise<{ leases: number; reclaimed: number }> {
   let leases = 0;
   let reclaimed = 0;
   for (let shard = 0; shard < ADMISSION_LEASE_INDEX_SHARDS; shard++) {

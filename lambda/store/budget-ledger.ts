@@ -20,7 +20,7 @@
  * reservation write that failed ambiguously (it may have landed) is released conditionally, and if even
  * that fails the entry stays, so the sweeper releases the reservation after the lease expires.
  */
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import { shardCaps, type BudgetScope, type EffectiveBudget } from '../core/budgets';
 import type { AdmittedRequest } from '../core/metering';
 import { AmbiguousWriteError, conditionFailedItem, isConditionalCheckFailed, num, readItems, type Item } from './dynamo';
@@ -96,7 +96,7 @@ export class DynamoBudgetLedger {
   private readonly random: () => number;
 
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentClient,
     private readonly table: string,
     opts: DynamoBudgetLedgerOptions,
   ) {

@@ -10,7 +10,7 @@
  *           budget + 1 per TPM correction; rollups and soft budgets are derived from records in batches
  *           (usage-deriver.ts). The lease index entry is left to TTL and the sweeper.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { StoreClient } from './lean-client';
 import { budgetName, periodKey, resolveBudgets, shardCaps, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import { admissionStoreError, BadRequestError, BudgetExceededError, RateLimitError } from '../core/errors';
@@ -47,7 +47,7 @@ const DEFAULT_DERIVE_INTERVAL_MS = 1_000;
 const INDEX_ENTRY_WAIT_MS = 2_000;
 
 export interface DynamoGatekeeperOptions {
-  client: DynamoDBClient;
+  client: StoreClient;
   tables: { keys: string; ledger: string };
   config: Pick<TollgateConfig, 'metering' | 'alerts' | 'pricing' | 'providers' | 'deployment'>;
   /** Clock for caches and the sweeper (admission periods use AdmissionRequest.now). */

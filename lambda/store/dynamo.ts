@@ -2,15 +2,15 @@
  * Small DynamoDB helpers shared by the store: one document client configuration, and the
  * ConditionalCheckFailedException turned into data (the item as it was, when DynamoDB returned it).
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, TransactGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { leanSdk, type StoreClient } from './lean-client';
+import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, TransactGetCommand, type DocumentClient } from './lean-commands';
 import { leanDocumentClient } from './lean-dynamo';
-import { registerLeanSockets } from './lean-dynamo-http';
+import { registerLeanSockets, type LeanSockets } from './lean-dynamo-http';
 
 export type Item = Record<string, unknown>;
 
@@ -26,19 +26,24 @@ export const DYNAMO_CONNECTION_TIMEOUT_MS = 1_000;
  * (`connectionTimeoutMs`) rather than failing admissions that would have gone through.
  */
 export function dynamoRequestHandler(opts: { connectionTimeoutMs?: number } = {}): NodeHttpHandler {
-  const agentOptions = { keepAlive: true, maxSockets: DYNAMO_MAX_SOCKETS };
-  const sockets = { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions), connectionTimeoutMs: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS };
-  const handler = new NodeHttpHandler({ httpAgent: sockets.httpAgent, httpsAgent: sockets.httpsAgent, connectionTimeout: sockets.connectionTimeoutMs });
+  const sockets = dynamoSockets(opts);
+  const handler = leanSdk().requestHandler(sockets);
   // The lean document client sends over the same pool, with the same connect timeout.
   registerLeanSockets(handler, sockets);
   return handler;
 }
 
+/** The sockets of dynamoRequestHandler, for a lean client (lean-client.ts) that has no SDK handler. */
+export function dynamoSockets(opts: { connectionTimeoutMs?: number } = {}): LeanSockets {
+  const agentOptions = { keepAlive: true, maxSockets: DYNAMO_MAX_SOCKETS };
+  return { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions), connectionTimeoutMs: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS };
+}
+
 /**
- * The store's document client: a DynamoDBDocumentClient whose item commands take the lean path
- * (lean-dynamo.ts: no SDK middleware per call), the rest the SDK's.
+ * The store's document client (over the SDK's DynamoDBClient or a lean one): its item commands take the
+ * lean path (lean-dynamo.ts: no SDK middleware per call), the rest the SDK's.
  */
-export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+export function documentClient(client: StoreClient): DocumentClient {
   return leanDocumentClient(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
@@ -52,13 +57,13 @@ export interface CallCount {
 }
 
 /** The same client, counting every send into `count`: background work counted apart, for the benchmark. */
-export function countingClient(doc: DynamoDBDocumentClient, count: CallCount): DynamoDBDocumentClient {
-  const counting = Object.create(doc) as DynamoDBDocumentClient;
-  counting.send = ((...args: Parameters<DynamoDBDocumentClient['send']>) => {
+export function countingClient(doc: DocumentClient, count: CallCount): DocumentClient {
+  const counting = Object.create(doc) as DocumentClient;
+  counting.send = ((...args: unknown[]) => {
     count.calls++;
     if (READ_COMMANDS.some((c) => args[0] instanceof c)) count.reads++;
     return (doc.send as (...a: unknown[]) => unknown)(...args);
-  }) as DynamoDBDocumentClient['send'];
+  }) as DocumentClient['send'];
   return counting;
 }
 
@@ -75,8 +80,9 @@ export async function unlessConditionFailed<T>(write: Promise<T>): Promise<T | u
   }
 }
 
+/** By name: the SDK's exception and the lean client's (lean-errors.ts) both carry it. */
 export function isConditionalCheckFailed(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 }
 
 /**
@@ -116,7 +122,7 @@ export class AmbiguousWriteError<T> extends Error {
 }
 
 /** Consistent reads of many items (BatchGet, 100 keys a call, unprocessed keys retried), by `pk\0sk`. */
-export async function readItems(doc: DynamoDBDocumentClient, table: string, keys: ReadonlyArray<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
+export async function readItems(doc: DocumentClient, table: string, keys: ReadonlyArray<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100).map((k) => ({ pk: k.pk, sk: k.sk }));

@@ -6,8 +6,8 @@
  * the threshold alerts (store/budget-alerts.ts), so concurrent or repeated runs send it once.
  * Run by a scheduled function in AWS (handlers/forecaster.ts) and by the local server's timer.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StoreClient } from './lean-client';
+import { PutCommand, type DocumentClient } from './lean-commands';
 import { budgetName, GLOBAL_BUDGET_ID, periodKey, type BudgetAlertSink, type BudgetPeriod, type BudgetRule, type BudgetScope } from '../core/budgets';
 import { forecastSpend, periodBounds, type Forecast } from '../core/forecast';
 import { microsToUsd, usdToMicros } from '../core/pricing';
@@ -66,7 +66,7 @@ export async function forecastBudgets(deps: { keys: KeyStore; ledger: DynamoBudg
 export interface ForecastAlertDeps {
   keys: KeyStore;
   ledger: DynamoBudgetLedger;
-  doc: DynamoDBDocumentClient;
+  doc: DocumentClient;
   table: string;
   sink: BudgetAlertSink;
   now: number;
@@ -97,7 +97,7 @@ export async function runForecastAlerts(deps: ForecastAlertDeps): Promise<{ budg
 }
 
 /** A forecast run over the gateway's tables (the hourly Lambda and the local server's timer build theirs here). */
-export function forecastRunner(opts: { client: DynamoDBClient; tables: { keys: string; ledger: string }; globalShards: number; sink: BudgetAlertSink }): (now: number) => Promise<{ budgets: number; alerted: string[] }> {
+export function forecastRunner(opts: { client: StoreClient; tables: { keys: string; ledger: string }; globalShards: number; sink: BudgetAlertSink }): (now: number) => Promise<{ budgets: number; alerted: string[] }> {
   const doc = documentClient(opts.client);
   const keys = new KeyStore({ client: opts.client, table: opts.tables.keys });
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: opts.globalShards });

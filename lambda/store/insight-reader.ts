@@ -3,8 +3,8 @@
  * for `tollgate insights`, `report` and `export`: one paginated Query per partition, summed over the days
  * of the period.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StoreClient } from './lean-client';
+import { QueryCommand, type DocumentClient } from './lean-commands';
 import { parsePeriodKey } from '../core/budgets';
 import { addHistograms } from '../core/histogram';
 import type { ArmRow, FeatureModelRow, PrefixRow, TokenTotals } from '../core/insights';
@@ -29,10 +29,10 @@ function addTotals<T extends TokenTotals>(into: T, item: Item): T {
 const zeroTotals = (): TokenTotals => ({ requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costMicros: 0 });
 
 export class InsightReader {
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly doc: DocumentClient;
   private readonly table: string;
 
-  constructor(opts: { client: DynamoDBClient; table: string }) {
+  constructor(opts: { client: StoreClient; table: string }) {
     this.doc = documentClient(opts.client);
     this.table = opts.table;
   }

@@ -9,8 +9,8 @@
  *                            team / customer / feature, or by every request (`policy#global#*`)
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StoreClient } from './lean-client';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import * as z from 'zod';
 import { budgetRuleSchema, GLOBAL_BUDGET_ID, type BudgetRule } from '../core/budgets';
 import { rateLimitsSchema, type RateLimits } from '../core/limits';
@@ -115,7 +115,7 @@ export function generateApiKey(random: (n: number) => Buffer = randomBytes): str
 }
 
 export interface KeyStoreOptions {
-  client: DynamoDBClient;
+  client: StoreClient;
   /** The keys table name. */
   table: string;
   now?: () => number;
@@ -123,7 +123,7 @@ export interface KeyStoreOptions {
 }
 
 export class KeyStore {
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly doc: DocumentClient;
   private readonly table: string;
   private readonly now: () => number;
   private readonly random: (n: number) => Buffer;

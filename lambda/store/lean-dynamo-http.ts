@@ -1,36 +1,19 @@
 /**
  * The lean DynamoDB client's transport: one operation as one signed `POST /` of the DynamoDB JSON protocol
- * (x-amz-json-1.0) over node:http(s) keep-alive sockets, retried with the SDK client's own retry strategy,
- * and failing with the same errors the SDK throws (the service's exception classes from
- * @aws-sdk/client-dynamodb, `$metadata`, `$fault`, raw AttributeValue `Item`s). Region, endpoint,
- * credentials and retry policy all come from the DynamoDBClient it stands in for, so both paths agree.
+ * (x-amz-json-1.0) over node:http(s) keep-alive sockets, retried with the SDK's retry strategy, and failing
+ * with the errors the SDK throws (lean-errors.ts: the service's exception names, shape ids, `$metadata`,
+ * `$fault`, raw AttributeValue `Item`s). Where it sends, as whom and how it retries come from a
+ * LeanConnection: an SDK DynamoDBClient's own config (sdkConnection), or what Lambda's environment says
+ * (lean-env.ts), which needs no SDK client until the first retryable error.
  */
-import {
-  ConditionalCheckFailedException,
-  DuplicateItemException,
-  DynamoDBServiceException,
-  IdempotentParameterMismatchException,
-  InternalServerError,
-  ItemCollectionSizeLimitExceededException,
-  LimitExceededException,
-  ProvisionedThroughputExceededException,
-  ReplicatedWriteConflictException,
-  RequestLimitExceeded,
-  ResourceNotFoundException,
-  ThrottlingException,
-  TransactionCanceledException,
-  TransactionConflictException,
-  TransactionInProgressException,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RetryErrorType, RetryStrategyV2, RetryToken } from '@smithy/types';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { DynamoDBServiceException, EXCEPTIONS, type Metadata } from './lean-errors';
 import { SigV4Signer, type SigningCredentials } from './lean-sigv4';
 
 type Json = Record<string, unknown>;
-type Metadata = { httpStatusCode?: number; requestId?: string; extendedRequestId?: string; cfId?: string; attempts?: number; totalRetryDelay?: number; clockSkewCorrected?: boolean };
 
 /** The sockets and connect timeout a client's requests use (the same pool the SDK path uses, where known). */
 export interface LeanSockets {
@@ -47,13 +30,21 @@ export function registerLeanSockets(handler: object, sockets: LeanSockets): void
   registered.set(handler, sockets);
 }
 
+/** What a NodeHttpHandler tells about its sockets (httpHandlerConfigs()): read without importing its class. */
+interface HandlerConfigs {
+  httpAgent?: unknown;
+  httpsAgent?: unknown;
+  connectionTimeout?: number;
+}
+
 /** The SDK's default per-client pool (keep-alive, 50 sockets, no connect timeout) when nothing else is known. */
 function socketsFor(client: DynamoDBClient): LeanSockets {
   const handler = client.config.requestHandler;
   const known = registered.get(handler);
   if (known) return known;
   // A NodeHttpHandler that has already sent a request exposes its agents: share them.
-  const resolved = handler instanceof NodeHttpHandler ? handler.httpHandlerConfigs() : {};
+  const configs = (handler as { httpHandlerConfigs?: () => HandlerConfigs }).httpHandlerConfigs;
+  const resolved: HandlerConfigs = typeof configs === 'function' ? configs.call(handler) : {};
   const agentOptions = { keepAlive: true, maxSockets: 50 };
   return {
     httpAgent: resolved.httpAgent instanceof HttpAgent ? resolved.httpAgent : new HttpAgent(agentOptions),
@@ -67,22 +58,6 @@ const SOCKET_IDLE_TIMEOUT_MS = 300_000;
 /** The SDK re-asks for credentials this long before they expire. */
 const CREDENTIAL_REFRESH_MARGIN_MS = 5 * 60_000;
 
-const EXCEPTIONS: Record<string, new (opts: { $metadata: Metadata; message: string }) => DynamoDBServiceException> = {
-  ConditionalCheckFailedException,
-  DuplicateItemException,
-  IdempotentParameterMismatchException,
-  InternalServerError,
-  ItemCollectionSizeLimitExceededException,
-  LimitExceededException,
-  ProvisionedThroughputExceededException,
-  ReplicatedWriteConflictException,
-  RequestLimitExceeded,
-  ResourceNotFoundException,
-  ThrottlingException,
-  TransactionCanceledException,
-  TransactionConflictException,
-  TransactionInProgressException,
-};
 
 // The SDK's retry classification (@smithy/core/retry: isThrottlingError, isTransientError).
 const THROTTLING = new Set([
@@ -163,10 +138,67 @@ interface Endpoint {
   host: string;
 }
 
+/** Where and how a connection sends: resolved once, on its first call. */
+export interface LeanTarget {
+  region: string;
+  /** The endpoint, as the SDK's endpoint rules give it (`https://dynamodb.<region>.amazonaws.com`). */
+  url: URL;
+  clockSkewCorrection: boolean;
+}
+
+/** Credentials, with their expiry when they have one (the SDK's AwsCredentialIdentity). */
+export type ExpiringCredentials = SigningCredentials & { readonly expiration?: Date };
+
+/** What the transport needs from the client it stands in for. */
+export interface LeanConnection {
+  readonly sockets: LeanSockets;
+  target(): Promise<LeanTarget>;
+  credentials(): Promise<ExpiringCredentials>;
+  /** The SDK's retry strategy; `eager`: asked before the first call, else only at the first retryable error. */
+  retryStrategy(): Promise<RetryStrategyV2>;
+  readonly eagerRetry: boolean;
+  /** The clock offset the signer applies (learned from the server's Date header on an error). */
+  clockOffset: number;
+}
+
+/** A connection that takes everything from an SDK client's resolved config, so both paths agree. */
+export function sdkConnection(client: DynamoDBClient): LeanConnection {
+  const config = client.config;
+  return {
+    sockets: socketsFor(client),
+    eagerRetry: true,
+    get clockOffset() {
+      return config.systemClockOffset ?? 0;
+    },
+    set clockOffset(offset: number) {
+      config.systemClockOffset = offset;
+    },
+    credentials: () => config.credentials(),
+    async retryStrategy() {
+      const retry = await config.retryStrategy();
+      if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
+      return retry;
+    },
+    async target() {
+      const region = await config.region();
+      // As the SDK's endpoint middleware: the client's endpoint, else AWS_ENDPOINT_URL(_DYNAMODB), then the rules.
+      let custom: string | undefined;
+      if (config.isCustomEndpoint && config.endpoint) {
+        const e = await config.endpoint();
+        custom = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}${e.path}`;
+      } else if (!config.ignoreConfiguredEndpointUrls) {
+        custom = await (config as { serviceConfiguredEndpoint?: () => Promise<string | undefined> }).serviceConfiguredEndpoint?.();
+      }
+      const [UseFIPS, UseDualStack] = await Promise.all([config.useFipsEndpoint(), config.useDualstackEndpoint()]);
+      const url = new URL(config.endpointProvider({ Region: region, UseFIPS, UseDualStack, Endpoint: custom }).url.href);
+      return { region, url, clockSkewCorrection: !(await config.disableClockSkewCorrection()) };
+    },
+  };
+}
+
 interface Resolved {
   endpoint: Endpoint;
   signer: SigV4Signer;
-  retry: RetryStrategyV2;
   clockSkewCorrection: boolean;
 }
 
@@ -176,34 +208,46 @@ interface Response {
   text: string;
 }
 
+const isRetryable = (t: RetryErrorType) => t === 'THROTTLING' || t === 'TRANSIENT';
+
 export class LeanDynamoTransport {
   private resolved: Promise<Resolved> | undefined;
+  private retry: Promise<RetryStrategyV2> | undefined;
   private credentials: { value: SigningCredentials; refreshAt: number } | undefined;
-  private readonly sockets: LeanSockets;
 
-  constructor(private readonly client: DynamoDBClient) {
-    this.sockets = socketsFor(client);
-  }
+  constructor(private readonly connection: LeanConnection) {}
 
-  /** One operation, retried like the SDK; resolves the parsed output with `$metadata`. */
+  /**
+   * One operation, retried like the SDK; resolves the parsed output with `$metadata`. A lazily asked
+   * strategy (!eagerRetry) is not consulted before the first retryable error: until then the SDK's
+   * standard strategy is in its initial state (full capacity, which successes cannot raise) and refuses
+   * every other error without changing state, so skipping it changes nothing.
+   */
   async call(operation: string, input: Json): Promise<Json> {
     const r = await (this.resolved ??= this.resolve());
     const body = JSON.stringify(input, binaryAsBase64);
-    let token: RetryToken = await r.retry.acquireInitialRetryToken('');
+    let retry = this.retry && (await this.retry);
+    let token: RetryToken | undefined = retry && (await retry.acquireInitialRetryToken(''));
     let attempts = 0;
     let totalRetryDelay = 0;
     for (;;) {
       try {
         const out = await this.attempt(r, operation, body);
-        r.retry.recordSuccess(token);
+        if (retry && token) retry.recordSuccess(token);
         (out.$metadata as Metadata).attempts = attempts + 1;
         (out.$metadata as Metadata).totalRetryDelay = totalRetryDelay;
         return out;
       } catch (err) {
         // Not `instanceof Error`: node's own errors may come from another realm (jest's sandbox).
         const e = (typeof err === 'object' && err !== null ? err : new Error(String(err))) as SdkLikeError;
+        const errorType = retryErrorType(e);
         try {
-          token = await r.retry.refreshRetryTokenForRetry(token, { errorType: retryErrorType(e) });
+          if (!retry && isRetryable(errorType)) {
+            retry = await (this.retry ??= this.connection.retryStrategy());
+            token = await retry.acquireInitialRetryToken('');
+          }
+          if (!retry || !token) throw e;
+          token = await retry.refreshRetryTokenForRetry(token, { errorType });
         } catch {
           e.$metadata = { ...e.$metadata, attempts: attempts + 1, totalRetryDelay };
           throw e;
@@ -217,25 +261,12 @@ export class LeanDynamoTransport {
   }
 
   private async resolve(): Promise<Resolved> {
-    const config = this.client.config;
-    const region = await config.region();
-    // As the SDK's endpoint middleware: the client's endpoint, else AWS_ENDPOINT_URL(_DYNAMODB), then the rules.
-    let custom: string | undefined;
-    if (config.isCustomEndpoint && config.endpoint) {
-      const e = await config.endpoint();
-      custom = `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}${e.path}`;
-    } else if (!config.ignoreConfiguredEndpointUrls) {
-      custom = await (config as { serviceConfiguredEndpoint?: () => Promise<string | undefined> }).serviceConfiguredEndpoint?.();
-    }
-    const [UseFIPS, UseDualStack] = await Promise.all([config.useFipsEndpoint(), config.useDualstackEndpoint()]);
-    const url = new URL(config.endpointProvider({ Region: region, UseFIPS, UseDualStack, Endpoint: custom }).url.href);
-    const retry = await config.retryStrategy();
-    if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
+    if (this.connection.eagerRetry) this.retry ??= this.connection.retryStrategy();
+    const [{ region, url, clockSkewCorrection }] = await Promise.all([this.connection.target(), this.retry]);
     return {
       endpoint: { https: url.protocol === 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : undefined, host: url.host },
       signer: new SigV4Signer(region, 'dynamodb'),
-      retry,
-      clockSkewCorrection: !(await config.disableClockSkewCorrection()),
+      clockSkewCorrection,
     };
   }
 
@@ -243,7 +274,7 @@ export class LeanDynamoTransport {
     const cached = this.credentials;
     if (cached && Date.now() < cached.refreshAt) return cached.value;
     // The SDK's provider is memoized and refreshes itself; re-ask it only as expiry nears.
-    const value = await this.client.config.credentials();
+    const value = await this.connection.credentials();
     const expires = value.expiration?.getTime();
     this.credentials = { value, refreshAt: expires === undefined ? Number.POSITIVE_INFINITY : expires - CREDENTIAL_REFRESH_MARGIN_MS };
     return value;
@@ -251,7 +282,7 @@ export class LeanDynamoTransport {
 
   private async attempt(r: Resolved, operation: string, body: string): Promise<Json> {
     const credentials = await this.credentialsNow();
-    const offset = this.client.config.systemClockOffset ?? 0;
+    const offset = this.connection.clockOffset;
     const headers = r.signer.sign({
       host: r.endpoint.host,
       headers: {
@@ -287,7 +318,7 @@ export class LeanDynamoTransport {
     const serverTime = date === undefined || !r.clockSkewCorrection ? Number.NaN : Date.parse(date);
     if (Number.isNaN(serverTime)) return;
     const offset = serverTime - Date.now();
-    this.client.config.systemClockOffset = offset;
+    this.connection.clockOffset = offset;
     if (Math.abs(offset) >= 240_000 && offset !== before) $metadata.clockSkewCorrected = true;
   }
 
@@ -301,9 +332,9 @@ export class LeanDynamoTransport {
         reject(err);
       };
       const options = { hostname: endpoint.hostname, port: endpoint.port, method: 'POST', path: '/', headers };
-      const req = endpoint.https ? httpsRequest({ ...options, agent: this.sockets.httpsAgent }) : httpRequest({ ...options, agent: this.sockets.httpAgent });
+      const req = endpoint.https ? httpsRequest({ ...options, agent: this.connection.sockets.httpsAgent }) : httpRequest({ ...options, agent: this.connection.sockets.httpAgent });
       req.on('error', fail);
-      const connectMs = this.sockets.connectionTimeoutMs;
+      const connectMs = this.connection.sockets.connectionTimeoutMs;
       if (connectMs > 0) {
         req.once('socket', (socket) => {
           if (!socket.connecting) return;

@@ -1,67 +1,45 @@
 /**
  * A lean DynamoDB document client: the store's `doc.send(new PutCommand(...))` calls (Put, Get, Update,
- * Delete, Query, Scan, BatchGet, BatchWrite, TransactWrite, TransactGet) are marshalled with
- * @aws-sdk/util-dynamodb exactly as @aws-sdk/lib-dynamodb does it (the command's own key-node map, the same
+ * Delete, Query, Scan, BatchGet, BatchWrite, TransactWrite, TransactGet; lean-commands.ts) are marshalled
+ * with @aws-sdk/util-dynamodb exactly as @aws-sdk/lib-dynamodb does it (the same key-node maps, the same
  * options) and sent by lean-dynamo-http.ts, without the SDK's per-request middleware chain (endpoint
  * rules, schema serde, retry and signing middleware), which cost ~2 ms of CPU per call in the gateway's
- * profile. Everything else — other commands, send options, callbacks — goes to the real
- * DynamoDBDocumentClient this object is.
+ * profile. Everything else — other commands, send options, callbacks — goes to the SDK's
+ * DynamoDBDocumentClient, which is made (and the SDK loaded: lean-sdk.ts) only then.
  *
- * The SDK path is also taken while someone has attached their own middleware to the client (tests inject
- * faults that way): the lean path would silently skip it. Middleware that knows about the lean path (the
- * request counter) is named with LEAN_AWARE_PREFIX and observes lean calls through observeLeanRequests.
+ * The SDK path is also taken while someone has attached their own middleware to the SDK client (tests
+ * inject faults that way): the lean path would silently skip it. Middleware that knows about the lean path
+ * (the request counter) is named with LEAN_AWARE_PREFIX and observes lean calls through observeLeanRequests.
  * Middleware added to one command's own stack (`command.middlewareStack`) is not seen: nothing here does
  * that, and checking every command's stack would cost what the lean path saves.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-  TransactGetCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type TranslateConfig,
-} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient, TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall, type marshallOptions, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { LeanDynamoTransport } from './lean-dynamo-http';
+import { LeanDynamoClient, leanSdk, type StoreClient } from './lean-client';
+import { DocumentCommand, type DocumentClient, type KeyNodeMap, type KeyNodes } from './lean-commands';
+import { LeanDynamoTransport, sdkConnection } from './lean-dynamo-http';
 
 type Json = Record<string, unknown>;
-/** lib-dynamodb's key-node map: null = this value; {} or [] = every member; '*' = every key, one level down. */
-type KeyNodes = { readonly [key: string]: KeyNodes } | null;
-
-/** Document command class → DynamoDB operation. */
-const OPERATIONS = new Map<unknown, string>([
-  [PutCommand, 'PutItem'],
-  [GetCommand, 'GetItem'],
-  [UpdateCommand, 'UpdateItem'],
-  [DeleteCommand, 'DeleteItem'],
-  [QueryCommand, 'Query'],
-  [ScanCommand, 'Scan'],
-  [BatchGetCommand, 'BatchGetItem'],
-  [BatchWriteCommand, 'BatchWriteItem'],
-  [TransactWriteCommand, 'TransactWriteItems'],
-  [TransactGetCommand, 'TransactGetItems'],
-]);
-
-/** What lib-dynamodb's commands carry (protected there; read here so the marshalling is theirs, not a copy). */
-interface DocumentCommand {
+/** What a document command carries (a lean one, or lib-dynamodb's: protected there, read here so the marshalling is the same). */
+interface CommandShape {
   input: Json;
-  inputKeyNodes: { readonly [key: string]: KeyNodes };
-  outputKeyNodes: { readonly [key: string]: KeyNodes };
+  inputKeyNodes: KeyNodeMap;
+  outputKeyNodes: KeyNodeMap;
 }
 
 // ---- lib-dynamodb's processObj / processKeysInObj / processAllKeysInObj, typed ----
 
+/** ALL_MEMBERS ([]): every member, as an empty map (Array.isArray does not narrow a readonly tuple). */
+function isAllMembers(nodes: KeyNodes): nodes is readonly [] {
+  return Array.isArray(nodes);
+}
+
 function processObj(obj: unknown, fn: (v: unknown) => unknown, nodes: KeyNodes | undefined): unknown {
   if (obj === undefined) return undefined;
   if (nodes == null) return fn(obj);
+  if (isAllMembers(nodes)) return processAll(obj, fn);
   const keys = Object.keys(nodes);
   if (keys.length === 0) return processAll(obj, fn);
   if (keys.length === 1 && keys[0] === '*') {
@@ -74,7 +52,7 @@ function processObj(obj: unknown, fn: (v: unknown) => unknown, nodes: KeyNodes |
   return processKeys(obj, fn, nodes);
 }
 
-function processKeys(obj: unknown, fn: (v: unknown) => unknown, nodes: { readonly [key: string]: KeyNodes }): unknown {
+function processKeys(obj: unknown, fn: (v: unknown) => unknown, nodes: KeyNodeMap): unknown {
   const src = obj as Json;
   const out: Json | unknown[] = Array.isArray(obj) ? obj.filter((v) => typeof v !== 'function') : {};
   if (!Array.isArray(out)) for (const [k, v] of Object.entries(src)) if (typeof v !== 'function') out[k] = v;
@@ -102,9 +80,9 @@ function processAll(obj: unknown, fn: (v: unknown) => unknown): unknown {
 /** Called before each lean request with the command name (`PutItemCommand`) and its input; may return an after-hook. */
 export type LeanRequestObserver = (commandName: string, input: Json) => ((output: Json) => void) | void;
 
-const observers = new WeakMap<DynamoDBClient, Set<LeanRequestObserver>>();
+const observers = new WeakMap<StoreClient, Set<LeanRequestObserver>>();
 
-export function observeLeanRequests(client: DynamoDBClient, observer: LeanRequestObserver): () => void {
+export function observeLeanRequests(client: StoreClient, observer: LeanRequestObserver): () => void {
   let set = observers.get(client);
   if (!set) observers.set(client, (set = new Set()));
   set.add(observer);
@@ -124,13 +102,9 @@ function counted(entries: string[]): Map<string, number> {
   return m;
 }
 
-/** Whether the client's middleware stack holds anything beyond a fresh DynamoDBClient's (identify() is slow: ~0.1 ms). */
+/** Whether the client's middleware stack holds anything beyond a fresh DynamoDBClient's. */
 function hasCustomMiddleware(client: DynamoDBClient): boolean {
-  if (!sdkDefaults) {
-    const fresh = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    sdkDefaults = counted(fresh.middlewareStack.identify());
-    fresh.destroy();
-  }
+  sdkDefaults ??= counted(leanSdk().defaultMiddleware());
   for (const [entry, n] of counted(client.middlewareStack.identify())) if (n > (sdkDefaults.get(entry) ?? 0)) return true;
   return false;
 }
@@ -159,9 +133,22 @@ function watchStack(client: DynamoDBClient): StackWatch {
   return watch;
 }
 
-function usesCustomMiddleware(client: DynamoDBClient, watch: StackWatch): boolean {
+/** The SDK client behind a store client, if there is one yet (a lean client makes its own on first need). */
+function sdkClientIfAny(client: StoreClient): DynamoDBClient | undefined {
+  return client instanceof LeanDynamoClient ? client.sdkIfMade() : client;
+}
+
+function sdkClientOf(client: StoreClient): DynamoDBClient {
+  return client instanceof LeanDynamoClient ? client.sdk() : client;
+}
+
+/** Custom middleware on the SDK client: a lean client's counts only once made (someone wanted its stack). */
+function usesCustomMiddleware(client: StoreClient): boolean {
+  const sdk = sdkClientIfAny(client);
+  if (!sdk) return false;
+  const watch = watchStack(sdk);
   if (watch.dirty) {
-    watch.custom = hasCustomMiddleware(client);
+    watch.custom = hasCustomMiddleware(sdk);
     watch.dirty = false;
   }
   return watch.custom;
@@ -169,23 +156,38 @@ function usesCustomMiddleware(client: DynamoDBClient, watch: StackWatch): boolea
 
 // ---- the client ----
 
-const transports = new WeakMap<DynamoDBClient, LeanDynamoTransport>();
+const transports = new WeakMap<StoreClient, LeanDynamoTransport>();
+
+function transportFor(client: StoreClient): LeanDynamoTransport {
+  let transport = transports.get(client);
+  if (!transport) transports.set(client, (transport = new LeanDynamoTransport(client instanceof LeanDynamoClient ? client.connection : sdkConnection(client))));
+  return transport;
+}
+
+/** One of lib-dynamodb's document commands (tests and tools build them): it wraps a client command. */
+function isSdkDocumentCommand(command: unknown): boolean {
+  return typeof command === 'object' && command !== null && 'clientCommand' in command && 'inputKeyNodes' in command;
+}
 
 /**
- * A DynamoDBDocumentClient (the real one, so types and every other method hold) whose `send` takes the lean
- * path for the document commands above when called as `send(command)`.
+ * The store's document client over an SDK DynamoDBClient or a LeanDynamoClient. `send(command)` takes the
+ * lean path for the lean commands (lean-commands.ts) and for lib-dynamodb's own document commands of the
+ * same operations; everything else — other commands, send options, callbacks, and any command while custom
+ * middleware is attached — goes to the SDK's DynamoDBDocumentClient, made on first need.
  */
-export function leanDocumentClient(client: DynamoDBClient, translateConfig: TranslateConfig = {}): DynamoDBDocumentClient {
-  const doc = DynamoDBDocumentClient.from(client, translateConfig);
+export function leanDocumentClient(client: StoreClient, translateConfig: TranslateConfig = {}): DocumentClient {
   // lib-dynamodb's own defaults for these two (addMarshallingMiddleware).
   const mOptions: marshallOptions = { ...translateConfig.marshallOptions, convertTopLevelContainer: translateConfig.marshallOptions?.convertTopLevelContainer ?? true };
   const uOptions: unmarshallOptions = { ...translateConfig.unmarshallOptions, convertWithoutMapWrapper: translateConfig.unmarshallOptions?.convertWithoutMapWrapper ?? true };
   const toWire = (v: unknown) => marshall(v, mOptions);
   const fromWire = (v: unknown) => unmarshall(v as Parameters<typeof unmarshall>[0], uOptions);
-  const watch = watchStack(client);
-  const sdkSend = doc.send.bind(doc) as (...args: unknown[]) => Promise<unknown>;
+  let sdkDoc: DynamoDBDocumentClient | undefined;
+  const sdkSend = (...args: unknown[]): Promise<unknown> => {
+    sdkDoc ??= leanSdk().sdkDocumentClient(sdkClientOf(client), translateConfig);
+    return (sdkDoc.send as (...a: unknown[]) => Promise<unknown>)(...args);
+  };
 
-  const leanSend = async (operation: string, command: DocumentCommand): Promise<Json> => {
+  const leanSend = async (operation: string, command: CommandShape): Promise<Json> => {
     const commandName = `${operation}Command`;
     const after: Array<(output: Json) => void> = [];
     for (const observe of observers.get(client) ?? []) {
@@ -195,18 +197,22 @@ export function leanDocumentClient(client: DynamoDBClient, translateConfig: Tran
     const input = processKeys(command.input, toWire, command.inputKeyNodes) as Json;
     // The SDK fills this idempotency token itself (a retried transaction must not apply twice).
     if (operation === 'TransactWriteItems' && input.ClientRequestToken === undefined) input.ClientRequestToken = randomUUID();
-    let transport = transports.get(client);
-    if (!transport) transports.set(client, (transport = new LeanDynamoTransport(client)));
-    const output = processKeys(await transport.call(operation, input), fromWire, command.outputKeyNodes) as Json;
+    const output = processKeys(await transportFor(client).call(operation, input), fromWire, command.outputKeyNodes) as Json;
     for (const hook of after) hook(output);
     return output;
   };
 
-  doc.send = ((...args: unknown[]) => {
-    const command = args[0] as { constructor?: unknown };
-    const operation = args.length === 1 ? OPERATIONS.get(command?.constructor) : undefined;
-    if (operation && !usesCustomMiddleware(client, watch)) return leanSend(operation, command as unknown as DocumentCommand);
+  const send = (...args: unknown[]): Promise<unknown> => {
+    const command = args[0];
+    if (command instanceof DocumentCommand) {
+      const lean = command as DocumentCommand<Json, Json>;
+      if (args.length === 1 && !usesCustomMiddleware(client)) return leanSend(lean.operation, lean);
+      return sdkSend(leanSdk().sdkCommand(lean.operation, lean.input), ...args.slice(1));
+    }
+    // lib-dynamodb's commands: the SDK is loaded already (the caller built one), so looking up its class is free.
+    const operation = args.length === 1 && isSdkDocumentCommand(command) ? leanSdk().operationOf(command) : undefined;
+    if (operation && !usesCustomMiddleware(client)) return leanSend(operation, command as CommandShape);
     return sdkSend(...args);
-  }) as DynamoDBDocumentClient['send'];
-  return doc;
+  };
+  return { send: send as DocumentClient['send'] };
 }

@@ -12,7 +12,7 @@
  * Settlement never deletes entries (TTL does, LEASE_INDEX_TTL_SECONDS after expiry), so the sweeper
  * reads only the entries that expired since its last run: per shard, a cursor item marks how far it got.
  */
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import { lostUsageRecord, type AdmittedRequest } from '../core/metering';
 import { LEASE_INDEX_SHARDS, type DynamoBudgetLedger } from './budget-ledger';
 import { itemId, num, unlessConditionFailed, type Item } from './dynamo';
@@ -45,7 +45,7 @@ interface Entry {
 
 export class LeaseSweeper {
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentClient,
     private readonly table: string,
     private readonly ledger: DynamoBudgetLedger,
     private readonly recorder: UsageRecorder,

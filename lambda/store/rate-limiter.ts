@@ -11,7 +11,7 @@
  * request took a slot in between, the condition fails and the slot is kept (under-admitting by one for
  * the rest of the minute, never over-admitting).
  */
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import { minuteWindow, type RateLimits, type RateLimitScope, type RateState } from '../core/limits';
 import { AmbiguousWriteError, conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
 import { rateWindowKey, type LedgerKey } from './item-keys';
@@ -37,7 +37,7 @@ export type AcquireResult =
 
 export class DynamoRateLimiter {
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentClient,
     private readonly table: string,
   ) {}
 

@@ -30,7 +30,7 @@
  * target enough. Any number of processes may run passes: they contend on the cursor, never double count.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import type { EffectiveBudget } from '../core/budgets';
 import { contributionDelta, contributionOf, dimensionValues, type RecordContribution, type SoftBudgetCharge, type UsageRecord } from '../core/metering';
 import type { SpendChange } from './budget-ledger';
@@ -112,7 +112,7 @@ export function watermarkProcesses(items: Iterable<Item>): string[] {
 }
 
 /** Watermarks by process id (consistent reads), added to `into` (a pass's cache). */
-export async function readWatermarks(doc: DynamoDBDocumentClient, table: string, processes: Iterable<string>, into = new Map<string, number>()): Promise<Map<string, number>> {
+export async function readWatermarks(doc: DocumentClient, table: string, processes: Iterable<string>, into = new Map<string, number>()): Promise<Map<string, number>> {
   const missing = [...processes].filter((p) => !into.has(p));
   if (missing.length === 0) return into;
   const found = await readItems(doc, table, missing.map(deriveWatermarkKey));
@@ -145,12 +145,12 @@ export class UsageDeriver implements DeriveQueue {
   /** A kick asked for the marker work list to be read too (not only the in-memory queue). */
   private scanMarkers = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly doc: DocumentClient;
   /** Store calls made by passes (all off the request path), for the benchmark. */
   readonly count: CallCount = { calls: 0, reads: 0 };
 
   constructor(
-    doc: DynamoDBDocumentClient,
+    doc: DocumentClient,
     private readonly table: string,
     private readonly opts: UsageDeriverOptions,
   ) {

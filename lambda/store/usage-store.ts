@@ -3,8 +3,8 @@
  * the read side for reports and the CLI. Rollup items live in `usage#<dimension>#<yyyy-mm>` with sort key
  * `<yyyy-mm-dd>#<value>`, so "spend by feature for 2026-11" or "for 2026-11-25" is one Query.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StoreClient } from './lean-client';
+import { GetCommand, PutCommand, QueryCommand, type DocumentClient } from './lean-commands';
 import { GLOBAL_BUDGET_ID, parsePeriodKey, type BudgetScope, type TopSpender } from '../core/budgets';
 import { contributionOf, recordTtlSeconds, USAGE_DIMENSIONS, type RecordContribution, type UsageDimension, type UsageRecord } from '../core/metering';
 import { microsToUsd } from '../core/pricing';
@@ -27,7 +27,7 @@ export type CommitResult = 'created' | 'corrected' | 'duplicate';
  */
 export class UsageRecorder {
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentClient,
     private readonly table: string,
     private readonly recordTtlDays: number,
     private readonly deriveQueue?: DeriveQueue,
@@ -120,7 +120,7 @@ export interface UsageRow extends RecordContribution {
 }
 
 export interface UsageReaderOptions {
-  client: DynamoDBClient;
+  client: StoreClient;
   /** The ledger table name. */
   table: string;
   /** config.metering.globalBudgetShards, to sum the global budget's shards. */
@@ -128,7 +128,7 @@ export interface UsageReaderOptions {
 }
 
 export class UsageReader {
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly doc: DocumentClient;
   private readonly table: string;
   private readonly ledger: DynamoBudgetLedger;
 

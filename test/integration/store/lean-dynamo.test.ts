@@ -4,28 +4,29 @@
  * identical errors — on DynamoDB Local and on dynalite (the local server's embedded store).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-  TransactGetCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import * as sdkCommands from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { conditionFailedItem, documentClient, isConditionalCheckFailed, readItems } from '../../../lambda/store/dynamo';
+import { conditionFailedItem, documentClient, dynamoSockets, isConditionalCheckFailed, readItems } from '../../../lambda/store/dynamo';
+import { LeanDynamoClient, leanSdk } from '../../../lambda/store/lean-client';
+import * as leanCommands from '../../../lambda/store/lean-commands';
+import type { DocumentClient } from '../../../lambda/store/lean-commands';
 import { observeLeanRequests } from '../../../lambda/store/lean-dynamo';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
+import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
 
-type Doc = DynamoDBDocumentClient;
+type Doc = { send: DynamoDBDocumentClient['send'] };
+/** The document command classes a scenario builds: lib-dynamodb's, or the lean ones (the same inputs and outputs). */
+type Commands = Pick<typeof sdkCommands, 'BatchGetCommand' | 'BatchWriteCommand' | 'DeleteCommand' | 'GetCommand' | 'PutCommand' | 'QueryCommand' | 'ScanCommand' | 'TransactGetCommand' | 'TransactWriteCommand' | 'UpdateCommand'>;
+const LEAN_COMMANDS = leanCommands as unknown as Commands;
+
+/** readItems (which builds lean commands) over the SDK's document client: each lean command as lib-dynamodb's. */
+function viaSdk(sdk: DynamoDBDocumentClient): DocumentClient {
+  const send = (command: leanCommands.DocumentCommand<object, object>) => sdk.send(leanSdk().sdkCommand(command.operation, command.input) as sdkCommands.GetCommand);
+  return { send: send as unknown as DocumentClient['send'] };
+}
 type Outcome = Record<string, unknown>;
 
 /** An output without its request id; an error as the fields our code and the SDK's users read. */
@@ -78,7 +79,8 @@ const RICH = {
   keyB: { B: 'not binary, a map with a key named B' },
 };
 
-async function scenario(doc: Doc, table: string): Promise<Outcome[]> {
+async function scenario(doc: Doc, table: string, reader: DocumentClient, commands: Commands): Promise<Outcome[]> {
+  const { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, TransactGetCommand, TransactWriteCommand, UpdateCommand } = commands;
   const results: Outcome[] = [];
   const run = async (p: Promise<object>) => results.push(await outcome(p));
   await run(doc.send(new PutCommand({ TableName: table, Item: RICH })));
@@ -136,7 +138,7 @@ async function scenario(doc: Doc, table: string): Promise<Outcome[]> {
   }
   const got = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: [...items.map((it) => ({ pk: it.pk, sk: it.sk })), { pk: 'batch', sk: 'none' }], ConsistentRead: true } } }));
   results.push({ batchGot: [...(got.Responses?.[table] ?? [])].sort(bySk), unprocessed: got.UnprocessedKeys });
-  results.push({ readItems: [...(await readItems(doc, table, items.map((it) => ({ pk: it.pk, sk: it.sk })))).entries()].sort() });
+  results.push({ readItems: [...(await readItems(reader, table, items.map((it) => ({ pk: it.pk, sk: it.sk })))).entries()].sort() });
   // Query pages of 7, then a filtered query and a scan.
   const pages: Outcome[] = [];
   let start: Record<string, unknown> | undefined;
@@ -159,30 +161,34 @@ async function scenario(doc: Doc, table: string): Promise<Outcome[]> {
 }
 
 describe.each([
-  ['DynamoDB Local', () => ({ client: testDynamoClient(), close: async () => undefined })],
+  ['DynamoDB Local', () => ({ client: testDynamoClient(), endpoint: String(process.env[ENDPOINT_ENV]), close: async () => undefined })],
   [
     'dynalite',
     async () => {
       const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
-      const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-      return { client, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+      const endpoint = `http://127.0.0.1:${port}`;
+      const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      return { client, endpoint, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
     },
   ],
 ] as const)('lean document client on %s', (_name, open) => {
   let client: DynamoDBClient;
+  let endpoint: string;
   let close: () => Promise<void>;
   let sdkTables: TestTables;
   let leanTables: TestTables;
+  let leanCommandTables: TestTables;
+  let leanClientTables: TestTables;
 
   beforeAll(async () => {
-    ({ client, close } = await open());
-    [sdkTables, leanTables] = await Promise.all([createTestTables(client, 'lean-sdk'), createTestTables(client, 'lean-lean')]);
+    ({ client, endpoint, close } = await open());
+    [sdkTables, leanTables, leanCommandTables, leanClientTables] = await Promise.all(['lean-sdk', 'lean-lean', 'lean-cmds', 'lean-env'].map((prefix) => createTestTables(client, prefix)));
   });
 
   afterAll(async () => {
-    await Promise.all([deleteTestTables(client, sdkTables), deleteTestTables(client, leanTables)]);
+    await Promise.all([sdkTables, leanTables, leanCommandTables, leanClientTables].map((t) => deleteTestTables(client, t)));
     client.destroy();
     await close();
   });
@@ -194,10 +200,11 @@ describe.each([
     const unobserve = observeLeanRequests(client, (command) => void leanCalls.push(command));
     let expected: Outcome[];
     try {
-      expected = await scenario(sdk, sdkTables.ledger);
+      expected = await scenario(sdk, sdkTables.ledger, viaSdk(sdk), sdkCommands);
       expect(leanCalls).toEqual([]); // the SDK client does not take the lean path
-      const actual = await scenario(lean, leanTables.ledger);
-      expect(actual).toEqual(expected);
+      // lib-dynamodb's commands through the lean client (tests and tools build them), then the store's own.
+      expect(await scenario(lean, leanTables.ledger, lean, sdkCommands)).toEqual(expected);
+      expect(await scenario(lean, leanCommandTables.ledger, lean, LEAN_COMMANDS)).toEqual(expected);
     } finally {
       unobserve();
     }
@@ -208,6 +215,31 @@ describe.each([
     // The raw shapes match too, not only what unmarshall makes of them.
     const failed = expected.find((o) => o.error === 'ConditionalCheckFailedException' && o.Item !== undefined);
     if (_name === 'DynamoDB Local') expect(failed?.Item).toMatchObject({ bin: { B: new Uint8Array([0, 1, 2, 250, 255]) } });
+  });
+
+  it('gives the same results from a lean client given endpoint and credentials, without ever making an SDK client', async () => {
+    const sdk = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    const leanClient = new LeanDynamoClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, sockets: dynamoSockets() });
+    const seen: string[] = [];
+    const unobserve = observeLeanRequests(leanClient, (command) => void seen.push(command));
+    try {
+      const lean = documentClient(leanClient);
+      const fresh = await createTestTables(client, 'lean-ref');
+      try {
+        const reference = await scenario(sdk, fresh.ledger, viaSdk(sdk), sdkCommands);
+        expect(await scenario(lean, leanClientTables.ledger, lean, LEAN_COMMANDS)).toEqual(reference);
+      } finally {
+        await deleteTestTables(client, fresh);
+      }
+      expect(new Set(seen)).toEqual(
+        new Set(['PutItemCommand', 'GetItemCommand', 'UpdateItemCommand', 'TransactWriteItemsCommand', 'TransactGetItemsCommand', 'BatchWriteItemCommand', 'BatchGetItemCommand', 'QueryCommand', 'ScanCommand', 'DeleteItemCommand']),
+      );
+      // Errors included (failed conditions, a missing table), nothing needed the SDK client.
+      expect(leanClient.sdkIfMade()).toBeUndefined();
+    } finally {
+      unobserve();
+      leanClient.destroy();
+    }
   });
 
   it('is counted by the request counter like the SDK path, capacity included', async () => {
