@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AWSLAMBDA_STUB, bundleHandler, LAMBDA_ENV } from './bundle';
 
-const TIMER = `var __T = globalThis.__T = { excl: new Map(), stack: [] };
+const TIMER = `var __T = globalThis.__T = { excl: new Map(), stack: [], ran: new Set() };
 function __timed(key, f) {
   const t0 = process.hrtime.bigint(); __T.stack.push(0n);
   try { return f(); } finally {
@@ -32,7 +32,7 @@ function __timed(key, f) {
 var __esm = (fn, res, err) => function __init() {
   if (err) throw err[0];
   if (!fn) return res;
-  const key = __getOwnPropNames(fn)[0];
+  const key = __getOwnPropNames(fn)[0]; __T.ran.add(key);
   try { return __timed(key, () => (res = (0, fn[key])(fn = 0))), res; } catch (e) { throw err = [e], e; }
 };
 // ES modules esbuild hoists run in the file's own scope, one after another: a mark at each module's
@@ -47,13 +47,13 @@ function __mark(key) {
 globalThis.__markEnd = () => __mark(null);
 var __commonJS = (cb, mod) => function __require() {
   if (mod) return mod.exports;
-  const key = __getOwnPropNames(cb)[0];
+  const key = __getOwnPropNames(cb)[0]; __T.ran.add(key);
   try { return __timed(key, () => (0, cb[key])((mod = { exports: {} }).exports, mod)), mod.exports; } catch (e) { throw mod = 0, e; }
 };
 `;
 
 /** esbuild's helpers, as it emits them unminified: replaced by the timed ones above. */
-function instrument(code: string): string {
+export function instrument(code: string): string {
   const esm = /var __esm = \(fn, res[^]*?\n};\n/.exec(code);
   const cjs = /var __commonJS = \(cb, mod\)[^]*?\n};\n/.exec(code);
   if (!esm || !cjs) throw new Error("esbuild's __esm/__commonJS helpers not found: its output changed");
@@ -82,13 +82,23 @@ for (const [k, v] of globalThis.__T.excl) { const m = /node_modules\\/((?:@[^/]+
 by['top level'] = total - wrapped; by['(total)'] = total;
 process.stdout.write(JSON.stringify(by));`;
 
+/**
+ * The gateway bundled unminified into `dir` and instrumented: once required, `globalThis.__T.ran` holds each
+ * module esbuild wraps (CommonJS packages, ES modules required lazily) that has run so far, by its path
+ * (`lambda/...`, `node_modules/...`); the modules it hoists run at every require.
+ */
+export async function instrumentedGateway(dir: string): Promise<string> {
+  const built = await bundleHandler('lambda/handlers/gateway.ts', dir, { minify: false });
+  writeFileSync(built.file, instrument(readFileSync(built.file, 'utf8')));
+  return built.file;
+}
+
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-breakdown-'));
   try {
     const shipped = await bundleHandler('lambda/handlers/gateway.ts', join(dir, 'minified'));
-    const built = await bundleHandler('lambda/handlers/gateway.ts', dir, { minify: false });
-    writeFileSync(built.file, instrument(readFileSync(built.file, 'utf8')));
+    const built = { file: await instrumentedGateway(dir) };
     const stub = join(dir, 'awslambda-stub.cjs');
     writeFileSync(stub, AWSLAMBDA_STUB);
     const samples = new Map<string, number[]>();
@@ -109,7 +119,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

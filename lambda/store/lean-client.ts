@@ -27,8 +27,7 @@ const AWS_PARTITION_REGION = /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/;
  * gets the SDK client as before (it honours them), rather than a lean client that might disagree.
  */
 const SDK_ONLY_ENV = [
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
   'AWS_USE_FIPS_ENDPOINT',
   'AWS_USE_DUALSTACK_ENDPOINT',
   'AWS_ACCOUNT_ID',
@@ -41,21 +40,25 @@ const SDK_ONLY_ENV = [
 ] as const;
 
 /** The environment a Lambda function runs with, as far as the SDK's DynamoDB client reads it. */
-export type AwsEnv = { readonly [K in 'AWS_REGION' | 'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_SESSION_TOKEN' | (typeof SDK_ONLY_ENV)[number]]?: string };
+export type AwsEnv = {
+  readonly [K in 'AWS_REGION' | 'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_SESSION_TOKEN' | 'AWS_ENDPOINT_URL_DYNAMODB' | 'AWS_ENDPOINT_URL' | (typeof SDK_ONLY_ENV)[number]]?: string;
+};
 
 /**
  * Region and credentials as Lambda provides them (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- * AWS_SESSION_TOKEN: the SDK's default chain stops at these, its first link), or undefined when the
- * environment asks for anything else (no credentials there, another partition, an endpoint override).
+ * AWS_SESSION_TOKEN: the SDK's default chain stops at these, its first link), the endpoint as the SDK
+ * reads it from the environment (AWS_ENDPOINT_URL_DYNAMODB, then AWS_ENDPOINT_URL), else the region's; or
+ * undefined when the environment asks for anything else (no credentials there, another partition without
+ * an endpoint, FIPS or dual-stack, a profile or config file, another retry mode).
  */
 export function leanSettingsFromEnv(env: AwsEnv, sockets: LeanSockets): LeanDynamoSettings | undefined {
-  const region = env.AWS_REGION;
-  const accessKeyId = env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  if (!region || !AWS_PARTITION_REGION.test(region) || !accessKeyId || !secretAccessKey) return undefined;
+  const { AWS_REGION: region, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined;
+  if (!region || !accessKeyId || !secretAccessKey) return undefined;
+  if (!endpoint && !AWS_PARTITION_REGION.test(region)) return undefined;
   if (SDK_ONLY_ENV.some((name) => env[name] !== undefined && env[name] !== '')) return undefined;
   const sessionToken = env.AWS_SESSION_TOKEN || undefined;
-  return { region, credentials: { accessKeyId, secretAccessKey, sessionToken }, sockets };
+  return { region, endpoint, credentials: { accessKeyId, secretAccessKey, sessionToken }, sockets };
 }
 
 let sdkModule: typeof import('./lean-sdk') | undefined;

@@ -242,6 +242,38 @@ describe.each([
     }
   });
 
+  it('sends what the lean path does not cover through the SDK client, made on that first need', async () => {
+    const leanClient = new LeanDynamoClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, sockets: dynamoSockets() });
+    try {
+      const lean = documentClient(leanClient);
+      await lean.send(new leanCommands.PutCommand({ TableName: leanClientTables.ledger, Item: { pk: 'sdk', sk: '1', n: 1 } }));
+      expect(leanClient.sdkIfMade()).toBeUndefined();
+      // Send options are the SDK's business: the SDK client is made and sends it.
+      const viaOptions = await lean.send(new GetCommand({ TableName: leanClientTables.ledger, Key: { pk: 'sdk', sk: '1' }, ConsistentRead: true }), { abortSignal: AbortSignal.timeout(10_000) });
+      expect(viaOptions.Item).toEqual({ pk: 'sdk', sk: '1', n: 1 });
+      const sdkClient = leanClient.sdkIfMade();
+      expect(sdkClient).toBeDefined();
+      // A command the lean path has no mapping for (PartiQL's ExecuteStatement on DynamoDB Local; dynalite lacks it).
+      if (_name === 'DynamoDB Local') {
+        const partiql = await lean.send(new sdkCommands.ExecuteStatementCommand({ Statement: `SELECT * FROM "${leanClientTables.ledger}" WHERE pk = ? AND sk = ?`, Parameters: ['sdk', '1'], ConsistentRead: true }));
+        expect(partiql.Items).toEqual([{ pk: 'sdk', sk: '1', n: 1 }]);
+      }
+      // Middleware attached to that SDK client is honoured: those calls leave the lean path.
+      const seen: string[] = [];
+      sdkClient?.middlewareStack.add(
+        (next, context) => async (args) => {
+          seen.push(context.commandName ?? '?');
+          return next(args);
+        },
+        { step: 'initialize', name: 'leanClientSpy' },
+      );
+      await lean.send(new leanCommands.GetCommand({ TableName: leanClientTables.ledger, Key: { pk: 'sdk', sk: '1' } }));
+      expect(seen).toEqual(['GetItemCommand']);
+    } finally {
+      leanClient.destroy();
+    }
+  });
+
   it('is counted by the request counter like the SDK path, capacity included', async () => {
     const counter = countDynamoRequests(client);
     const lean = documentClient(client);

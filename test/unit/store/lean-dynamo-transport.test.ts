@@ -19,6 +19,9 @@ import { join } from 'node:path';
 import { localDynamoClient, openLocalStore } from '../../../lambda/local/embedded-dynamo';
 import { AmbiguousWriteError, documentClient, isConditionalCheckFailed } from '../../../lambda/store/dynamo';
 import { registerLeanSockets } from '../../../lambda/store/lean-dynamo-http';
+import { LeanDynamoClient } from '../../../lambda/store/lean-client';
+import { dynamoSockets } from '../../../lambda/store/dynamo';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SigV4Signer } from '../../../lambda/store/lean-sigv4';
 import { DynamoRateLimiter } from '../../../lambda/store/rate-limiter';
 
@@ -111,6 +114,7 @@ async function scriptedServer(script: Behaviour[], credentials: DynamoDBClientCo
   });
   return {
     seen,
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     doc: documentClient(client),
     close: async () => {
       client.destroy();
@@ -212,6 +216,63 @@ class StuckAgent extends HttpAgent {
     return socket;
   }
 }
+
+describe('Lean client from settings (no SDK client made): retries and errors', () => {
+  /** The scripted server behind a LeanDynamoClient, as the gateway builds it from Lambda's environment. */
+  async function leanServer(script: Behaviour[]) {
+    const s = await scriptedServer(script);
+    const client = new LeanDynamoClient({ region: 'us-east-1', endpoint: s.endpoint, credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET }, sockets: dynamoSockets() });
+    return {
+      ...s,
+      client,
+      doc: documentClient(client),
+      close: async () => {
+        client.destroy();
+        await s.close();
+      },
+    };
+  }
+
+  it('answers a failed condition with the SDK’s exception, without retrying or making the SDK client', async () => {
+    const s = await leanServer([{ status: 400, type: 'ConditionalCheckFailedException' }]);
+    try {
+      const err = await s.doc.send(new PutCommand({ TableName: 't', Item: { pk: 'a' }, ConditionExpression: 'attribute_not_exists(pk)' })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConditionalCheckFailedException);
+      expect(err).toMatchObject({ name: 'ConditionalCheckFailedException', $fault: 'client', $metadata: { httpStatusCode: 400, attempts: 1 } });
+      expect(s.seen).toHaveLength(1);
+      expect(s.client.sdkIfMade()).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('retries throttling with the SDK client’s own strategy, which it makes at that first retryable error', async () => {
+    const s = await leanServer([{ status: 400, type: 'ThrottlingException' }, 'item']);
+    try {
+      expect(s.client.sdkIfMade()).toBeUndefined();
+      const out = await s.doc.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }));
+      expect(out.Item).toEqual({ pk: 'a', n: 1 });
+      expect(out.$metadata).toMatchObject({ attempts: 2 });
+      expect(s.client.sdkIfMade()).toBeDefined();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('gives up after as many attempts as the SDK client would make', async () => {
+    const s = await leanServer([{ status: 500, type: 'InternalServerError', message: 'boom' }]);
+    const reference = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET } });
+    try {
+      const maxAttempts = await reference.config.maxAttempts();
+      const err = (await s.doc.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } })).catch((e: unknown) => e)) as Failure;
+      expect(err).toMatchObject({ name: 'InternalServerError', $fault: 'server', $metadata: { attempts: maxAttempts } });
+      expect(s.seen).toHaveLength(maxAttempts);
+    } finally {
+      reference.destroy();
+      await s.close();
+    }
+  }, 20_000);
+});
 
 describe('Lean transport: connect timeout', () => {
   it('gives up on a connect after the registered connection timeout, retries, and surfaces a TimeoutError (ambiguous to the store)', async () => {

@@ -1,0 +1,84 @@
+/**
+ * What the gateway bundle's init and its first request run, module by module: the bundle built as the
+ * stack builds it but unminified and instrumented (bench/require-breakdown.ts), so each module esbuild
+ * wraps is recorded when it runs. The AWS SDK's DynamoDB client (and lib-dynamodb, which builds one per
+ * command) must not run at init nor on a cold container's first request: the store's lean client
+ * (lambda/store/lean-client.ts) sends with Lambda's environment alone. Its store calls go to DynamoDB
+ * Local (AWS_ENDPOINT_URL_DYNAMODB, credentials from the environment as in Lambda).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AWSLAMBDA_STUB, LAMBDA_ENV } from '../../bench/bundle';
+import { instrumentedGateway } from '../../bench/require-breakdown';
+import { KeyStore } from '../../lambda/store/key-store';
+import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient, type TestTables } from '../support/dynamodb-local';
+import { restProxyEvent } from '../support/lambda-streaming-emulator';
+
+const dynamo = testDynamoClient();
+let tables: TestTables;
+let dir: string;
+let bundle: string;
+let stub: string;
+let apiKey: string;
+
+/** The SDK's DynamoDB client side: nothing of it may run before the SDK is needed. */
+const SDK_DYNAMODB = ['node_modules/@aws-sdk/client-dynamodb/', 'node_modules/@aws-sdk/lib-dynamodb/', 'lambda/store/lean-sdk.ts'];
+
+beforeAll(async () => {
+  tables = await createTestTables(dynamo, 'bundle-init');
+  ({ apiKey } = await new KeyStore({ client: dynamo, table: tables.keys }).create({ name: 'bundle-init' }));
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-init-'));
+  bundle = await instrumentedGateway(dir);
+  stub = join(dir, 'awslambda-stub.cjs');
+  writeFileSync(stub, AWSLAMBDA_STUB);
+}, 120_000);
+
+afterAll(async () => {
+  await deleteTestTables(dynamo, tables);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const MARK = '\n--- probe result ---\n';
+
+/** A cold container: require the bundle, optionally invoke it once; the modules that ran, and the response. */
+function coldContainer(event?: unknown): { ran: string[]; statusCode?: number; body?: string } {
+  const invoke = event
+    ? `let body = ''; const stream = new Writable({ write(chunk, _enc, cb) { body += chunk; cb(); } });
+await handler(${JSON.stringify(event)}, stream, { getRemainingTimeInMillis: () => 300000 });
+out.statusCode = stream.metadata.statusCode; out.body = body;`
+    : '';
+  const script = `const { Writable } = require('node:stream');
+(async () => { const { handler } = require(${JSON.stringify(bundle)}); const out = {};
+${invoke}
+out.ran = [...globalThis.__T.ran];
+process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify(out), () => process.exit(0)); })();`;
+  const env = { ...LAMBDA_ENV, TOLLGATE_KEYS_TABLE: tables.keys, TOLLGATE_LEDGER_TABLE: tables.ledger, AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV] ?? '' };
+  const out = execFileSync(process.execPath, ['--require', stub, '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(out.slice(out.lastIndexOf(MARK) + MARK.length)) as ReturnType<typeof coldContainer>;
+}
+
+const sdkModules = (ran: string[]) => ran.filter((m) => SDK_DYNAMODB.some((p) => m.includes(p)));
+
+describe('Handler: the bundled gateway without the AWS SDK DynamoDB client on its cold path', () => {
+  it('requires without running @aws-sdk/client-dynamodb or lib-dynamodb', () => {
+    const { ran } = coldContainer();
+    expect(ran).toContain('node_modules/@aws-sdk/util-dynamodb/dist-cjs/index.js'); // the lean client's marshalling: it sees packages run
+    expect(sdkModules(ran)).toEqual([]);
+  });
+
+  it('authenticates a cold request against the store through the lean client alone', () => {
+    const event = restProxyEvent({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const res = coldContainer(event);
+    // 404 for the model: the key was found in the store (an unknown key is a 401).
+    expect(res.statusCode).toBe(404);
+    expect(JSON.parse(res.body ?? '{}')).toMatchObject({ error: { code: 'model_not_found' } });
+    expect(sdkModules(res.ran)).toEqual([]);
+  });
+});
