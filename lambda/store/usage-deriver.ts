@@ -21,9 +21,12 @@
  *    (in this plan or an earlier one) or known not to be on any record; applying the plan writes it once
  *    (`SET wm` if `wm < :n`) on a small per-process item (`derive#wm` / `<dp>`, TTL'd after the records).
  *    A record of this plan above the watermark (a lower number is still unresolved) gets `dv = v` instead,
- *    as does every record derived from a marker and every replacement version (v 2). So a record's
- *    derived version is `dv`, or at least 1 when `dn ≤ wm(dp)` (derivedVersion()), and the sweeper, the
- *    recorder and this planner all use that test. The planner reads records and watermarks after reading
+ *    as does every record derived from a marker and every replacement version (v 2). A number whose put
+ *    failed and was not retried is looked up CLAIM_RESOLVE_MS later (resolveStaleClaims): derived from
+ *    memory if the item carries it, freed if not (the put can no longer land). So a record's
+ *    derived version is `dv`, or at least 1 when `dn ≤ wm(dp)` (derivedVersion()), and the sweeper and
+ *    this planner both use that test (the recorder's duplicate path marks on `dv` alone, except this
+ *    process's own version 1: a spare marker only costs a write). The planner reads records and watermarks after reading
  *    the cursor and writes its plan only if the cursor has not moved, so what it read is what every earlier
  *    plan left; a watermark never covers a record that was not derived.
  * Plans are strictly sequential (one open at a time), which is what makes one high-water mark per
@@ -42,6 +45,11 @@ import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, deriv
 const BATCH = 50;
 /** Passes per kick, so a backlog is drained in bounded steps. */
 const MAX_PASSES = 100;
+/**
+ * A claimed number whose put failed (no attempt in flight) is looked up this long after the failure: by
+ * then the put has landed or never will (DynamoDB refuses a request signed more than 5 minutes earlier).
+ */
+export const CLAIM_RESOLVE_MS = 15 * 60_000;
 /** A watermark item outlives the records it covers by this much (TTL deletion is not ordered). */
 const WATERMARK_TTL_MARGIN_SECONDS = 30 * 86_400;
 
@@ -63,6 +71,16 @@ interface Plan {
   watermark?: { process: string; n: number; ttl?: number };
 }
 
+/** A number claimed for a record whose put has not landed as far as this process knows. */
+interface Claim {
+  key: LedgerKey;
+  n: number;
+  /** Puts with this number in flight. */
+  inFlight: number;
+  /** When the last of them failed (epoch ms). */
+  failedAt: number;
+}
+
 /** A record version this process committed and has not planned yet. */
 interface Queued {
   key: LedgerKey;
@@ -79,13 +97,15 @@ export interface DeriveQueue {
   readonly processId: string;
   /** The number the record about to be written carries: the record's unresolved one if a put of it failed before. */
   claim(key: LedgerKey): number;
-  /** A version this process wrote (`n`: the number it carries, for version 1): derive it from memory. */
+  /** A version this process wrote (`n`: the number it carries): derive it from memory. */
   enqueue(key: LedgerKey, v: number, n?: number): void;
   /**
-   * The put with the record's claimed number was refused (the item exists). `carried`: the number of this
-   * process the item carries (an earlier attempt's put landed after all), if any.
+   * The put with the record's claimed number was refused (the item exists). `carried`: this process's
+   * number on the item and the item's version, if it carries one (an earlier attempt's put landed after all).
    */
-  refused(key: LedgerKey, carried?: number): void;
+  refused(key: LedgerKey, carried?: { n: number; v: number }): void;
+  /** The put with the record's claimed number failed: it may have landed; the number stays unresolved. */
+  failed(key: LedgerKey): void;
 }
 
 /**
@@ -122,6 +142,8 @@ export async function readWatermarks(doc: DocumentClient, table: string, process
 
 export interface UsageDeriverOptions {
   globalShards: number;
+  /** Clock for claims (tests); default Date.now. */
+  now?: () => number;
   random?: () => number;
   /** Soft-budget spend after each applied target (threshold alerts, utilisation). */
   onSpend?: (changes: SpendChange[]) => Promise<void> | void;
@@ -133,8 +155,9 @@ export class UsageDeriver implements DeriveQueue {
   readonly processId: string = randomUUID();
   /** The last sequence number claimed. */
   private lastClaimed = 0;
-  /** Numbers claimed for a record whose put has not landed (in flight, or failed: it may have landed): itemId → n. */
-  private readonly claims = new Map<string, number>();
+  /** Numbers claimed for a record whose put has not landed (in flight, or failed: it may have landed), by itemId. */
+  private readonly claims = new Map<string, Claim>();
+  private readonly now: () => number;
   /** The latest TTL (epoch s) of a record a watermark of this process covers. */
   private coveredTtl = 0;
   private current: Promise<void> | undefined;
@@ -155,6 +178,7 @@ export class UsageDeriver implements DeriveQueue {
     private readonly opts: UsageDeriverOptions,
   ) {
     this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
     this.doc = countingClient(doc, this.count);
   }
 
@@ -179,34 +203,60 @@ export class UsageDeriver implements DeriveQueue {
 
   claim(key: LedgerKey): number {
     const id = itemId(key);
-    let n = this.claims.get(id);
-    if (n === undefined) this.claims.set(id, (n = ++this.lastClaimed));
-    return n;
+    let c = this.claims.get(id);
+    if (!c) this.claims.set(id, (c = { key, n: ++this.lastClaimed, inFlight: 0, failedAt: 0 }));
+    c.inFlight++;
+    return c.n;
+  }
+
+  failed(key: LedgerKey): void {
+    const c = this.claims.get(itemId(key));
+    if (!c) return;
+    c.inFlight = Math.max(0, c.inFlight - 1);
+    c.failedAt = this.now();
   }
 
   /** A record version this process committed: derived by a later pass, with no marker written for it. */
   enqueue(key: LedgerKey, v: number, n?: number): void {
     const id = itemId(key);
     if (this.queue.size === 0) this.oldestQueuedAt = Date.now();
-    if (n !== undefined && this.claims.get(id) === n) this.claims.delete(id);
+    if (n !== undefined && this.claims.get(id)?.n === n) this.claims.delete(id);
     const before = this.queue.get(id);
     // A new version of a queued record keeps its number: it stays unresolved until that record is planned.
     this.queue.set(id, { key, v: Math.max(v, before?.v ?? 0), n: n ?? before?.n });
   }
 
-  refused(key: LedgerKey, carried?: number): void {
+  refused(key: LedgerKey, carried?: { n: number; v: number }): void {
     const id = itemId(key);
     const claimed = this.claims.get(id);
-    if (claimed === undefined) return;
+    if (!claimed) return;
     this.claims.delete(id);
-    // An earlier attempt's put landed with this number: derive it from memory like any other.
-    if (carried === claimed) this.enqueue(key, 1, claimed);
+    // An earlier attempt's put landed with this number: derive it from memory like any other. Also when
+    // a replacement (v 2) carries it now: the version 1 part is not in the totals by this process's doing.
+    if (carried?.n === claimed.n) this.enqueue(key, carried.v, claimed.n);
+  }
+
+  /**
+   * Claims whose put failed CLAIM_RESOLVE_MS ago and was not retried since: the record carries the number
+   * (the put landed: derive it from memory) or it never will (the number is free). One read per such claim.
+   */
+  private async resolveStaleClaims(): Promise<void> {
+    const now = this.now();
+    const stale = [...this.claims.entries()].filter(([, c]) => c.inFlight === 0 && c.failedAt > 0 && now - c.failedAt >= CLAIM_RESOLVE_MS).map(([id, c]) => ({ id, c, failedAt: c.failedAt }));
+    if (stale.length === 0) return;
+    const items = await readItems(this.doc, this.table, stale.map((s) => s.c.key));
+    for (const { id, c, failedAt } of stale) {
+      if (this.claims.get(id) !== c || c.inFlight > 0 || c.failedAt !== failedAt) continue; // retried meanwhile: that attempt tells
+      const item = items.get(id);
+      this.claims.delete(id);
+      if (item && item.dp === this.processId && item.dn === c.n) this.enqueue(c.key, num(item.v) || 1, c.n);
+    }
   }
 
   /** The watermark now, if the records `planned` (picked from the queue) were planned: below the lowest number still unresolved. */
   private watermarkWith(planned: ReadonlySet<Queued>): number {
     let low = Infinity;
-    for (const n of this.claims.values()) low = Math.min(low, n);
+    for (const c of this.claims.values()) low = Math.min(low, c.n);
     for (const e of this.queue.values()) if (e.n !== undefined && !planned.has(e)) low = Math.min(low, e.n);
     return low === Infinity ? this.lastClaimed : low - 1;
   }
@@ -260,6 +310,7 @@ export class UsageDeriver implements DeriveQueue {
       return true;
     }
     const seq = num(cursor?.seq) + 1;
+    await this.resolveStaleClaims();
     const scanning = this.scanMarkers;
     const { plan, more, fromQueue } = await this.nextPlan(seq, scanning);
     if (!plan) {

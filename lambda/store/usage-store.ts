@@ -51,12 +51,20 @@ export class UsageRecorder {
       await this.toDerive(key, r.requestId, 1, n);
       return 'created';
     } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err;
-      old = conditionFailedItem(err) ?? (await this.read(key));
+      if (!isConditionalCheckFailed(err)) {
+        q?.failed(key);
+        throw err;
+      }
+      try {
+        old = conditionFailedItem(err) ?? (await this.read(key));
+      } catch (readErr) {
+        q?.failed(key); // the item exists; whether it carries the number is not known
+        throw readErr;
+      }
     }
     // This put did not write; the item may carry this process's number from an earlier attempt that did.
-    const mine = q !== undefined && old?.dp === q.processId && (num(old.v) || 1) === 1 && typeof old.dn === 'number';
-    q?.refused(key, mine ? num(old?.dn) : undefined);
+    const mine = q !== undefined && old?.dp === q.processId && typeof old.dn === 'number';
+    q?.refused(key, mine ? { n: num(old?.dn), v: num(old?.v) || 1 } : undefined);
     if (old?.status === 'lost' && r.status !== 'lost') {
       try {
         const replaced = contributionOf(old as unknown as UsageRecord);

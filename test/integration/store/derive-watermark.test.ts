@@ -4,13 +4,16 @@
  * two processes; a request hook on one process's client holds or fails chosen DynamoDB calls, to put the
  * other process's sweeper and deriver exactly in the windows that matter.
  */
-import { QueryCommand as RawQueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand as RawQueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TollgateConfig } from '../../../lambda/core/config';
+import { buildUsageRecord, lostUsageRecord, type UsageRecord } from '../../../lambda/core/metering';
+import { documentClient } from '../../../lambda/store/dynamo';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
-import { DERIVE_SHARDS, deriveMarkerPk } from '../../../lambda/store/item-keys';
+import { DERIVE_SHARDS, deriveMarkerPk, deriveWatermarkKey } from '../../../lambda/store/item-keys';
+import { CLAIM_RESOLVE_MS, UsageDeriver } from '../../../lambda/store/usage-deriver';
 import type { KeyStore } from '../../../lambda/store/key-store';
-import { UsageReader } from '../../../lambda/store/usage-store';
+import { UsageReader, UsageRecorder } from '../../../lambda/store/usage-store';
 import { testDynamoClient, type TestTables } from '../../support/dynamodb-local';
 import { admission, closeGatekeeperFixture, fixedEstimate, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
@@ -321,5 +324,89 @@ describe('Derivation from memory, exactly once when other processes sweep and de
     await b.sweepExpiredReservations(afterLeases(b, at) + 60_000);
     expect(await requestsOf('wm-never-retried')).toBe(3);
     expect(await costOf('wm-never-retried')).toBe(3 * 450);
+  });
+});
+
+/** A deriver and its recorder (one process's), on a client of its own, with a clock the test moves. */
+function deriverProcess(c: DynamoDBClient): { deriver: UsageDeriver; recorder: UsageRecorder; clock: { now: number } } {
+  const clock = { now: T0 };
+  const doc = documentClient(c);
+  const deriver = new UsageDeriver(doc, tables.ledger, { globalShards: 1, now: () => clock.now });
+  return { deriver, recorder: new UsageRecorder(doc, tables.ledger, 90, deriver), clock };
+}
+
+let recordSeq = 0;
+function realRecord(keyName: string, costMicros: number, requestId = `req_real_${recordSeq++}`): UsageRecord {
+  return buildUsageRecord({
+    requestId,
+    admittedAt: T0 + 6 * HOUR,
+    attribution: { keyId: `kid-${keyName}`, keyName },
+    model: 'gpt-4o-mini',
+    outcome: success(usage(1_000, 500), T0 + 6 * HOUR + 1_000),
+    costMicros,
+    unpriced: false,
+  });
+}
+
+async function watermarkOf(processId: string): Promise<number | undefined> {
+  const { pk, sk } = deriveWatermarkKey(processId);
+  const out = await client.send(new GetItemCommand({ TableName: tables.ledger, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }));
+  return out.Item ? (unmarshall(out.Item).wm as number) : undefined;
+}
+
+/** Fails the first record put of this process once DynamoDB has written it (the answer lost on the way back). */
+function losesFirstAnswer(): { after: (s: Seen) => void } {
+  let done = false;
+  return {
+    after: (s) => {
+      if (s.command !== 'PutItemCommand' || !s.pk?.startsWith('req#') || done) return;
+      done = true;
+      throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+    },
+  };
+}
+
+describe('A claimed number whose put failed and was never retried', () => {
+  it('is freed once the put can no longer land (no record carries it): the watermark moves on', async () => {
+    let refuse = true;
+    const a = deriverProcess(
+      processClient({
+        before: (s) => {
+          if (s.command !== 'PutItemCommand' || !s.pk?.startsWith('req#') || !refuse) return;
+          refuse = false;
+          throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkError' });
+        },
+      }).client,
+    );
+    await expect(a.recorder.commit(realRecord('claim-free', 100))).rejects.toThrow('ECONNREFUSED'); // number 1: never written
+    await a.recorder.commit(realRecord('claim-free', 100)); // number 2
+    await a.deriver.kick();
+    expect(await watermarkOf(a.deriver.processId)).toBeUndefined(); // 1 unresolved: 2 carries dv instead
+    a.clock.now += CLAIM_RESOLVE_MS;
+    await a.recorder.commit(realRecord('claim-free', 100)); // number 3
+    await a.deriver.kick();
+    expect(await watermarkOf(a.deriver.processId)).toBe(3);
+    const rows = (await reader.usageBy('key', new Date(T0 + 6 * HOUR).toISOString().slice(0, 10))).find((r) => r.keyName === 'claim-free');
+    expect(rows?.requests).toBe(2);
+  });
+
+  it('whose put landed and was then replaced by the real record (v 2 carries the number): derived once, the real cost only', async () => {
+    const a = deriverProcess(processClient(losesFirstAnswer()).client);
+    const b = deriverProcess(processClient().client);
+    const real = realRecord('claim-replaced', 450);
+    // A's sweeper writes the lost record (worst case 5,000 µ$); the put lands, its answer is lost.
+    const lost = lostUsageRecord({ requestId: real.requestId, admittedAt: real.admittedAt, day: real.day, keyId: real.keyId, keyName: real.keyName, model: real.model, reservedMicros: 5_000 }, real.endedAt);
+    await expect(a.recorder.commit(lost)).rejects.toThrow('socket hang up');
+    // The real record arrives in B: it replaces the lost one (version 2, carrying A's number) and waits in B's queue.
+    expect(await b.recorder.commit(real)).toBe('corrected');
+    a.clock.now += CLAIM_RESOLVE_MS;
+    await a.deriver.kick(); // A looks its stale claim up: the item carries its number, so A derives it
+    await a.recorder.commit(realRecord('claim-replaced', 450)); // and moves its watermark past it
+    await a.deriver.kick();
+    expect(await watermarkOf(a.deriver.processId)).toBe(2);
+    await b.deriver.kick();
+    const row = (await reader.usageBy('key', real.day)).find((r) => r.keyName === 'claim-replaced');
+    expect(row?.requests).toBe(2);
+    expect(row?.costMicros).toBe(2 * 450);
   });
 });
