@@ -7,8 +7,14 @@
  * Same processes topology and request bodies as the bench: upstream double, store process, one gateway
  * process profiled over the inspector after a warm-up (top=0: no profiler, for the CPU number itself;
  * the sampling profiler's signals inflate it).
+ *
+ * Environment: TOLLGATE_BENCH_TRACE=1 (time to the upstream call and from its headers to the client's, GC
+ * pauses, event-loop delay), TOLLGATE_BENCH_ALLOC=1 (an allocation profile instead of a CPU profile: KB
+ * allocated per request by site), TOLLGATE_BENCH_GATEWAY_FLAGS (Node/V8 flags for the gateway process, e.g.
+ * `--no-turbo-inlining` to attribute allocations and time to the function that does them), CHUNKS, GAP_MS,
+ * INCLUDE, PROFILE_OUT (keep the profile files there).
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
@@ -75,6 +81,7 @@ async function main(): Promise<void> {
           (loop ? `event-loop delay p50 ${loop.p50.toFixed(2)} / p99 ${loop.p99.toFixed(2)} / max ${loop.max.toFixed(2)} ms` : ''),
       );
     }
+    if (process.env.TOLLGATE_BENCH_ALLOC === '1') printAllocations(dir, ok, top);
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {
       console.log(`sampled ${s.totalSampledMs} ms`);
@@ -89,6 +96,42 @@ async function main(): Promise<void> {
     if (process.env.PROFILE_OUT) cpSync(dir, process.env.PROFILE_OUT, { recursive: true });
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/**
+ * TOLLGATE_BENCH_ALLOC=1: the sampling heap profile (every ~4 KB allocated, collected objects included),
+ * as bytes allocated per request: by allocation site, and inclusive for Tollgate's functions.
+ */
+function printAllocations(dir: string, requests: number, top: number): void {
+  const file = readdirSync(dir).find((f) => f.endsWith('.heapprofile'));
+  if (!file) return;
+  const { head } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { head: HeapNode };
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  const where = (n: HeapNode) => `${n.callFrame.functionName || '(anonymous)'}  ${n.callFrame.url.replace(/^.*\/(node_modules|lambda)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+  let total = 0;
+  const walk = (n: HeapNode, stack: Set<string>): number => {
+    const w = where(n);
+    self.set(w, (self.get(w) ?? 0) + n.selfSize);
+    total += n.selfSize;
+    const inner = new Set(stack).add(w);
+    let sum = n.selfSize;
+    for (const c of n.children) sum += walk(c, inner);
+    if (!stack.has(w) && /lambda\//.test(n.callFrame.url)) inclusive.set(w, (inclusive.get(w) ?? 0) + sum);
+    return sum;
+  };
+  walk(head, new Set());
+  const kb = (b: number) => (b / 1024 / Math.max(1, requests)).toFixed(1).padStart(7);
+  console.log(`allocated: ${kb(total)} KB per request (sampled)`);
+  for (const [w, b] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kb(b)} KB  ${w}`);
+  console.log('\ninclusive, Tollgate code:');
+  for (const [w, b] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kb(b)} KB  ${w}`);
 }
 
 main().catch((err) => {

@@ -95,7 +95,10 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
     for (const mode of opts.modes) {
       // stdout carries the request log and EMF metrics (written, as in Lambda, then discarded); --expose-gc
       // lets `stats` report the heap after a collection.
-      const w = await startWorker(join(here, 'processes/gateway-process.ts'), { quietStdout: true, execArgv: ['--expose-gc'] });
+      // TOLLGATE_BENCH_GATEWAY_FLAGS: extra Node/V8 flags for the gateway processes (e.g. --trace-gc,
+      // --no-turbo-inlining for a profile attributed function by function), for profile-path experiments.
+      const extra = process.env.TOLLGATE_BENCH_GATEWAY_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+      const w = await startWorker(join(here, 'processes/gateway-process.ts'), { quietStdout: true, execArgv: ['--expose-gc', ...extra] });
       workers.unshift(w); // gateways stop before the upstream
       const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models'>>('start', { mode, upstream, storeDataDir });
       gateways[mode] = {

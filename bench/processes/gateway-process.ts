@@ -100,12 +100,25 @@ serveWorker(
     'profile-start': async () => {
       session = new Session();
       session.connect();
+      if (process.env.TOLLGATE_BENCH_ALLOC === '1') {
+        // Allocation sampling instead of CPU sampling: where the bytes the young generation collects come from.
+        await post(session, 'HeapProfiler.enable');
+        await post(session, 'HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+        return;
+      }
       await post(session, 'Profiler.enable');
       await post(session, 'Profiler.setSamplingInterval', { interval: 250 });
       await post(session, 'Profiler.start');
     },
     'profile-stop': async (dir) => {
       if (!session) return;
+      if (process.env.TOLLGATE_BENCH_ALLOC === '1') {
+        const { profile } = await post<{ profile: unknown }>(session, 'HeapProfiler.stopSampling');
+        session.disconnect();
+        session = undefined;
+        writeFileSync(join(dir as string, `gateway-${process.pid}.heapprofile`), JSON.stringify(profile));
+        return;
+      }
       const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
       session.disconnect();
       session = undefined;
