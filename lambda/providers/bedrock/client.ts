@@ -9,10 +9,9 @@
  * the test double be a plain node:http server.
  */
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { bedrockSdk } from './sdk';
+import { bedrockSdk, httpHandlers } from './sdk';
 
 export interface BedrockSettings {
   region: string;
@@ -38,6 +37,7 @@ export interface BedrockClientOptions {
 export function createBedrockClient(settings: BedrockSettings, opts: BedrockClientOptions = {}): BedrockRuntimeClient {
   const maxSockets = opts.maxSockets ?? 64;
   const { BedrockRuntimeClient: Client } = bedrockSdk();
+  const { NodeHttpHandler } = httpHandlers();
   return new Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),

@@ -12,3 +12,17 @@ export function bedrockSdk(): BedrockSdk {
   sdk ??= require('@aws-sdk/client-bedrock-runtime') as BedrockSdk;
   return sdk;
 }
+
+type HttpHandlerModule = typeof import('@smithy/node-http-handler');
+
+let handlers: HttpHandlerModule | undefined;
+
+/**
+ * The SDK's Node HTTP handler, loaded with the client: importing it at module load runs most of
+ * @smithy/core's set-up (serde, config, endpoints, protocols: ~15-20 ms) in every cold start, Bedrock or not.
+ */
+export function httpHandlers(): HttpHandlerModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  handlers ??= require('@smithy/node-http-handler') as HttpHandlerModule;
+  return handlers;
+}
