@@ -23,8 +23,12 @@ let bundle: string;
 let stub: string;
 let apiKey: string;
 
-/** The SDK's DynamoDB client side: nothing of it may run before the SDK is needed. */
-const SDK_DYNAMODB = ['node_modules/@aws-sdk/client-dynamodb/', 'node_modules/@aws-sdk/lib-dynamodb/', 'lambda/store/lean-sdk.ts'];
+/**
+ * The SDK's DynamoDB client side, and the Smithy runtime every SDK client is built on (nothing else on the
+ * init path needs it since the Bedrock client loads its HTTP handler with its SDK): none of it may run
+ * before an SDK client is needed.
+ */
+const SDK_MODULES = ['node_modules/@aws-sdk/client-dynamodb/', 'node_modules/@aws-sdk/lib-dynamodb/', 'lambda/store/lean-sdk.ts', 'node_modules/@smithy/'];
 
 beforeAll(async () => {
   tables = await createTestTables(dynamo, 'bundle-init');
@@ -59,10 +63,10 @@ process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify(out), () => proces
   return JSON.parse(out.slice(out.lastIndexOf(MARK) + MARK.length)) as ReturnType<typeof coldContainer>;
 }
 
-const sdkModules = (ran: string[]) => ran.filter((m) => SDK_DYNAMODB.some((p) => m.includes(p)));
+const sdkModules = (ran: string[]) => ran.filter((m) => SDK_MODULES.some((p) => m.includes(p)));
 
 describe('Handler: the bundled gateway without the AWS SDK DynamoDB client on its cold path', () => {
-  it('requires without running @aws-sdk/client-dynamodb or lib-dynamodb', () => {
+  it('requires without running @aws-sdk/client-dynamodb, lib-dynamodb or the Smithy runtime', () => {
     const { ran } = coldContainer();
     expect(ran).toContain('node_modules/@aws-sdk/util-dynamodb/dist-cjs/index.js'); // the lean client's marshalling: it sees packages run
     expect(sdkModules(ran)).toEqual([]);
