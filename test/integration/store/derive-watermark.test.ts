@@ -195,6 +195,37 @@ describe('Derivation from memory, exactly once when other processes sweep and de
     expect(await costOf('wm-held-plan')).toBe(5 * 450);
   });
 
+  it('a marker pass of another process held before writing its plan, while the writing process derives the records from memory: that plan is refused, the next finds them derived', async () => {
+    const at = T0 + 7 * HOUR;
+    const { apiKey } = await keys.create({ name: 'wm-held-marker-plan' });
+    const a = gatekeeper(processClient().client, at);
+    for (let i = 0; i < 3; i++) await settleOne(a, apiKey, at);
+    const hold = latch();
+    let held = false;
+    const b = gatekeeper(
+      processClient({
+        before: (s) => {
+          if (!isPlanWrite(s) || held) return;
+          held = true;
+          hold.arrive();
+          return hold.hold;
+        },
+      }).client,
+      at,
+    );
+    // B's sweeper marks the three records (no watermark yet); its pass reads them as underived, then waits.
+    const bSweep = b.sweepExpiredReservations(afterLeases(b, at));
+    await hold.reached;
+    await a.derive(); // A plans, applies and writes its watermark meanwhile
+    expect(await requestsOf('wm-held-marker-plan')).toBe(3);
+    hold.release();
+    await bSweep;
+    await b.derive();
+    expect(await requestsOf('wm-held-marker-plan')).toBe(3);
+    expect(await costOf('wm-held-marker-plan')).toBe(3 * 450);
+    expect(await markerCount()).toBe(0);
+  });
+
   it('a process that dies after applying its targets and before its watermark write: the next pass re-applies the plan, watermark included', async () => {
     const at = T0 + 2 * HOUR;
     const { apiKey } = await keys.create({ name: 'wm-dies-mid-apply' });
