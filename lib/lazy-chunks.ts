@@ -14,7 +14,11 @@
  *   first link (these are `require`d inside functions, only when that link fails; the chunks carry what
  *   they require in turn, e.g. the login provider inside the ini one);
  * - bowser, which the SDK's browser user-agent provider imports with `import()` (never called on Node;
- *   Node's ESM resolver finds the chunk's index.js as well).
+ *   Node's ESM resolver finds the chunk's index.js as well);
+ * - the AWS SDK's DynamoDB client and lib-dynamodb: the store's lean client (lambda/store/lean-client.ts)
+ *   sends without them and requires them only at its first retryable error or for a command it does not
+ *   cover (lambda/store/lean-sdk.ts). lib-dynamodb's chunk requires the client's chunk rather than
+ *   carrying its own copy, so both share one set of classes.
  * A chunk bundles its own copy of what it needs (e.g. the SNS chunk its own Smithy core): loading one is
  * slower than the code inside the bundle was, which is why only code the first request does not run is here.
  * Used by the CDK construct (NodejsFunction command hook) and by the benchmark (bench/bundle.ts), so both
@@ -32,7 +36,11 @@ interface LazyModule {
   readonly subpaths?: readonly string[];
   /** When a Lambda container first requires it; none: never in Lambda. */
   readonly firstUse?: string;
+  /** Packages its chunk requires from their own chunks instead of carrying a copy. */
+  readonly external?: readonly string[];
 }
+
+const DYNAMODB_SDK_USE = "the store's first throttled or failed-in-transit call, or a command the lean client does not cover";
 
 const LAZY: readonly LazyModule[] = [
   { pkg: 'gpt-tokenizer', firstUse: "after the container's first response" },
@@ -50,6 +58,8 @@ const LAZY: readonly LazyModule[] = [
   // provider chunks above, which carry their own.
   { pkg: '@aws-sdk/nested-clients', subpaths: ['sso-oidc'] },
   { pkg: 'bowser' },
+  { pkg: '@aws-sdk/client-dynamodb', firstUse: DYNAMODB_SDK_USE },
+  { pkg: '@aws-sdk/lib-dynamodb', firstUse: DYNAMODB_SDK_USE, external: ['@aws-sdk/client-dynamodb'] },
 ];
 
 export const LAZY_CHUNK_MODULES: readonly string[] = LAZY.map((m) => m.pkg);
@@ -62,13 +72,14 @@ export interface LazyChunk {
   /** Where the chunk goes, relative to the bundle's folder. */
   relativeOutfile: string;
   firstUse?: string;
+  external?: readonly string[];
 }
 
 export function lazyChunks(): LazyChunk[] {
-  return LAZY.flatMap(({ pkg, subpaths, firstUse }) =>
+  return LAZY.flatMap(({ pkg, subpaths, firstUse, external }) =>
     (subpaths ?? ['']).map((sub) => {
       const module = sub ? `${pkg}/${sub}` : pkg;
-      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse };
+      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse, external };
     }),
   );
 }
@@ -102,7 +113,7 @@ export function builtChunks(): ReadonlyMap<string, string> {
   const files = new Map<string, string>();
   for (const c of lazyChunks()) {
     const outfile = join(dir, c.relativeOutfile);
-    buildSync({ ...CHUNK_BUILD, entryPoints: [c.entry], outfile, logLevel: 'warning' });
+    buildSync({ ...CHUNK_BUILD, entryPoints: [c.entry], outfile, external: [...(c.external ?? [])], logLevel: 'warning' });
     files.set(c.module, outfile);
   }
   built = files;

@@ -9,7 +9,7 @@ import type { BudgetAlertSink } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
 import { deferTokenizerLoad } from '../core/token-estimate';
 import { createAdapters, type AdapterOptions } from '../providers/registry';
-import { dynamoRequestHandler, dynamoSockets } from '../store/dynamo';
+import { dynamoSockets } from '../store/dynamo';
 import { LeanDynamoClient, leanSdk, leanSettingsFromEnv, type AwsEnv, type StoreClient } from '../store/lean-client';
 import type { SettlementMessage, SettlementOutbox } from '../store/settlement';
 
@@ -101,10 +101,9 @@ function required(env: LambdaEnv, name: keyof LambdaEnv): string {
  * environment asks for what only the SDK interprets (lean-client.ts leanSettingsFromEnv).
  */
 export function storeClient(env: LambdaEnv & AwsEnv): StoreClient {
-  const settings = leanSettingsFromEnv(env, dynamoSockets());
-  if (settings) return new LeanDynamoClient(settings);
-  const { DynamoDBClient } = leanSdk();
-  return new DynamoDBClient({ requestHandler: dynamoRequestHandler() });
+  const sockets = dynamoSockets();
+  const settings = leanSettingsFromEnv(env, sockets);
+  return settings ? new LeanDynamoClient(settings) : leanSdk().configuredClient(sockets);
 }
 
 export function createLambdaRuntime(env: LambdaEnv & AwsEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {

@@ -20,11 +20,9 @@ import {
   UpdateCommand,
   type TranslateConfig,
 } from '@aws-sdk/lib-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { LeanSockets } from './lean-dynamo-http';
+import type { NodeHttpHandler, NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+import { registerLeanSockets, type LeanSockets } from './lean-dynamo-http';
 import type { SigningCredentials } from './lean-sigv4';
-
-export { DynamoDBClient };
 
 /** lib-dynamodb's command classes by DynamoDB operation (the lean commands' `operation`). */
 const COMMANDS = {
@@ -58,6 +56,14 @@ export function sdkDocumentClient(client: DynamoDBClient, translateConfig: Trans
   return DynamoDBDocumentClient.from(client, translateConfig);
 }
 
+/**
+ * The SDK's HTTP handler settings for given sockets, as options: the client builds its handler from its own
+ * @smithy/node-http-handler (in the gateway bundle, this module's SDK is a chunk of its own: lib/lazy-chunks.ts).
+ */
+function handlerOptions(sockets: LeanSockets): NodeHttpHandlerOptions {
+  return { httpAgent: sockets.httpAgent, httpsAgent: sockets.httpsAgent, connectionTimeout: sockets.connectionTimeoutMs };
+}
+
 /** The SDK client a LeanDynamoClient stands for: same region, endpoint, credentials and sockets. */
 export function sdkClient(settings: { region: string; endpoint?: string; credentials?: SigningCredentials; sockets: LeanSockets; clockOffset: number }): DynamoDBClient {
   return new DynamoDBClient({
@@ -65,8 +71,15 @@ export function sdkClient(settings: { region: string; endpoint?: string; credent
     endpoint: settings.endpoint,
     credentials: settings.credentials,
     systemClockOffset: settings.clockOffset,
-    requestHandler: requestHandler(settings.sockets),
+    requestHandler: handlerOptions(settings.sockets),
   });
+}
+
+/** The SDK client with the SDK's own configuration chain, over given sockets (which the lean path shares). */
+export function configuredClient(sockets: LeanSockets): DynamoDBClient {
+  const client = new DynamoDBClient({ requestHandler: handlerOptions(sockets) });
+  registerLeanSockets(client.config.requestHandler, sockets);
+  return client;
 }
 
 let defaults: string[] | undefined;
@@ -83,5 +96,7 @@ export function defaultMiddleware(): string[] {
 
 /** The SDK's HTTP handler over given sockets (dynamoRequestHandler: the SDK path and the lean one share them). */
 export function requestHandler(sockets: LeanSockets): NodeHttpHandler {
-  return new NodeHttpHandler({ httpAgent: sockets.httpAgent, httpsAgent: sockets.httpsAgent, connectionTimeout: sockets.connectionTimeoutMs });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NodeHttpHandler: Handler } = require('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+  return new Handler(handlerOptions(sockets));
 }

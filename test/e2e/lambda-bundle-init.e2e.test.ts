@@ -85,4 +85,26 @@ describe('Handler: the bundled gateway without the AWS SDK DynamoDB client on it
     expect(JSON.parse(res.body ?? '{}')).toMatchObject({ error: { code: 'model_not_found' } });
     expect(sdkModules(res.ran)).toEqual([]);
   });
+
+  it('ships the SDK’s DynamoDB client and lib-dynamodb as chunks that work together (the lean client’s fallback)', () => {
+    const script = `const { createRequire } = require('node:module'); const load = createRequire(${JSON.stringify(bundle)});
+const { DynamoDBClient, ConditionalCheckFailedException } = load('@aws-sdk/client-dynamodb');
+const { DynamoDBDocumentClient, PutCommand, GetCommand } = load('@aws-sdk/lib-dynamodb');
+(async () => {
+  const client = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const doc = DynamoDBDocumentClient.from(client);
+  await doc.send(new PutCommand({ TableName: ${JSON.stringify(tables.ledger)}, Item: { pk: 'chunk', sk: '1', n: 1 } }));
+  const got = await doc.send(new GetCommand({ TableName: ${JSON.stringify(tables.ledger)}, Key: { pk: 'chunk', sk: '1' }, ConsistentRead: true }));
+  const failed = await doc.send(new PutCommand({ TableName: ${JSON.stringify(tables.ledger)}, Item: { pk: 'chunk', sk: '1' }, ConditionExpression: 'attribute_not_exists(pk)' })).catch((e) => e);
+  const retry = await client.config.retryStrategy();
+  const files = Object.keys(require.cache).filter((f) => f.includes('node_modules')).map((f) => f.slice(f.indexOf('node_modules')));
+  process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify({ item: got.Item, failed: failed instanceof ConditionalCheckFailedException, retry: typeof retry.acquireInitialRetryToken, files }), () => process.exit(0));
+})();`;
+    const env = { ...LAMBDA_ENV, AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV] ?? '' };
+    const out = execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const res = JSON.parse(out.slice(out.lastIndexOf(MARK) + MARK.length)) as { item: unknown; failed: boolean; retry: string; files: string[] };
+    expect(res).toMatchObject({ item: { pk: 'chunk', sk: '1', n: 1 }, failed: true, retry: 'function' });
+    // lib-dynamodb's chunk uses the client's chunk, not a copy of its own.
+    expect(res.files.sort()).toEqual(['node_modules/@aws-sdk/client-dynamodb/index.js', 'node_modules/@aws-sdk/lib-dynamodb/index.js']);
+  });
 });

@@ -108,7 +108,7 @@ describe('The real gateway handler', () => {
 
   it('carries packages as Node resolves them (the AWS SDK\'s CommonJS builds, not its ESM ones)', () => {
     const { sources } = JSON.parse(readFileSync(join(dir, 'index.js.map'), 'utf8')) as { sources: string[] };
-    expect(sources.some((s) => s.includes('/@aws-sdk/client-dynamodb/dist-cjs/'))).toBe(true);
+    expect(sources.some((s) => s.includes('/@aws-sdk/client-bedrock-runtime/dist-cjs/'))).toBe(true);
     expect(sources.filter((s) => s.includes('/dist-es/'))).toEqual([]);
   });
 
