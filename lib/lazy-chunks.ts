@@ -36,8 +36,13 @@ interface LazyModule {
   readonly subpaths?: readonly string[];
   /** When a Lambda container first requires it; none: never in Lambda. */
   readonly firstUse?: string;
-  /** Packages its chunk requires from their own chunks instead of carrying a copy. */
+  /**
+   * Packages its chunk requires from their own chunks instead of carrying a copy; with `sdkChunks`, also the
+   * SDK's other credential providers, nested clients and bowser (the chunks below without a firstUse), as
+   * the bundle itself does.
+   */
   readonly external?: readonly string[];
+  readonly sdkChunks?: boolean;
 }
 
 const DYNAMODB_SDK_USE = "the store's first throttled or failed-in-transit call, or a command the lean client does not cover";
@@ -58,8 +63,8 @@ const LAZY: readonly LazyModule[] = [
   // provider chunks above, which carry their own.
   { pkg: '@aws-sdk/nested-clients', subpaths: ['sso-oidc'] },
   { pkg: 'bowser' },
-  { pkg: '@aws-sdk/client-dynamodb', firstUse: DYNAMODB_SDK_USE },
-  { pkg: '@aws-sdk/lib-dynamodb', firstUse: DYNAMODB_SDK_USE, external: ['@aws-sdk/client-dynamodb'] },
+  { pkg: '@aws-sdk/client-dynamodb', firstUse: DYNAMODB_SDK_USE, sdkChunks: true },
+  { pkg: '@aws-sdk/lib-dynamodb', firstUse: DYNAMODB_SDK_USE, external: ['@aws-sdk/client-dynamodb'], sdkChunks: true },
 ];
 
 export const LAZY_CHUNK_MODULES: readonly string[] = LAZY.map((m) => m.pkg);
@@ -75,11 +80,15 @@ export interface LazyChunk {
   external?: readonly string[];
 }
 
+/** The chunks no Lambda container requires on its own (credential providers, nested clients, bowser). */
+const SDK_CHUNKS = LAZY.filter((m) => m.firstUse === undefined).flatMap(({ pkg, subpaths }) => (subpaths ?? ['']).map((sub) => (sub ? `${pkg}/${sub}` : pkg)));
+
 export function lazyChunks(): LazyChunk[] {
-  return LAZY.flatMap(({ pkg, subpaths, firstUse, external }) =>
+  return LAZY.flatMap(({ pkg, subpaths, firstUse, external, sdkChunks }) =>
     (subpaths ?? ['']).map((sub) => {
       const module = sub ? `${pkg}/${sub}` : pkg;
-      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse, external };
+      const left = [...(external ?? []), ...(sdkChunks ? SDK_CHUNKS : [])];
+      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse, external: left };
     }),
   );
 }
