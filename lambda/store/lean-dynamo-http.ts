@@ -4,7 +4,7 @@
  * with the errors the SDK throws (lean-errors.ts: the service's exception names, shape ids, `$metadata`,
  * `$fault`, raw AttributeValue `Item`s). Where it sends, as whom and how it retries come from a
  * LeanConnection: an SDK DynamoDBClient's own config (sdkConnection), or what Lambda's environment says
- * (lean-env.ts), which needs no SDK client until the first retryable error.
+ * (lean-client.ts), which needs no SDK client until the first retryable error.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RetryErrorType, RetryStrategyV2, RetryToken } from '@smithy/types';

@@ -1,9 +1,10 @@
 /**
- * The AWS SDK side of the lean DynamoDB client, `require`d only on first need (lean-dynamo.ts sdk()): the
- * SDK client for a LeanDynamoClient (commands the lean path does not cover, middleware someone attached,
- * the retry strategy at the first retryable error), the SDK document client the lean one falls back to,
- * and lib-dynamodb's command classes. Nothing on the gateway's init path imports this module's
- * dependencies (test/e2e/lambda-bundle.e2e.test.ts checks the bundle's init does not load them).
+ * The AWS SDK side of the lean DynamoDB client, `require`d only on first need (lean-client.ts leanSdk()):
+ * the SDK client for a LeanDynamoClient (commands the lean path does not cover, middleware someone
+ * attached, the retry strategy at the first retryable error), the SDK document client the lean one falls
+ * back to, and lib-dynamodb's command classes. In the gateway bundle its SDK packages are lazy chunks
+ * (lib/lazy-chunks.ts); nothing on the init path requires this module (test/e2e/lambda-bundle-init.e2e.test.ts
+ * checks that neither init nor a first store request runs them).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
