@@ -64,3 +64,17 @@ describe('Function: leanSettingsFromEnv', () => {
     },
   );
 });
+
+describe('Function: storeClient (the Lambda runtime’s store client)', () => {
+  it('is a lean client from Lambda’s environment, and the SDK’s client when the environment asks for what only the SDK reads', async () => {
+    const { storeClient } = await import('../../../lambda/handlers/lambda-runtime');
+    const lean = storeClient({ ...LAMBDA, TOLLGATE_KEYS_TABLE: 'k', TOLLGATE_LEDGER_TABLE: 'l' });
+    expect(lean).toBeInstanceOf(LeanDynamoClient);
+    expect((lean as LeanDynamoClient).sdkIfMade()).toBeUndefined();
+    (lean as LeanDynamoClient).destroy();
+    // (The SDK client reads the process's environment itself, as in Lambda, where both are the same.)
+    const sdk = storeClient({ ...LAMBDA, AWS_USE_FIPS_ENDPOINT: 'true' });
+    expect(sdk).toBeInstanceOf(DynamoDBClient);
+    (sdk as DynamoDBClient).destroy();
+  });
+});
