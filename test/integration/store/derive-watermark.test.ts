@@ -73,7 +73,7 @@ function processClient(hook: { before?: (s: Seen) => Promise<void> | void; after
 }
 
 /**
- * A gatekeeper whose clock stands at `at`. Each test admits at its own hour of the same day: the sweeper's
+ * A gatekeeper whose clock stands at `at`. Each test admits at its own hour of the same day, later in file order: the sweeper's
  * cursor moves past every lease it handled, so a later test's leases must expire later.
  */
 function gatekeeper(c: DynamoDBClient, at: number, opts: { settleRetryMs?: number } = {}): DynamoGatekeeper {
@@ -196,7 +196,7 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   });
 
   it('a marker pass of another process held before writing its plan, while the writing process derives the records from memory: that plan is refused, the next finds them derived', async () => {
-    const at = T0 + 7 * HOUR;
+    const at = T0 + 2 * HOUR;
     const { apiKey } = await keys.create({ name: 'wm-held-marker-plan' });
     const a = gatekeeper(processClient().client, at);
     for (let i = 0; i < 3; i++) await settleOne(a, apiKey, at);
@@ -227,7 +227,7 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   });
 
   it('a process that dies after applying its targets and before its watermark write: the next pass re-applies the plan, watermark included', async () => {
-    const at = T0 + 2 * HOUR;
+    const at = T0 + 3 * HOUR;
     const { apiKey } = await keys.create({ name: 'wm-dies-mid-apply' });
     const dead = latch();
     const p = processClient({
@@ -261,7 +261,7 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   });
 
   it('a commit whose put is slow holds the watermark back: the records above it get dv, and all are derived once', async () => {
-    const at = T0 + 3 * HOUR;
+    const at = T0 + 4 * HOUR;
     const { apiKey, key } = await keys.create({ name: 'wm-slow-commit' });
     const slow = latch();
     let first = true;
@@ -299,7 +299,7 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   });
 
   it('a put that landed but whose answer was lost: the retry finds its own number and derives it from memory, once', async () => {
-    const at = T0 + 4 * HOUR;
+    const at = T0 + 5 * HOUR;
     const { apiKey, key } = await keys.create({ name: 'wm-lost-answer' });
     let failed = false;
     const p = processClient({
@@ -325,7 +325,7 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   });
 
   it('a put that landed but whose answer was lost, never retried: the records after it get dv, the sweeper marks it, all derived once', async () => {
-    const at = T0 + 5 * HOUR;
+    const at = T0 + 6 * HOUR;
     const { apiKey, key } = await keys.create({ name: 'wm-never-retried' });
     let failed = false;
     const p = processClient({
