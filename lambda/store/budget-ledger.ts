@@ -127,21 +127,26 @@ export class DynamoBudgetLedger {
     lease: Lease = this.newLease(leaseId, expiresAt),
     about: LeaseSubject = {},
   ): Promise<Lease> {
-    const { index } = lease;
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          ...index,
-          leaseId,
-          expiresAt,
-          counters: counters.map((c) => ({ pk: c.key.pk, sk: c.key.sk, costMicros: c.costMicros })),
-          ...about,
-          ttl: Math.floor(expiresAt / 1_000) + LEASE_INDEX_TTL_SECONDS,
-        },
-      }),
-    );
-    return { leaseId, expiresAt, index };
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: this.leaseIndexItem(leaseId, expiresAt, counters, lease, about) }));
+    return { leaseId, expiresAt, index: lease.index };
+  }
+
+  /** The lease index entry openLease writes (a caller may write it itself, e.g. batched: group-commit.ts). */
+  leaseIndexItem(
+    leaseId: string,
+    expiresAt: number,
+    counters: ReadonlyArray<{ key: LedgerKey; costMicros: number }>,
+    lease: Lease = this.newLease(leaseId, expiresAt),
+    about: LeaseSubject = {},
+  ): Item {
+    return {
+      ...lease.index,
+      leaseId,
+      expiresAt,
+      counters: counters.map((c) => ({ pk: c.key.pk, sk: c.key.sk, costMicros: c.costMicros })),
+      ...about,
+      ttl: Math.floor(expiresAt / 1_000) + LEASE_INDEX_TTL_SECONDS,
+    };
   }
 
   /** Delete an index entry early (refused admissions), so the sweeper has less to look at. */

@@ -26,6 +26,7 @@ import { AdmissionLeases, sweepAdmissionLeases, type AdmissionLeaseOptions, type
 import { BudgetAlerts } from './budget-alerts';
 import { DynamoBudgetLedger, type Lease, type LeaseSubject, type Reservation, type ReserveResult, type SpendChange } from './budget-ledger';
 import { AmbiguousWriteError, countingClient, documentClient } from './dynamo';
+import { GroupCommitWriter } from './group-commit';
 import { attribute, checkKey, extractApiKey } from './key-auth';
 import { hashApiKey, KeyStore, type ApiKeyRecord, type PolicyRecord } from './key-store';
 import type { PolicyScope } from './item-keys';
@@ -144,6 +145,8 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const usage = new UsageReader({ client: opts.client, table: opts.tables.ledger, globalBudgetShards: config.metering.globalBudgetShards });
   const limiter = new DynamoRateLimiter(doc, opts.tables.ledger);
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
+  // The requests' own lease index entries (no counters), written alongside the upstream call.
+  const indexWriter = new GroupCommitWriter(doc, opts.tables.ledger);
   const deriver = new UsageDeriver(doc, opts.tables.ledger, {
     globalShards: config.metering.globalBudgetShards,
     random: opts.random,
@@ -476,7 +479,9 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
    * would leave it unrecorded, its spend still covered by the admission lease the sweeper reclaims in full.
    */
   function indexEntry(req: AdmissionRequest, subject: LeaseSubject): Promise<void> {
-    const written = ledger.openLease(req.requestId, req.now + leaseMs, [], undefined, subject).then(
+    // Group commit: alone it is one PutItem sent at once; entries of concurrent requests that arrive while
+    // one is in flight leave together in one BatchWriteItem (group-commit.ts).
+    const written = indexWriter.put(ledger.leaseIndexItem(req.requestId, req.now + leaseMs, [], undefined, subject)).then(
       () => undefined,
       (err: unknown) => onError(err, 'lease-index'),
     );
