@@ -199,7 +199,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       await account(full, paths[1], false, opts, storeCpu, topo.gateways.open, openPath),
     ];
     const floorPath = paths.find((p) => p.name === 'relay-floor');
-    if (floor && floorPath) accounting[0].floorRelayCpuMsPerRequest = await floorCpuPerRequest(floor, floorPath, opts.accountingRequests);
+    if (floor && floorPath) accounting[0].floorRelayCpuMsPerRequest = await cpuPerRequest(floor.cpuMicros, floorPath, true, opts.accountingRequests);
 
     log('relay: long streams');
     const relay: RelayResult[] = [];
@@ -330,22 +330,14 @@ function diff(a: Summary, b: Summary) {
   return { p50: round(a.p50 - b.p50), p90: round(a.p90 - b.p90), p99: round(a.p99 - b.p99) };
 }
 
-/** CPU per request of `n` sequential requests on one gateway process (its own process's CPU counter). */
-async function cpuPerRequest(g: GatewayHandle, path: PathDef, stream: boolean, n: number): Promise<number> {
-  await g.idle();
-  const before = await g.stats();
+/** CPU per request of `n` sequential requests, bracketed by one process's CPU counter (a gateway's, after its background work settles; the bare relay's). */
+async function cpuPerRequest(cpuMicros: () => Promise<number>, path: PathDef, stream: boolean, n: number, idle?: () => Promise<void>): Promise<number> {
+  await idle?.();
+  const before = await cpuMicros();
   let ok = 0;
   for (let i = 0; i < n; i++) if ((await timedPost(path.target, path.body(stream), stream)).status === 200) ok++;
-  await g.idle();
-  return round(((await g.stats()).cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ok));
-}
-
-/** CPU per streamed request of the bare relay, as cpuPerRequest does for a gateway. */
-async function floorCpuPerRequest(floor: FloorRelay, path: PathDef, n: number): Promise<number> {
-  const before = await floor.cpuMicros();
-  let ok = 0;
-  for (let i = 0; i < n; i++) if ((await timedPost(path.target, path.body(true), true)).status === 200) ok++;
-  return round(((await floor.cpuMicros()) - before) / 1000 / Math.max(1, ok));
+  await idle?.();
+  return round(((await cpuMicros()) - before) / 1000 / Math.max(1, ok));
 }
 
 /**
@@ -399,7 +391,7 @@ async function account(
     // Includes the store client and the HTTP server; sequential requests, so little else runs.
     gatewayCpuMsPerRequest: round((after.cpuMicros - before.cpuMicros) / 1000 / n),
     ...(storeBefore !== undefined && storeAfter !== undefined ? { storeCpuMsPerRequest: round((storeAfter - storeBefore) / 1000 / n) } : {}),
-    ...(open && openPath && open.mode === 'open' ? { openGatewayCpuMsPerRequest: await cpuPerRequest(open, openPath, stream, opts.accountingRequests) } : {}),
+    ...(open && openPath && open.mode === 'open' ? { openGatewayCpuMsPerRequest: await cpuPerRequest(async () => (await open.stats()).cpuMicros, openPath, stream, opts.accountingRequests, open.idle) } : {}),
   };
 }
 

@@ -3,12 +3,10 @@
  * that does nothing but relay them (no auth, no routing, no metering), so the gateway's number can be
  * read against what Node's HTTP stack alone costs on this machine:
  *
- *   npx tsx bench/relay-floor.ts [requests=400] [concurrent=640]
+ *   npx tsx bench/relay-floor.ts [requests=400]
  *
- * Besides the sequential CPU and added TTFT, the same concurrency scenarios as the bench (c=16 and c=64,
- * batches alternating between the relay and the double itself): the added TTFT p50 at c=16 against c=1
- * and the throughput at c=64 against direct, i.e. what the issue-13 concurrency targets look like for a
- * relay that does nothing else, on this machine (client, double and relay share its cores).
+ * `npm run bench` runs the `sse` relay as a path of its own (startFloorRelay), in the same interleaving and
+ * concurrency scenarios as the gateway: the floor of every issue-13 target, c=16 and c=64 included.
  *
  * Relays measured, each in its own child process, against the bench's upstream double (20 ms to the first
  * byte, 32 chunks):
@@ -22,7 +20,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchChatBody } from './harness';
-import { makeTarget, runConcurrent, timedPost, type Target } from './http-client';
+import { makeTarget, timedPost } from './http-client';
 import { median } from './stats';
 import { startUpstreams } from './upstream/upstreams';
 
@@ -63,29 +61,6 @@ process.on('message', (m) => { if (m === 'cpu') { const u = process.cpuUsage(); 
 interface FloorResult {
   cpuMs: number;
   addedTtftP50: number;
-  /** c=16: added TTFT p50; c=64: relay / direct throughput. */
-  c16AddedTtftP50: number;
-  c64ThroughputRatio: number;
-}
-
-/** `total` requests at concurrency `c` per path, in alternating batches of 64; TTFT p50 and req/s per path. */
-async function concurrent(relay: Target, direct: Target, body: string, c: number, total: number): Promise<{ relay: { p50: number; rps: number }; direct: { p50: number; rps: number } }> {
-  const acc = { relay: { ttft: [] as number[], ok: 0, wall: 0 }, direct: { ttft: [] as number[], ok: 0, wall: 0 } };
-  const batch = 64;
-  for (let r = 0; r < Math.ceil(total / batch); r++) {
-    for (const name of r % 2 === 0 ? (['relay', 'direct'] as const) : (['direct', 'relay'] as const)) {
-      const t = name === 'relay' ? relay : direct;
-      const { results, wallMs } = await runConcurrent(batch, c, () => timedPost(t, body, true));
-      for (const x of results) {
-        if (x.status !== 200) continue;
-        acc[name].ttft.push(x.ttftMs);
-        acc[name].ok++;
-      }
-      acc[name].wall += wallMs;
-    }
-  }
-  const out = (a: typeof acc.relay) => ({ p50: median(a.ttft), rps: (a.ok / a.wall) * 1000 });
-  return { relay: out(acc.relay), direct: out(acc.direct) };
 }
 
 /** A bare relay in a child process of its own, in front of `upstreamUrl`; `npm run bench` runs one as a path. */
@@ -121,7 +96,7 @@ export async function startFloorRelay(mode: 'pipe' | 'sse', upstreamUrl: string)
   }
 }
 
-async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, concurrentTotal: number): Promise<FloorResult> {
+async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number): Promise<FloorResult> {
   const relay = await startFloorRelay(mode, upstreamUrl);
   try {
     const target = makeTarget(relay.url);
@@ -139,14 +114,7 @@ async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, con
     const after = await relay.cpuMicros();
     const straight: number[] = [];
     for (let i = 0; i < n; i++) straight.push((await timedPost(direct, body, true)).ttftMs);
-    const c16 = await concurrent(target, direct, body, 16, concurrentTotal);
-    const c64 = await concurrent(target, direct, body, 64, concurrentTotal);
-    return {
-      cpuMs: (after - before) / 1000 / Math.max(1, ok),
-      addedTtftP50: median(relayed) - median(straight),
-      c16AddedTtftP50: c16.relay.p50 - c16.direct.p50,
-      c64ThroughputRatio: c64.relay.rps / c64.direct.rps,
-    };
+    return { cpuMs: (after - before) / 1000 / Math.max(1, ok), addedTtftP50: median(relayed) - median(straight) };
   } finally {
     relay.close();
   }
@@ -154,17 +122,12 @@ async function measure(mode: 'pipe' | 'sse', upstreamUrl: string, n: number, con
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 400);
-  const concurrentTotal = Number(process.argv[3] ?? 640);
   const up = await startUpstreams({ firstByteDelayMs: 20, chunks: 32, longChunks: 10 });
   try {
     const url = `${up.urls.openai}/v1/chat/completions`;
     for (const mode of ['pipe', 'sse'] as const) {
-      const r = await measure(mode, url, n, concurrentTotal);
-      console.log(
-        `${mode}: ${r.cpuMs.toFixed(2)} ms CPU per streamed request, added TTFT p50 ${r.addedTtftP50.toFixed(2)} ms (${n} sequential); ` +
-          `c=16 added TTFT p50 ${r.c16AddedTtftP50.toFixed(2)} ms (${(r.c16AddedTtftP50 / r.addedTtftP50).toFixed(1)}× c=1); ` +
-          `c=64 throughput ${r.c64ThroughputRatio.toFixed(2)} of direct (${concurrentTotal} per path)`,
-      );
+      const r = await measure(mode, url, n);
+      console.log(`${mode}: ${r.cpuMs.toFixed(2)} ms CPU per streamed request, added TTFT p50 ${r.addedTtftP50.toFixed(2)} ms (${n} sequential)`);
     }
   } finally {
     await up.close();
