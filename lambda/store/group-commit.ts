@@ -12,6 +12,13 @@
  * with backoff, then fails that caller alone), which is what lets the pipeline hold a client's first byte
  * until its request's index entry has landed. Items are unconditional puts of distinct keys; a key already
  * queued waits for the next batch (BatchWriteItem refuses duplicate keys in one request).
+ *
+ * Crash window: an entry queued behind in-flight writes leaves up to one write's latency later than a lone
+ * PutItem would, while its upstream call has already started. A process killed in that window leaves a
+ * request with no index entry, as a death while a lone PutItem is in flight always could: its client saw
+ * no byte (the first byte waits for the entry), its spend is covered by the process's admission lease,
+ * which the sweeper reclaims and charges in full; only its usage record is missing. Never under-charged
+ * against a hard cap. In Lambda (one request per container) nothing queues.
  */
 import { BatchWriteCommand, PutCommand, type DocumentClient } from './lean-commands';
 import { itemId, type Item } from './dynamo';
