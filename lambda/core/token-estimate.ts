@@ -15,6 +15,7 @@
  * bounded few milliseconds for any input.
  */
 import { contentText, type ChatCompletionRequest, type ChatMessage } from './openai-schema';
+import { onFirstUse } from './on-first-use';
 
 /** OpenAI's chat format costs ~3 tokens per message plus 3 to prime the reply. */
 const TOKENS_PER_MESSAGE = 3;
@@ -40,12 +41,13 @@ export const BPE_PIECES_PER_ESTIMATE = 2_048;
 const CONTRACTION = String.raw`(?:'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE]))?`;
 // Built on the first non-ASCII text, not at load: V8 expands its Unicode property classes when the RegExp is
 // constructed (~4 ms, a share of every Lambda cold start that ASCII prompts never need).
-let o200kSplitRegExp: RegExp | undefined;
-const o200kSplit = (): RegExp =>
-  (o200kSplitRegExp ??= new RegExp(
-    String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+${CONTRACTION}|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*${CONTRACTION}|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
-    'gu',
-  ));
+const o200kSplit = onFirstUse(
+  () =>
+    new RegExp(
+      String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+${CONTRACTION}|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*${CONTRACTION}|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+      'gu',
+    ),
+);
 
 interface O200k {
   countTokens(text: string): number;
