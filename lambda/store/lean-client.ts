@@ -7,7 +7,7 @@
  * constructing the SDK client was ~40 ms of the gateway's cold start (bench/require-breakdown.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { LeanConnection, LeanSockets, LeanTarget } from './lean-dynamo-http';
+import { v2RetryStrategy, type LeanConnection, type LeanSockets, type LeanTarget } from './lean-dynamo-http';
 import type { SigningCredentials } from './lean-sigv4';
 
 export interface LeanDynamoSettings {
@@ -88,11 +88,7 @@ export class LeanDynamoClient {
       target: async () => target,
       credentials: async () => credentials,
       // The SDK client's own strategy (AWS_MAX_ATTEMPTS and DynamoDB's default of 4 attempts included).
-      retryStrategy: async () => {
-        const retry = await this.sdk().config.retryStrategy();
-        if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
-        return retry;
-      },
+      retryStrategy: async () => v2RetryStrategy(await this.sdk().config.retryStrategy()),
     };
   }
 

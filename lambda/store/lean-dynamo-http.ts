@@ -174,11 +174,7 @@ export function sdkConnection(client: DynamoDBClient): LeanConnection {
       config.systemClockOffset = offset;
     },
     credentials: () => config.credentials(),
-    async retryStrategy() {
-      const retry = await config.retryStrategy();
-      if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
-      return retry;
-    },
+    retryStrategy: async () => v2RetryStrategy(await config.retryStrategy()),
     async target() {
       const region = await config.region();
       // As the SDK's endpoint middleware: the client's endpoint, else AWS_ENDPOINT_URL(_DYNAMODB), then the rules.
@@ -210,12 +206,31 @@ interface Response {
 
 const isRetryable = (t: RetryErrorType) => t === 'THROTTLING' || t === 'TRANSIENT';
 
+/** `promise`, calling `forget` if it rejects (a memoised promise that must not keep its failure). */
+function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
+  return promise.catch((err: unknown) => {
+    forget();
+    throw err;
+  });
+}
+
+/** A retry strategy the lean transport can drive: the SDK's v2 interface (a custom v1 one is refused). */
+export function v2RetryStrategy(retry: object): RetryStrategyV2 {
+  if (!('acquireInitialRetryToken' in retry)) throw new Error('lean DynamoDB client: a custom (v1) retry strategy is not supported');
+  return retry as RetryStrategyV2;
+}
+
 export class LeanDynamoTransport {
   private resolved: Promise<Resolved> | undefined;
   private retry: Promise<RetryStrategyV2> | undefined;
   private credentials: { value: SigningCredentials; refreshAt: number } | undefined;
 
   constructor(private readonly connection: LeanConnection) {}
+
+  /** The connection's retry strategy, asked once; an ask that failed is forgotten (not every later call's failure). */
+  private retryStrategy(): Promise<RetryStrategyV2> {
+    return (this.retry ??= forgetOnFailure(this.connection.retryStrategy(), () => (this.retry = undefined)));
+  }
 
   /**
    * One operation, retried like the SDK; resolves the parsed output with `$metadata`. A lazily asked
@@ -224,9 +239,10 @@ export class LeanDynamoTransport {
    * every other error without changing state, so skipping it changes nothing.
    */
   async call(operation: string, input: Json): Promise<Json> {
-    const r = await (this.resolved ??= this.resolve());
+    const r = await (this.resolved ??= forgetOnFailure(this.resolve(), () => (this.resolved = undefined)));
     const body = JSON.stringify(input, binaryAsBase64);
-    let retry = this.retry && (await this.retry);
+    // A strategy that failed to load (its SDK chunk) is asked again at the next retryable error.
+    let retry = this.retry && (await this.retry.catch(() => undefined));
     let token: RetryToken | undefined = retry && (await retry.acquireInitialRetryToken(''));
     let attempts = 0;
     let totalRetryDelay = 0;
@@ -243,7 +259,7 @@ export class LeanDynamoTransport {
         const errorType = retryErrorType(e);
         try {
           if (!retry && isRetryable(errorType)) {
-            retry = await (this.retry ??= this.connection.retryStrategy());
+            retry = await this.retryStrategy();
             token = await retry.acquireInitialRetryToken('');
           }
           if (!retry || !token) throw e;
@@ -261,8 +277,7 @@ export class LeanDynamoTransport {
   }
 
   private async resolve(): Promise<Resolved> {
-    if (this.connection.eagerRetry) this.retry ??= this.connection.retryStrategy();
-    const [{ region, url, clockSkewCorrection }] = await Promise.all([this.connection.target(), this.retry]);
+    const [{ region, url, clockSkewCorrection }] = await Promise.all([this.connection.target(), this.connection.eagerRetry ? this.retryStrategy() : undefined]);
     return {
       endpoint: { https: url.protocol === 'https:', hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : undefined, host: url.host },
       signer: new SigV4Signer(region, 'dynamodb'),

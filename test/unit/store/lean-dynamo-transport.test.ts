@@ -259,6 +259,43 @@ describe('Lean client from settings (no SDK client made): retries and errors', (
     }
   });
 
+  it('a socket that keeps resetting: retried as the SDK client would, then an ambiguous write to the store', async () => {
+    const s = await leanServer(['reset']);
+    const reference = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET } });
+    try {
+      const maxAttempts = await reference.config.maxAttempts();
+      const limiter = new DynamoRateLimiter(s.doc, 't');
+      const refused = await limiter.acquire('key', 'k1', { rpm: 10 }, 0, Date.UTC(2026, 11, 1), 'adm-1').catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(AmbiguousWriteError);
+      expect((refused as AmbiguousWriteError<unknown>).cause).toMatchObject({ name: 'TimeoutError', code: 'ECONNRESET', $metadata: { attempts: maxAttempts } });
+      expect(s.seen).toHaveLength(maxAttempts);
+    } finally {
+      reference.destroy();
+      await s.close();
+    }
+  }, 20_000);
+
+  it('a retry strategy that failed to load (its SDK chunk) fails that call only: the next retryable error loads it again', async () => {
+    const s = await leanServer([{ status: 400, type: 'ThrottlingException' }, { status: 400, type: 'ThrottlingException' }, 'item']);
+    const connection = s.client.connection as { retryStrategy: () => Promise<unknown> };
+    const load = connection.retryStrategy;
+    let failures = 1;
+    connection.retryStrategy = async () => {
+      if (failures-- > 0) throw new Error('Cannot find module ./lazy/client-dynamodb.js');
+      return load();
+    };
+    try {
+      const first = (await s.doc.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } })).catch((e: unknown) => e)) as Failure;
+      expect(first).toMatchObject({ name: 'ThrottlingException', $metadata: { attempts: 1 } });
+      const out = await s.doc.send(new GetCommand({ TableName: 't', Key: { pk: 'a' } }));
+      expect(out.Item).toEqual({ pk: 'a', n: 1 });
+      expect(out.$metadata).toMatchObject({ attempts: 2 });
+      expect(s.seen).toHaveLength(3);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('gives up after as many attempts as the SDK client would make', async () => {
     const s = await leanServer([{ status: 500, type: 'InternalServerError', message: 'boom' }]);
     const reference = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET } });
