@@ -23,7 +23,8 @@
  *    A record of this plan above the watermark (a lower number is still unresolved) gets `dv = v` instead,
  *    as does every record derived from a marker and every replacement version (v 2). A number whose put
  *    failed and was not retried is looked up CLAIM_RESOLVE_MS later (resolveStaleClaims): derived from
- *    memory if the item carries it, freed if not (the put can no longer land). So a record's
+ *    memory if the item carries it, freed if the item exists without it, or if there is still no item
+ *    CLAIM_FREE_MS after the failure (the put can no longer land). So a record's
  *    derived version is `dv`, or at least 1 when `dn ≤ wm(dp)` (derivedVersion()), and the sweeper and
  *    this planner both use that test (the recorder's duplicate path marks on `dv` alone, except this
  *    process's own version 1: a spare marker only costs a write). The planner reads records and watermarks after reading
@@ -46,10 +47,18 @@ const BATCH = 50;
 /** Passes per kick, so a backlog is drained in bounded steps. */
 const MAX_PASSES = 100;
 /**
- * A claimed number whose put failed (no attempt in flight) is looked up this long after the failure: by
- * then the put has landed or never will (DynamoDB refuses a request signed more than 5 minutes earlier).
+ * A claimed number whose put failed (no attempt in flight) is looked up this long after the failure, and
+ * at each pass after that until it is resolved: derived from memory once the item carries it, freed once
+ * the item exists without it (the sweeper's `lost` record, or another attempt: the put's condition can no
+ * longer pass).
  */
 export const CLAIM_RESOLVE_MS = 15 * 60_000;
+/**
+ * With no item at all, a number is freed only this long after the failure. DynamoDB refuses a request
+ * whose signature is more than 15 minutes old, so a put still in some queue cannot land after this (4×
+ * that window); dynalite and DynamoDB Local check no signature time, but hold no request that long.
+ */
+export const CLAIM_FREE_MS = 60 * 60_000;
 /** A watermark item outlives the records it covers by this much (TTL deletion is not ordered). */
 const WATERMARK_TTL_MARGIN_SECONDS = 30 * 86_400;
 
@@ -248,6 +257,8 @@ export class UsageDeriver implements DeriveQueue {
     for (const { id, c, failedAt } of stale) {
       if (this.claims.get(id) !== c || c.inFlight > 0 || c.failedAt !== failedAt) continue; // retried meanwhile: that attempt tells
       const item = items.get(id);
+      // No item yet: the put may still land (freeing the number now would let the watermark cover it underived).
+      if (!item && now - failedAt < CLAIM_FREE_MS) continue;
       this.claims.delete(id);
       if (item && item.dp === this.processId && item.dn === c.n) this.enqueue(c.key, num(item.v) || 1, c.n);
     }

@@ -4,14 +4,15 @@
  * two processes; a request hook on one process's client holds or fails chosen DynamoDB calls, to put the
  * other process's sweeper and deriver exactly in the windows that matter.
  */
-import { GetItemCommand, QueryCommand as RawQueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand as RawQueryCommand, ScanCommand, type DynamoDBClient, type PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TollgateConfig } from '../../../lambda/core/config';
 import { buildUsageRecord, lostUsageRecord, type UsageRecord } from '../../../lambda/core/metering';
 import { documentClient } from '../../../lambda/store/dynamo';
+import { PutCommand } from '../../../lambda/store/lean-commands';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import { DERIVE_SHARDS, deriveMarkerPk, deriveWatermarkKey } from '../../../lambda/store/item-keys';
-import { CLAIM_RESOLVE_MS, UsageDeriver } from '../../../lambda/store/usage-deriver';
+import { CLAIM_FREE_MS, CLAIM_RESOLVE_MS, UsageDeriver } from '../../../lambda/store/usage-deriver';
 import type { KeyStore } from '../../../lambda/store/key-store';
 import { UsageReader, UsageRecorder } from '../../../lambda/store/usage-store';
 import { testDynamoClient, type TestTables } from '../../support/dynamodb-local';
@@ -416,9 +417,41 @@ describe('A claimed number whose put failed and was never retried', () => {
     a.clock.now += CLAIM_RESOLVE_MS;
     await a.recorder.commit(realRecord('claim-free', 100)); // number 3
     await a.deriver.kick();
-    expect(await watermarkOf(a.deriver.processId)).toBe(3);
+    // Looked up, no item: the put might still land, so number 1 stays unresolved (3 carries dv).
+    expect(await watermarkOf(a.deriver.processId)).toBeUndefined();
+    a.clock.now += CLAIM_FREE_MS - CLAIM_RESOLVE_MS;
+    await a.recorder.commit(realRecord('claim-free', 100)); // number 4
+    await a.deriver.kick();
+    expect(await watermarkOf(a.deriver.processId)).toBe(4);
     const rows = (await reader.usageBy('key', new Date(T0 + 6 * HOUR).toISOString().slice(0, 10))).find((r) => r.keyName === 'claim-free');
-    expect(rows?.requests).toBe(2);
+    expect(rows?.requests).toBe(3);
+  });
+
+  it('whose put lands late, after it was looked up and not found: kept, then derived once a later lookup finds it', async () => {
+    let stuck: Record<string, unknown> | undefined;
+    const a = deriverProcess(
+      processClient({
+        before: (s) => {
+          if (s.command !== 'PutItemCommand' || !s.pk?.startsWith('req#') || stuck) return;
+          // The put is stuck on the way (this process gives up on it); the test delivers it later.
+          stuck = s.input;
+          throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+        },
+      }).client,
+    );
+    await expect(a.recorder.commit(realRecord('claim-late', 100))).rejects.toThrow('socket hang up'); // number 1
+    a.clock.now += CLAIM_RESOLVE_MS;
+    await a.deriver.kick(); // looked up: no item yet, so number 1 is kept
+    expect(await watermarkOf(a.deriver.processId)).toBeUndefined();
+    // The stuck put lands now, carrying number 1.
+    const input = stuck as { TableName: string; Item: Record<string, unknown> };
+    if (typeof input.Item.pk === 'string') await documentClient(client).send(new PutCommand(input));
+    else await client.send(new PutItemCommand(input as unknown as PutItemCommandInput));
+    await a.recorder.commit(realRecord('claim-late', 100)); // number 2
+    await a.deriver.kick(); // finds number 1 on the item: derived from memory, then the watermark passes both
+    expect(await watermarkOf(a.deriver.processId)).toBe(2);
+    const row = (await reader.usageBy('key', DAY)).find((r) => r.keyName === 'claim-late');
+    expect(row?.requests).toBe(2);
   });
 
   it('whose put landed and was then replaced by the real record (v 2 carries the number): derived once, the real cost only', async () => {
