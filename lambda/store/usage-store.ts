@@ -65,7 +65,9 @@ export class UsageRecorder {
     // This put did not write; the item may carry this process's number from an earlier attempt that did.
     const mine = q !== undefined && old?.dp === q.processId && typeof old.dn === 'number';
     q?.refused(key, mine ? { n: num(old?.dn), v: num(old?.v) || 1 } : undefined);
-    if (old?.status === 'lost' && r.status !== 'lost') {
+    // A derivation pass may set the lost record's `dv` between that read and this put: the put is conditional
+    // on the `dv` it copies, and on a failed condition the item is read again (dv only rises: a few tries).
+    for (let attempt = 0; old?.status === 'lost' && r.status !== 'lost' && attempt < 3; attempt++) {
       try {
         const replaced = contributionOf(old as unknown as UsageRecord);
         const { dp: _dp, dn: _dn, ...fields } = item;
@@ -82,9 +84,9 @@ export class UsageRecorder {
               ...(old.dv !== undefined ? { dv: old.dv } : {}),
               ...(old.dp !== undefined ? { dp: old.dp, dn: old.dn } : {}),
             },
-            ConditionExpression: '#status = :lost',
+            ConditionExpression: old.dv === undefined ? '#status = :lost AND attribute_not_exists(dv)' : '#status = :lost AND dv = :dv',
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':lost': 'lost' },
+            ExpressionAttributeValues: { ':lost': 'lost', ...(old.dv !== undefined ? { ':dv': old.dv } : {}) },
           }),
         );
         await this.toDerive(key, r.requestId, 2);

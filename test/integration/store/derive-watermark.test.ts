@@ -474,3 +474,29 @@ describe('A claimed number whose put failed and was never retried', () => {
     expect(row?.costMicros).toBe(2 * 450);
   });
 });
+
+describe('A lost record replaced by the real one', () => {
+  it('keeps the dv a derivation pass set between the recorder’s read and its put: the lost part is counted once', async () => {
+    const { deriver } = deriverProcess(processClient().client);
+    // Recorders without a deriver of their own: their versions go through markers and `dv` only.
+    const plainRecorder = (c: DynamoDBClient) => new UsageRecorder(documentClient(c), tables.ledger, 90);
+    const real = realRecord('replace-race', 450);
+    const lost = lostUsageRecord({ requestId: real.requestId, admittedAt: real.admittedAt, day: real.day, keyId: real.keyId, keyName: real.keyName, model: real.model, reservedMicros: 5_000 }, real.endedAt);
+    expect(await plainRecorder(processClient().client).commit(lost)).toBe('created');
+    let raced = false;
+    const racing = processClient({
+      before: async (s) => {
+        const v = (s.input.Item as { v?: unknown } | undefined)?.v;
+        if (raced || s.command !== 'PutItemCommand' || !s.pk?.startsWith('req#') || (v !== 2 && (v as { N?: string } | undefined)?.N !== '2')) return;
+        raced = true;
+        await deriver.kick(); // derives the lost record (dv = 1) after the recorder read it, before its put
+      },
+    });
+    expect(await plainRecorder(racing.client).commit(real)).toBe('corrected');
+    expect(raced).toBe(true);
+    await deriver.kick();
+    const row = (await reader.usageBy('key', real.day)).find((r) => r.keyName === 'replace-race');
+    expect(row?.requests).toBe(1);
+    expect(row?.costMicros).toBe(450);
+  });
+});
