@@ -77,7 +77,7 @@ interface Plan {
   records: Array<{ key: LedgerKey; v: number }>;
   markers: LedgerKey[];
   /** The planning process's watermark, when a record of this plan relies on it. */
-  watermark?: { process: string; n: number; ttl?: number };
+  watermark?: { process: string; n: number; ttl: number };
 }
 
 /** A number claimed for a record whose put has not landed as far as this process knows. */
@@ -328,6 +328,15 @@ export class UsageDeriver implements DeriveQueue {
       if (scanning && !more) this.scanMarkers = false;
       return more;
     }
+    if (plan.targets.length === 0 && plan.records.length === 0 && plan.markers.length === 0 && !plan.watermark) {
+      // Everything picked from the queue was read as derived already (a plan that landed though its write
+      // failed, re-applied since): derived stays derived (dv and watermarks only rise), so no plan to write.
+      this.dequeue(fromQueue);
+      return more;
+    }
+    // Before the plan write, which may land though its answer is lost: the watermark's TTL never falls
+    // below a record an earlier watermark covered (an upper bound; harmless if this plan never lands).
+    if (plan.watermark) this.coveredTtl = Math.max(this.coveredTtl, plan.watermark.ttl - WATERMARK_TTL_MARGIN_SECONDS);
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -345,15 +354,19 @@ export class UsageDeriver implements DeriveQueue {
     }
     // Planned: the plan on the cursor now carries these records (whoever applies it derives them). An entry
     // replaced meanwhile (a newer version of the same record) stays for the next pass.
-    for (const [id, e] of fromQueue) if (this.queue.get(id) === e) this.queue.delete(id);
-    if (plan.watermark?.ttl) this.coveredTtl = Math.max(this.coveredTtl, plan.watermark.ttl - WATERMARK_TTL_MARGIN_SECONDS);
-    this.oldestQueuedAt = this.queue.size > 0 ? Date.now() : undefined;
-    if (this.queue.size === 0) this.cancelSchedule(); // nothing left for the scheduled pass
+    this.dequeue(fromQueue);
     await this.apply(plan);
     if (scanning && !more) this.scanMarkers = false;
     // Only a backlog that was already there continues the drain; records settled during this pass wait
     // for their own scheduled pass (so a steady trickle is derived in batches, not one pass per record).
     return more;
+  }
+
+  /** Entries a plan took (or found derived); one replaced meanwhile (a newer version of the same record) stays. */
+  private dequeue(taken: ReadonlyArray<[string, Queued]>): void {
+    for (const [id, e] of taken) if (this.queue.get(id) === e) this.queue.delete(id);
+    this.oldestQueuedAt = this.queue.size > 0 ? Date.now() : undefined;
+    if (this.queue.size === 0) this.cancelSchedule(); // nothing left for the scheduled pass
   }
 
   /**
@@ -403,7 +416,7 @@ export class UsageDeriver implements DeriveQueue {
       targets: [...targets.values()],
       records: planned.filter((r) => !covered.includes(r)).map(({ key, v }) => ({ key, v })),
       markers: markers.map((m) => m.key),
-      ...(covered.length > 0 ? { watermark: { process: this.processId, n: wm, ...(ttl > 0 ? { ttl: ttl + WATERMARK_TTL_MARGIN_SECONDS } : {}) } } : {}),
+      ...(covered.length > 0 ? { watermark: { process: this.processId, n: wm, ttl: ttl + WATERMARK_TTL_MARGIN_SECONDS } } : {}),
     };
     return { plan, more, fromQueue };
   }
@@ -505,10 +518,10 @@ export class UsageDeriver implements DeriveQueue {
             new UpdateCommand({
               TableName: this.table,
               Key: deriveWatermarkKey(wm.process),
-              UpdateExpression: wm.ttl ? 'SET wm = :n, #ttl = :ttl' : 'SET wm = :n',
+              UpdateExpression: 'SET wm = :n, #ttl = :ttl',
               ConditionExpression: 'attribute_not_exists(wm) OR wm < :n',
-              ...(wm.ttl ? { ExpressionAttributeNames: { '#ttl': 'ttl' } } : {}),
-              ExpressionAttributeValues: { ':n': wm.n, ...(wm.ttl ? { ':ttl': wm.ttl } : {}) },
+              ExpressionAttributeNames: { '#ttl': 'ttl' },
+              ExpressionAttributeValues: { ':n': wm.n, ':ttl': wm.ttl },
             }),
           ),
         ),

@@ -302,17 +302,11 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   it('a put that landed but whose answer was lost: the retry finds its own number and derives it from memory, once', async () => {
     const at = T0 + 5 * HOUR;
     const { apiKey, key } = await keys.create({ name: 'wm-lost-answer' });
-    let failed = false;
-    const p = processClient({
-      after: (s) => {
-        if (s.command !== 'PutItemCommand' || !s.pk?.startsWith('req#') || failed) return;
-        failed = true;
-        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-      },
-    });
+    const losing = losesFirstAnswer();
+    const p = processClient(losing);
     const a = gatekeeper(p.client, at, { settleRetryMs: 60_000 });
     await settleOne(a, apiKey, at); // first put lands, its answer is lost; the retry's put is refused
-    expect(failed).toBe(true);
+    expect(losing.fired()).toBe(true);
     expect(a.pendingDerivations()).toBe(1);
     await settleOne(a, apiKey, at);
     await a.derive();
@@ -328,14 +322,8 @@ describe('Derivation from memory, exactly once when other processes sweep and de
   it('a put that landed but whose answer was lost, never retried: the records after it get dv, the sweeper marks it, all derived once', async () => {
     const at = T0 + 6 * HOUR;
     const { apiKey, key } = await keys.create({ name: 'wm-never-retried' });
-    let failed = false;
-    const p = processClient({
-      after: (s) => {
-        if (s.command !== 'PutItemCommand' || !s.pk?.startsWith('req#') || failed) return;
-        failed = true;
-        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-      },
-    });
+    const losing = losesFirstAnswer();
+    const p = processClient(losing);
     // No retry, no outbox: the settlement fails; the record is in the table, this process cannot know.
     const a = gatekeeper(p.client, at, { settleRetryMs: 0 });
     await expect(settleOne(a, apiKey, at)).rejects.toThrow('socket hang up');
@@ -387,7 +375,7 @@ async function watermarkOf(processId: string): Promise<number | undefined> {
 }
 
 /** Fails the first record put of this process once DynamoDB has written it (the answer lost on the way back). */
-function losesFirstAnswer(): { after: (s: Seen) => void } {
+function losesFirstAnswer(): { after: (s: Seen) => void; fired: () => boolean } {
   let done = false;
   return {
     after: (s) => {
@@ -395,6 +383,7 @@ function losesFirstAnswer(): { after: (s: Seen) => void } {
       done = true;
       throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
     },
+    fired: () => done,
   };
 }
 
@@ -498,5 +487,33 @@ describe('A lost record replaced by the real one', () => {
     const row = (await reader.usageBy('key', real.day)).find((r) => r.keyName === 'replace-race');
     expect(row?.requests).toBe(1);
     expect(row?.costMicros).toBe(450);
+  });
+});
+
+
+describe('A plan write that landed though its answer was lost', () => {
+  it('is re-applied once by the next pass, which then writes no empty plan for the records it already derived', async () => {
+    let lose = true;
+    const cursorUpdates: string[] = [];
+    const c = processClient({
+      after: (s) => {
+        if (s.command !== 'UpdateItemCommand' || s.pk !== 'derive#cursor') return;
+        cursorUpdates.push(String(s.input.UpdateExpression));
+        if (!lose || !String(s.input.UpdateExpression).includes('#plan = :plan')) return;
+        lose = false;
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      },
+    }).client;
+    const a = deriverProcess(c);
+    for (let i = 0; i < 3; i++) await a.recorder.commit(realRecord('plan-lost', 100));
+    await expect(a.deriver.kick()).rejects.toThrow('socket hang up'); // the plan is on the cursor; this process does not know
+    expect(a.deriver.queued).toBe(3);
+    cursorUpdates.length = 0;
+    await a.deriver.kick(); // re-applies the open plan (watermark included), then finds the queue derived
+    expect(a.deriver.queued).toBe(0);
+    expect(cursorUpdates).toEqual(['SET seq = :seq REMOVE #plan, planSeq']); // the close only: no second, empty plan
+    expect(await watermarkOf(a.deriver.processId)).toBe(3);
+    const row = (await reader.usageBy('key', DAY)).find((r) => r.keyName === 'plan-lost');
+    expect(row?.requests).toBe(3);
   });
 });
