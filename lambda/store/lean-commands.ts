@@ -46,69 +46,55 @@ const MULTI_METRICS = { ItemCollectionMetrics: { '*': { '*': { ItemCollectionKey
 const FILTER = { '*': { AttributeValueList: ALL_MEMBERS } };
 const WRITE_REQUESTS = { '*': { '*': { PutRequest: { Item: ALL_VALUES }, DeleteRequest: { Key: ALL_VALUES } } } };
 
-/** One document command: what the lean client marshals and sends. `O` is the output type `send` resolves. */
+/**
+ * One document command: what the lean client marshals and sends. `O` is the output type `send` resolves.
+ * The operation and key maps live on each command class's prototype (command()), not on every instance.
+ */
 export abstract class DocumentCommand<I extends object, O extends object> {
   /** The DynamoDB operation (`PutItem`). */
-  abstract readonly operation: string;
-  abstract readonly inputKeyNodes: KeyNodeMap;
-  abstract readonly outputKeyNodes: KeyNodeMap;
+  declare readonly operation: string;
+  declare readonly inputKeyNodes: KeyNodeMap;
+  declare readonly outputKeyNodes: KeyNodeMap;
   /** Never set: carries the output type for `send`. */
   declare readonly outputType?: O;
 
   constructor(readonly input: I) {}
 }
 
-export class PutCommand extends DocumentCommand<PutCommandInput, PutCommandOutput> {
-  readonly operation = 'PutItem';
-  readonly inputKeyNodes = { Item: ALL_VALUES, Expected: EXPECTED, ExpressionAttributeValues: ALL_VALUES };
-  readonly outputKeyNodes = WRITE_METRICS;
+/** Puts a command class's operation and key maps on its prototype (shared by all its instances). */
+function command(cls: abstract new (...args: never[]) => DocumentCommand<object, object>, operation: string, inputKeyNodes: KeyNodeMap, outputKeyNodes: KeyNodeMap): void {
+  Object.defineProperties(cls.prototype, { operation: { value: operation }, inputKeyNodes: { value: inputKeyNodes }, outputKeyNodes: { value: outputKeyNodes } });
 }
 
-export class GetCommand extends DocumentCommand<GetCommandInput, GetCommandOutput> {
-  readonly operation = 'GetItem';
-  readonly inputKeyNodes = { Key: ALL_VALUES };
-  readonly outputKeyNodes = { Item: ALL_VALUES };
-}
+export class PutCommand extends DocumentCommand<PutCommandInput, PutCommandOutput> {}
+command(PutCommand, 'PutItem', { Item: ALL_VALUES, Expected: EXPECTED, ExpressionAttributeValues: ALL_VALUES }, WRITE_METRICS);
 
-export class UpdateCommand extends DocumentCommand<UpdateCommandInput, UpdateCommandOutput> {
-  readonly operation = 'UpdateItem';
-  readonly inputKeyNodes = { Key: ALL_VALUES, AttributeUpdates: { '*': { Value: SELF } }, Expected: EXPECTED, ExpressionAttributeValues: ALL_VALUES };
-  readonly outputKeyNodes = WRITE_METRICS;
-}
+export class GetCommand extends DocumentCommand<GetCommandInput, GetCommandOutput> {}
+command(GetCommand, 'GetItem', { Key: ALL_VALUES }, { Item: ALL_VALUES });
 
-export class DeleteCommand extends DocumentCommand<DeleteCommandInput, DeleteCommandOutput> {
-  readonly operation = 'DeleteItem';
-  readonly inputKeyNodes = { Key: ALL_VALUES, Expected: EXPECTED, ExpressionAttributeValues: ALL_VALUES };
-  readonly outputKeyNodes = WRITE_METRICS;
-}
+export class UpdateCommand extends DocumentCommand<UpdateCommandInput, UpdateCommandOutput> {}
+command(UpdateCommand, 'UpdateItem', { Key: ALL_VALUES, AttributeUpdates: { '*': { Value: SELF } }, Expected: EXPECTED, ExpressionAttributeValues: ALL_VALUES }, WRITE_METRICS);
 
-export class QueryCommand extends DocumentCommand<QueryCommandInput, QueryCommandOutput> {
-  readonly operation = 'Query';
-  readonly inputKeyNodes = { KeyConditions: FILTER, QueryFilter: FILTER, ExclusiveStartKey: ALL_VALUES, ExpressionAttributeValues: ALL_VALUES };
-  readonly outputKeyNodes = { Items: { '*': ALL_VALUES }, LastEvaluatedKey: ALL_VALUES };
-}
+export class DeleteCommand extends DocumentCommand<DeleteCommandInput, DeleteCommandOutput> {}
+command(DeleteCommand, 'DeleteItem', { Key: ALL_VALUES, Expected: EXPECTED, ExpressionAttributeValues: ALL_VALUES }, WRITE_METRICS);
 
-export class ScanCommand extends DocumentCommand<ScanCommandInput, ScanCommandOutput> {
-  readonly operation = 'Scan';
-  readonly inputKeyNodes = { ScanFilter: FILTER, ExclusiveStartKey: ALL_VALUES, ExpressionAttributeValues: ALL_VALUES };
-  readonly outputKeyNodes = { Items: { '*': ALL_VALUES }, LastEvaluatedKey: ALL_VALUES };
-}
+export class QueryCommand extends DocumentCommand<QueryCommandInput, QueryCommandOutput> {}
+command(QueryCommand, 'Query', { KeyConditions: FILTER, QueryFilter: FILTER, ExclusiveStartKey: ALL_VALUES, ExpressionAttributeValues: ALL_VALUES }, { Items: { '*': ALL_VALUES }, LastEvaluatedKey: ALL_VALUES });
 
-export class BatchGetCommand extends DocumentCommand<BatchGetCommandInput, BatchGetCommandOutput> {
-  readonly operation = 'BatchGetItem';
-  readonly inputKeyNodes = { RequestItems: { '*': { Keys: { '*': ALL_VALUES } } } };
-  readonly outputKeyNodes = { Responses: { '*': { '*': ALL_VALUES } }, UnprocessedKeys: { '*': { Keys: { '*': ALL_VALUES } } } };
-}
+export class ScanCommand extends DocumentCommand<ScanCommandInput, ScanCommandOutput> {}
+command(ScanCommand, 'Scan', { ScanFilter: FILTER, ExclusiveStartKey: ALL_VALUES, ExpressionAttributeValues: ALL_VALUES }, { Items: { '*': ALL_VALUES }, LastEvaluatedKey: ALL_VALUES });
 
-export class BatchWriteCommand extends DocumentCommand<BatchWriteCommandInput, BatchWriteCommandOutput> {
-  readonly operation = 'BatchWriteItem';
-  readonly inputKeyNodes = { RequestItems: WRITE_REQUESTS };
-  readonly outputKeyNodes = { UnprocessedItems: WRITE_REQUESTS, ...MULTI_METRICS };
-}
+export class BatchGetCommand extends DocumentCommand<BatchGetCommandInput, BatchGetCommandOutput> {}
+command(BatchGetCommand, 'BatchGetItem', { RequestItems: { '*': { Keys: { '*': ALL_VALUES } } } }, { Responses: { '*': { '*': ALL_VALUES } }, UnprocessedKeys: { '*': { Keys: { '*': ALL_VALUES } } } });
 
-export class TransactWriteCommand extends DocumentCommand<TransactWriteCommandInput, TransactWriteCommandOutput> {
-  readonly operation = 'TransactWriteItems';
-  readonly inputKeyNodes = {
+export class BatchWriteCommand extends DocumentCommand<BatchWriteCommandInput, BatchWriteCommandOutput> {}
+command(BatchWriteCommand, 'BatchWriteItem', { RequestItems: WRITE_REQUESTS }, { UnprocessedItems: WRITE_REQUESTS, ...MULTI_METRICS });
+
+export class TransactWriteCommand extends DocumentCommand<TransactWriteCommandInput, TransactWriteCommandOutput> {}
+command(
+  TransactWriteCommand,
+  'TransactWriteItems',
+  {
     TransactItems: {
       '*': {
         ConditionCheck: { Key: ALL_VALUES, ExpressionAttributeValues: ALL_VALUES },
@@ -117,15 +103,12 @@ export class TransactWriteCommand extends DocumentCommand<TransactWriteCommandIn
         Update: { Key: ALL_VALUES, ExpressionAttributeValues: ALL_VALUES },
       },
     },
-  };
-  readonly outputKeyNodes = MULTI_METRICS;
-}
+  },
+  MULTI_METRICS,
+);
 
-export class TransactGetCommand extends DocumentCommand<TransactGetCommandInput, TransactGetCommandOutput> {
-  readonly operation = 'TransactGetItems';
-  readonly inputKeyNodes = { TransactItems: { '*': { Get: { Key: ALL_VALUES } } } };
-  readonly outputKeyNodes = { Responses: { '*': { Item: ALL_VALUES } } };
-}
+export class TransactGetCommand extends DocumentCommand<TransactGetCommandInput, TransactGetCommandOutput> {}
+command(TransactGetCommand, 'TransactGetItems', { TransactItems: { '*': { Get: { Key: ALL_VALUES } } } }, { Responses: { '*': { Item: ALL_VALUES } } });
 
 /** Sends a lean document command. */
 export type LeanSend = <I extends object, O extends object>(command: DocumentCommand<I, O>) => Promise<O>;
