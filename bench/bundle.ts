@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, type TollgateConfig } from '../lambda/core/config';
 import { bakedDefines } from '../lib/baked-defines';
-import { builtChunks, CHUNK_BUILD, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
+import { builtChunkFile, builtChunks, CHUNK_BUILD, LAZY_CHUNK_MODULES, lazyChunks } from '../lib/lazy-chunks';
 import type { BundleSection } from './harness';
 import { summarize } from './stats';
 
@@ -90,7 +90,7 @@ export async function bundleHandler(entry: string, outDir: string, opts: { minif
   for (const c of split ? lazyChunks() : []) {
     const file = join(outDir, c.relativeOutfile);
     mkdirSync(dirname(file), { recursive: true });
-    copyFileSync(builtChunks().get(c.module) ?? c.entry, file);
+    copyFileSync(builtChunkFile(builtChunks(), c.module), file);
     chunks.push({ module: c.module, file, firstUse: c.firstUse });
   }
   return { file: outfile, chunks, composition };

@@ -129,6 +129,13 @@ export function builtChunks(): ReadonlyMap<string, string> {
   return files;
 }
 
+/** A chunk's built file: every lazy chunk is built (builtChunks), so a missing one is a bug, never the unbundled entry. */
+export function builtChunkFile(files: ReadonlyMap<string, string>, module: string): string {
+  const file = files.get(module);
+  if (!file) throw new Error(`lazy chunk ${module} was not built`);
+  return file;
+}
+
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -138,6 +145,6 @@ export function chunkBuildCommands(outputDir: string): string[] {
   const files = builtChunks();
   return lazyChunks().map((c) => {
     const target = join(outputDir, c.relativeOutfile);
-    return `mkdir -p ${shellQuote(dirname(target))} && cp ${shellQuote(files.get(c.module) ?? c.entry)} ${shellQuote(target)}`;
+    return `mkdir -p ${shellQuote(dirname(target))} && cp ${shellQuote(builtChunkFile(files, c.module))} ${shellQuote(target)}`;
   });
 }
