@@ -7,6 +7,7 @@
  * constructing the SDK client was ~40 ms of the gateway's cold start (bench/require-breakdown.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { onFirstUse } from '../core/on-first-use';
 import { v2RetryStrategy, type LeanConnection, type LeanSockets, type LeanTarget } from './lean-dynamo-http';
 import type { SigningCredentials } from './lean-sigv4';
 
@@ -61,14 +62,9 @@ export function leanSettingsFromEnv(env: AwsEnv, sockets: LeanSockets): LeanDyna
   return { region, endpoint, credentials: { accessKeyId, secretAccessKey, sessionToken }, sockets };
 }
 
-let sdkModule: typeof import('./lean-sdk') | undefined;
-
 /** The SDK side, required on first need (its module loads @aws-sdk/client-dynamodb and lib-dynamodb). */
-export function leanSdk(): typeof import('./lean-sdk') {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  sdkModule ??= require('./lean-sdk') as typeof import('./lean-sdk');
-  return sdkModule;
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const leanSdk = onFirstUse(() => require('./lean-sdk') as typeof import('./lean-sdk'));
 
 export class LeanDynamoClient {
   readonly connection: LeanConnection;
