@@ -6,15 +6,13 @@
  * (lambda/store/lean-client.ts) sends with Lambda's environment alone. Its store calls go to DynamoDB
  * Local (AWS_ENDPOINT_URL_DYNAMODB, credentials from the environment as in Lambda).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AWSLAMBDA_STUB, LAMBDA_ENV } from '../../bench/bundle';
 import { instrumentedGateway } from '../../bench/require-breakdown';
 import { KeyStore } from '../../lambda/store/key-store';
-import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient, type TestTables } from '../support/dynamodb-local';
-import { restProxyEvent } from '../support/lambda-streaming-emulator';
+import { functionEnv, PROBE_MARK, runProbe, unknownModelChatEvent, writeAwsLambdaStub } from '../support/bundle-probe';
+import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
 
 const dynamo = testDynamoClient();
 let tables: TestTables;
@@ -35,16 +33,13 @@ beforeAll(async () => {
   ({ apiKey } = await new KeyStore({ client: dynamo, table: tables.keys }).create({ name: 'bundle-init' }));
   dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-init-'));
   bundle = await instrumentedGateway(dir);
-  stub = join(dir, 'awslambda-stub.cjs');
-  writeFileSync(stub, AWSLAMBDA_STUB);
+  stub = writeAwsLambdaStub(dir);
 }, 120_000);
 
 afterAll(async () => {
   await deleteTestTables(dynamo, tables);
   rmSync(dir, { recursive: true, force: true });
 });
-
-const MARK = '\n--- probe result ---\n';
 
 /** A cold container: require the bundle, optionally invoke it once; the modules that ran, and the response. */
 function coldContainer(event?: unknown): { ran: string[]; statusCode?: number; body?: string } {
@@ -57,10 +52,8 @@ out.statusCode = stream.metadata.statusCode; out.body = body;`
 (async () => { const { handler } = require(${JSON.stringify(bundle)}); const out = {};
 ${invoke}
 out.ran = [...globalThis.__T.ran];
-process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify(out), () => process.exit(0)); })();`;
-  const env = { ...LAMBDA_ENV, TOLLGATE_KEYS_TABLE: tables.keys, TOLLGATE_LEDGER_TABLE: tables.ledger, AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV] ?? '' };
-  const out = execFileSync(process.execPath, ['--require', stub, '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(out.slice(out.lastIndexOf(MARK) + MARK.length)) as ReturnType<typeof coldContainer>;
+process.stdout.write(${JSON.stringify(PROBE_MARK)} + JSON.stringify(out), () => process.exit(0)); })();`;
+  return runProbe<ReturnType<typeof coldContainer>>(script, functionEnv(tables), stub);
 }
 
 const sdkModules = (ran: string[]) => ran.filter((m) => SDK_MODULES.some((p) => m.includes(p)));
@@ -73,13 +66,7 @@ describe('Handler: the bundled gateway without the AWS SDK DynamoDB client on it
   });
 
   it('authenticates a cold request against the store through the lean client alone', () => {
-    const event = restProxyEvent({
-      method: 'POST',
-      path: '/v1/chat/completions',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    const res = coldContainer(event);
+    const res = coldContainer(unknownModelChatEvent(apiKey));
     // 404 for the model: the key was found in the store (an unknown key is a 401).
     expect(res.statusCode).toBe(404);
     expect(JSON.parse(res.body ?? '{}')).toMatchObject({ error: { code: 'model_not_found' } });
@@ -98,11 +85,9 @@ const { DynamoDBDocumentClient, PutCommand, GetCommand } = load('@aws-sdk/lib-dy
   const failed = await doc.send(new PutCommand({ TableName: ${JSON.stringify(tables.ledger)}, Item: { pk: 'chunk', sk: '1' }, ConditionExpression: 'attribute_not_exists(pk)' })).catch((e) => e);
   const retry = await client.config.retryStrategy();
   const files = Object.keys(require.cache).filter((f) => f.includes('node_modules')).map((f) => f.slice(f.indexOf('node_modules')));
-  process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify({ item: got.Item, failed: failed instanceof ConditionalCheckFailedException, retry: typeof retry.acquireInitialRetryToken, files }), () => process.exit(0));
+  process.stdout.write(${JSON.stringify(PROBE_MARK)} + JSON.stringify({ item: got.Item, failed: failed instanceof ConditionalCheckFailedException, retry: typeof retry.acquireInitialRetryToken, files }), () => process.exit(0));
 })();`;
-    const env = { ...LAMBDA_ENV, AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV] ?? '' };
-    const out = execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    const res = JSON.parse(out.slice(out.lastIndexOf(MARK) + MARK.length)) as { item: unknown; failed: boolean; retry: string; files: string[] };
+    const res = runProbe<{ item: unknown; failed: boolean; retry: string; files: string[] }>(script, functionEnv());
     expect(res).toMatchObject({ item: { pk: 'chunk', sk: '1', n: 1 }, failed: true, retry: 'function' });
     // lib-dynamodb's chunk uses the client's chunk, not a copy of its own.
     expect(res.files.sort()).toEqual(['node_modules/@aws-sdk/client-dynamodb/index.js', 'node_modules/@aws-sdk/lib-dynamodb/index.js']);

@@ -6,13 +6,13 @@
  * names a model the baked config lacks, so it is authenticated against the store and refused before any
  * upstream call (no internet).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AWSLAMBDA_STUB, bundleHandler, LAMBDA_ENV } from '../../bench/bundle';
+import { bundleHandler } from '../../bench/bundle';
 import { KeyStore } from '../../lambda/store/key-store';
-import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient, type TestTables } from '../support/dynamodb-local';
+import { functionEnv, PROBE_MARK, runProbe, unknownModelChatEvent, writeAwsLambdaStub } from '../support/bundle-probe';
+import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
 import { restProxyEvent } from '../support/lambda-streaming-emulator';
 
 const dynamo = testDynamoClient();
@@ -27,8 +27,7 @@ beforeAll(async () => {
   ({ apiKey } = await new KeyStore({ client: dynamo, table: tables.keys }).create({ name: 'bundle-e2e' }));
   dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-e2e-'));
   bundle = (await bundleHandler('lambda/handlers/gateway.ts', dir)).file;
-  stub = join(dir, 'awslambda-stub.cjs');
-  writeFileSync(stub, AWSLAMBDA_STUB);
+  stub = writeAwsLambdaStub(dir);
 }, 120_000);
 
 afterAll(async () => {
@@ -36,32 +35,21 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const MARK = '\n--- probe result ---\n';
-
 /** One cold container: require the bundle, invoke it once, report the response and the modules it loaded. */
 function invokeCold(event: unknown): { metadata: { statusCode: number }; body: string; loaded: string[] } {
-  const script = `const MARK = ${JSON.stringify(MARK)}; const { Writable } = require('node:stream');
+  const script = `const MARK = ${JSON.stringify(PROBE_MARK)}; const { Writable } = require('node:stream');
 const { handler } = require(${JSON.stringify(bundle)});
 let body = '';
 const stream = new Writable({ write(chunk, _enc, cb) { body += chunk; cb(); } });
 handler(${JSON.stringify(event)}, stream, { getRemainingTimeInMillis: () => 300000 }).then(() => {
   process.stdout.write(MARK + JSON.stringify({ metadata: stream.metadata, body, loaded: Object.keys(require.cache) }), () => process.exit(0));
 });`;
-  const env = { ...LAMBDA_ENV, TOLLGATE_KEYS_TABLE: tables.keys, TOLLGATE_LEDGER_TABLE: tables.ledger, AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV] ?? '' };
-  // The handler's own logs and EMF metrics go to stdout too: the result follows the mark.
-  const out = execFileSync(process.execPath, ['--require', stub, '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(out.slice(out.lastIndexOf(MARK) + MARK.length)) as ReturnType<typeof invokeCold>;
+  return runProbe<ReturnType<typeof invokeCold>>(script, functionEnv(tables), stub);
 }
 
 describe('Handler: the bundled gateway in a cold container', () => {
   it('authenticates against the store and answers in OpenAI\'s error shape, loading no lazy chunk on the way', () => {
-    const event = restProxyEvent({
-      method: 'POST',
-      path: '/v1/chat/completions',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    const res = invokeCold(event);
+    const res = invokeCold(unknownModelChatEvent(apiKey));
     expect(res.metadata.statusCode).toBe(404);
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
     // Role credentials from the environment: none of the SDK's other credential providers (chunks) loaded;

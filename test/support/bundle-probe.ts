@@ -1,0 +1,46 @@
+/**
+ * Running a built gateway bundle in a plain `node` child, as a cold Lambda container would (the runtime's
+ * `awslambda` global stubbed, the function's environment, the store on DynamoDB Local), and reading back
+ * what a probe script reports. The handler's own logs and EMF go to stdout too: the report follows a mark.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AWSLAMBDA_STUB, LAMBDA_ENV } from '../../bench/bundle';
+import { ENDPOINT_ENV, type TestTables } from './dynamodb-local';
+import { restProxyEvent } from './lambda-streaming-emulator';
+
+/** What a probe script writes before its JSON report. */
+export const PROBE_MARK = '\n--- probe result ---\n';
+
+/** The `awslambda` stub, written into `dir`, for `--require`. */
+export function writeAwsLambdaStub(dir: string): string {
+  const stub = join(dir, 'awslambda-stub.cjs');
+  writeFileSync(stub, AWSLAMBDA_STUB);
+  return stub;
+}
+
+/** The gateway function's environment, its tables and the store on DynamoDB Local (as AWS_ENDPOINT_URL_DYNAMODB). */
+export function functionEnv(tables?: TestTables): NodeJS.ProcessEnv {
+  return {
+    ...LAMBDA_ENV,
+    ...(tables ? { TOLLGATE_KEYS_TABLE: tables.keys, TOLLGATE_LEDGER_TABLE: tables.ledger } : {}),
+    AWS_ENDPOINT_URL_DYNAMODB: process.env[ENDPOINT_ENV] ?? '',
+  };
+}
+
+/** Runs `script` (which ends by writing PROBE_MARK and its JSON report) in a fresh node process; the report. */
+export function runProbe<T>(script: string, env: NodeJS.ProcessEnv, stub?: string): T {
+  const out = execFileSync(process.execPath, [...(stub ? ['--require', stub] : []), '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(out.slice(out.lastIndexOf(PROBE_MARK) + PROBE_MARK.length)) as T;
+}
+
+/** A chat request for a model the baked config lacks: authenticated against the store, refused before any upstream call. */
+export function unknownModelChatEvent(apiKey: string): unknown {
+  return restProxyEvent({
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+}
