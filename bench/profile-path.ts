@@ -66,6 +66,9 @@ async function main(): Promise<void> {
         `TTFT p50 ${g.p50.toFixed(2)} ms (p99 ${g.p99.toFixed(2)}), direct ${d.p50.toFixed(2)} ms ` +
         `(added ${(g.p50 - d.p50).toFixed(2)}, p99 ${(g.p99 - d.p99).toFixed(2)}; not interleaved: npm run bench is the measure)`,
     );
+    const split = (s: unknown) => (s as { cpuSplit?: { user: number; system: number } }).cpuSplit;
+    const [sb, sa] = [split(before), split(after)];
+    if (sb && sa) console.log(`gateway CPU split: user ${((sa.user - sb.user) / 1000 / Math.max(1, ok)).toFixed(2)} / system ${((sa.system - sb.system) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
     if (storeBefore !== undefined && storeAfter !== undefined) console.log(`store process (dynalite): CPU ${((storeAfter - storeBefore) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
     const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[]; gcPauses: number[]; loopDelayMs?: { p50: number; p99: number; max: number } } }).trace;
     if (traced) {

@@ -39,14 +39,16 @@ if (process.env.TOLLGATE_BENCH_TRACE === '1') {
   /* eslint-enable @typescript-eslint/no-require-imports */
   const now = () => performance.now();
   dc.subscribe('http.server.request.start', () => (trace.arrived = now()));
-  dc.subscribe('http.client.request.start', () => {
-    if (trace.arrived && !trace.upstreamAt) {
+  // Only the upstream's requests: the store's (DynamoDB's `POST /`) are not the upstream call.
+  const upstreamRequest = (m: unknown) => ((m as { request?: { path?: string } }).request?.path ?? '/') !== '/';
+  dc.subscribe('http.client.request.start', (m) => {
+    if (trace.arrived && !trace.upstreamAt && upstreamRequest(m)) {
       trace.upstreamAt = now();
       trace.preUpstream.push(trace.upstreamAt - trace.arrived);
     }
   });
-  dc.subscribe('http.client.response.finish', () => {
-    if (trace.upstreamAt && !trace.upstreamHeadersAt) trace.upstreamHeadersAt = now();
+  dc.subscribe('http.client.response.finish', (m) => {
+    if (trace.upstreamAt && !trace.upstreamHeadersAt && upstreamRequest(m)) trace.upstreamHeadersAt = now();
   });
   const writeHead = ServerResponse.prototype.writeHead;
   ServerResponse.prototype.writeHead = function (this: InstanceType<typeof ServerResponse>, ...args: unknown[]) {
@@ -92,6 +94,7 @@ serveWorker(
       rssBytes: process.memoryUsage().rss,
       heapUsedBytes: process.memoryUsage().heapUsed,
       cpuMicros: cpuMicros(),
+      cpuSplit: process.cpuUsage(),
       dynamo: gateway?.dynamoCounts(),
       ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: takeTrace() } : {}),
       };
