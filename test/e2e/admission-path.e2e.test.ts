@@ -1,10 +1,12 @@
 /**
  * No store round trip between a request and its upstream call (issue 13), without giving up the crash
- * accounting (issue 9): the request's lease index entry is written while the upstream call starts, and the
- * client's first byte waits for it. Shown with a store whose index-entry writes take 400 ms: the upstream
- * gets the request long before that write lands, and the client sees nothing before it has.
+ * accounting (issue 9): the request's lease index entry is written once the upstream call has started, and
+ * the client's first byte waits for it. Shown with a store whose index-entry writes take 400 ms: the upstream
+ * gets the request long before that write lands (and the write starts only after the upstream request did),
+ * and the client sees nothing before it has.
  * Official `openai` client → local gateway (DynamoDB Local) → OpenAI double.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import OpenAI from 'openai';
 import { parseConfig } from '../../lambda/core/config';
 import { startLocalGateway, type LocalGateway } from '../../lambda/local/gateway';
@@ -20,6 +22,12 @@ let upstream: UpstreamDouble;
 let gateway: LocalGateway;
 /** When each delayed index-entry write finished (epoch ms), in order. */
 const indexWritten: number[] = [];
+/** When each index-entry write was handed to the store client, and each upstream request started (performance.now()). */
+const indexStarted: number[] = [];
+const upstreamStarted: number[] = [];
+const onClientRequest = (m: unknown) => {
+  if ((m as { request: { path: string } }).request.path.startsWith('/v1/chat')) upstreamStarted.push(performance.now());
+};
 
 beforeAll(async () => {
   tables = await createTestTables(dynamo, 'admpath');
@@ -35,6 +43,7 @@ beforeAll(async () => {
       // Marshalled or not, depending on where the document client's own middleware ran.
       const pk = (args.input as { Item?: { pk?: string | { S?: string } } }).Item?.pk;
       const delayed = context.commandName === 'PutItemCommand' && (typeof pk === 'string' ? pk : pk?.S)?.startsWith('lease#') === true;
+      if (delayed) indexStarted.push(performance.now());
       if (delayed) await new Promise((r) => setTimeout(r, indexWriteDelayMs));
       const out = await next(args);
       if (delayed) indexWritten.push(Date.now());
@@ -42,9 +51,12 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'slowIndexWrites' },
   );
+  // The gateway runs in this process: Node's HTTP client channel says when it started its upstream request.
+  subscribe('http.client.request.start', onClientRequest);
 });
 
 afterAll(async () => {
+  unsubscribe('http.client.request.start', onClientRequest);
   await gateway.close();
   await upstream.close();
   await deleteTestTables(dynamo, tables);
@@ -62,6 +74,7 @@ describe.each([
     await gateway.idle();
     const before = upstream.requests.length;
     const writes = indexWritten.length;
+    const [started, calls] = [indexStarted.length, upstreamStarted.length];
     const sentAt = Date.now();
     const arrived = upstream.waitForRequests(before + 1, 5_000).then(() => Date.now());
     const stream = await client.chat.completions.create({ model: 'gpt', stream: true, messages: [{ role: 'user', content: 'hi' }] });
@@ -73,6 +86,10 @@ describe.each([
     // The upstream call did not wait for the store...
     expect(upstreamAt - sentAt).toBeLessThan(INDEX_WRITE_DELAY_MS / 2);
     expect(upstreamAt).toBeLessThan(writtenAt);
+    // Nor did it wait for the entry's own work (marshalling, signing, its HTTP request): that starts after.
+    expect(upstreamStarted.length).toBe(calls + 1);
+    expect(indexStarted.length).toBe(started + 1);
+    expect(indexStarted[started]).toBeGreaterThan(upstreamStarted[calls]);
     // ...and the client saw nothing before the entry that lets the sweeper record this request was in.
     expect(firstByteAt).toBeGreaterThanOrEqual(writtenAt);
     await gateway.idle();

@@ -202,6 +202,10 @@ describe('DynamoDB requests per gateway request', () => {
     const counter = countDynamoRequests(client);
     try {
       const a = await lean.admit(admission(config, apiKey));
+      // Admission itself makes no store call: the lease index entry starts on the next turn of the event
+      // loop, after the upstream call (which the pipeline makes now), and `ready` says it landed.
+      expect(counter.counts).toMatchObject({ reads: 0, writes: 0 });
+      await a.ready;
       // The lease index entry: every admitted request has one, so the sweeper can record it if it dies.
       expect(counter.counts).toMatchObject({ reads: 0, writes: 1 });
       counter.reset();
@@ -213,6 +217,7 @@ describe('DynamoDB requests per gateway request', () => {
       // Ten more settle; the scheduled pass (1 s after the first) derives them together from memory:
       // no marker Query, one BatchGet, one write per distinct rollup item and one watermark write.
       const more = await Promise.all(Array.from({ length: 10 }, () => lean.admit(admission(config, apiKey))));
+      await Promise.all(more.map((m) => m.ready));
       counter.reset();
       await Promise.all(more.map((m) => m.settle(ok(T0 + 1))));
       for (let i = 0; i < 200 && lean.pendingDerivations() > 0; i++) await new Promise((r) => setTimeout(r, 50));
