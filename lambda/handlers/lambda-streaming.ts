@@ -6,7 +6,7 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
 import { drained } from '../app/drained';
-import { bodyReader, type BodyReader } from '../app/relay';
+import { bodyReader, hasBody, type BodyReader } from '../app/relay';
 import type { GatewayApp } from '../app/gateway-app';
 
 export interface HttpResponseMetadata {
@@ -121,7 +121,7 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
         return (opened = lambda.HttpResponseStream.from(responseStream, { ...metadata }));
       };
       let wrote = false;
-      if (response.body) {
+      if (hasBody(response)) {
         const reader = bodyReader(response) as BodyReader;
         let write: ((chunk: Uint8Array) => boolean) | undefined;
         for (;;) {

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { drained } from '../app/drained';
-import { bodyReader, type BodyReader } from '../app/relay';
+import { bodyReader, hasBody, type BodyReader } from '../app/relay';
 import type { GatewayApp, GatewayRequest } from '../app/gateway-app';
 
 export interface NodeListenerOptions {
@@ -35,7 +35,7 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     if (!res.writableFinished) abort.abort(new Error('client disconnected'));
   });
 
-  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const requestHasBody = req.method !== 'GET' && req.method !== 'HEAD';
   let request: GatewayRequest;
   try {
     // Origin-form targets only: an absolute-form or `*` target, an invalid Host or a method fetch refuses
@@ -47,7 +47,7 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     new URL(url); // throws on an invalid Host
     const headers = new Headers();
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-    request = { method, url, headers, signal: abort.signal, body: null, ...(hasBody ? { chunks: req } : {}) };
+    request = { method, url, headers, signal: abort.signal, body: null, ...(requestHasBody ? { chunks: req } : {}) };
   } catch {
     const body = JSON.stringify({ error: { message: 'The request line or Host header is not valid.', type: 'invalid_request_error', param: null, code: 'bad_http_request' } });
     res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' });
@@ -65,7 +65,7 @@ async function serve(app: GatewayApp, req: IncomingMessage, res: ServerResponse,
     response.headers.forEach((value, key) => (outHeaders[key] = value));
     res.writeHead(response.status, outHeaders);
   };
-  if (!response.body) {
+  if (!hasBody(response)) {
     writeHead();
     res.end();
     return;

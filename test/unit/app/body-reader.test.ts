@@ -4,7 +4,7 @@
  * pulls at once, what is enqueued during a pull (keep-alive comments) read at once, cancel once.
  */
 import { jsonResponse } from '../../../lambda/app/http';
-import { bodyReader, streamResponse, type FrameRelay } from '../../../lambda/app/relay';
+import { bodyReader, hasBody, streamResponse, type FrameRelay } from '../../../lambda/app/relay';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
@@ -102,5 +102,83 @@ describe('bodyReader (direct relay reads)', () => {
   it('any other Response is read through its own body stream', async () => {
     const reader = bodyReader(new Response('plain'))!;
     expect(text((await reader.read()).value)).toBe('plain');
+  });
+});
+
+describe('a streamed Response (streamResponse)', () => {
+  /** Counts web streams built while `fn` runs. */
+  async function streamsBuilt(fn: () => Promise<void>): Promise<number> {
+    const Original = globalThis.ReadableStream;
+    let built = 0;
+    globalThis.ReadableStream = class extends Original<Uint8Array> {
+      constructor(...args: ConstructorParameters<typeof ReadableStream<Uint8Array>>) {
+        super(...args);
+        built++;
+      }
+    } as typeof ReadableStream;
+    try {
+      await fn();
+    } finally {
+      globalThis.ReadableStream = Original;
+    }
+    return built;
+  }
+
+  async function drain(reader: NonNullable<ReturnType<typeof bodyReader>>, s: ReturnType<typeof scripted>): Promise<string> {
+    let out = '';
+    for (;;) {
+      const next = reader.read();
+      await tick();
+      s.release();
+      const r = await next;
+      if (r.done) return out;
+      out += text(r.value);
+    }
+  }
+
+  it('is read by the servers (hasBody, bodyReader) without a web stream being built', async () => {
+    const s = scripted(['a', 'b']);
+    let read = '';
+    const built = await streamsBuilt(async () => {
+      const response = streamResponse(s.source, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+      expect(hasBody(response)).toBe(true);
+      read = await drain(bodyReader(response)!, s);
+    });
+    expect(read).toBe('ab');
+    expect(built).toBe(0);
+  });
+
+  it('gives any other reader the same bytes: its body stream, or text()', async () => {
+    const viaBody = scripted(['a', 'b']);
+    const response = streamResponse(viaBody.source, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+    expect(response.bodyUsed).toBe(false);
+    const reader = response.body!.getReader();
+    expect(response.bodyUsed).toBe(true);
+    let out = '';
+    for (;;) {
+      const next = reader.read();
+      await tick();
+      viaBody.release();
+      const r = await next;
+      if (r.done) break;
+      out += text(r.value);
+    }
+    expect(out).toBe('ab');
+
+    const viaText = scripted(['c', 'd']);
+    const whole = streamResponse(viaText.source, { status: 200 });
+    const pending = whole.text();
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      viaText.release();
+    }
+    expect(await pending).toBe('cd');
+    expect(whole.status).toBe(200);
+    expect(() => whole.clone()).toThrow(TypeError);
+  });
+
+  it('hasBody is false for a Response without one', () => {
+    expect(hasBody(new Response(null, { status: 204 }))).toBe(false);
+    expect(hasBody(new Response('x'))).toBe(true);
   });
 });
