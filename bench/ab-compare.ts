@@ -12,7 +12,8 @@
  * cannot see through. Prints, per side: gateway CPU per request (user / system), added time to first token
  * p50 / p99 against the direct path (measured in the same alternation), the store process's CPU per
  * request, and after/before. With TOLLGATE_BENCH_TRACE=1, also the gateway's time from receiving a request
- * to its upstream call (p50 / p99; the ref's gateway process must have the upstream-only trace, 2026-12-02).
+ * to its upstream call and from the upstream's answer headers to its own (p50 / p99; the ref's gateway
+ * process must have the upstream-only trace, 2026-12-02).
  * CHUNKS (default 32) sets the upstream's content chunks per answer.
  */
 import { execFileSync } from 'node:child_process';
@@ -33,7 +34,7 @@ interface Split {
   user: number;
   system: number;
 }
-type Stats = Awaited<ReturnType<NonNullable<Topology['gateways']['full']>['stats']>> & { cpuSplit?: Split; trace?: { preUpstream: number[] } };
+type Stats = Awaited<ReturnType<NonNullable<Topology['gateways']['full']>['stats']>> & { cpuSplit?: Split; trace?: { preUpstream: number[]; upstreamToClient: number[] } };
 
 async function main(): Promise<void> {
   const [ref, modeArg, nArg, streamArg] = process.argv.slice(2);
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
       const g = summarize(r.ttft);
       const d = summarize(r.directTtft);
       const pre = r.after!.trace ? summarize(r.after!.trace.preUpstream) : undefined;
+      const post = r.after!.trace ? summarize(r.after!.trace.upstreamToClient) : undefined;
       return {
         side: sides[k].name,
         ok: `${r.ok}/${n}`,
@@ -109,18 +111,20 @@ async function main(): Promise<void> {
         added: { p50: g.p50 - d.p50, p99: g.p99 - d.p99 },
         store: perReq(r.store[0], r.store[1]),
         pre,
+        post,
       };
     });
     console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}, ${n} requests per side, alternating; before = ${ref}, after = this tree`);
-    console.log('| side | ok | gateway CPU ms / request | user / system | added TTFT p50 / p99 (ms) | request → upstream call p50 / p99 (ms) | store CPU ms / request |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| side | ok | gateway CPU ms / request | user / system | added TTFT p50 / p99 (ms) | request → upstream call p50 / p99 (ms) | upstream answer → client answer p50 / p99 (ms) | store CPU ms / request |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      console.log(`| ${r.side} | ${r.ok} | ${fmt(r.cpu)} | ${r.split} | ${fmt(r.added.p50)} / ${fmt(r.added.p99)} | ${r.pre ? `${fmt(r.pre.p50)} / ${fmt(r.pre.p99)}` : '–'} | ${fmt(r.store)} |`);
+      console.log(`| ${r.side} | ${r.ok} | ${fmt(r.cpu)} | ${r.split} | ${fmt(r.added.p50)} / ${fmt(r.added.p99)} | ${r.pre ? `${fmt(r.pre.p50)} / ${fmt(r.pre.p99)}` : '–'} | ${r.post ? `${fmt(r.post.p50)} / ${fmt(r.post.p99)}` : '–'} | ${fmt(r.store)} |`);
     }
     const [b, a] = rows;
     console.log(
       `after / before: CPU ${(a.cpu / b.cpu).toFixed(3)}` +
         (a.pre && b.pre ? `, request → upstream call p50 ${(a.pre.p50 / b.pre.p50).toFixed(3)}` : '') +
+        (a.post && b.post ? `, upstream answer → client answer p50 ${(a.post.p50 / b.post.p50).toFixed(3)}` : '') +
         `, store CPU ${(a.store / Math.max(1e-9, b.store)).toFixed(3)}`,
     );
   } finally {

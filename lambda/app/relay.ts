@@ -188,6 +188,11 @@ export class FrameRelay implements UnderlyingDefaultSource<Uint8Array> {
     this.finish({ status: 'client_abort', httpStatus: 499 });
   }
 
+  /** The opening settled before anything was read: the relay starts from its first frame, as if given it. */
+  openedEarly(opened: FallbackResult<OpenedStream>): void {
+    if (!this.opened && !this.ended && !this.cancelled) this.open(opened);
+  }
+
   private open(opened: FallbackResult<OpenedStream>): void {
     this.opened = opened;
     this.next = opened.value.first;

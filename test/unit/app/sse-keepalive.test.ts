@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { createGatewayApp, type GatewayApp } from '../../../lambda/app/gateway-app';
+import * as relayModule from '../../../lambda/app/relay';
 import { parseConfig } from '../../../lambda/core/config';
 import { UpstreamError } from '../../../lambda/core/errors';
 import type { Admission, Attribution, RequestOutcome } from '../../../lambda/core/gatekeeper';
@@ -95,6 +96,31 @@ describe('SSE keep-alive and stall timeout', () => {
     const res = await h.post('chat');
     expect(res.headers.get('x-tollgate-provider')).toBe('primary');
     expect(await res.text()).not.toContain(KEEPALIVE);
+  });
+
+  it('builds the streamed response while the first chunk is awaited, not after it arrived', async () => {
+    const built = jest.spyOn(relayModule, 'streamResponse');
+    try {
+      let release: (() => void) | undefined;
+      const held = new Promise<void>((r) => (release = r));
+      const h = harness(async function* () {
+        await held;
+        yield chunk('a');
+        yield chunk(undefined, 'stop');
+      });
+      const answered = h.post('chat');
+      for (let i = 0; i < 20 && built.mock.calls.length === 0; i++) await new Promise((r) => setImmediate(r));
+      // The upstream was called and has not answered; the 200 is built, not yet handed back.
+      expect(h.calls).toHaveLength(1);
+      expect(built).toHaveBeenCalledTimes(1);
+      release!();
+      const res = await answered;
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-tollgate-provider')).toBe('primary');
+      expect(await res.text()).toContain('"a"');
+    } finally {
+      built.mockRestore();
+    }
   });
 
   it('commits the SSE response and sends keep-alives while the first chunk is awaited, then relays it', async () => {
