@@ -9,7 +9,8 @@
  * the response (or the stream's last byte) is handed back, so nothing is left to lose when a streaming
  * invocation ends. `flush()` publishes whatever is still buffered on the Metrics instance.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { getBooleanFromEnv, getNumberFromEnv, getXRayTraceIdFromEnv, isDevMode } from '@aws-lambda-powertools/commons/utils/env';
+import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { TollgateConfig } from '../core/config';
 import { UpstreamError, type GatewayError } from '../core/errors';
@@ -30,6 +31,7 @@ import {
 import { costMicros, priceFor } from '../core/pricing';
 import { redactSecrets } from '../core/redact';
 import type { RequestEndedEvent, RequestObserver, RequestRejectedEvent } from './observer';
+import { documentLines, emfMembers, type DocumentFields } from './request-document';
 
 /** Prompt and completion text, if the app ever attaches it to the ended event. Logged only when allowed. */
 export interface RequestContent {
@@ -41,9 +43,15 @@ export interface TelemetryOptions {
   config: TollgateConfig;
   /** The `Service` dimension and log service name: the stack name in AWS; default `tollgate`. */
   service?: string;
-  /** Defaults to a Logger with the service name. */
+  /**
+   * Defaults to a Logger with the service name, whose level the request line honours but which it does not
+   * go through (see the header). An injected Logger writes the request line itself, in its own format.
+   */
   logger?: Logger;
-  /** Defaults to a Metrics instance on the catalog's namespace; its default dimensions become `{ Service }`. */
+  /**
+   * Defaults to a Metrics instance on the catalog's namespace; its default dimensions become `{ Service }`.
+   * It publishes every group but requestEnded's, which telemetry writes itself on the config's namespace.
+   */
   metrics?: Metrics;
   /**
    * Whether a request's prompt and completion may be logged. Default: only when the attribution carries
@@ -74,6 +82,15 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   metrics.clearDefaultDimensions();
   metrics.setDefaultDimensions({ [Dim.Service]: service });
   const groups = metricGroups(config.observability);
+  const namespace = metricsNamespace(config.observability);
+  // requestEnded's groups: one EMF document, one directive each (request-document.ts).
+  const requestGroups = groupsOf(groups.request, groups.attribution);
+  const requestGroupsOnError = groupsOf(groups.request, groups.attribution, groups.errorClass);
+  // Our own Logger's line is written by requestEnded itself; an injected one, or dev mode's pretty
+  // printing, goes through Powertools.
+  const ownLogger = opts.logger === undefined && !isDevMode() && utcTimestamps();
+  const samplingRate = ownLogger ? loggerSampleRate() : undefined;
+  const metricsOff = metricsDisabled();
   const watched = new Set(config.observability.watchedBudgets);
   const mayLogContent = opts.logContent ?? ((a: Attribution) => a.logContent === true);
   const priceOf = opts.costMicros ?? ((o: RequestOutcome) => listPriceMicros(config, o));
@@ -121,64 +138,93 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     const { outcome, attribution } = event;
     const errorClass = classifyOutcome(outcome);
     const cost = costMicrosOf(outcome, attribution, priceOf);
-    const usage = outcome.usage;
-    const content = (event as RequestEndedEvent & { content?: RequestContent }).content;
-    const line = {
-      requestId: event.requestId,
-      ...attributionFields(attribution),
-      model: event.model,
-      provider: outcome.provider,
-      upstreamModel: outcome.upstreamModel,
-      status: outcome.status,
-      httpStatus: outcome.httpStatus,
-      errorCode: outcome.errorCode,
-      errorClass,
-      stream: outcome.stream,
-      inputTokens: usage?.inputTokens,
-      outputTokens: usage?.outputTokens,
-      cachedTokens: usage?.cacheReadTokens,
-      cacheWriteTokens: usage?.cacheWriteTokens,
-      reasoningTokens: usage?.reasoningTokens,
-      usageEstimated: outcome.usageEstimated,
-      costMicros: cost,
-      costUsd: cost === undefined ? undefined : cost / 1e6,
-      ttftMs: outcome.ttftMs,
-      latencyMs: outcome.totalMs,
-      attempts: outcome.attempts,
-      fallback: outcome.fallback,
-      ...(content && mayLogContent(attribution) ? { prompt: content.prompt, completion: content.completion } : {}),
-    };
-    if (errorClass) logger.warn('request', line);
-    else logger.info('request', line);
-
-    const dims = {
-      [Dim.Model]: dimensionValue(outcome.upstreamModel, NO_TARGET),
-      [Dim.Provider]: dimensionValue(outcome.provider, NO_TARGET),
-      [Dim.Feature]: dimensionValue(attribution.feature),
-      [Dim.Team]: dimensionValue(attribution.team),
-    };
     const costUsd = cost === undefined ? undefined : cost / 1e6;
-    publish(groups.request, dims, {
-      requests: 1,
-      errors: errorClass ? 1 : 0,
-      fallbacks: outcome.fallback ? 1 : 0,
-      inputTokens: usage?.inputTokens ?? 0,
-      outputTokens: usage?.outputTokens ?? 0,
-      cachedTokens: usage?.cacheReadTokens ?? 0,
-      costUsd,
-      latency: outcome.totalMs,
-      timeToFirstToken: outcome.ttftMs,
-      unpricedRequests: servedUnpriced(config, outcome) ? 1 : 0,
-    });
-    if (groups.attribution) {
-      publish(groups.attribution, dims, {
-        requests: 1,
-        inputTokens: usage?.inputTokens ?? 0,
-        outputTokens: usage?.outputTokens ?? 0,
-        costUsd,
-      });
+    const usage = outcome.usage;
+    const carried = (event as RequestEndedEvent & { content?: RequestContent }).content;
+    const content = carried && mayLogContent(attribution) ? carried : undefined;
+    const level = errorClass ? LogLevelThreshold.WARN : LogLevelThreshold.INFO;
+    // Built only when it will be written; the first six fields are the ones Powertools Logger adds.
+    const log: DocumentFields | undefined =
+      level < logger.level
+        ? undefined
+        : {
+            level: errorClass ? 'WARN' : 'INFO',
+            message: 'request',
+            timestamp: new Date().toISOString(),
+            service,
+            sampling_rate: samplingRate,
+            xray_trace_id: getXRayTraceIdFromEnv(),
+            requestId: event.requestId,
+            keyId: attribution.keyId,
+            keyName: attribution.keyName,
+            team: attribution.team,
+            feature: attribution.feature,
+            customer: attribution.customer,
+            environment: attribution.environment,
+            model: event.model,
+            provider: outcome.provider,
+            upstreamModel: outcome.upstreamModel,
+            status: outcome.status,
+            httpStatus: outcome.httpStatus,
+            errorCode: outcome.errorCode,
+            errorClass,
+            stream: outcome.stream,
+            inputTokens: usage?.inputTokens,
+            outputTokens: usage?.outputTokens,
+            cachedTokens: usage?.cacheReadTokens,
+            cacheWriteTokens: usage?.cacheWriteTokens,
+            reasoningTokens: usage?.reasoningTokens,
+            usageEstimated: outcome.usageEstimated,
+            costMicros: cost,
+            costUsd,
+            ttftMs: outcome.ttftMs,
+            latencyMs: outcome.totalMs,
+            attempts: outcome.attempts,
+            fallback: outcome.fallback,
+            prompt: content?.prompt,
+            completion: content?.completion,
+          };
+
+    const emf = metricsOff
+      ? undefined
+      : emfMembers(
+          namespace,
+          errorClass ? requestGroupsOnError : requestGroups,
+          {
+            [Dim.Service]: service,
+            [Dim.Model]: dimensionValue(outcome.upstreamModel, NO_TARGET),
+            [Dim.Provider]: dimensionValue(outcome.provider, NO_TARGET),
+            [Dim.Feature]: dimensionValue(attribution.feature),
+            [Dim.Team]: dimensionValue(attribution.team),
+            [Dim.ErrorClass]: errorClass,
+          },
+          {
+            requests: 1,
+            errors: errorClass ? 1 : 0,
+            fallbacks: outcome.fallback ? 1 : 0,
+            inputTokens: usage?.inputTokens ?? 0,
+            outputTokens: usage?.outputTokens ?? 0,
+            cachedTokens: usage?.cacheReadTokens ?? 0,
+            costUsd,
+            latency: outcome.totalMs,
+            timeToFirstToken: outcome.ttftMs,
+            unpricedRequests: servedUnpriced(config, outcome) ? 1 : 0,
+          },
+          Date.now(),
+        );
+
+    if (ownLogger) {
+      const text = documentLines(log, emf);
+      if (text) process.stdout.write(text);
+      return;
     }
-    if (errorClass) publish(groups.errorClass, { [Dim.ErrorClass]: errorClass }, { errors: 1 });
+    // An injected Logger keeps its own format (formatter, persistent keys, buffering): it writes the line.
+    if (log) {
+      const { level: _level, message: _message, timestamp: _timestamp, service: _service, sampling_rate: _rate, xray_trace_id: _trace, ...fields } = log;
+      if (errorClass) logger.warn('request', fields);
+      else logger.info('request', fields);
+    }
+    if (emf) process.stdout.write(documentLines(undefined, emf));
   }
 
   function rejected(event: RequestRejectedEvent): void {
@@ -290,9 +336,35 @@ function costMicrosOf(
   return typeof computed === 'number' && Number.isFinite(computed) ? computed : undefined;
 }
 
-/** The attribution's non-secret fields; the key itself never reaches the observer. */
-function attributionFields(a: Attribution) {
-  return { keyId: a.keyId, keyName: a.keyName, team: a.team, feature: a.feature, customer: a.customer, environment: a.environment };
+function groupsOf(...groups: Array<MetricGroup | undefined>): MetricGroup[] {
+  return groups.filter((g): g is MetricGroup => g !== undefined);
+}
+
+/**
+ * The `sampling_rate` Powertools Logger prints for a Logger built without a sampleRateValue option:
+ * POWERTOOLS_LOGGER_SAMPLE_RATE (default 0) when it is a valid rate, else none. Read once, at start, as
+ * the Logger does.
+ */
+function loggerSampleRate(): number | undefined {
+  const rate = getNumberFromEnv({ key: 'POWERTOOLS_LOGGER_SAMPLE_RATE', defaultValue: 0 });
+  return rate >= 0 && rate <= 1 ? rate : undefined;
+}
+
+/** Powertools prints `timestamp` as toISOString() unless TZ names another zone than UTC. */
+function utcTimestamps(): boolean {
+  const tz = process.env.TZ;
+  return !tz || tz.includes('UTC');
+}
+
+/**
+ * Powertools Metrics' own switch, read once as its constructor reads it: POWERTOOLS_METRICS_DISABLED when
+ * set, else dev mode (POWERTOOLS_DEV). requestEnded writes its EMF itself, so it honours the same switch.
+ */
+function metricsDisabled(): boolean {
+  if (process.env.POWERTOOLS_METRICS_DISABLED !== undefined) {
+    return getBooleanFromEnv({ key: 'POWERTOOLS_METRICS_DISABLED', defaultValue: false, extendedParsing: true });
+  }
+  return isDevMode();
 }
 
 function describeError(err: unknown): Record<string, unknown> {

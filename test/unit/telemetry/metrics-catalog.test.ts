@@ -1,7 +1,7 @@
 import { classifyOutcome, classifyRejection } from '../../../lambda/app/telemetry';
 import { redactSecrets } from '../../../lambda/core/redact';
 import { GatewayError, PayloadTooLargeError, PermissionDeniedError } from '../../../lambda/core/errors';
-import { DIMENSION_SETS, METRICS, groupList, dimensionValue, metricGroups, monthlyMetricCount } from '../../../lambda/core/metrics-catalog';
+import { DIMENSION_SETS, Dim, METRICS, groupList, dimensionValue, metricGroups, monthlyMetricCount } from '../../../lambda/core/metrics-catalog';
 
 describe('Metrics catalog', () => {
   describe('Method: metricGroups', () => {
@@ -17,6 +17,20 @@ describe('Metrics catalog', () => {
       const groups = metricGroups({ featureDimension: true, teamDimension: true });
       for (const group of groupList(groups)) for (const key of group.metrics) expect(METRICS[key]).toBeDefined();
       expect(new Set(Object.values(METRICS).map((m) => m.name)).size).toBe(Object.keys(METRICS).length);
+    });
+
+    it('stays within the EMF limits and keeps metric and dimension names apart from each other and from log fields', () => {
+      const groups = metricGroups({ featureDimension: true, teamDimension: true });
+      for (const group of groupList(groups)) {
+        expect(group.metrics.length).toBeLessThanOrEqual(100);
+        for (const set of group.dimensionSets) expect(set.length).toBeLessThanOrEqual(30);
+      }
+      const metricNames = Object.values(METRICS).map((m) => m.name);
+      const dimensionNames = Object.values(Dim);
+      expect(metricNames.filter((n) => (dimensionNames as string[]).includes(n))).toEqual([]);
+      // Log fields are camelCase or snake_case (telemetry.ts), EMF member names PascalCase: they cannot
+      // meet on the request's one line (request-document.ts writes two lines if they ever do).
+      for (const name of [...metricNames, ...dimensionNames]) expect(name).toMatch(/^[A-Z][A-Za-z]*$/);
     });
   });
 

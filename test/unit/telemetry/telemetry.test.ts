@@ -3,6 +3,7 @@
  * line and the EMF documents Powertools actually writes to stdout, for non-streamed, streamed, failed and
  * rejected requests.
  */
+import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createGatewayApp, type GatewayApp } from '../../../lambda/app/gateway-app';
 import { createTelemetry, type Telemetry, type TelemetryOptions } from '../../../lambda/app/telemetry';
@@ -13,7 +14,7 @@ import type { Attribution, Gatekeeper, RequestOutcome } from '../../../lambda/co
 import { METRICS } from '../../../lambda/core/metrics-catalog';
 import type { ChatCompletion, ChatCompletionChunk } from '../../../lambda/core/openai-schema';
 import type { ProviderAdapter } from '../../../lambda/providers/types';
-import { captureStdout, directive, findDoc, type StdoutCapture } from './stdout-capture';
+import { captureStdout, directive, directiveFor, expectValidEmf, findDoc, type EmfDocument, type StdoutCapture } from './stdout-capture';
 
 const CLIENT_KEY = 'tg-live-CLIENTSECRET0123456789';
 // Key-shaped so the redaction of an upstream that echoes it is exercised; built at run time so no
@@ -139,27 +140,32 @@ describe('Telemetry', () => {
   afterEach(() => out.restore());
 
   describe('Method: requestEnded', () => {
-    it('writes one request log line and EMF documents with catalog names, units and dimension sets for a non-streamed request', async () => {
+    it('writes one stdout line, the request log line and its EMF directives, with catalog names, units and dimension sets for a non-streamed request', async () => {
       const h = harness(makeConfig());
       const res = await h.call(ask());
       expect(res.status).toBe(200);
 
+      // One line: the log fields and the request and attribution directives, sharing their values.
+      expect(out.lines()).toHaveLength(1);
       const requestLogs = out.logs().filter((l) => l.message === 'request');
       expect(requestLogs).toHaveLength(1);
       expect(requestLogs[0]).toMatchObject({
-        level: 'INFO', service: 'tollgate', keyId: 'key_01', keyName: 'search-prod', team: 'search', feature: 'autocomplete',
+        level: 'INFO', service: 'tollgate', sampling_rate: 0, keyId: 'key_01', keyName: 'search-prod', team: 'search', feature: 'autocomplete',
         customer: 'acme', model: 'chat', provider: 'primary', upstreamModel: 'p-model', status: 'success', httpStatus: 200,
         stream: false, inputTokens: 7, outputTokens: 3, cachedTokens: 2, costMicros: 160, costUsd: 0.00016, attempts: 1,
         fallback: false, usageEstimated: false,
       });
+      expect(new Date(requestLogs[0].timestamp as string).toISOString()).toBe(requestLogs[0].timestamp);
       expect(requestLogs[0].requestId).toBe(res.headers.get('x-tollgate-request-id'));
       expect(requestLogs[0]).not.toHaveProperty('ttftMs');
       expect(requestLogs[0]).not.toHaveProperty('prompt');
 
       const docs = out.emf();
-      expect(docs).toHaveLength(2);
-      const [request, attribution] = docs;
-      expect(directive(request)).toEqual({
+      expect(docs).toHaveLength(1);
+      const [doc] = docs;
+      expect(doc._aws.CloudWatchMetrics).toHaveLength(2);
+      const [request, attribution] = doc._aws.CloudWatchMetrics;
+      expect(request).toEqual({
         Namespace: 'TollgateTest',
         Dimensions: [['Service'], ['Service', 'Model', 'Provider']],
         Metrics: [
@@ -168,23 +174,24 @@ describe('Telemetry', () => {
           { Name: 'CostUSD', Unit: 'None' }, { Name: 'Latency', Unit: 'Milliseconds' }, { Name: 'UnpricedRequests', Unit: 'Count' },
         ],
       });
-      expect(request).toMatchObject({
+      expect(doc).toMatchObject({
         Service: 'tollgate', Model: 'p-model', Provider: 'primary',
         Requests: 1, Errors: 0, Fallbacks: 0, InputTokens: 7, OutputTokens: 3, CachedTokens: 2, CostUSD: 0.00016,
         // p-model has no price in the config or the catalog (this harness injects the cost): served unpriced.
         UnpricedRequests: 1,
       });
-      expect(typeof request.Latency).toBe('number');
-      expect(request).not.toHaveProperty('TimeToFirstToken');
+      expect(typeof doc.Latency).toBe('number');
+      expect(doc).not.toHaveProperty('TimeToFirstToken');
+      expect(doc).not.toHaveProperty('ErrorClass');
 
-      expect(directive(attribution)).toEqual({
+      expect(attribution).toEqual({
         Namespace: 'TollgateTest',
         Dimensions: [['Service', 'Feature'], ['Service', 'Team']],
         Metrics: [{ Name: 'Requests', Unit: 'Count' }, { Name: 'InputTokens', Unit: 'Count' }, { Name: 'OutputTokens', Unit: 'Count' }, { Name: 'CostUSD', Unit: 'None' }],
       });
-      // The attribution document must not carry the aggregate set, or totals would be counted twice.
-      expect(directive(attribution).Dimensions).not.toContainEqual(['Service']);
-      expect(attribution).toMatchObject({ Feature: 'autocomplete', Team: 'search', Requests: 1, CostUSD: 0.00016 });
+      // The attribution directive must not carry the aggregate set, or totals would be counted twice.
+      expect(attribution.Dimensions).not.toContainEqual(['Service']);
+      expect(doc).toMatchObject({ Feature: 'autocomplete', Team: 'search' });
     });
 
     it('records time to first token, fallback and the failed attempt for a streamed request served by the backup', async () => {
@@ -199,7 +206,7 @@ describe('Telemetry', () => {
       expect(attempt).toMatchObject({ Provider: 'primary', UpstreamAttemptFailures: 1 });
 
       const request = findDoc(docs, 'Requests', ['Service', 'Model', 'Provider'])!;
-      expect(directive(request).Metrics).toContainEqual({ Name: 'TimeToFirstToken', Unit: 'Milliseconds' });
+      expect(directiveFor(request, 'Requests', ['Service'])!.Metrics).toContainEqual({ Name: 'TimeToFirstToken', Unit: 'Milliseconds' });
       expect(request).toMatchObject({ Model: 'b-model', Provider: 'backup', Fallbacks: 1, Errors: 0, InputTokens: 5, OutputTokens: 2, CostUSD: 0.00011 });
       expect(request.TimeToFirstToken as number).toBeGreaterThanOrEqual(0);
       expect(request.Latency as number).toBeGreaterThanOrEqual(request.TimeToFirstToken as number);
@@ -217,10 +224,13 @@ describe('Telemetry', () => {
       const docs = out.emf();
       expect(findDoc(docs, 'Requests', ['Service'])).toMatchObject({ Errors: 1 });
       const byClass = findDoc(docs, 'Errors', ['Service', 'ErrorClass'])!;
-      expect(directive(byClass).Metrics).toEqual([{ Name: 'Errors', Unit: 'Count' }]);
-      expect(directive(byClass).Dimensions).toEqual([['Service', 'ErrorClass']]);
+      // The error-class directive rides on the request's line: one Errors value for both directives.
+      expect(byClass._aws.CloudWatchMetrics).toHaveLength(3);
+      expect(directiveFor(byClass, 'Errors', ['Service', 'ErrorClass'])).toEqual({
+        Namespace: 'TollgateTest', Dimensions: [['Service', 'ErrorClass']], Metrics: [{ Name: 'Errors', Unit: 'Count' }],
+      });
       expect(byClass).toMatchObject({ ErrorClass: 'upstream', Errors: 1 });
-      expect(out.logs().find((l) => l.message === 'request')).toMatchObject({ level: 'WARN', status: 'stream_error', usageEstimated: true, errorClass: 'upstream' });
+      expect(byClass).toMatchObject({ message: 'request', level: 'WARN', status: 'stream_error', usageEstimated: true, errorClass: 'upstream' });
     });
 
     it('attributes a request every target failed to the last target tried', async () => {
@@ -237,14 +247,18 @@ describe('Telemetry', () => {
       const off = harness(makeConfig({ featureDimension: false, teamDimension: false }));
       await off.call(ask());
       expect(out.emf()).toHaveLength(1);
+      expect(out.emf()[0]._aws.CloudWatchMetrics).toHaveLength(1);
+      expect(out.emf()[0]).not.toHaveProperty('Feature');
+      expect(out.emf()[0]).not.toHaveProperty('Team');
 
       out.clear();
       admit = () => ({ keyId: 'key_02' });
       const teamOnly = harness(makeConfig({ featureDimension: false }));
       await teamOnly.call(ask());
       const attribution = findDoc(out.emf(), 'CostUSD', ['Service', 'Team'])!;
-      expect(directive(attribution).Dimensions).toEqual([['Service', 'Team']]);
+      expect(attribution._aws.CloudWatchMetrics[1].Dimensions).toEqual([['Service', 'Team']]);
       expect(attribution.Team).toBe('unattributed');
+      expect(attribution).not.toHaveProperty('Feature');
     });
 
     it('takes the cost the outcome carries, else the injected function, else the list price, and omits CostUSD for an unpriced model', () => {
@@ -262,6 +276,152 @@ describe('Telemetry', () => {
       expect(listPrice.CostUSD).toBe(0.003);
       expect(unknown).not.toHaveProperty('CostUSD');
       expect(directive(unknown).Metrics.map((m) => m.Name)).not.toContain('CostUSD');
+    });
+  });
+
+  describe('The request line', () => {
+    // Gateway keys, provider keys (sk-…), bearer headers, AWS access key ids.
+    const KEY_SHAPED = /\b(?:tg|sk)[-_][A-Za-z0-9_-]{8,}|Bearer\s|AKIA[0-9A-Z]{16}/;
+    const UNITS = new Map<string, string>(Object.values(METRICS).map((m) => [m.name, m.unit]));
+    const LOG_FIELDS = [
+      'level', 'message', 'timestamp', 'service', 'sampling_rate', 'requestId', 'keyId', 'keyName', 'team', 'feature', 'customer',
+      'model', 'provider', 'upstreamModel', 'status', 'httpStatus', 'stream', 'inputTokens', 'outputTokens', 'cachedTokens',
+      'cacheWriteTokens', 'reasoningTokens', 'usageEstimated', 'costMicros', 'costUsd', 'latencyMs', 'attempts', 'fallback',
+    ];
+    const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => {
+      const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, vars);
+      try {
+        return fn();
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+    };
+    const ended = (outcome: Partial<RequestOutcome> = {}) => ({
+      requestId: 'req_1',
+      model: 'chat',
+      attribution: ATTRIBUTION,
+      outcome: {
+        status: 'success', httpStatus: 200, stream: true, provider: 'primary', upstreamModel: 'p-model', usageEstimated: false,
+        usage: { inputTokens: 12, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
+        ttftMs: 3, totalMs: 9, attempts: 1, fallback: false, endedAt: 0, ...outcome,
+      } as RequestOutcome,
+    });
+
+    it.each([
+      ['a non-streamed request', false, 1],
+      ['a streamed request', true, 1],
+      ['a streamed request served by the backup', true, 3],
+    ])('writes only valid EMF and every log field for %s', async (_name, stream, lines) => {
+      if (lines > 1) primary = { fail: new UpstreamError('primary', 'overloaded', { upstreamStatus: 529 }) };
+      const h = harness(makeConfig());
+      await h.call(ask(stream ? { stream: true } : {}));
+      // The request's line, plus (after a failed attempt) the attempt's log line and its EMF document.
+      expect(out.lines()).toHaveLength(lines);
+      for (const doc of out.emf()) expectValidEmf(doc, UNITS);
+      const request = out.logs().find((l) => l.message === 'request')!;
+      for (const field of LOG_FIELDS) expect(request).toHaveProperty(field);
+      if (stream) expect(request).toHaveProperty('ttftMs');
+      // Every key that is not an EMF member is a log field, and log fields are never PascalCase.
+      const members = new Set([...UNITS.keys(), 'Service', 'Model', 'Provider', 'Feature', 'Team', '_aws']);
+      for (const key of Object.keys(request).filter((k) => !members.has(k))) expect(key).toMatch(/^[a-z][a-z_]*[A-Za-z]*$/);
+      // The same line is the request's EMF document.
+      expect(directiveFor(request as unknown as EmfDocument, 'Requests', ['Service', 'Model', 'Provider'])).toBeDefined();
+      expect(request).toMatchObject({ Requests: 1, Model: request.upstreamModel, Provider: request.provider, Feature: 'autocomplete', Team: 'search' });
+      const all = out.raw.join('');
+      for (const secret of [CLIENT_KEY, PROVIDER_KEY, 'capital of France']) expect(all).not.toContain(secret);
+      expect(all).not.toMatch(KEY_SHAPED);
+    });
+
+    it('writes valid EMF with three directives for a request that failed, and its WARN log fields', async () => {
+      primary = { fail: new UpstreamError('primary', 'down', { upstreamStatus: 500 }) };
+      backup = { fail: new UpstreamError('backup', 'down', { upstreamStatus: 503 }) };
+      await harness(makeConfig()).call(ask({ stream: true }));
+      for (const doc of out.emf()) expectValidEmf(doc, UNITS);
+      const request = out.emf().find((d) => d.message === 'request')!;
+      expect(request._aws.CloudWatchMetrics.map((d) => d.Dimensions)).toEqual([
+        [['Service'], ['Service', 'Model', 'Provider']], [['Service', 'Feature'], ['Service', 'Team']], [['Service', 'ErrorClass']],
+      ]);
+      expect(request).toMatchObject({ level: 'WARN', errorClass: 'upstream', ErrorClass: 'upstream', Errors: 1, Requests: 1 });
+      // No usage when every target failed: the token and usage fields are left out, as before.
+      const usageFields = ['inputTokens', 'outputTokens', 'cachedTokens', 'cacheWriteTokens', 'reasoningTokens'];
+      for (const field of [...LOG_FIELDS.filter((f) => !usageFields.includes(f)), 'errorCode', 'errorClass']) expect(request).toHaveProperty(field);
+    });
+
+    it('carries what Powertools Logger would write for the same fields, in its order', () => {
+      const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=1';
+      withEnv({ _X_AMZN_TRACE_ID: trace }, () => {
+        for (const outcome of [{}, { status: 'upstream_error', httpStatus: 502 }] as const) {
+          out.clear();
+          createTelemetry({ config: makeConfig() }).observer.requestEnded!(ended(outcome));
+          const [ours] = out.lines();
+          const emfKeys = new Set(['_aws', ...(ours._aws as EmfDocument['_aws']).CloudWatchMetrics.flatMap((d) => [...d.Dimensions.flat(), ...d.Metrics.map((m) => m.Name)])]);
+          const logged = Object.fromEntries(Object.entries(ours).filter(([k]) => !emfKeys.has(k)));
+          const { level, message, timestamp: _t, service: _s, sampling_rate: _r, xray_trace_id: _x, ...fields } = logged;
+          const logger = new Logger({ serviceName: 'tollgate' });
+          if (level === 'WARN') logger.warn(message as string, fields);
+          else logger.info(message as string, fields);
+          const theirs = out.lines().at(-1)!;
+          expect(theirs.xray_trace_id).toBe('1-5759e988-bd862e3fe1be46a994272793');
+          expect(Object.keys(logged)).toEqual(Object.keys(theirs));
+          expect({ ...logged, timestamp: 0 }).toEqual({ ...theirs, timestamp: 0 });
+        }
+      });
+    });
+
+    it('still writes the metrics when the log level suppresses the info line, and the warn line when it does not', () => {
+      withEnv({ POWERTOOLS_LOG_LEVEL: 'WARN' }, () => {
+        const { observer } = createTelemetry({ config: makeConfig() });
+        observer.requestEnded!(ended());
+        expect(out.lines()).toHaveLength(1);
+        const [doc] = out.emf();
+        expectValidEmf(doc, UNITS);
+        expect(doc).not.toHaveProperty('message');
+        expect(doc).not.toHaveProperty('keyId');
+        expect(doc).toMatchObject({ Requests: 1, InputTokens: 12, Model: 'p-model', Team: 'search' });
+
+        out.clear();
+        observer.requestEnded!(ended({ status: 'upstream_error', httpStatus: 502 }));
+        expect(out.lines()).toHaveLength(1);
+        expect(out.logs()[0]).toMatchObject({ level: 'WARN', message: 'request', ErrorClass: 'upstream' });
+      });
+    });
+
+    it('writes the log line alone when metrics are disabled', () => {
+      withEnv({ POWERTOOLS_METRICS_DISABLED: 'true' }, () => createTelemetry({ config: makeConfig() }).observer.requestEnded!(ended()));
+      expect(out.lines()).toHaveLength(1);
+      expect(out.emf()).toHaveLength(0);
+      expect(out.logs()[0]).toMatchObject({ message: 'request', inputTokens: 12 });
+      expect(out.logs()[0]).not.toHaveProperty('Requests');
+    });
+
+    it('lets an injected Logger write the line in its own format, with the EMF on a line of its own', () => {
+      const logger = new Logger({ serviceName: 'custom', persistentKeys: { stage: 'test' } });
+      createTelemetry({ config: makeConfig(), logger }).observer.requestEnded!(ended());
+      expect(out.lines()).toHaveLength(2);
+      expect(out.logs()).toEqual([expect.objectContaining({ message: 'request', service: 'custom', stage: 'test', inputTokens: 12 })]);
+      expect(out.logs()[0]).not.toHaveProperty('_aws');
+      const [doc] = out.emf();
+      expectValidEmf(doc, UNITS);
+      expect(doc).not.toHaveProperty('message');
+      expect(doc).toMatchObject({ Service: 'tollgate', Requests: 1 });
+    });
+
+    it('logs content only when allowed, never into an EMF-only line', () => {
+      const content = { prompt: 'secret plans', completion: 'noted' };
+      const withContent = (attribution: Attribution) => ({ ...ended(), attribution, content });
+      const { observer } = createTelemetry({ config: makeConfig() });
+      observer.requestEnded!(withContent({ keyId: 'k' }));
+      observer.requestEnded!(withContent({ keyId: 'k', logContent: true }));
+      withEnv({ POWERTOOLS_LOG_LEVEL: 'WARN' }, () => createTelemetry({ config: makeConfig() }).observer.requestEnded!(withContent({ keyId: 'k', logContent: true })));
+      const [quiet, verbose, emfOnly] = out.lines();
+      expect(JSON.stringify(quiet)).not.toContain('secret plans');
+      expect(verbose).toMatchObject({ prompt: 'secret plans', completion: 'noted', Requests: 1 });
+      expect(emfOnly).toHaveProperty('_aws');
+      expect(JSON.stringify(emfOnly)).not.toContain('secret plans');
     });
   });
 
