@@ -43,7 +43,10 @@ export const DEFAULT_WORKLOAD: Workload = {
   generationSeconds: 8,
   memoryMb: 1024,
   settlementMs: 25,
-  logBytesPerRequest: 2_048 + 350,
+  // The request's one stdout line (log + EMF) of the bench's streamed request, 1,594 B by
+  // `npx tsx bench/log-bytes.ts` (2026-12-02; 1,742 B in three lines before), plus ~350 B of Lambda's
+  // START/END/REPORT lines.
+  logBytesPerRequest: 1_594 + 350,
   metricSeries: 146,
   alarmMetrics: 14,
   recordBytes: 700,
