@@ -1,7 +1,7 @@
 /**
  * The local server's edges, over raw sockets on loopback: the Host check (DNS-rebinding defence), a body
- * that trickles forever (408, socket freed), and a client that leaves during the body read (logged as a
- * client abort, not an internal error).
+ * that trickles forever (408, socket freed), a chunked body past the size limit (413, socket freed), and a
+ * client that leaves during the body read (logged as a client abort, not an internal error).
  */
 import { connect, type Socket } from 'node:net';
 import { createGatewayApp } from '../../../lambda/app/gateway-app';
@@ -124,6 +124,18 @@ describe('Local server: slow and abandoned bodies', () => {
     const answer = await raw(server.port, ['GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '], 200, true);
     expect(parse(answer).status).toBe(408);
     expect(answer.closedAfterMs).toBeLessThan(5_000);
+  });
+
+  it('refuses a chunked body (no Content-Length) once it passes the limit: 413 logged, the connection closed, not read to its end', async () => {
+    const server = await start();
+    const chunked = 'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const piece = 'x'.repeat(16 * 1024);
+    const frame = `${piece.length.toString(16)}\r\n${piece}\r\n`;
+    // 2.5 MiB: far more than the limit (config.server.maxBodyBytes, 1 MiB by default); never terminated.
+    const answer = await raw(server.port, [chunked, ...Array.from({ length: 160 }, () => frame)], 1);
+    expect(answer.closedAfterMs).toBeLessThan(5_000);
+    await eventually(() => server.seen.length > 0);
+    expect(server.seen).toEqual(['rejected 413 request_too_large']);
   });
 
   it('logs a client that leaves during the body read as a client abort, not an internal error', async () => {
