@@ -398,6 +398,21 @@ describe('Telemetry', () => {
       expect(out.logs()[0]).not.toHaveProperty('Requests');
     });
 
+    it('leaves the line to Powertools in dev mode, pretty-printed, with metrics off as Powertools has them', () => {
+      const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+      try {
+        withEnv({ POWERTOOLS_DEV: 'true' }, () => createTelemetry({ config: makeConfig() }).observer.requestEnded!(ended()));
+        expect(out.raw).toEqual([]);
+        expect(info).toHaveBeenCalledTimes(1);
+        const printed = String(info.mock.calls[0][0]);
+        expect(printed).toContain('\n');
+        expect(JSON.parse(printed)).toMatchObject({ level: 'INFO', message: 'request', service: 'tollgate', inputTokens: 12 });
+        expect(JSON.parse(printed)).not.toHaveProperty('_aws');
+      } finally {
+        info.mockRestore();
+      }
+    });
+
     it('lets an injected Logger write the line in its own format, with the EMF on a line of its own', () => {
       const logger = new Logger({ serviceName: 'custom', persistentKeys: { stage: 'test' } });
       createTelemetry({ config: makeConfig(), logger }).observer.requestEnded!(ended());
