@@ -1,6 +1,7 @@
 /** Small HTTP helpers shared by the app: JSON and error responses, bounded body reading. */
 import type { Readable } from 'node:stream';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../core/errors';
+import { listen } from '../core/listen';
 import { ClientAbortedError } from '../core/routing';
 import { webChunks } from '../providers/shared/http-transport';
 import type { GatewayRequest } from './gateway-app';
@@ -81,10 +82,7 @@ function readNodeBody(stream: Readable, limit: number): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     const finish = (err?: Error) => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
+      unlisten();
       if (err) reject(err);
       else resolve(Buffer.concat(chunks, size).toString('utf8'));
     };
@@ -101,10 +99,7 @@ function readNodeBody(stream: Readable, limit: number): Promise<string> {
     const onError = () => finish(new ClientAbortedError());
     // Closed before its end: the client left (or the server cut a body that took too long).
     const onClose = () => finish(new ClientAbortedError());
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
+    const unlisten = listen(stream, { data: onData, end: onEnd, error: onError, close: onClose });
   });
 }
 

@@ -10,6 +10,7 @@ import { toGatewayError, type GatewayError } from '../core/errors';
 import type { OutcomeStatus } from '../core/gatekeeper';
 import type { FallbackResult } from '../core/routing';
 import type { TokenUsage } from '../core/usage';
+import { wakeup } from '../core/wakeup';
 import { RAW_BODY } from './http';
 import { KeepAliveWatch, StreamStalledError, type KeepAliveSettings } from './sse-keepalive';
 
@@ -332,12 +333,7 @@ export function bodyReader(response: Response): BodyReader | undefined {
   let closed = false;
   let failure: { error: unknown } | undefined;
   let pulling = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const { wait, notify } = wakeup();
   const controller = {
     get desiredSize() {
       return closed || queue.length === 0 ? 0 : -queue.length;
@@ -376,7 +372,7 @@ export function bodyReader(response: Response): BodyReader | undefined {
             },
           );
         }
-        await new Promise<void>((resolve) => (wake = resolve));
+        await wait();
       }
     },
     async cancel() {
