@@ -145,7 +145,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   const usage = new UsageReader({ client: opts.client, table: opts.tables.ledger, globalBudgetShards: config.metering.globalBudgetShards });
   const limiter = new DynamoRateLimiter(doc, opts.tables.ledger);
   const ledger = new DynamoBudgetLedger(doc, opts.tables.ledger, { globalShards: config.metering.globalBudgetShards, random: opts.random });
-  // The requests' own lease index entries (no counters), written alongside the upstream call.
+  // The requests' own lease index entries (no counters), started once the upstream call has left (indexEntry).
   const indexWriter = new GroupCommitWriter(doc, opts.tables.ledger);
   const deriver = new UsageDeriver(doc, opts.tables.ledger, {
     globalShards: config.metering.globalBudgetShards,
@@ -302,7 +302,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
     }
 
     if (hard.length === 0 && limitTargets.length === 0) {
-      // Nothing to reserve: the index entry is the only write, and it runs alongside the upstream call.
+      // Nothing to reserve: the index entry is the only write, started once the upstream call has left.
       return {
         attribution,
         ready: indexEntry(req, subject),
