@@ -413,6 +413,19 @@ describe('Telemetry', () => {
       }
     });
 
+    it('leaves the line to Powertools when TZ names another zone than UTC (its local timestamps), with the EMF on a line of its own', () => {
+      withEnv({ TZ: 'Asia/Kolkata' }, () => createTelemetry({ config: makeConfig() }).observer.requestEnded!(ended()));
+      expect(out.lines()).toHaveLength(2);
+      const [log] = out.logs();
+      expect(log).toMatchObject({ level: 'INFO', message: 'request', service: 'tollgate', inputTokens: 12 });
+      expect(log).not.toHaveProperty('_aws');
+      // Powertools' local-zone format (an offset), not the hand-written line's toISOString() (a Z).
+      expect(String(log.timestamp)).toMatch(/[+-]\d\d:\d\d$/);
+      const [doc] = out.emf();
+      expectValidEmf(doc, UNITS);
+      expect(doc).toMatchObject({ Service: 'tollgate', Requests: 1 });
+    });
+
     it('lets an injected Logger write the line in its own format, with the EMF on a line of its own', () => {
       const logger = new Logger({ serviceName: 'custom', persistentKeys: { stage: 'test' } });
       createTelemetry({ config: makeConfig(), logger }).observer.requestEnded!(ended());
