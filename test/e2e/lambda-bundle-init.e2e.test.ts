@@ -6,20 +6,10 @@
  * (lambda/store/lean-client.ts) sends with Lambda's environment alone. Its store calls go to DynamoDB
  * Local (AWS_ENDPOINT_URL_DYNAMODB, credentials from the environment as in Lambda).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { instrumentedGateway } from '../../bench/require-breakdown';
-import { KeyStore } from '../../lambda/store/key-store';
-import { functionEnv, PROBE_MARK, runProbe, unknownModelChatEvent, writeAwsLambdaStub } from '../support/bundle-probe';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
+import { functionEnv, PROBE_MARK, runProbe, unknownModelChatEvent, useBundledGateway } from '../support/bundle-probe';
 
-const dynamo = testDynamoClient();
-let tables: TestTables;
-let dir: string;
-let bundle: string;
-let stub: string;
-let apiKey: string;
+const gw = useBundledGateway('bundle-init', instrumentedGateway);
 
 /**
  * The SDK's DynamoDB client side, and the Smithy runtime every SDK client is built on (nothing else on the
@@ -27,19 +17,6 @@ let apiKey: string;
  * before an SDK client is needed.
  */
 const SDK_MODULES = ['node_modules/@aws-sdk/client-dynamodb/', 'node_modules/@aws-sdk/lib-dynamodb/', 'lambda/store/lean-sdk.ts', 'node_modules/@smithy/'];
-
-beforeAll(async () => {
-  tables = await createTestTables(dynamo, 'bundle-init');
-  ({ apiKey } = await new KeyStore({ client: dynamo, table: tables.keys }).create({ name: 'bundle-init' }));
-  dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-init-'));
-  bundle = await instrumentedGateway(dir);
-  stub = writeAwsLambdaStub(dir);
-}, 120_000);
-
-afterAll(async () => {
-  await deleteTestTables(dynamo, tables);
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** A cold container: require the bundle, optionally invoke it once; the modules that ran, and the response. */
 function coldContainer(event?: unknown): { ran: string[]; statusCode?: number; body?: string } {
@@ -49,11 +26,11 @@ await handler(${JSON.stringify(event)}, stream, { getRemainingTimeInMillis: () =
 out.statusCode = stream.metadata.statusCode; out.body = body;`
     : '';
   const script = `const { Writable } = require('node:stream');
-(async () => { const { handler } = require(${JSON.stringify(bundle)}); const out = {};
+(async () => { const { handler } = require(${JSON.stringify(gw.bundle)}); const out = {};
 ${invoke}
 out.ran = [...globalThis.__T.ran];
 process.stdout.write(${JSON.stringify(PROBE_MARK)} + JSON.stringify(out), () => process.exit(0)); })();`;
-  return runProbe<ReturnType<typeof coldContainer>>(script, functionEnv(tables), stub);
+  return runProbe<ReturnType<typeof coldContainer>>(script, functionEnv(gw.tables), gw.stub);
 }
 
 const sdkModules = (ran: string[]) => ran.filter((m) => SDK_MODULES.some((p) => m.includes(p)));
@@ -66,7 +43,7 @@ describe('Handler: the bundled gateway without the AWS SDK DynamoDB client on it
   });
 
   it('authenticates a cold request against the store through the lean client alone', () => {
-    const res = coldContainer(unknownModelChatEvent(apiKey));
+    const res = coldContainer(unknownModelChatEvent(gw.apiKey));
     // 404 for the model: the key was found in the store (an unknown key is a 401).
     expect(res.statusCode).toBe(404);
     expect(JSON.parse(res.body ?? '{}')).toMatchObject({ error: { code: 'model_not_found' } });
@@ -74,15 +51,15 @@ describe('Handler: the bundled gateway without the AWS SDK DynamoDB client on it
   });
 
   it('ships the SDK’s DynamoDB client and lib-dynamodb as chunks that work together (the lean client’s fallback)', () => {
-    const script = `const { createRequire } = require('node:module'); const load = createRequire(${JSON.stringify(bundle)});
+    const script = `const { createRequire } = require('node:module'); const load = createRequire(${JSON.stringify(gw.bundle)});
 const { DynamoDBClient, ConditionalCheckFailedException } = load('@aws-sdk/client-dynamodb');
 const { DynamoDBDocumentClient, PutCommand, GetCommand } = load('@aws-sdk/lib-dynamodb');
 (async () => {
   const client = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   const doc = DynamoDBDocumentClient.from(client);
-  await doc.send(new PutCommand({ TableName: ${JSON.stringify(tables.ledger)}, Item: { pk: 'chunk', sk: '1', n: 1 } }));
-  const got = await doc.send(new GetCommand({ TableName: ${JSON.stringify(tables.ledger)}, Key: { pk: 'chunk', sk: '1' }, ConsistentRead: true }));
-  const failed = await doc.send(new PutCommand({ TableName: ${JSON.stringify(tables.ledger)}, Item: { pk: 'chunk', sk: '1' }, ConditionExpression: 'attribute_not_exists(pk)' })).catch((e) => e);
+  await doc.send(new PutCommand({ TableName: ${JSON.stringify(gw.tables.ledger)}, Item: { pk: 'chunk', sk: '1', n: 1 } }));
+  const got = await doc.send(new GetCommand({ TableName: ${JSON.stringify(gw.tables.ledger)}, Key: { pk: 'chunk', sk: '1' }, ConsistentRead: true }));
+  const failed = await doc.send(new PutCommand({ TableName: ${JSON.stringify(gw.tables.ledger)}, Item: { pk: 'chunk', sk: '1' }, ConditionExpression: 'attribute_not_exists(pk)' })).catch((e) => e);
   const retry = await client.config.retryStrategy();
   const files = Object.keys(require.cache).filter((f) => f.includes('node_modules')).map((f) => f.slice(f.indexOf('node_modules')));
   process.stdout.write(${JSON.stringify(PROBE_MARK)} + JSON.stringify({ item: got.Item, failed: failed instanceof ConditionalCheckFailedException, retry: typeof retry.acquireInitialRetryToken, files }), () => process.exit(0));

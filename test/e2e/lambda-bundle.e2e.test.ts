@@ -6,55 +6,33 @@
  * names a model the baked config lacks, so it is authenticated against the store and refused before any
  * upstream call (no internet).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleHandler } from '../../bench/bundle';
-import { KeyStore } from '../../lambda/store/key-store';
-import { functionEnv, PROBE_MARK, runProbe, unknownModelChatEvent, writeAwsLambdaStub } from '../support/bundle-probe';
-import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
+import { functionEnv, PROBE_MARK, runProbe, unknownModelChatEvent, useBundledGateway } from '../support/bundle-probe';
 import { restProxyEvent } from '../support/lambda-streaming-emulator';
 
-const dynamo = testDynamoClient();
-let tables: TestTables;
-let dir: string;
-let bundle: string;
-let stub: string;
-let apiKey: string;
-
-beforeAll(async () => {
-  tables = await createTestTables(dynamo, 'bundle');
-  ({ apiKey } = await new KeyStore({ client: dynamo, table: tables.keys }).create({ name: 'bundle-e2e' }));
-  dir = mkdtempSync(join(tmpdir(), 'tollgate-bundle-e2e-'));
-  bundle = (await bundleHandler('lambda/handlers/gateway.ts', dir)).file;
-  stub = writeAwsLambdaStub(dir);
-}, 120_000);
-
-afterAll(async () => {
-  await deleteTestTables(dynamo, tables);
-  rmSync(dir, { recursive: true, force: true });
-});
+const gw = useBundledGateway('bundle-e2e', async (dir) => (await bundleHandler('lambda/handlers/gateway.ts', dir)).file);
 
 /** One cold container: require the bundle, invoke it once, report the response and the modules it loaded. */
 function invokeCold(event: unknown): { metadata: { statusCode: number }; body: string; loaded: string[] } {
   const script = `const MARK = ${JSON.stringify(PROBE_MARK)}; const { Writable } = require('node:stream');
-const { handler } = require(${JSON.stringify(bundle)});
+const { handler } = require(${JSON.stringify(gw.bundle)});
 let body = '';
 const stream = new Writable({ write(chunk, _enc, cb) { body += chunk; cb(); } });
 handler(${JSON.stringify(event)}, stream, { getRemainingTimeInMillis: () => 300000 }).then(() => {
   process.stdout.write(MARK + JSON.stringify({ metadata: stream.metadata, body, loaded: Object.keys(require.cache) }), () => process.exit(0));
 });`;
-  return runProbe<ReturnType<typeof invokeCold>>(script, functionEnv(tables), stub);
+  return runProbe<ReturnType<typeof invokeCold>>(script, functionEnv(gw.tables), gw.stub);
 }
 
 describe('Handler: the bundled gateway in a cold container', () => {
   it('authenticates against the store and answers in OpenAI\'s error shape, loading no lazy chunk on the way', () => {
-    const res = invokeCold(unknownModelChatEvent(apiKey));
+    const res = invokeCold(unknownModelChatEvent(gw.apiKey));
     expect(res.metadata.statusCode).toBe(404);
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
     // Role credentials from the environment: none of the SDK's other credential providers (chunks) loaded;
     // at most the tokenizer, which the handler starts loading after its first response.
-    const chunks = res.loaded.filter((file) => file.startsWith(join(dir, 'node_modules')));
+    const chunks = res.loaded.filter((file) => file.startsWith(join(gw.dir, 'node_modules')));
     expect(chunks.filter((file) => !file.includes('/gpt-tokenizer/'))).toEqual([]);
   });
 

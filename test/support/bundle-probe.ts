@@ -4,10 +4,12 @@
  * what a probe script reports. The handler's own logs and EMF go to stdout too: the report follows a mark.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AWSLAMBDA_STUB, LAMBDA_ENV } from '../../bench/bundle';
-import { ENDPOINT_ENV, type TestTables } from './dynamodb-local';
+import { KeyStore } from '../../lambda/store/key-store';
+import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient, type TestTables } from './dynamodb-local';
 import { restProxyEvent } from './lambda-streaming-emulator';
 
 /** What a probe script writes before its JSON report. */
@@ -18,6 +20,38 @@ export function writeAwsLambdaStub(dir: string): string {
   const stub = join(dir, 'awslambda-stub.cjs');
   writeFileSync(stub, AWSLAMBDA_STUB);
   return stub;
+}
+
+export interface BundledGateway {
+  tables: TestTables;
+  /** A key created in the tables' key store. */
+  apiKey: string;
+  /** The folder the bundle and the stub are in. */
+  dir: string;
+  bundle: string;
+  stub: string;
+}
+
+/**
+ * For a test file: its own tables with one key, a bundle `build` writes into a fresh folder (returns the
+ * bundle's path) and the `awslambda` stub next to it; set up before the file's tests, removed after. The
+ * fields are filled in by then.
+ */
+export function useBundledGateway(name: string, build: (dir: string) => Promise<string>): BundledGateway {
+  const dynamo = testDynamoClient();
+  const fixture = {} as BundledGateway;
+  beforeAll(async () => {
+    fixture.tables = await createTestTables(dynamo, name);
+    ({ apiKey: fixture.apiKey } = await new KeyStore({ client: dynamo, table: fixture.tables.keys }).create({ name }));
+    fixture.dir = mkdtempSync(join(tmpdir(), `tollgate-${name}-`));
+    fixture.bundle = await build(fixture.dir);
+    fixture.stub = writeAwsLambdaStub(fixture.dir);
+  }, 120_000);
+  afterAll(async () => {
+    if (fixture.tables) await deleteTestTables(dynamo, fixture.tables);
+    if (fixture.dir) rmSync(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
 }
 
 /** The gateway function's environment, its tables and the store on DynamoDB Local (as AWS_ENDPOINT_URL_DYNAMODB). */
