@@ -242,7 +242,7 @@ class RelayResponse extends Response {
   #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
 
   constructor(
-    readonly source: FrameRelay,
+    private readonly source: FrameRelay,
     init: ResponseInit,
   ) {
     super(null, init);
@@ -252,6 +252,11 @@ class RelayResponse extends Response {
     // highWaterMark 0: the upstream is read only as fast as the reader takes the answer (backpressure).
     // (The frames are Buffers and Uint8Arrays over plain ArrayBuffers, as Response's type says.)
     return (this.#stream ??= new ReadableStream<Uint8Array>(this.source, { highWaterMark: 0 }) as ReadableStream<Uint8Array<ArrayBuffer>>);
+  }
+
+  /** The relay, for a reader that pulls it directly; none once a web stream was built over it (it owns the relay then). */
+  directSource(): FrameRelay | undefined {
+    return this.#stream ? undefined : this.source;
   }
 
   override get bodyUsed(): boolean {
@@ -327,8 +332,8 @@ export interface BodyReader {
 export function bodyReader(response: Response): BodyReader | undefined {
   const raw = (response as Response & { [RAW_BODY]?: string })[RAW_BODY];
   if (raw !== undefined && !response.bodyUsed) return onceReader(Buffer.from(raw, 'utf8'));
-  if (!(response instanceof RelayResponse) || response.bodyUsed) return response.body?.getReader();
-  const source = response.source;
+  const source = response instanceof RelayResponse ? response.directSource() : undefined;
+  if (!source) return response.body?.getReader();
   const queue: Uint8Array[] = [];
   let closed = false;
   let failure: { error: unknown } | undefined;

@@ -168,6 +168,15 @@ describe('a streamed Response (streamResponse)', () => {
     expect(() => whole.clone()).toThrow(TypeError);
   });
 
+  it('once its body stream was built, is read through it: the stream owns the relay', async () => {
+    const s = scripted(['a']);
+    const response = streamResponse(s.source, { status: 200 });
+    expect(response.body).not.toBeNull(); // built, not read yet
+    const reader = bodyReader(response)!;
+    expect(response.bodyUsed).toBe(true); // the reader is the stream's
+    expect(await drain(reader, s)).toBe('a');
+  });
+
   it('hasBody is false for a Response without one', () => {
     expect(hasBody(new Response(null, { status: 204 }))).toBe(false);
     expect(hasBody(new Response('x'))).toBe(true);
