@@ -91,12 +91,12 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const { config } = opts;
   const service = opts.service || SERVICE;
   const logger = opts.logger ?? new Logger({ serviceName: service });
-  const metrics = opts.metrics ?? new Metrics({ namespace: metricsNamespace(config.observability), serviceName: service });
+  const namespace = metricsNamespace(config.observability);
+  const metrics = opts.metrics ?? new Metrics({ namespace, serviceName: service });
   // Powertools names its default dimension `service`; the catalog's aggregate set is `Service`.
   metrics.clearDefaultDimensions();
   metrics.setDefaultDimensions({ [Dim.Service]: service });
   const groups = metricGroups(config.observability);
-  const namespace = metricsNamespace(config.observability);
   // requestEnded's groups: one EMF document, one directive each (request-document.ts).
   const requestGroups = groupsOf(groups.request, groups.attribution);
   const requestGroupsOnError = groupsOf(groups.request, groups.attribution, groups.errorClass);
