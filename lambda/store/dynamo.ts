@@ -36,7 +36,12 @@ export function dynamoRequestHandler(opts: { connectionTimeoutMs?: number } = {}
 /** The sockets of dynamoRequestHandler, for a lean client (lean-client.ts) that has no SDK handler. */
 export function dynamoSockets(opts: { connectionTimeoutMs?: number } = {}): LeanSockets {
   const agentOptions = { keepAlive: true, maxSockets: DYNAMO_MAX_SOCKETS };
-  return { httpAgent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions), connectionTimeoutMs: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS };
+  return {
+    httpAgent: new HttpAgent(agentOptions),
+    httpsAgent: new HttpsAgent(agentOptions),
+    connectionTimeoutMs: opts.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS,
+    ownSockets: { maxSockets: DYNAMO_MAX_SOCKETS },
+  };
 }
 
 /**

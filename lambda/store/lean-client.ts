@@ -8,7 +8,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { onFirstUse } from '../core/on-first-use';
-import { v2RetryStrategy, type LeanConnection, type LeanSockets, type LeanTarget } from './lean-dynamo-http';
+import { destroyLeanSockets, v2RetryStrategy, type LeanConnection, type LeanSockets, type LeanTarget } from './lean-dynamo-http';
 import type { SigningCredentials } from './lean-sigv4';
 
 export interface LeanDynamoSettings {
@@ -101,8 +101,7 @@ export class LeanDynamoClient {
 
   destroy(): void {
     this.sdkClient?.destroy();
-    this.settings.sockets.httpAgent.destroy();
-    this.settings.sockets.httpsAgent.destroy();
+    destroyLeanSockets(this.settings.sockets);
   }
 }
 

@@ -10,6 +10,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RetryErrorType, RetryStrategyV2, RetryToken } from '@smithy/types';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Http1Pool } from './http1-pool';
 import { DynamoDBServiceException, EXCEPTIONS, type Metadata } from './lean-errors';
 import { SigV4Signer, type SigningCredentials } from './lean-sigv4';
 
@@ -21,6 +22,46 @@ export interface LeanSockets {
   httpsAgent: HttpsAgent;
   /** 0: no connect timeout (the SDK's default). */
   connectionTimeoutMs: number;
+  /**
+   * The lean transport may open sockets of its own (http1-pool.ts, the cheaper client), as many as
+   * `maxSockets`, with these agents' settings being the defaults. Unset when the agents came from someone
+   * else's handler (they may carry a proxy, a CA, socket options): then every request goes through them.
+   */
+  ownSockets?: { maxSockets: number };
+}
+
+/** The lean transport's own pools, per sockets setting and endpoint (closed with destroyLeanSockets). */
+const pools = new WeakMap<LeanSockets, Map<string, Http1Pool>>();
+
+function poolFor(sockets: LeanSockets, own: { maxSockets: number }, endpoint: Endpoint): Http1Pool {
+  let byEndpoint = pools.get(sockets);
+  if (!byEndpoint) pools.set(sockets, (byEndpoint = new Map()));
+  const key = `${endpoint.https ? 'https' : 'http'}://${endpoint.host}`;
+  let pool = byEndpoint.get(key);
+  if (!pool) {
+    pool = new Http1Pool({
+      https: endpoint.https,
+      hostname: endpoint.hostname,
+      port: endpoint.port,
+      maxSockets: own.maxSockets,
+      connectTimeoutMs: sockets.connectionTimeoutMs,
+      inactivityTimeoutMs: SOCKET_IDLE_TIMEOUT_MS,
+    });
+    byEndpoint.set(key, pool);
+  }
+  return pool;
+}
+
+function closePools(sockets: LeanSockets): void {
+  for (const pool of pools.get(sockets)?.values() ?? []) pool.destroy();
+  pools.delete(sockets);
+}
+
+/** Closes the sockets a setting's agents and the lean transport's own pools hold. */
+export function destroyLeanSockets(sockets: LeanSockets): void {
+  sockets.httpAgent.destroy();
+  sockets.httpsAgent.destroy();
+  closePools(sockets);
 }
 
 /** Sockets registered for an SDK request handler (dynamoRequestHandler), so both paths share one pool. */
@@ -28,6 +69,15 @@ const registered = new WeakMap<object, LeanSockets>();
 
 export function registerLeanSockets(handler: object, sockets: LeanSockets): void {
   registered.set(handler, sockets);
+  // Destroying the SDK client (its handler) closes the lean transport's own sockets too.
+  const h = handler as { destroy?: () => void };
+  if (typeof h.destroy === 'function') {
+    const destroy = h.destroy.bind(handler);
+    h.destroy = () => {
+      destroy();
+      closePools(sockets);
+    };
+  }
 }
 
 /** What a NodeHttpHandler tells about its sockets (httpHandlerConfigs()): read without importing its class. */
@@ -46,10 +96,12 @@ function socketsFor(client: DynamoDBClient): LeanSockets {
   const configs = (handler as { httpHandlerConfigs?: () => HandlerConfigs }).httpHandlerConfigs;
   const resolved: HandlerConfigs = typeof configs === 'function' ? configs.call(handler) : {};
   const agentOptions = { keepAlive: true, maxSockets: 50 };
+  const theirs = resolved.httpAgent instanceof HttpAgent || resolved.httpsAgent instanceof HttpsAgent;
   return {
     httpAgent: resolved.httpAgent instanceof HttpAgent ? resolved.httpAgent : new HttpAgent(agentOptions),
     httpsAgent: resolved.httpsAgent instanceof HttpsAgent ? resolved.httpsAgent : new HttpsAgent(agentOptions),
     connectionTimeoutMs: resolved.connectionTimeout ?? 0,
+    ...(theirs ? {} : { ownSockets: { maxSockets: agentOptions.maxSockets } }),
   };
 }
 
@@ -200,7 +252,7 @@ interface Resolved {
 
 interface Response {
   status: number;
-  headers: IncomingMessage['headers'];
+  headers: IncomingMessage['headers'] | Record<string, string>;
   text: string;
 }
 
@@ -338,6 +390,19 @@ export class LeanDynamoTransport {
   }
 
   private post(endpoint: Endpoint, headers: Record<string, string>, body: string): Promise<Response> {
+    const own = this.connection.sockets.ownSockets;
+    if (own) {
+      return poolFor(this.connection.sockets, own, endpoint)
+        .request('POST', '/', headers, body)
+        .then(
+          (res) => ({ status: res.status, headers: res.headers, text: res.body.toString('utf8') }),
+          (err: Error & { code?: string }) => {
+            // As @smithy/node-http-handler: socket-level failures are TimeoutErrors (transient, retried).
+            if (NODE_TIMEOUT_CODES.has(err.code ?? '')) err.name = 'TimeoutError';
+            throw err;
+          },
+        );
+    }
     return new Promise<Response>((resolve, reject) => {
       let connectTimer: NodeJS.Timeout | undefined;
       const fail = (err: Error & { code?: string }) => {
