@@ -14,7 +14,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_TABLES } from '../lambda/local/embedded-dynamo';
-import { Http1Pool } from '../lambda/store/http1-pool';
+import { Http1Pool } from '../lambda/core/http1-pool';
 import { SigV4Signer } from '../lambda/store/lean-sigv4';
 import { startWorker } from './processes/ipc';
 

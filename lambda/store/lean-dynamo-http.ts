@@ -10,7 +10,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RetryErrorType, RetryStrategyV2, RetryToken } from '@smithy/types';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Http1Pool } from './http1-pool';
+import { Http1Pool } from '../core/http1-pool';
 import { DynamoDBServiceException, EXCEPTIONS, type Metadata } from './lean-errors';
 import { SigV4Signer, type SigningCredentials } from './lean-sigv4';
 

@@ -9,6 +9,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import OpenAI from 'openai';
 import { parseConfig } from '../../lambda/core/config';
+import { REQUEST_START_CHANNEL } from '../../lambda/core/http1-pool';
 import { startLocalGateway, type LocalGateway } from '../../lambda/local/gateway';
 import { startOpenAIDouble, type UpstreamDouble } from '../doubles/openai-double';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
@@ -25,8 +26,8 @@ const indexWritten: number[] = [];
 /** When each index-entry write was handed to the store client, and each upstream request started (performance.now()). */
 const indexStarted: number[] = [];
 const upstreamStarted: number[] = [];
-const onClientRequest = (m: unknown) => {
-  if ((m as { request: { path: string } }).request.path.startsWith('/v1/chat')) upstreamStarted.push(performance.now());
+const onUpstreamRequest = (m: unknown) => {
+  if ((m as { path: string }).path.startsWith('/v1/chat')) upstreamStarted.push(performance.now());
 };
 
 beforeAll(async () => {
@@ -51,12 +52,12 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'slowIndexWrites' },
   );
-  // The gateway runs in this process: Node's HTTP client channel says when it started its upstream request.
-  subscribe('http.client.request.start', onClientRequest);
+  // The gateway runs in this process: its HTTP client's channel says when it started its upstream request.
+  subscribe(REQUEST_START_CHANNEL, onUpstreamRequest);
 });
 
 afterAll(async () => {
-  unsubscribe('http.client.request.start', onClientRequest);
+  unsubscribe(REQUEST_START_CHANNEL, onUpstreamRequest);
   await gateway.close();
   await upstream.close();
   await deleteTestTables(dynamo, tables);

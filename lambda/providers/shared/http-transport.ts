@@ -3,16 +3,19 @@
  * controller (so a stream can cancel its own request), map connection failures and non-2xx answers to
  * UpstreamError.
  *
- * Production calls go through node:http/https with keep-alive agents, not the global fetch: fetch (undici)
- * wraps every call in Request/Headers/Response objects and web streams, and that was a fifth of the relay's
- * CPU per request (bench/profile-path.ts). The body arrives as Node Buffers, read as an async iterable.
+ * Production calls go through the gateway's own HTTP/1.1 keep-alive client (core/http1-pool.ts), one pool
+ * per origin, not the global fetch: fetch (undici) wraps every call in Request/Headers/Response objects and
+ * web streams, and that was a fifth of the relay's CPU per request (bench/profile-path.ts); node:http's
+ * ClientRequest/IncomingMessage cost more than the pool too. The body arrives as Node Buffers, read as an
+ * async iterable. A URL with credentials in it goes through node:http (its Basic auth from the URL).
  * Tests may inject a `fetch` (FetchLike): the same contract is then served from a fetch Response.
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { UpstreamError } from '../../core/errors';
+import { Http1Pool } from '../../core/http1-pool';
 import { linkedAbortController } from './abort';
 import { abortError, connectionError, upstreamStatusError } from './upstream-errors';
 
@@ -53,12 +56,34 @@ export const FREE_SOCKET_TIMEOUT_MS = 4_000;
 const agentOptions = { keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS, scheduling: 'lifo' as const };
 const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
 
+/** One pool per origin (as an agent keeps sockets per host:port), no cap on sockets (the agents' default). */
+const pools = new Map<string, Http1Pool>();
+
+function poolFor(target: URL): Http1Pool {
+  let pool = pools.get(target.origin);
+  if (!pool) {
+    const https = target.protocol === 'https:';
+    pool = new Http1Pool({
+      https,
+      hostname: target.hostname.replace(/^\[|\]$/g, ''),
+      port: target.port ? Number(target.port) : undefined,
+      maxSockets: Number.POSITIVE_INFINITY,
+      connectTimeoutMs: 0,
+      inactivityTimeoutMs: UPSTREAM_IDLE_TIMEOUT_MS,
+      inactivityError: () => Object.assign(new Error('upstream socket idle timeout'), { code: 'UPSTREAM_IDLE_TIMEOUT' }),
+      idleTimeoutMs: FREE_SOCKET_TIMEOUT_MS,
+    });
+    pools.set(target.origin, pool);
+  }
+  return pool;
+}
+
 export async function postJson(opts: PostJsonOptions): Promise<OpenResponse> {
   const headers = { 'content-type': 'application/json', accept: 'application/json', ...opts.headers };
   const body = JSON.stringify(opts.body);
   let response: OpenResponse;
   try {
-    response = opts.fetch ? await viaFetch(opts.fetch, opts.url, headers, body, opts.signal) : await viaNode(opts.url, headers, body, opts.signal);
+    response = opts.fetch ? await viaFetch(opts.fetch, opts.url, headers, body, opts.signal) : await viaPool(opts.url, headers, body, opts.signal);
   } catch (err) {
     if (opts.signal.aborted) throw abortError(opts.provider, opts.signal);
     throw connectionError(opts.provider, err);
@@ -70,6 +95,17 @@ export async function postJson(opts: PostJsonOptions): Promise<OpenResponse> {
     throw upstreamStatusError(opts.provider, response.status, messageFromBody(text, opts.errorMessage), opts.apiKey);
   }
   return response;
+}
+
+/** `signal` (the caller's) aborts the call; so does the answer's `abort()`, for a consumer that stops early. */
+async function viaPool(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<OpenResponse> {
+  const target = new URL(url);
+  if (target.username || target.password || (target.protocol !== 'http:' && target.protocol !== 'https:')) return viaNode(url, headers, body, signal);
+  const res = await poolFor(target).stream('POST', `${target.pathname}${target.search}`, { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body, signal);
+  const abort = () => res.abort(Object.assign(new Error('upstream request aborted'), { code: 'ABORT_ERR' }));
+  const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const chunks: AsyncIterable<Uint8Array> = encoding === '' || encoding === 'identity' ? res.body : decodedStream(Readable.from(res.body), encoding, abort);
+  return { status: res.status, body: chunks, text: () => readAll(chunks), abort };
 }
 
 /** `signal` (the caller's) aborts the call; so does the answer's `abort()`, for a consumer that stops early. */
@@ -135,12 +171,17 @@ function leavingAborts(stream: Readable, abort: () => void): AsyncIterable<Uint8
 
 /** The gateway asks for no encoding; a server that compresses anyway is decoded, as fetch would. */
 function decoded(res: IncomingMessage): Readable {
-  const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  return decodedStream(res, String(res.headers['content-encoding'] ?? '').trim().toLowerCase());
+}
+
+function decodedStream(source: Readable, encoding: string, abort?: () => void): Readable {
   const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
-  if (!decoder) return res;
-  res.on('error', (err) => decoder.destroy(err));
+  if (!decoder) return source;
+  source.on('error', (err) => decoder.destroy(err));
   decoder.on('error', () => undefined);
-  return res.pipe(decoder);
+  // A reader that leaves the decoded body early stops the call underneath.
+  if (abort) decoder.on('close', () => source.readableEnded || abort());
+  return source.pipe(decoder);
 }
 
 async function readAll(body: AsyncIterable<Uint8Array>): Promise<string> {

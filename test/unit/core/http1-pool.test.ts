@@ -12,7 +12,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Http1Pool, type Http1PoolOptions } from '../../../lambda/store/http1-pool';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Http1Pool, REQUEST_START_CHANNEL, type Http1PoolOptions } from '../../../lambda/core/http1-pool';
 
 type Answer = (socket: Socket, request: string, n: number) => void;
 
@@ -102,6 +103,25 @@ describe('Class: Http1Pool', () => {
       const expected = `POST / HTTP/1.1\r\nhost: 127.0.0.1:${s.port}\r\nconnection: keep-alive\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: ${Buffer.byteLength(first)}\r\n\r\n${first}`;
       expect(s.requests[0]).toBe(Buffer.from(expected, 'utf8').toString('latin1')); // the server reads bytes as latin1
     } finally {
+      await s.close();
+    }
+  });
+
+  it('publishes each request on its channel as it leaves (what node:http publishes on http.client.request.start)', async () => {
+    const s = await rawServer((socket) => socket.write(lengthAnswer('{}')));
+    const seen: unknown[] = [];
+    const onStart = (m: unknown) => seen.push({ ...(m as object), sent: s.requests.length });
+    subscribe(REQUEST_START_CHANNEL, onStart);
+    try {
+      const p = pool(s.port);
+      await post(p);
+      await p.stream('POST', '/v1/chat/completions?x=1', { 'content-length': '0' }, '');
+      expect(seen).toEqual([
+        { origin: `http://127.0.0.1:${s.port}`, method: 'POST', path: '/', sent: 0 },
+        { origin: `http://127.0.0.1:${s.port}`, method: 'POST', path: '/v1/chat/completions?x=1', sent: 1 },
+      ]);
+    } finally {
+      unsubscribe(REQUEST_START_CHANNEL, onStart);
       await s.close();
     }
   });
@@ -330,7 +350,7 @@ describe('Class: Http1Pool', () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{"ok":true}')));
     try {
       const script = `
-        const { Http1Pool } = require(${JSON.stringify(resolve(__dirname, '../../../lambda/store/http1-pool.ts'))});
+        const { Http1Pool } = require(${JSON.stringify(resolve(__dirname, '../../../lambda/core/http1-pool.ts'))});
         const p = new Http1Pool({ https: false, hostname: '127.0.0.1', port: ${s.port}, maxSockets: 4, connectTimeoutMs: 1000, inactivityTimeoutMs: 10000 });
         p.request('POST', '/', { 'content-length': '2' }, '{}').then((r) => console.log(r.body.toString(), p.size));
       `;
@@ -346,4 +366,166 @@ describe('Class: Http1Pool', () => {
       await s.close();
     }
   }, 20_000);
+});
+
+describe('Class: Http1Pool, streamed responses', () => {
+  const read = async (body: AsyncIterable<Buffer>) => {
+    const parts: Buffer[] = [];
+    for await (const part of body) parts.push(part);
+    return Buffer.concat(parts).toString('utf8');
+  };
+  const streamPost = (p: Http1Pool, signal?: AbortSignal) => p.stream('POST', '/v1/chat/completions', { 'content-type': 'application/json', 'content-length': '2' }, '{}', signal);
+
+  it('hands over each part as it arrives (the server sends the next only after the reader has the previous)', async () => {
+    let next: (() => void) | undefined;
+    const s = await rawServer((socket, _req, n) => {
+      if (n > 1) return socket.write(lengthAnswer('data: {"i":0}\n\n'));
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n');
+      let i = 0;
+      next = () => {
+        const event = `data: {"i":${i}}\n\n`;
+        socket.write(i < 5 ? `${event.length.toString(16)}\r\n${event}\r\n` : '0\r\n\r\n');
+        i++;
+      };
+      next();
+    });
+    try {
+      const p = pool(s.port);
+      const res = await streamPost(p);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('text/event-stream');
+      const seen: string[] = [];
+      for await (const part of res.body) {
+        seen.push(part.toString());
+        next?.();
+      }
+      expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `data: {"i":${i}}\n\n`));
+      // Complete: its socket carries the next call.
+      expect(await read((await streamPost(p)).body)).toContain('data: {"i":0}');
+      expect(s.connections).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reassembles a chunked body that arrives one byte at a time', async () => {
+    const body = 'data: {"choices":[{"delta":{"content":"päivää 🙂"}}]}\n\n'.repeat(3);
+    const s = await rawServer((socket) => void dribble(socket, `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`));
+    try {
+      expect(await read((await streamPost(pool(s.port))).body)).toBe(body);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('abort mid-body: the pending read fails with the reason and the socket is closed, not reused', async () => {
+    const s = await rawServer((socket, _req, n) => socket.write(n === 1 ? 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n' : lengthAnswer('{}')));
+    try {
+      const p = pool(s.port);
+      const res = await streamPost(p);
+      const it = res.body[Symbol.asyncIterator]();
+      expect((await it.next()).value?.toString()).toBe('hello');
+      const pending = it.next();
+      res.abort(Object.assign(new Error('upstream request aborted'), { code: 'ABORT_ERR' }));
+      await expect(pending).rejects.toMatchObject({ message: 'upstream request aborted', code: 'ABORT_ERR' });
+      expect((await post(p)).body.toString()).toBe('{}');
+      expect(s.connections).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('abort after the response is complete changes nothing: the socket serves the next call', async () => {
+    const s = await rawServer((socket) => socket.write(lengthAnswer('{"done":true}')));
+    try {
+      const p = pool(s.port);
+      const res = await streamPost(p);
+      expect(await read(res.body)).toBe('{"done":true}');
+      res.abort();
+      expect((await post(p)).body.toString()).toBe('{"done":true}');
+      expect(s.connections).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a reader that leaves early drops a response still arriving, and keeps a complete one', async () => {
+    const s = await rawServer((socket, _req, n) => socket.write(n === 1 ? 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial' : lengthAnswer('{"whole":1}')));
+    try {
+      const p = pool(s.port);
+      for await (const part of (await streamPost(p)).body) {
+        expect(part.toString()).toBe('partial');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(p.size).toBe(0);
+      const whole = await streamPost(p);
+      await new Promise((r) => setTimeout(r, 20)); // the whole body has arrived
+      for await (const part of whole.body) {
+        expect(part.toString()).toBe('{"whole":1}');
+        break;
+      }
+      expect((await post(p)).body.toString()).toBe('{"whole":1}');
+      expect(s.connections).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a signal aborts before the head (the promise rejects with its reason) and an aborted signal sends nothing', async () => {
+    const s = await rawServer(() => undefined);
+    try {
+      const p = pool(s.port);
+      const controller = new AbortController();
+      const pending = streamPost(p, controller.signal);
+      await new Promise((r) => setTimeout(r, 20));
+      controller.abort(new Error('client disconnected'));
+      await expect(pending).rejects.toThrow('client disconnected');
+      expect(p.size).toBe(0);
+      const before = s.requests.length;
+      await expect(streamPost(p, AbortSignal.abort(new Error('gone already')))).rejects.toThrow('gone already');
+      expect(s.requests.length).toBe(before);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a signal that aborts a queued call (all sockets busy) takes it out of the queue', async () => {
+    const s = await rawServer(() => undefined);
+    try {
+      const p = pool(s.port, { maxSockets: 1 });
+      const busy = streamPost(p).catch((e: unknown) => e);
+      const controller = new AbortController();
+      const queued = streamPost(p, controller.signal);
+      controller.abort(new Error('not wanted'));
+      await expect(queued).rejects.toThrow('not wanted');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(s.requests).toHaveLength(1);
+      p.destroy();
+      await busy;
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('stops reading from the socket while the reader does not read (the server is pushed back), then delivers every byte', async () => {
+    const total = 16 * 1024 * 1024;
+    let flushed = false;
+    const s = await rawServer((socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`);
+      socket.write(Buffer.alloc(total, 97), () => (flushed = true));
+    });
+    try {
+      const res = await streamPost(pool(s.port));
+      await new Promise((r) => setTimeout(r, 300));
+      // Kernel buffers hold a few MB at most: the rest waits in the server until the reader reads.
+      expect(flushed).toBe(false);
+      let bytes = 0;
+      for await (const part of res.body) bytes += part.length;
+      expect(bytes).toBe(total);
+      expect(flushed).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 /**
- * A small HTTP/1.1 keep-alive client for the lean DynamoDB transport: one request in flight per socket,
+ * A small HTTP/1.1 keep-alive client for the lean DynamoDB transport (whole responses: `request`) and the
+ * providers' HTTP calls (streamed responses: `stream`): one request in flight per socket,
  * at most `maxSockets` sockets (requests beyond that wait in order), the most recently used idle socket
  * first (it is the warm one), idle sockets unref'd so they never keep a process alive.
  *
@@ -14,6 +15,7 @@
  * Failures look like node's: a socket error keeps its code (ECONNRESET, EPIPE, ECONNREFUSED); a socket that
  * closes before the response is complete fails with `socket hang up` (ECONNRESET), as node:http does.
  */
+import { channel } from 'node:diagnostics_channel';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
@@ -25,8 +27,12 @@ export interface Http1PoolOptions {
   maxSockets: number;
   /** 0: no connect timeout. */
   connectTimeoutMs: number;
-  /** A request with no socket activity for this long fails (TimeoutError). */
+  /** A request with no socket activity for this long fails (TimeoutError, or `inactivityError`'s). */
   inactivityTimeoutMs: number;
+  /** The error a silent request fails with. */
+  inactivityError?: () => Error;
+  /** Idle sockets are closed after this long (before servers close them under a request); 0: kept. */
+  idleTimeoutMs?: number;
   /** Trust these certificate authorities instead of Node's (a private endpoint's CA; tests). */
   ca?: string | Buffer;
   /** Makes the socket (tests: one that never connects). */
@@ -39,6 +45,33 @@ export interface Http1Response {
   headers: Record<string, string>;
   body: Buffer;
 }
+
+/** A response whose body is read as it arrives. */
+export interface Http1Stream {
+  status: number;
+  headers: Record<string, string>;
+  /** The body's bytes (framing removed); fails if the connection breaks or the call is aborted. */
+  body: AsyncIterable<Buffer>;
+  /**
+   * Stops the call: a response still arriving closes its socket and its body fails with `reason`; a
+   * response complete already changes nothing (its socket went back to the pool).
+   */
+  abort(reason?: Error): void;
+}
+
+/** Where a response's body goes. */
+interface Sink {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: Failure): void;
+}
+
+/**
+ * Published when a request's bytes are handed to its socket, as node:http's `http.client.request.start`
+ * (which this client does not go through): `{ origin, method, path }`. Free while nobody subscribes.
+ */
+export const REQUEST_START_CHANNEL = 'tollgate.http1.request.start';
+const requestStart = channel(REQUEST_START_CHANNEL);
 
 /** The most bytes of a response head (status line and headers) accepted; DynamoDB's are well under 2 KB. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -56,7 +89,12 @@ function failure(message: string, code?: string, name?: string): Failure {
 interface Job {
   head: string;
   body: Buffer;
-  resolve(res: Http1Response): void;
+  /** For the request-start channel. */
+  method: string;
+  path: string;
+  /** The head arrived: where its body goes. */
+  onHead(status: number, headers: Record<string, string>, conn: Connection): Sink;
+  /** Failed before a head arrived. */
   reject(err: Failure): void;
 }
 
@@ -73,11 +111,9 @@ const enum Stage {
 
 class Connection {
   job: Job | undefined;
+  private sink: Sink | undefined;
   private stage = Stage.Head;
   private buffered: Buffer | undefined;
-  private status = 0;
-  private headers: Record<string, string> = {};
-  private parts: Buffer[] = [];
   private remaining = 0;
   private keepAlive = true;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -99,18 +135,21 @@ class Connection {
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: Failure) => this.fail(err));
     socket.on('close', () => this.onClose());
-    socket.on('timeout', () => this.fail(failure(`the request socket timed out after ${pool.options.inactivityTimeoutMs} ms of inactivity.`, undefined, 'TimeoutError')));
+    socket.on('timeout', () => {
+      const make = pool.options.inactivityError;
+      this.fail(make ? make() : failure(`the request socket timed out after ${pool.options.inactivityTimeoutMs} ms of inactivity.`, undefined, 'TimeoutError'));
+    });
   }
 
   start(job: Job, inactivityTimeoutMs: number): void {
     this.job = job;
+    this.sink = undefined;
     this.stage = Stage.Head;
     this.buffered = undefined;
-    this.parts = [];
-    this.headers = {};
     this.keepAlive = true;
     this.socket.ref();
     this.socket.setTimeout(inactivityTimeoutMs);
+    if (requestStart.hasSubscribers) requestStart.publish({ origin: this.pool.origin, method: job.method, path: job.path });
     // One write: the head and a small body leave in one segment (corked), a large body right after it.
     this.socket.cork();
     this.socket.write(job.head, 'latin1');
@@ -159,7 +198,7 @@ class Connection {
         }
         case Stage.Length: {
           const n = Math.min(this.remaining, buf.length - at);
-          this.parts.push(buf.subarray(at, at + n));
+          this.sink?.data(buf.subarray(at, at + n));
           at += n;
           this.remaining -= n;
           if (this.remaining === 0) this.complete();
@@ -177,7 +216,7 @@ class Connection {
         }
         case Stage.ChunkData: {
           const n = Math.min(this.remaining, buf.length - at);
-          this.parts.push(buf.subarray(at, at + n));
+          this.sink?.data(buf.subarray(at, at + n));
           at += n;
           this.remaining -= n;
           if (this.remaining === 0) this.stage = Stage.ChunkDataEnd;
@@ -199,7 +238,7 @@ class Connection {
           break;
         }
         case Stage.UntilClose:
-          this.parts.push(buf.subarray(at));
+          this.sink?.data(buf.subarray(at));
           at = buf.length;
           break;
       }
@@ -228,8 +267,7 @@ class Connection {
     }
     // 1xx (100 Continue, 103): an interim head; the real one follows.
     if (status >= 100 && status < 200) return;
-    this.status = status;
-    this.headers = headers;
+    this.sink = this.job?.onHead(status, headers, this);
     const connection = (headers.connection ?? '').toLowerCase();
     this.keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
     const te = (headers['transfer-encoding'] ?? '').toLowerCase();
@@ -256,12 +294,10 @@ class Connection {
   }
 
   private complete(): void {
-    const job = this.job;
-    if (!job) return;
+    const sink = this.sink;
     this.job = undefined;
-    const body = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
-    this.parts = [];
-    job.resolve({ status: this.status, headers: this.headers, body });
+    this.sink = undefined;
+    sink?.end();
   }
 
   private onEnd(): void {
@@ -278,12 +314,15 @@ class Connection {
     this.fail(failure('socket hang up', 'ECONNRESET'));
   }
 
-  /** Fails the request in flight (if any) and drops the socket. */
+  /** Fails the request in flight (if any: before its head, or its body) and drops the socket. */
   fail(err: Failure): void {
     const job = this.job;
+    const sink = this.sink;
     this.job = undefined;
+    this.sink = undefined;
     this.destroy();
-    job?.reject(err);
+    if (sink) sink.error(err);
+    else job?.reject(err);
   }
 
   destroy(): void {
@@ -317,25 +356,95 @@ export class Http1Pool {
     return this.host;
   }
 
-  /** Sends `method path` with these headers (Host, when not given, and Connection are added) and body. */
+  /** `http(s)://host[:port]`, as the request-start channel names it. */
+  get origin(): string {
+    return `${this.options.https ? 'https' : 'http'}://${this.host}`;
+  }
+
+  /** Sends `method path` with these headers (Host, when not given, and Connection are added) and body; the whole response. */
   request(method: string, path: string, headers: Record<string, string>, body: string | Buffer): Promise<Http1Response> {
+    return new Promise<Http1Response>((resolve, reject) => {
+      this.send(method, path, headers, body, reject, (status, responseHeaders) => {
+        const parts: Buffer[] = [];
+        return {
+          data: (chunk) => parts.push(chunk),
+          end: () => resolve({ status, headers: responseHeaders, body: parts.length === 1 ? parts[0] : Buffer.concat(parts) }),
+          error: reject,
+        };
+      });
+    });
+  }
+
+  /**
+   * As `request`, resolving at the response head with the body to read as it arrives. `signal` aborts the
+   * call (before the head: the promise rejects with its reason; after: as `abort`).
+   */
+  stream(method: string, path: string, headers: Record<string, string>, body: string | Buffer, signal?: AbortSignal): Promise<Http1Stream> {
+    return new Promise<Http1Stream>((resolve, reject) => {
+      let conn: Connection | undefined;
+      const abort = (reason?: Error) => {
+        const err: Failure = reason ?? failure('the request was aborted', 'ABORT_ERR', 'AbortError');
+        // Only while this call owns the connection: a complete response's socket may carry another call now.
+        if (conn && conn.job === job) conn.fail(err);
+        else if (!conn) this.cancel(job, err);
+      };
+      const onAbort = () => abort(signalReason(signal));
+      if (signal?.aborted) return reject(signalReason(signal));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const job: Job | undefined = this.send(
+        method,
+        path,
+        headers,
+        body,
+        (err) => {
+          done();
+          reject(err);
+        },
+        (status, responseHeaders, c) => {
+          conn = c;
+          const queue = new BodyQueue(c, () => conn?.job === job, done);
+          resolve({ status, headers: responseHeaders, body: queue, abort });
+          return queue;
+        },
+      );
+    });
+  }
+
+  private send(method: string, path: string, headers: Record<string, string>, body: string | Buffer, reject: (err: Failure) => void, onHead: Job['onHead']): Job | undefined {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${headers.host ?? this.host}\r\nconnection: keep-alive\r\n`;
     for (const name in headers) {
       const value = headers[name];
       // A value that could end the head early would let one header inject others.
-      if (/[\r\n]/.test(value) || /[\r\n:]/.test(name)) return Promise.reject(failure(`invalid header ${JSON.stringify(name)}`, 'ERR_INVALID_CHAR'));
+      if (/[\r\n]/.test(value) || /[\r\n:]/.test(name)) {
+        reject(failure(`invalid header ${JSON.stringify(name)}`, 'ERR_INVALID_CHAR'));
+        return undefined;
+      }
       if (name !== 'host' && name !== 'connection') head += `${name}: ${value}\r\n`;
     }
     head += '\r\n';
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    return new Promise<Http1Response>((resolve, reject) => {
-      if (this.destroyed) return reject(failure('the HTTP pool was destroyed', 'ERR_HTTP_POOL_DESTROYED'));
-      const job: Job = { head, body: bytes, resolve, reject };
-      const conn = this.idle.pop();
-      if (conn) return this.run(conn, job);
-      if (this.all.size < this.options.maxSockets) return this.run(this.open(), job);
-      this.queue.push(job);
-    });
+    if (this.destroyed) {
+      reject(failure('the HTTP pool was destroyed', 'ERR_HTTP_POOL_DESTROYED'));
+      return undefined;
+    }
+    const job: Job = { head, body: typeof body === 'string' ? Buffer.from(body, 'utf8') : body, method, path, reject, onHead };
+    const conn = this.idle.pop();
+    if (conn) this.run(conn, job);
+    else if (this.all.size < this.options.maxSockets) this.run(this.open(), job);
+    else this.queue.push(job);
+    return job;
+  }
+
+  /** A job that has no connection yet (queued) fails now; one already sent is failed through its connection. */
+  private cancel(job: Job | undefined, err: Failure): void {
+    if (!job) return;
+    const i = this.queue.indexOf(job);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      job.reject(err);
+      return;
+    }
+    for (const conn of this.all) if (conn.job === job) return conn.fail(err);
   }
 
   /** Closes every socket; queued requests fail. */
@@ -373,7 +482,7 @@ export class Http1Pool {
   release(conn: Connection): void {
     const next = this.queue.shift();
     if (next) return this.run(conn, next);
-    conn.socket.setTimeout(0);
+    conn.socket.setTimeout(this.options.idleTimeoutMs ?? 0);
     conn.socket.unref();
     this.idle.push(conn);
   }
@@ -385,5 +494,100 @@ export class Http1Pool {
     if (i >= 0) this.idle.splice(i, 1);
     const next = this.queue.shift();
     if (next && !this.destroyed) this.run(this.open(), next);
+  }
+}
+
+function signalReason(signal: AbortSignal | undefined): Failure {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : failure('the request was aborted', 'ABORT_ERR', 'AbortError');
+}
+
+/** Unread body bytes past which the socket stops reading (TCP pushes back on the server). */
+const BODY_HIGH_WATER = 64 * 1024;
+
+/**
+ * A streamed body: the connection pushes parts, the reader pulls them. Past BODY_HIGH_WATER unread bytes
+ * the socket is paused until the reader catches up. A reader that leaves early (`return`) aborts the call.
+ */
+class BodyQueue implements Sink, AsyncIterable<Buffer> {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  private ended = false;
+  private failed: Failure | undefined;
+  private waiting: { resolve(r: IteratorResult<Buffer>): void; reject(err: Failure): void } | undefined;
+  private paused = false;
+
+  constructor(
+    private readonly conn: Connection,
+    /** Whether the connection still carries this response (it moves on once the response is complete). */
+    private readonly owns: () => boolean,
+    private readonly finished: () => void,
+  ) {}
+
+  data(chunk: Buffer): void {
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.resolve({ done: false, value: chunk });
+      return;
+    }
+    this.parts.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes > BODY_HIGH_WATER && !this.paused && this.owns()) {
+      this.paused = true;
+      this.conn.socket.pause();
+    }
+  }
+
+  end(): void {
+    this.ended = true;
+    this.finished();
+    this.resume();
+    if (this.waiting && this.parts.length === 0) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.resolve({ done: true, value: undefined });
+    }
+  }
+
+  error(err: Failure): void {
+    this.failed = err;
+    this.finished();
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.reject(err);
+    }
+  }
+
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    // The socket may serve another call by now (paused past the end: never, as parts stop at the end).
+    if (this.owns() || this.ended) this.conn.socket.resume();
+  }
+
+  private next(): Promise<IteratorResult<Buffer>> {
+    const part = this.parts.shift();
+    if (part) {
+      this.bytes -= part.length;
+      if (this.bytes <= BODY_HIGH_WATER / 2) this.resume();
+      return Promise.resolve({ done: false, value: part });
+    }
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.ended) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        // Leaving early: the rest is not wanted (a complete response's socket is already back in the pool).
+        if (!this.ended && !this.failed && this.owns()) this.conn.fail(failure('the response body was not read to its end', 'ABORT_ERR', 'AbortError'));
+        this.parts = [];
+        return { done: true, value: undefined };
+      },
+    };
   }
 }
