@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import { fastChatRequest } from '../core/chat-request-fast';
 import { BadRequestError } from '../core/errors';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../core/json-depth';
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from '../core/openai-schema';
@@ -16,9 +17,22 @@ export function validateBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-/** Validate a parsed chat completions body. */
+/**
+ * Validate a parsed chat completions body. The common shapes take the hand-written fast path (exactly
+ * zod's result, a few µs instead of zod's 130–250 µs on a cold gateway); anything else, every error
+ * included, goes through zod. A body the fast path accepts is a plain object a few levels deep, so the
+ * depth limit has nothing to refuse there.
+ */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
-  const req = validateBody(chatCompletionRequestSchema, body);
+  return refuseToolChoiceWithoutTools(fastChatRequest(body) ?? validateBody(chatCompletionRequestSchema, body));
+}
+
+/** validateChatRequest without the fast path: zod alone, the reference the fast path is tested against. */
+export function validateChatRequestWithZod(body: unknown): ChatCompletionRequest {
+  return refuseToolChoiceWithoutTools(validateBody(chatCompletionRequestSchema, body));
+}
+
+function refuseToolChoiceWithoutTools(req: ChatCompletionRequest): ChatCompletionRequest {
   // As OpenAI does: a tool_choice without tools is an error, never silently dropped.
   if (req.tool_choice !== undefined && req.tool_choice !== null && !(req.tools && req.tools.length > 0)) {
     throw new BadRequestError("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", {
