@@ -7,12 +7,12 @@
  *
  * What zod does that this mirrors (zod 4, checked against its source and by the differential test in
  * test/unit/core/chat-request-fast.test.ts): objects come out as new objects with their keys in the
- * schema's order, whatever the input's; numbers must be finite; `.int()` means a safe integer; arrays
- * are copied. What it does not try to mirror, so it falls back: a key it does not know at any level (the
- * strict top level rejects it, nested objects strip it), a key present with the value undefined (zod
- * keeps it as an own key), `__proto__` anywhere, objects that are not plain (`Object.prototype`, as
- * JSON.parse makes them), and the fields below it leaves to zod: tools, tool_choice, response_format,
- * image parts, tool calls and thinking blocks.
+ * schema's order, whatever the input's; every key of a schema is read, enumerable or not; numbers must
+ * be finite; `.int()` means a safe integer; arrays are copied. What it leaves to zod: a key it does not
+ * know at any level (the strict top level rejects it, nested objects strip it), a key present with the
+ * value undefined (zod keeps it as an own key), `__proto__` anywhere, objects whose prototype is not
+ * `Object.prototype` (JSON.parse makes no others), and whole fields: tools, tool_choice,
+ * response_format, image parts, assistant tool calls and thinking blocks.
  */
 import { isValidModelName } from './model-name';
 import type { AssistantMessage, CacheControl, ChatCompletionRequest, ChatMessage, TextPart } from './openai-schema';
@@ -23,6 +23,12 @@ type Fail = typeof FAIL;
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 }
+
+/**
+ * An object's keys as zod sees them: it reads every key of its shape, enumerable or not (for-in would
+ * miss a non-enumerable one; JSON.parse makes none, but other callers could).
+ */
+const keysOf = Object.getOwnPropertyNames;
 
 const str = (v: unknown): string | Fail => (typeof v === 'string' ? v : FAIL);
 /** `z.number()`: finite. */
@@ -48,7 +54,8 @@ function recordOf<T>(v: unknown, check: (x: unknown) => T | Fail): Record<string
   if (v === null) return null;
   if (!isPlainObject(v)) return FAIL;
   const out: Record<string, T> = {};
-  for (const key in v) {
+  // zod's record takes the own enumerable keys.
+  for (const key of Object.keys(v)) {
     if (key === '__proto__') return FAIL;
     const x = check(v[key]);
     if (x === FAIL) return FAIL;
@@ -60,7 +67,7 @@ function recordOf<T>(v: unknown, check: (x: unknown) => T | Fail): Record<string
 function cacheControl(v: unknown): CacheControl | Fail {
   if (!isPlainObject(v)) return FAIL;
   let type: unknown, ttl: unknown;
-  for (const key in v) {
+  for (const key of keysOf(v)) {
     if (key === 'type') type = v[key];
     else if (key === 'ttl') ttl = v[key];
     else return FAIL;
@@ -73,7 +80,7 @@ function cacheControl(v: unknown): CacheControl | Fail {
 function textPart(v: unknown): TextPart | Fail {
   if (!isPlainObject(v)) return FAIL;
   let type: unknown, text: unknown, cache: unknown;
-  for (const key in v) {
+  for (const key of keysOf(v)) {
     if (key === 'type') type = v[key];
     else if (key === 'text') text = v[key];
     else if (key === 'cache_control') cache = v[key];
@@ -95,7 +102,7 @@ function textContent(v: unknown, min: number): string | TextPart[] | Fail {
 function message(v: unknown): ChatMessage | Fail {
   if (!isPlainObject(v)) return FAIL;
   let role: unknown, content: unknown, name: unknown, refusal: unknown, toolCallId: unknown;
-  for (const key in v) {
+  for (const key of keysOf(v)) {
     const x = v[key];
     if (x === undefined) return FAIL;
     switch (key) {
@@ -156,7 +163,7 @@ function streamOptions(v: unknown): { include_usage?: boolean } | null | Fail {
   if (v === null) return null;
   if (!isPlainObject(v)) return FAIL;
   let includeUsage: unknown;
-  for (const key in v) {
+  for (const key of keysOf(v)) {
     if (key !== 'include_usage') return FAIL;
     includeUsage = v[key];
   }
@@ -175,7 +182,7 @@ export function fastChatRequest(body: unknown): ChatCompletionRequest | undefine
   if (!isPlainObject(body)) return undefined;
   let model, msgs, stream, streamOpts, temperature, topP, maxTokens, maxCompletionTokens, stopAt, parallel, seed, user, metadata, n;
   let presence, frequency, logitBias, logprobs, topLogprobs, effort, tier, store: unknown;
-  for (const key in body) {
+  for (const key of keysOf(body)) {
     const v = body[key];
     let x: unknown;
     switch (key) {

@@ -50,150 +50,289 @@ function outcome(validate: (body: unknown) => unknown, body: unknown): Outcome {
 
 // ---- generators: realistic request bodies and near misses ----
 
-/** Mostly valid values, sometimes a near miss. */
-const mostly = <T, U>(valid: fc.Arbitrary<T>, nearMiss: fc.Arbitrary<U>) =>
-  fc.oneof({ weight: 14, arbitrary: valid }, { weight: 1, arbitrary: nearMiss as fc.Arbitrary<T | U> });
-const anyJson = fc.oneof(fc.constant(null), fc.boolean(), fc.string({ maxLength: 3 }), fc.integer(), fc.constant([]), fc.constant({}));
-const oddNumbers = fc.constantFrom(-0, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 53 - 1, -(2 ** 53), 1.5, 1e-300, Number.MAX_VALUE, -1);
-/** A number around [min, max]: the bounds, just outside them, inside, fractions, non-finite, wrong types, null. */
-const numberNear = (min: number, max: number) =>
-  mostly(
-    fc.oneof(fc.constantFrom(min, max, (min + max) / 2, null), fc.double({ min, max, noNaN: true })),
-    fc.oneof(fc.constantFrom(min - 1e-9, max + 1e-9, min - 1, max + 1, '1', true), oddNumbers, fc.double()),
-  );
-const intNear = (min: number, max: number) =>
-  mostly(
-    fc.oneof(fc.constantFrom(min, max, null), fc.integer({ min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31 - 1) })),
-    fc.oneof(fc.constantFrom(min - 1, max + 1, min + 0.5, '8', false), oddNumbers, fc.integer()),
-  );
-const nullableBool = mostly(fc.oneof(fc.boolean(), fc.constant(null)), fc.oneof(fc.constantFrom('true', 0, 1, {}), anyJson));
-
-const modelName = mostly(
-  fc.oneof(
-    fc.constantFrom('gpt-4o-mini', 'openai/gpt-4.1', '@cf/meta/llama-3.1-8b', 'llama3:8b-instruct-q4_K_M', 'accounts/fireworks/models/x', 'a', 'x'.repeat(256)),
-    fc.stringMatching(/^[A-Za-z0-9@][A-Za-z0-9._:/@+=~-]{0,40}$/),
-  ),
-  fc.oneof(fc.constantFrom('', 'a#b', ' gpt', 'gpt\n', '-abc', '.x', 'x'.repeat(257), 'modèle', 42, null), fc.string({ maxLength: 8 })),
-);
-const text = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', 'héllo 👋', '\u2028\u0000', '\ud800'), fc.string({ unit: 'grapheme', maxLength: 6 }));
-const cacheControl = mostly(
-  fc.oneof(fc.constant({ type: 'ephemeral' }), fc.record({ type: fc.constant('ephemeral'), ttl: fc.constantFrom('5m', '1h') })),
-  fc.constantFrom({ type: 'persistent' }, { type: 'ephemeral', ttl: '2h' }, { type: 'ephemeral', ttl: undefined }, { type: 'ephemeral', extra: 1 }, null, 'ephemeral'),
-);
-const textPart = mostly(
-  fc.record({ type: fc.constant('text'), text, cache_control: cacheControl }, { requiredKeys: ['type', 'text'] }),
-  fc.oneof(
-    fc.constantFrom({ type: 'text' }, { type: 'text', text: 5 }, { type: 'txt', text: 'a' }, { type: 'text', text: 'a', extra: true }, { type: 'text', text: 'a', cache_control: undefined }),
-    fc.record({ type: fc.constant('image_url'), image_url: fc.record({ url: fc.constantFrom('data:image/png;base64,AAAA', '') }) }),
-  ),
-);
-const content = mostly(fc.oneof({ weight: 3, arbitrary: text }, { weight: 1, arbitrary: fc.array(textPart, { maxLength: 3 }) }), fc.oneof(fc.constant(null), anyJson));
+/**
+ * A value's generators: valid ones, and near misses (invalid, or valid only once zod strips or keeps
+ * something). `edges` lists boundary values, valid and not; the near misses draw from them (and more),
+ * and one test runs through all of them.
+ */
+interface Gen {
+  valid: fc.Arbitrary<unknown>;
+  near: fc.Arbitrary<unknown>;
+  edges: unknown[];
+}
+const gen = (valid: fc.Arbitrary<unknown>, edges: unknown[], moreNear?: fc.Arbitrary<unknown>): Gen => ({
+  valid,
+  edges,
+  near: moreNear ? fc.oneof(fc.constantFrom(...edges), moreNear) : fc.constantFrom(...edges),
+});
+/** Mostly valid, sometimes a near miss. */
+const mixed = (g: Gen) => fc.oneof({ weight: 14, arbitrary: g.valid }, { weight: 1, arbitrary: g.near });
 const ABSENT = Symbol('absent');
 /** The value, or (in `absent` of `present + absent` cases) no key at all. */
 const maybe = <T>(arb: fc.Arbitrary<T>, present: number, absent: number) =>
   fc.oneof({ weight: present, arbitrary: arb }, { weight: absent, arbitrary: fc.constant<typeof ABSENT>(ABSENT) });
 const withoutAbsent = (rec: Record<string, unknown>) => Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== ABSENT));
+/** `obj` with `key` set to `value` (an existing key keeps its place), or without it for ABSENT. */
+const withKey = (obj: unknown, key: string, value: unknown) => withoutAbsent({ ...(obj as object), [key]: value });
 
-/** Mostly the keys the role has (rarely one zod strips, or none at all), so that most messages are valid. */
-const message = mostly(fc.constantFrom('system', 'developer', 'user', 'assistant', 'tool'), fc.constantFrom('wizard', 'User', '', null, 3)).chain((role) => {
-  const owns = (key: string) => (key === 'name' ? role !== 'tool' : key === 'refusal' ? role === 'assistant' : key === 'tool_call_id' && role === 'tool');
-  const rarely = (key: string, arb: fc.Arbitrary<unknown>) => maybe(arb, 1, owns(key) ? 3 : 80);
-  return fc
+const anyJson = fc.oneof(fc.constant(null), fc.boolean(), fc.string({ maxLength: 3 }), fc.integer(), fc.constant([]), fc.constant({}));
+const NOT_A_NUMBER = ['1', true, [], {}, null, undefined];
+/** Inside [min, max]; edges: the bounds, just outside them, fractions for integers, -0, non-finite, beyond safe integers, other types. */
+const numberGen = (min: number, max: number, int = false): Gen =>
+  gen(
+    fc.oneof(
+      fc.constantFrom(min, max, null),
+      int ? fc.integer({ min: Math.max(min, -(2 ** 31)), max: Math.min(max, 2 ** 31 - 1) }) : fc.double({ min, max, noNaN: true }),
+    ),
+    [
+      min,
+      max,
+      ...(int ? [min - 1, max + 1, min + 0.5, max - 0.5] : [min - 1e-9, max + 1e-9, min - 1, max + 1, (min + max) / 2]),
+      ...[-0, NaN, Infinity, -Infinity, 2 ** 53, -(2 ** 53), 2 ** 53 + 2, 1e-300, Number.MAX_VALUE],
+      ...NOT_A_NUMBER,
+    ],
+    anyJson,
+  );
+const boolGen = (nullable = true) => gen(nullable ? fc.constantFrom(true, false, null) : fc.boolean(), [true, false, null, undefined, 'true', 0, 1, {}, []]);
+const text = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', 'héllo 👋', '\u2028\u0000', '\ud800'), fc.string({ unit: 'grapheme', maxLength: 6 }));
+const stringGen = (nullable: boolean) => gen(nullable ? fc.oneof(text, fc.constant(null)) : text, ['', 'x', '\ud800', null, undefined, 1, true, [], {}]);
+
+const model = gen(
+  fc.oneof(
+    fc.constantFrom('gpt-4o-mini', 'openai/gpt-4.1', '@cf/meta/llama-3.1-8b', 'llama3:8b-instruct-q4_K_M', 'accounts/fireworks/models/x', 'a', 'x'.repeat(256)),
+    fc.stringMatching(/^[A-Za-z0-9@][A-Za-z0-9._:/@+=~-]{0,40}$/),
+  ),
+  ['a', '@x', 'x'.repeat(256), '', 'a#b', ' gpt', 'gpt\n', '-abc', '.x', 'x'.repeat(257), 'modèle', 42, null, undefined],
+  fc.string({ maxLength: 8 }),
+);
+const cacheControl = gen(fc.oneof(fc.constant({ type: 'ephemeral' }), fc.record({ type: fc.constant('ephemeral'), ttl: fc.constantFrom('5m', '1h') })), [
+  { type: 'ephemeral' },
+  { type: 'ephemeral', ttl: '1h' },
+  { ttl: '5m', type: 'ephemeral' },
+  { type: 'persistent' },
+  { type: 'ephemeral', ttl: '2h' },
+  { type: 'ephemeral', ttl: undefined },
+  { type: 'ephemeral', ttl: null },
+  { type: 'ephemeral', extra: 1 },
+  { ttl: '5m' },
+  null,
+  'ephemeral',
+  undefined,
+]);
+const textPart = gen(fc.record({ type: fc.constant('text'), text, cache_control: cacheControl.valid }, { requiredKeys: ['type', 'text'] }), [
+  { type: 'text', text: '' },
+  { text: 'a', type: 'text' },
+  { type: 'text' },
+  { type: 'text', text: 5 },
+  { type: 'text', text: undefined },
+  { type: 'txt', text: 'a' },
+  { type: 'text', text: 'a', extra: true },
+  { text: 'a' },
+  null,
+  'text',
+  { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+  { type: 'image_url', image_url: { url: '' } },
+  ...cacheControl.edges.map((cache_control) => ({ type: 'text', text: 'a', cache_control })),
+]);
+/** One near miss among valid items. */
+const arrayWithOneNear = (g: Gen, maxLength: number) =>
+  fc.tuple(fc.array(g.valid, { maxLength: maxLength - 1 }), g.near, fc.nat()).map(([items, bad, at]) => items.toSpliced(at % (items.length + 1), 0, bad));
+const content = gen(
+  fc.oneof({ weight: 3, arbitrary: text }, { weight: 1, arbitrary: fc.array(textPart.valid, { maxLength: 3 }) }),
+  ['', 'x', null, 42, {}, [], undefined, ABSENT, ...textPart.edges.map((p) => [p])],
+  arrayWithOneNear(textPart, 3),
+);
+const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
+/** A valid message: the keys its role has. */
+const validMessage = fc.constantFrom(...ROLES).chain((role) =>
+  fc
     .record({
-      role: maybe(fc.constant(role), 40, 1),
-      content: maybe(content, role === 'assistant' ? 5 : 40, 1),
-      name: rarely('name', mostly(text, anyJson)),
-      refusal: rarely('refusal', mostly(fc.oneof(text, fc.constant(null)), anyJson)),
-      tool_call_id: role === 'tool' ? maybe(mostly(fc.constantFrom('call_1', 'x'), fc.oneof(text, anyJson)), 40, 1) : rarely('tool_call_id', text),
-      tool_calls: rarely('tool_calls', fc.constantFrom([], [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }], 'x')),
-      extra: rarely('extra', anyJson),
+      role: fc.constant(role),
+      content: role === 'assistant' ? maybe(fc.oneof(content.valid, fc.constant(null)), 5, 1) : content.valid,
+      name: role === 'tool' ? fc.constant(ABSENT) : maybe(text, 1, 3),
+      refusal: role === 'assistant' ? maybe(fc.oneof(text, fc.constant(null)), 1, 3) : fc.constant(ABSENT),
+      tool_call_id: role === 'tool' ? fc.oneof(fc.constantFrom('call_1', 'x'), text.filter((t) => t !== '')) : fc.constant(ABSENT),
     })
-    .map(withoutAbsent);
-});
-const stop = mostly(
+    .map(withoutAbsent),
+);
+/** Each message key's boundary values: missing, undefined, wrong types, empty, and keys zod strips. */
+const MESSAGE_KEY_EDGES: Record<string, unknown[]> = {
+  role: ['wizard', 'User', '', null, undefined, ABSENT, 3],
+  name: ['n', '', 1, null, undefined],
+  refusal: ['no', '', null, 1, undefined],
+  tool_call_id: ['c', '', 1, null, undefined, ABSENT],
+  tool_calls: [[], [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }], 'x', undefined],
+  thinking_blocks: [[], undefined],
+  extra: [1, null, undefined],
+};
+const roleMessage = (role: string) => (role === 'tool' ? { role, content: 'x', tool_call_id: 'c' } : { role, content: 'x' });
+const message = gen(
+  validMessage,
+  [
+    null,
+    'hi',
+    [],
+    ...ROLES.flatMap((role) => [
+      ...Object.entries(MESSAGE_KEY_EDGES).flatMap(([key, values]) => values.map((v) => withKey(roleMessage(role), key, v))),
+      ...content.edges.map((c) => withKey(roleMessage(role), 'content', c)),
+    ]),
+  ],
+  fc.oneof(
+    fc.tuple(validMessage, fc.constantFrom(...Object.keys(MESSAGE_KEY_EDGES))).chain(([m, key]) => fc.constantFrom(...MESSAGE_KEY_EDGES[key]).map((v) => withKey(m, key, v))),
+    fc.tuple(validMessage, content.near).map(([m, c]) => withKey(m, 'content', c)),
+  ),
+);
+const stop = gen(
   fc.oneof(text, fc.array(text, { maxLength: 4 }), fc.constant(null)),
-  fc.oneof(fc.array(text, { minLength: 5, maxLength: 6 }), fc.constant([1]), anyJson),
+  ['', 'x', [], ['a', 'b', 'c', 'd'], ['a', 'b', 'c', 'd', 'e'], [1], ['a', null], ['a', undefined], 5, {}, null, undefined],
+  fc.array(text, { minLength: 5, maxLength: 6 }),
 );
-const stringRecord = mostly(
-  fc.oneof(fc.dictionary(fc.string({ maxLength: 5 }), text, { maxKeys: 4 }), fc.constant(null)),
-  fc.oneof(fc.dictionary(fc.string({ maxLength: 3 }), anyJson, { minKeys: 1, maxKeys: 2 }), fc.constant(JSON.parse('{"__proto__":"x"}')), fc.constant([]), fc.constant('m')),
-);
+const recordGen = (value: fc.Arbitrary<unknown>, key: fc.Arbitrary<string>, valid: unknown, invalid: unknown[]) =>
+  gen(fc.oneof(fc.dictionary(key, value, { maxKeys: 4 }), fc.constant(null)), [
+    null,
+    {},
+    { b: valid, a: valid, 10: valid, 2: valid },
+    ...invalid.map((v) => ({ a: valid, b: v })),
+    JSON.parse('{"__proto__":"x"}'),
+    JSON.parse('{"a":"b","__proto__":"x"}'),
+    [],
+    'm',
+    undefined,
+  ]);
 
-/** Every top-level field: the fast path's, the ones it leaves to zod, an unknown one. */
-const fields = {
-  model: modelName,
-  messages: mostly(fc.array(message, { minLength: 1, maxLength: 5 }), fc.oneof(fc.constant([]), anyJson, fc.constant([null]))),
-  stream: nullableBool,
-  stream_options: mostly(
-    fc.oneof(fc.constant(null), fc.record({ include_usage: fc.boolean() }, { requiredKeys: [] })),
-    fc.constantFrom({ include_usage: 'yes' }, { include_usage: true, extra: 1 }, { include_usage: undefined }, true, []),
-  ),
-  temperature: numberNear(0, 2),
-  top_p: numberNear(0, 1),
-  max_tokens: intNear(1, Number.MAX_SAFE_INTEGER),
-  max_completion_tokens: intNear(1, 100_000),
+/** Every top-level field the fast path handles. */
+const fields: Record<string, Gen> = {
+  model,
+  messages: gen(fc.array(message.valid, { minLength: 1, maxLength: 5 }), [[], {}, 'hi', [null], undefined, ABSENT, ...message.edges.map((m) => [m])], arrayWithOneNear(message, 5)),
+  stream: boolGen(),
+  stream_options: gen(fc.oneof(fc.constant(null), fc.constant({}), fc.record({ include_usage: fc.boolean() })), [
+    null,
+    {},
+    { include_usage: true },
+    { include_usage: false },
+    { include_usage: 'yes' },
+    { include_usage: true, extra: 1 },
+    { include_usage: undefined },
+    { include_usage: null },
+    true,
+    [],
+    undefined,
+  ]),
+  temperature: numberGen(0, 2),
+  top_p: numberGen(0, 1),
+  max_tokens: numberGen(1, Number.MAX_SAFE_INTEGER, true),
+  max_completion_tokens: numberGen(1, Number.MAX_SAFE_INTEGER, true),
   stop,
-  parallel_tool_calls: mostly(fc.boolean(), fc.constant(null)),
-  seed: intNear(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
-  user: mostly(text, fc.constantFrom(null, 1)),
-  metadata: stringRecord,
-  n: intNear(1, 128),
-  presence_penalty: numberNear(-2, 2),
-  frequency_penalty: numberNear(-2, 2),
-  logit_bias: mostly(
-    fc.oneof(fc.dictionary(fc.stringMatching(/^[0-9]{1,5}$/), fc.integer({ min: -100, max: 100 }), { maxKeys: 3 }), fc.constant(null)),
-    fc.constantFrom({ 50256: 'x' }, { 1: NaN }, []),
-  ),
-  logprobs: nullableBool,
-  top_logprobs: intNear(0, 20),
-  reasoning_effort: mostly(fc.constantFrom('minimal', 'low', 'medium', 'high', null), fc.constantFrom('max', 'LOW', '', 1)),
-  service_tier: mostly(fc.oneof(fc.constantFrom('auto', 'default', 'flex'), fc.constant(null)), fc.constantFrom(1, false)),
-  store: nullableBool,
+  parallel_tool_calls: boolGen(false),
+  seed: numberGen(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true),
+  user: stringGen(false),
+  metadata: recordGen(text, fc.string({ maxLength: 5 }), 'v', [1, null, true, undefined, {}]),
+  n: numberGen(1, 128, true),
+  presence_penalty: numberGen(-2, 2),
+  frequency_penalty: numberGen(-2, 2),
+  logit_bias: recordGen(fc.integer({ min: -100, max: 100 }), fc.stringMatching(/^[0-9]{1,5}$/), -100, [NaN, Infinity, 'x', null, undefined]),
+  logprobs: boolGen(),
+  top_logprobs: numberGen(0, 20, true),
+  reasoning_effort: gen(fc.constantFrom('minimal', 'low', 'medium', 'high', null), ['minimal', 'high', null, 'max', 'LOW', '', 1, undefined]),
+  service_tier: stringGen(true),
+  store: boolGen(),
+};
+/** Top-level keys the fast path leaves to zod (valid or not), and an unknown one. */
+const otherFields: Record<string, fc.Arbitrary<unknown>> = {
   tools: fc.constantFrom([], [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }]),
   tool_choice: fc.constantFrom('auto', 'none', 'required'),
   response_format: fc.constantFrom({ type: 'text' }, { type: 'json_object' }),
   temprature: fc.constant(1),
 };
-const RARE = new Set(['tools', 'tool_choice', 'response_format', 'temprature', 'logit_bias']);
-const present = (k: string) => (k === 'model' || k === 'messages' ? 40 : RARE.has(k) ? 1 : 4);
-const fieldsMaybe = Object.fromEntries(Object.entries(fields).map(([k, arb]) => [k, maybe(arb as fc.Arbitrary<unknown>, present(k), 40 - present(k))]));
+
+/** The entries in an order given by `order` (keys sort by it), so the input's key order varies. */
+function shuffled(entries: Array<[string, unknown]>, order: number[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of entries.map((e, i) => ({ e, at: order[i] ?? 0 })).sort((x, y) => x.at - y.at).map((x) => x.e)) out[k] = v;
+  return out;
+}
+const order = fc.array(fc.nat(), { minLength: 30, maxLength: 30 });
 
 /**
- * A body: a random subset of the fields (model and messages nearly always), in a random order; now and
- * then a key with the value undefined, or an own `__proto__` key (as JSON.parse makes it).
+ * A body with any mix of valid values and near misses: a random subset of the fields (model and messages
+ * nearly always), in a random order; now and then a field the fast path leaves to zod, a key with the value
+ * undefined, or an own `__proto__` key (as JSON.parse makes it).
  */
-const body = fc
-  .tuple(fc.record(fieldsMaybe), fc.array(fc.nat(), { minLength: 40, maxLength: 40 }), fc.nat(40))
-  .map(([rec, order, odd]) => {
-    const entries = Object.entries(withoutAbsent(rec)).map(([k, v], i) => ({ k, v, at: order[i] }));
-    entries.sort((x, y) => x.at - y.at);
-    const out: Record<string, unknown> = {};
-    for (const { k, v } of entries) out[k] = v;
-    if (odd === 0 && entries.length > 0) out[entries[entries.length - 1].k] = undefined;
+const mixedBody = fc
+  .tuple(
+    fc.record(Object.fromEntries(Object.entries(fields).map(([k, g]) => [k, maybe(mixed(g), k === 'model' || k === 'messages' ? 40 : 4, k === 'model' || k === 'messages' ? 1 : 36)]))),
+    fc.record(Object.fromEntries(Object.entries(otherFields).map(([k, arb]) => [k, maybe(arb, 1, 40)]))),
+    order,
+    fc.nat(40),
+  )
+  .map(([rec, other, at, odd]) => {
+    const out = shuffled(Object.entries(withoutAbsent({ ...rec, ...other })), at);
+    const keys = Object.keys(out);
+    if (odd === 0 && keys.length > 0) out[keys[keys.length - 1]] = undefined;
     if (odd === 1) Object.defineProperty(out, '__proto__', { value: { temperature: 1 }, enumerable: true, writable: true, configurable: true });
     return out;
   });
 
+/** A valid body (a random subset of the fields, in a random order) with exactly one thing off. */
+const validBody = fc
+  .tuple(fc.record(Object.fromEntries(Object.entries(fields).map(([k, g]) => [k, k === 'model' || k === 'messages' ? g.valid : maybe(g.valid, 1, 3)]))), order)
+  .map(([rec, at]) => shuffled(Object.entries(withoutAbsent(rec)), at));
+const oneNearMiss = fc.oneof(
+  { weight: 10, arbitrary: fc.tuple(validBody, fc.constantFrom(...Object.keys(fields))).chain(([b, key]) => fields[key].near.map((v) => withKey(b, key, v))) },
+  { weight: 1, arbitrary: fc.tuple(validBody, fc.constantFrom(...Object.keys(otherFields))).chain(([b, key]) => otherFields[key].map((v) => withKey(b, key, v))) },
+  { weight: 1, arbitrary: fc.tuple(validBody, fc.constantFrom('model', 'messages')).map(([b, key]) => withKey(b, key, ABSENT)) },
+);
+
 describe('Function: fastChatRequest', () => {
+  /** The differential check of one body; returns whether the fast path answered and whether zod accepted. */
+  function check(viaJson: boolean, raw: unknown): { answered: boolean; zodOk: boolean } {
+    // Bodies as the gateway gets them (JSON.parse) and as objects (undefined values, NaN, -0 survive).
+    const b = viaJson ? JSON.parse(JSON.stringify(raw)) : raw;
+    const answered = expectSameAsZod(b);
+    const withFast = outcome(validateChatRequest, b);
+    const withZod = outcome(validateChatRequestWithZod, b);
+    expect(withFast).toStrictEqual(withZod);
+    if ('ok' in withFast && 'ok' in withZod) expect(JSON.stringify(withFast.ok)).toBe(JSON.stringify(withZod.ok));
+    return { answered, zodOk: 'ok' in withZod };
+  }
+
   it('answers only when zod accepts, with a deep-equal result in the same key order; validateChatRequest returns or throws exactly as zod alone', () => {
     let answered = 0;
     let zodOnly = 0;
     fc.assert(
-      fc.property(fc.boolean(), body, (viaJson, raw) => {
-        // Bodies as the gateway gets them (JSON.parse) and as objects (undefined values, NaN, -0 survive).
-        const b = viaJson ? JSON.parse(JSON.stringify(raw)) : raw;
-        if (expectSameAsZod(b)) answered++;
-        else if (chatCompletionRequestSchema.safeParse(b).success) zodOnly++;
-        const withFast = outcome(validateChatRequest, b);
-        const withZod = outcome(validateChatRequestWithZod, b);
-        expect(withFast).toStrictEqual(withZod);
-        if ('ok' in withFast && 'ok' in withZod) expect(JSON.stringify(withFast.ok)).toBe(JSON.stringify(withZod.ok));
+      fc.property(fc.boolean(), mixedBody, (viaJson, raw) => {
+        const r = check(viaJson, raw);
+        if (r.answered) answered++;
+        else if (r.zodOk) zodOnly++;
       }),
       { numRuns: RUNS, seed: SEED },
     );
     // Both sides exercised: a generator that only made invalid bodies would prove nothing.
     expect(answered).toBeGreaterThan(RUNS * 0.15);
     expect(zodOnly).toBeGreaterThan(RUNS * 0.05);
+  });
+
+  it('agrees with zod on valid bodies one step off: each bound, type, key and value of each field', () => {
+    let answered = 0;
+    fc.assert(
+      fc.property(fc.boolean(), fc.oneof(validBody, oneNearMiss), (viaJson, raw) => {
+        if (check(viaJson, raw).answered) answered++;
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+    expect(answered).toBeGreaterThan(RUNS * 0.3);
+  });
+
+  it('agrees with zod on every listed edge value of every field, message key (on each role), content part and cache_control', () => {
+    const base = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
+    let cases = 0;
+    for (const [key, g] of Object.entries(fields)) {
+      for (const value of g.edges) {
+        for (const viaJson of [false, true]) check(viaJson, withKey(base, key, value));
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(500);
   });
 
   it('orders its output as the schema declares its keys, whatever the input order', () => {
@@ -295,6 +434,28 @@ describe('Function: fastChatRequest', () => {
       expect(fastChatRequest(b)).toBeUndefined();
       expect(chatCompletionRequestSchema.safeParse(b).success).toBe(true);
       expect(validateChatRequest(b)).toStrictEqual(validateChatRequestWithZod(b));
+    }
+  });
+
+  it('agrees with zod on objects JSON.parse does not make: null prototype, inherited or non-enumerable keys, class instances', () => {
+    const messages = [{ role: 'user', content: 'x' }];
+    class Request {
+      model = 'm';
+      messages = messages;
+    }
+    const exotic: unknown[] = [
+      Object.assign(Object.create(null), { model: 'm', messages }),
+      Object.assign(Object.create({ temperature: 5 }), { model: 'm', messages }),
+      Object.defineProperty({ model: 'm', messages }, 'temperature', { value: 5, enumerable: false }),
+      Object.defineProperty({ model: 'm', messages }, 'temperature', { value: 0.5, enumerable: false }),
+      new Request(),
+      { model: 'm', messages: [Object.assign(Object.create(null), { role: 'user', content: 'x' })] },
+      { model: 'm', messages: [Object.defineProperty({ role: 'tool', content: 'x' }, 'tool_call_id', { value: 'c', enumerable: false })] },
+      { model: 'm', messages, metadata: Object.defineProperty({}, 'a', { value: 1, enumerable: false }) },
+    ];
+    for (const b of exotic) {
+      expectSameAsZod(b);
+      expect(outcome(validateChatRequest, b)).toStrictEqual(outcome(validateChatRequestWithZod, b));
     }
   });
 });
