@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { startGatewayUnderTest, type GatewayUnderTest, type GatewayUnderTestOptions } from '../gateway/under-test';
+import { REQUEST_START_CHANNEL, RESPONSE_HEAD_CHANNEL } from '../../lambda/core/http1-pool';
 import { serveWorker } from './ipc';
 
 let gateway: GatewayUnderTest | undefined;
@@ -39,17 +40,22 @@ if (process.env.TOLLGATE_BENCH_TRACE === '1') {
   /* eslint-enable @typescript-eslint/no-require-imports */
   const now = () => performance.now();
   dc.subscribe('http.server.request.start', () => (trace.arrived = now()));
-  // Only the upstream's requests: the store's (DynamoDB's `POST /`) are not the upstream call.
-  const upstreamRequest = (m: unknown) => ((m as { request?: { path?: string } }).request?.path ?? '/') !== '/';
-  dc.subscribe('http.client.request.start', (m) => {
+  // Only the upstream's requests: the store's (DynamoDB's `POST /`) are not the upstream call. Node's
+  // channels for a build whose calls go through node:http, the gateway's own client's (same moments) after.
+  const upstreamRequest = (m: unknown) => ((m as { request?: { path?: string }; path?: string }).request?.path ?? (m as { path?: string }).path ?? '/') !== '/';
+  const requestStarted = (m: unknown) => {
     if (trace.arrived && !trace.upstreamAt && upstreamRequest(m)) {
       trace.upstreamAt = now();
       trace.preUpstream.push(trace.upstreamAt - trace.arrived);
     }
-  });
-  dc.subscribe('http.client.response.finish', (m) => {
+  };
+  const headersArrived = (m: unknown) => {
     if (trace.upstreamAt && !trace.upstreamHeadersAt && upstreamRequest(m)) trace.upstreamHeadersAt = now();
-  });
+  };
+  dc.subscribe('http.client.request.start', requestStarted);
+  dc.subscribe('http.client.response.finish', headersArrived);
+  dc.subscribe(REQUEST_START_CHANNEL, requestStarted);
+  dc.subscribe(RESPONSE_HEAD_CHANNEL, headersArrived);
   const writeHead = ServerResponse.prototype.writeHead;
   ServerResponse.prototype.writeHead = function (this: InstanceType<typeof ServerResponse>, ...args: unknown[]) {
     if (trace.upstreamHeadersAt) trace.upstreamToClient.push(now() - trace.upstreamHeadersAt);

@@ -72,6 +72,9 @@ interface Sink {
  */
 export const REQUEST_START_CHANNEL = 'tollgate.http1.request.start';
 const requestStart = channel(REQUEST_START_CHANNEL);
+/** Published when a response head has been read (as `http.client.response.finish`): `{ origin, method, path, status }`. */
+export const RESPONSE_HEAD_CHANNEL = 'tollgate.http1.response.head';
+const responseHead = channel(RESPONSE_HEAD_CHANNEL);
 
 /** The most bytes of a response head (status line and headers) accepted; DynamoDB's are well under 2 KB. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -267,6 +270,7 @@ class Connection {
     }
     // 1xx (100 Continue, 103): an interim head; the real one follows.
     if (status >= 100 && status < 200) return;
+    if (responseHead.hasSubscribers && this.job) responseHead.publish({ origin: this.pool.origin, method: this.job.method, path: this.job.path, status });
     this.sink = this.job?.onHead(status, headers, this);
     const connection = (headers.connection ?? '').toLowerCase();
     this.keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');

@@ -13,7 +13,7 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Http1Pool, REQUEST_START_CHANNEL, type Http1PoolOptions } from '../../../lambda/core/http1-pool';
+import { Http1Pool, REQUEST_START_CHANNEL, RESPONSE_HEAD_CHANNEL, type Http1PoolOptions } from '../../../lambda/core/http1-pool';
 
 type Answer = (socket: Socket, request: string, n: number) => void;
 
@@ -107,21 +107,27 @@ describe('Class: Http1Pool', () => {
     }
   });
 
-  it('publishes each request on its channel as it leaves (what node:http publishes on http.client.request.start)', async () => {
+  it('publishes each request as it leaves and each response head as it is read (as node:http does on its channels)', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{}')));
     const seen: unknown[] = [];
     const onStart = (m: unknown) => seen.push({ ...(m as object), sent: s.requests.length });
+    const onHead = (m: unknown) => seen.push({ ...(m as object), head: true });
     subscribe(REQUEST_START_CHANNEL, onStart);
+    subscribe(RESPONSE_HEAD_CHANNEL, onHead);
     try {
       const p = pool(s.port);
       await post(p);
       await p.stream('POST', '/v1/chat/completions?x=1', { 'content-length': '0' }, '');
+      const origin = `http://127.0.0.1:${s.port}`;
       expect(seen).toEqual([
-        { origin: `http://127.0.0.1:${s.port}`, method: 'POST', path: '/', sent: 0 },
-        { origin: `http://127.0.0.1:${s.port}`, method: 'POST', path: '/v1/chat/completions?x=1', sent: 1 },
+        { origin, method: 'POST', path: '/', sent: 0 },
+        { origin, method: 'POST', path: '/', status: 200, head: true },
+        { origin, method: 'POST', path: '/v1/chat/completions?x=1', sent: 1 },
+        { origin, method: 'POST', path: '/v1/chat/completions?x=1', status: 200, head: true },
       ]);
     } finally {
       unsubscribe(REQUEST_START_CHANNEL, onStart);
+      unsubscribe(RESPONSE_HEAD_CHANNEL, onHead);
       await s.close();
     }
   });
