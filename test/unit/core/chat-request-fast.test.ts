@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import OpenAI from 'openai';
 import { validateChatRequest, validateChatRequestWithZod } from '../../../lambda/app/validate-request';
+import * as fastPath from '../../../lambda/core/chat-request-fast';
 import { fastChatRequest } from '../../../lambda/core/chat-request-fast';
 import { chatCompletionRequestSchema } from '../../../lambda/core/openai-schema';
 
@@ -333,6 +334,20 @@ describe('Function: fastChatRequest', () => {
       }
     }
     expect(cases).toBeGreaterThan(500);
+  });
+
+  it('is the path validateChatRequest takes for a common body, and zod the one for the rest', () => {
+    const spy = jest.spyOn(fastPath, 'fastChatRequest');
+    try {
+      const common = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 64, stream: true, stream_options: { include_usage: true } };
+      expect(validateChatRequest(common)).toStrictEqual(validateChatRequestWithZod(common));
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(spy.mock.results[0].value).toBeDefined();
+      validateChatRequest({ ...common, tools: [{ type: 'function', function: { name: 'f' } }] });
+      expect(spy.mock.results[1].value).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('orders its output as the schema declares its keys, whatever the input order', () => {
