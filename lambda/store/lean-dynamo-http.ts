@@ -174,6 +174,22 @@ function binaryAsBase64(this: unknown, key: string, value: unknown): unknown {
   return value;
 }
 
+/**
+ * Whether a request input holds binary anywhere (a B or BS attribute value). JSON.stringify with a
+ * replacer calls it for every key of every item, which the gateway's profile showed at ~2 % of its CPU;
+ * one walk in JS is far cheaper, and inputs without binary (all of the gateway's) then skip the replacer.
+ */
+function holdsBinary(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (holdsBinary(v)) return true;
+    return false;
+  }
+  for (const k in value) if (holdsBinary((value as Json)[k])) return true;
+  return false;
+}
+
 function parseBody(text: string): Json {
   if (text.length === 0) return {};
   const body = JSON.parse(text) as Json;
@@ -292,7 +308,7 @@ export class LeanDynamoTransport {
    */
   async call(operation: string, input: Json): Promise<Json> {
     const r = await (this.resolved ??= forgetOnFailure(this.resolve(), () => (this.resolved = undefined)));
-    const body = JSON.stringify(input, binaryAsBase64);
+    const body = holdsBinary(input) ? JSON.stringify(input, binaryAsBase64) : JSON.stringify(input);
     // A strategy that failed to load (its SDK chunk) is asked again at the next retryable error.
     let retry = this.retry && (await this.retry.catch(() => undefined));
     let token: RetryToken | undefined = retry && (await retry.acquireInitialRetryToken(''));
