@@ -44,7 +44,17 @@ export class UsageRecorder {
     const q = this.deriveQueue;
     // Claimed before the put; if the put fails it stays unresolved (it may have landed) until a retry tells.
     const n = q?.claim(key);
-    const item: Item = { ...key, kind: 'request', ...r, v: 1, ...(q ? { dp: q.processId, dn: n } : {}), ttl: recordTtlSeconds(r.endedAt, ttlDays) };
+    // One spread (V8 clones a plain object's shape in one step; a literal of several spreads copies key by key).
+    const item: Item = { ...r };
+    item.pk = key.pk;
+    item.sk = key.sk;
+    item.kind = 'request';
+    item.v = 1;
+    if (q) {
+      item.dp = q.processId;
+      item.dn = n;
+    }
+    item.ttl = recordTtlSeconds(r.endedAt, ttlDays);
     let old: Item | undefined;
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
