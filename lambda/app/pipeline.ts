@@ -405,20 +405,33 @@ function settler<Req>(flow: Flow<Req>): (input: SettleInput) => void {
       errorCode: input.errorCode,
       endedAt,
     };
-    // Money first: nothing below (logging, content extraction) may stand between a request and its settlement.
-    flow.env.ctx.waitUntil(flow.admission.settle(outcome).catch((err: unknown) => deps.observer?.internalError?.(requestId, err)));
-    try {
-      const attribution = flow.admission.attribution;
-      deps.observer?.requestEnded?.({
-        requestId,
-        model: flow.model.name,
-        attribution,
-        outcome,
-        content: attribution.logContent ? { prompt: flow.surface.promptText(flow.req), completion: input.completion?.() ?? '' } : undefined,
-      });
-    } catch (err) {
-      deps.observer?.internalError?.(requestId, err);
-    }
+    // Handed to waitUntil now (Lambda and the local server's shutdown wait for it), run on the loop's next
+    // check phase: the answer's last bytes and its end leave first, and requests and upstream chunks waiting
+    // on I/O are served before this request's settlement work (its record, marshalling, signing, the log line).
+    flow.env.ctx.waitUntil(
+      new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        // Money first: nothing below (logging, content extraction) may stand between a request and its settlement.
+        let settling: Promise<unknown>;
+        try {
+          settling = flow.admission.settle(outcome).catch((err: unknown) => deps.observer?.internalError?.(requestId, err));
+        } catch (err) {
+          settling = Promise.resolve(deps.observer?.internalError?.(requestId, err));
+        }
+        try {
+          const attribution = flow.admission.attribution;
+          deps.observer?.requestEnded?.({
+            requestId,
+            model: flow.model.name,
+            attribution,
+            outcome,
+            content: attribution.logContent ? { prompt: flow.surface.promptText(flow.req), completion: input.completion?.() ?? '' } : undefined,
+          });
+        } catch (err) {
+          deps.observer?.internalError?.(requestId, err);
+        }
+        return settling;
+      }),
+    );
   };
 }
 

@@ -9,6 +9,9 @@ import type { Admission, Attribution, RequestOutcome } from '../../../lambda/cor
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../../lambda/core/openai-schema';
 import { estimateInputTokens } from '../../../lambda/core/token-estimate';
 import type { ProviderAdapter, ProviderCall } from '../../../lambda/providers/types';
+import { createNodeListener } from '../../../lambda/local/node-adapter';
+import { createServer, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const config = parseConfig({
   providers: { primary: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' } },
@@ -24,7 +27,7 @@ interface Harness {
   pending: Promise<unknown>[];
 }
 
-function harness(adapter: Partial<ProviderAdapter>, attribution: Partial<Attribution> = {}): Harness {
+function harness(adapter: Partial<ProviderAdapter>, attribution: Partial<Attribution> = {}, onSettle?: () => void): Harness {
   const settled: RequestOutcome[] = [];
   const pending: Promise<unknown>[] = [];
   const app = createGatewayApp({
@@ -35,7 +38,14 @@ function harness(adapter: Partial<ProviderAdapter>, attribution: Partial<Attribu
     observer: { requestEnded: () => undefined },
     gatekeeper: {
       async admit(): Promise<Admission> {
-        return { attribution: { keyId: 'k1', ...attribution } as Attribution, headers: {}, settle: async (o) => void settled.push(o) };
+        return {
+          attribution: { keyId: 'k1', ...attribution } as Attribution,
+          headers: {},
+          settle: async (o) => {
+            onSettle?.();
+            settled.push(o);
+          },
+        };
       },
     },
   });
@@ -199,5 +209,53 @@ describe('Relay: estimated usage when the upstream reports none', () => {
     expect(h.settled[0].usageEstimated).toBe(true);
     const admissionEstimate = estimateInputTokens(body as unknown as ChatCompletionRequest);
     expect(h.settled[0].usage!.inputTokens).toBeGreaterThanOrEqual(admissionEstimate);
+  });
+});
+
+describe('Relay: settlement work runs after the answer has left', () => {
+  it('ends the answer (its last bytes written) before settling, with the settlement held by waitUntil from the answer’s end', async () => {
+    let res: ServerResponse | undefined;
+    let endedWhenSettling: boolean | undefined;
+    const tracked: Promise<unknown>[] = [];
+    let trackedAtFinish = 0;
+    const h = harness(
+      {
+        async *chatStream() {
+          yield chunk({ role: 'assistant', content: 'a' });
+          yield chunk(undefined, 'stop');
+        },
+      },
+      {},
+      () => (endedWhenSettling = res?.writableEnded),
+    );
+    const listener = createNodeListener(h.app, { track: (p) => void tracked.push(p) });
+    const server = createServer((req, r) => {
+      res = r;
+      // By the time the answer's end is flushed, the settlement must already be handed over (Lambda and
+      // the local server's shutdown wait for what was handed over, not for what is yet to start).
+      r.on('finish', () => (trackedAtFinish = tracked.length));
+      listener(req, r);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' } }, (answer) => {
+          let text = '';
+          answer.on('data', (d: Buffer) => (text += d.toString()));
+          answer.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+      });
+      expect(body).toContain('[DONE]');
+      await Promise.all(tracked);
+      expect(h.settled).toMatchObject([{ status: 'success' }]);
+      expect(endedWhenSettling).toBe(true);
+      // The response's own promise and the settlement.
+      expect(trackedAtFinish).toBe(2);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
