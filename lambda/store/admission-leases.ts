@@ -168,12 +168,21 @@ class WindowLease {
   }
 }
 
+/**
+ * A window lease in use takes the next minute's lease this long before its minute ends (in the background,
+ * sized by the recent rate like any top-up), so the first requests of the new minute do not wait for the
+ * store. Conditional on the next minute's item like every window write: RPM/TPM stay exact.
+ */
+export const NEXT_WINDOW_LEAD_MS = 2_000;
+
 /** Window items outlive their minute by an hour (TTL), as the per-request limiter's. */
 const WINDOW_TTL_SECONDS = 3_600;
 
 export class AdmissionLeases {
   private readonly budgets = new Map<string, BudgetLease>();
   private readonly windows = new Map<string, WindowLease>();
+  /** The next minute's leases, taken ahead (NEXT_WINDOW_LEAD_MS), by windowId. */
+  private readonly nextWindows = new Map<string, WindowLease>();
   private readonly rates = new Map<string, { requests: Rate; tokens: Rate }>();
   private readonly o: Required<Omit<AdmissionLeaseOptions, 'onSpend' | 'onError' | 'random' | 'now'>> & Pick<AdmissionLeaseOptions, 'onSpend'>;
   private readonly now: () => number;
@@ -264,6 +273,7 @@ export class AdmissionLeases {
     for (const w of windowLeases) {
       const low = w.slots < Math.max(1, w.rate.ahead() / 2) || (w.limits.tpm !== undefined && w.tokens < Math.max(d.tokens, w.tokenRate.ahead() / 2));
       if (!w.writing && low) void this.topUpWindow(w, d.tokens, true);
+      if (now >= w.window.endMs - NEXT_WINDOW_LEAD_MS) this.takeNextWindow(w, d.tokens);
     }
     const states = windowLeases.map((w) => w.state());
     let settled = false;
@@ -320,11 +330,32 @@ export class AdmissionLeases {
     const existing = this.windows.get(wid);
     if (existing && existing.window.label === window.label) return existing;
     if (existing) this.flushWindowExtra(existing);
+    const ahead = this.nextWindows.get(wid);
+    if (ahead) {
+      this.nextWindows.delete(wid);
+      // Taken for the minute that has now begun (a lease for a minute already over holds nothing usable),
+      // under the limits that apply now (changed limits: what it took goes back, a new lease is taken).
+      if (ahead.window.label === window.label && ahead.limits.rpm === limits.rpm && ahead.limits.tpm === limits.tpm) {
+        this.windows.set(wid, ahead);
+        return ahead;
+      }
+      if (ahead.window.label === window.label) void (ahead.writing ?? Promise.resolve()).then(() => (ahead.slots > 0 || ahead.tokens > 0 ? this.giveBackWindow(ahead) : undefined));
+    }
     const rates = this.rates.get(wid) ?? { requests: new Rate(this.o.horizonMs), tokens: new Rate(this.o.horizonMs) };
     this.rates.set(wid, rates);
     const lease = new WindowLease(scope, id, limits, window, rateWindowKey(scope, id, window), rates.requests, rates.tokens);
     this.windows.set(wid, lease);
     return lease;
+  }
+
+  /** The next minute's lease for `w`'s limit, taken in the background once (NEXT_WINDOW_LEAD_MS). */
+  private takeNextWindow(w: WindowLease, tokens: number): void {
+    const wid = this.windowId(w.scope, w.id);
+    if (this.nextWindows.has(wid) || this.windows.get(wid) !== w) return;
+    const window = minuteWindow(w.window.endMs);
+    const next = new WindowLease(w.scope, w.id, w.limits, window, rateWindowKey(w.scope, w.id, window), w.rate, w.tokenRate);
+    this.nextWindows.set(wid, next);
+    void this.topUpWindow(next, tokens, true);
   }
 
   /** One write at a time per lease; callers waiting for the same top-up share it. */
@@ -580,6 +611,15 @@ export class AdmissionLeases {
       this.windows.delete(id);
       const current = minuteWindow(now).label === w.window.label;
       if (current && (w.slots > 0 || w.tokens > 0)) writes.push(this.giveBackWindow(w));
+    }
+    // Next minutes' leases go back with their limit's lease (or all of them): what they took is in a window
+    // that has not ended yet, so giving it back lets other processes use it.
+    for (const [id, next] of this.nextWindows) {
+      if (!all && this.windows.has(id)) continue;
+      this.nextWindows.delete(id);
+      if (now >= next.window.endMs) continue;
+      // A top-up still in flight lands first; then whatever it took goes back.
+      writes.push((next.writing ?? Promise.resolve()).then(() => (next.slots > 0 || next.tokens > 0 ? this.giveBackWindow(next) : undefined)));
     }
     await Promise.all(writes);
   }

@@ -10,7 +10,8 @@ import { BudgetExceededError, RateLimitError } from '../../../lambda/core/errors
 import type { Admission } from '../../../lambda/core/gatekeeper';
 import { documentClient } from '../../../lambda/store/dynamo';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
-import { budgetCounterKey } from '../../../lambda/store/item-keys';
+import { budgetCounterKey, rateWindowKey } from '../../../lambda/store/item-keys';
+import { minuteWindow } from '../../../lambda/core/limits';
 import { KeyStore } from '../../../lambda/store/key-store';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
@@ -150,6 +151,94 @@ describe('Method: admit (admission leases)', () => {
     // The stated bound: slots parked unused in another process's lease may refuse a few (given back when idle).
     expect(admitted).toBeGreaterThanOrEqual(25 - 3 * 2);
     await Promise.all(procs.map((p) => p.releaseLeases()));
+  });
+});
+
+describe('Method: admit (rate leases across a minute boundary)', () => {
+  const minute = minuteWindow(T0);
+  /** A gatekeeper on its own clock, which the test moves. */
+  function clockedGate(clock: { now: number }): DynamoGatekeeper {
+    const gate = createDynamoGatekeeper({
+      client,
+      tables,
+      config,
+      now: () => clock.now,
+      estimateInputTokens: fixedEstimate(100),
+      admissionLeases: { flushIntervalMs: 10_000, idleMs: 60_000 },
+    });
+    gates.push(gate);
+    return gate;
+  }
+  async function windowItem(keyId: string, atMs: number) {
+    const out = await documentClient(client).send(new GetCommand({ TableName: tables.ledger, Key: rateWindowKey('key', keyId, minuteWindow(atMs)), ConsistentRead: true }));
+    return out.Item ?? {};
+  }
+  /** Waits (bounded) until the next minute's item shows the lease taken ahead. */
+  async function untilTaken(keyId: string, atMs: number): Promise<number> {
+    for (let i = 0; i < 100; i++) {
+      const requests = Number((await windowItem(keyId, atMs)).requests ?? 0);
+      if (requests > 0) return requests;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return 0;
+  }
+
+  it('takes the next minute’s lease in the background near the end of a minute: the new minute’s first request makes no counter write', async () => {
+    const { apiKey, key } = await keys.create({ name: 'rollover', rateLimits: { rpm: 1000, tpm: 1_000_000 } });
+    const clock = { now: minute.startMs + 40_000 };
+    const gate = clockedGate(clock);
+    for (let i = 0; i < 20; i++, clock.now += 200) await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+    // Nothing is taken ahead before the last NEXT_WINDOW_LEAD_MS of the minute.
+    expect(await windowItem(key.keyId, minute.endMs)).toEqual({});
+    clock.now = minute.endMs - 1_500;
+    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+    const taken = await untilTaken(key.keyId, minute.endMs);
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThanOrEqual(1000);
+    clock.now = minute.endMs + 100;
+    const counted = countDynamoRequests(client);
+    const background = gate.backgroundStoreCalls();
+    const first = await gate.admit(admission(config, apiKey, { now: clock.now }));
+    await first.ready;
+    // The request's own lease index entry only: no UpdateItem on a window item between request and upstream.
+    expect(counted.counts.total - (gate.backgroundStoreCalls() - background)).toBe(1);
+    expect(counted.counts.byCommand.PutItemCommand).toBe(1);
+    await first.settle(success(usage(100, 100)));
+    // Giving leases back returns the unused slots of the (current) minute taken ahead: only the one admitted stays.
+    await gate.releaseLeases();
+    expect(Number((await windowItem(key.keyId, minute.endMs)).requests)).toBe(1);
+  });
+
+  it('gives back a lease taken ahead that was never used (a shutdown in the last seconds of the minute)', async () => {
+    const { apiKey, key } = await keys.create({ name: 'rollover-shutdown', rateLimits: { rpm: 1000 } });
+    const clock = { now: minute.startMs + 45_000 };
+    const gate = clockedGate(clock);
+    for (let i = 0; i < 20; i++, clock.now += 200) await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+    clock.now = minute.endMs - 1_000;
+    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+    expect(await untilTaken(key.keyId, minute.endMs)).toBeGreaterThan(0);
+    await gate.releaseLeases();
+    expect(Number((await windowItem(key.keyId, minute.endMs)).requests)).toBe(0);
+  });
+
+  it('keeps RPM exact in the next minute when 3 processes took leases ahead and then race 120 requests', async () => {
+    const { apiKey, key } = await keys.create({ name: 'rollover-rpm', rateLimits: { rpm: 25 } });
+    const clock = { now: minute.startMs + 50_000 };
+    const procs = [clockedGate(clock), clockedGate(clock), clockedGate(clock)];
+    for (let i = 0; i < 6; i++, clock.now += 1_000) await (await procs[i % 3].admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+    clock.now = minute.endMs - 1_000;
+    for (const p of procs) await (await p.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+    await untilTaken(key.keyId, minute.endMs);
+    await new Promise((r) => setTimeout(r, 100)); // the other processes' writes ahead
+    clock.now = minute.endMs + 500;
+    const tried = await Promise.all(Array.from({ length: 120 }, (_, i) => tryAdmit(procs[i % 3], apiKey, clock.now)));
+    const admitted = tried.filter((t) => t.ok).length;
+    for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(RateLimitError);
+    expect(admitted).toBeLessThanOrEqual(25);
+    expect(admitted).toBeGreaterThanOrEqual(25 - 3 * 2);
+    expect(Number((await windowItem(key.keyId, minute.endMs)).requests)).toBeLessThanOrEqual(25);
+    await Promise.all(procs.map((p) => p.releaseLeases()));
+    expect(Number((await windowItem(key.keyId, minute.endMs)).requests)).toBe(admitted);
   });
 });
 
