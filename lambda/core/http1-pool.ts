@@ -128,6 +128,9 @@ class Connection {
     connectTimeoutMs: number,
   ) {
     socket.setNoDelay(true);
+    // TCP keep-alive probes on a socket kept between requests, as node's keep-alive agent sets them (once here,
+    // where the agent sets them at every release): a peer that vanished behind a NAT is found out.
+    socket.setKeepAlive(true, 1_000);
     if (connectTimeoutMs > 0 && socket.connecting) {
       this.connectTimer = setTimeout(() => {
         this.fail(failure(`the request socket did not establish a connection with the server within the configured timeout of ${connectTimeoutMs} ms.`, undefined, 'TimeoutError'));
