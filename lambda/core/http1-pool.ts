@@ -262,14 +262,15 @@ class Connection {
     const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
     if (!m) throw failure('invalid HTTP response status line', 'HPE_INVALID_CONSTANT');
     const status = Number(m[2]);
-    const headers: Record<string, string> = {};
+    // No prototype: a header named `constructor` or `__proto__` is just a header.
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
       const colon = line.indexOf(':');
       if (colon <= 0) throw failure('invalid HTTP response header', 'HPE_INVALID_HEADER_TOKEN');
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
-      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+      headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
     }
     // 1xx (100 Continue, 103): an interim head; the real one follows.
     if (status >= 100 && status < 200) return;

@@ -75,7 +75,7 @@ export function createOpenAICompatibleAdapter(
       }
       // Some hosts omit [DONE]; a stream that ended cleanly after a finish_reason is complete.
       if (!sawDone && !sawFinish) throw connectionError(id, undefined, 'ended the stream before it was complete');
-      const final = usage.final();
+      const final = usage.final(call.request.model);
       if (final) yield final;
     },
 

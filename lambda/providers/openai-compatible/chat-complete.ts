@@ -4,7 +4,7 @@
  * normalising what comes back (usage always in a final `choices: []` chunk).
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Usage } from '../../core/openai-schema';
-import { withRawJson } from '../shared/chunks';
+import { newCompletionId, unixSeconds, withRawJson } from '../shared/chunks';
 import { count, markIfClamped } from '../shared/token-usage';
 import { isRecord } from '../shared/http-transport';
 import { malformedResponseError, statusForErrorType, upstreamFailure } from '../shared/upstream-errors';
@@ -145,10 +145,21 @@ export class UsageCollector {
     return rest;
   }
 
-  final(): ChatCompletionChunk | undefined {
+  /**
+   * The usage chunk, with the last chunk's envelope. A host whose chunks lack `id`, `created` or `model`
+   * (a loose or broken one) gets a well-formed chunk anyway: a fresh id, now, and `model` as asked for.
+   */
+  final(requestedModel: string): ChatCompletionChunk | undefined {
     if (!this.usage || !this.last) return undefined;
-    const { id, created, model, system_fingerprint } = this.last;
-    const chunk: ChatCompletionChunk = { id, object: 'chat.completion.chunk', created, model, choices: [], usage: this.usage };
+    const { id, created, model, system_fingerprint } = this.last as Partial<ChatCompletionChunk>;
+    const chunk: ChatCompletionChunk = {
+      id: typeof id === 'string' ? id : newCompletionId(),
+      object: 'chat.completion.chunk',
+      created: typeof created === 'number' && Number.isSafeInteger(created) && created >= 0 ? created : unixSeconds(),
+      model: typeof model === 'string' ? model : requestedModel,
+      choices: [],
+      usage: this.usage,
+    };
     if (system_fingerprint !== undefined) chunk.system_fingerprint = system_fingerprint;
     return chunk;
   }

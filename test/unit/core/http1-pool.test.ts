@@ -132,6 +132,19 @@ describe('Class: Http1Pool', () => {
     }
   });
 
+  it('keeps every header as sent, repeated ones joined, odd names included (no prototype to trip on)', async () => {
+    const s = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nX-Amzn-RequestId: r9\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\nconstructor: c\r\n__proto__: p\r\ncontent-length: 2\r\n\r\n{}'));
+    try {
+      const res = await post(pool(s.port));
+      expect(res.headers['x-amzn-requestid']).toBe('r9');
+      expect(res.headers['set-cookie']).toBe('a=1, b=2');
+      expect(res.headers.constructor).toBe('c');
+      expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toBe('p');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('sends the Host header it is given (the one a signature names)', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{}')));
     try {

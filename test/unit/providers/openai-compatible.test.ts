@@ -149,7 +149,7 @@ describe('Method: UsageCollector', () => {
   it('holds back a usage-only chunk and emits it at the end', () => {
     const c = new UsageCollector();
     expect(c.take(chunk({ choices: [], usage }))).toBeUndefined();
-    expect(c.final()).toMatchObject({ choices: [], usage });
+    expect(c.final('asked-model')).toMatchObject({ choices: [], usage });
   });
 
   it('splits usage off a content chunk (Gemini/Mistral style) into the final chunk', () => {
@@ -157,12 +157,22 @@ describe('Method: UsageCollector', () => {
     const passed = c.take(chunk({ usage }));
     expect(passed?.usage).toBeUndefined();
     expect(passed?.choices).toHaveLength(1);
-    expect(c.final()?.usage).toEqual(usage);
+    expect(c.final('asked-model')?.usage).toEqual(usage);
+  });
+
+  it('gives the final chunk a well-formed envelope when the host’s chunks lack id, created or model (found by the adapter fuzz)', () => {
+    const c = new UsageCollector();
+    c.take({ choices: [], usage } as unknown as ChatCompletionChunk);
+    const final = c.final('asked-model');
+    expect(final).toMatchObject({ object: 'chat.completion.chunk', model: 'asked-model', choices: [], usage });
+    expect(final?.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
+    expect(Number.isSafeInteger(final?.created)).toBe(true);
+    expect(Object.values(final ?? {}).includes(undefined)).toBe(false);
   });
 
   it('emits nothing at the end when the upstream reported no usage', () => {
     const c = new UsageCollector();
     c.take(chunk({}));
-    expect(c.final()).toBeUndefined();
+    expect(c.final('asked-model')).toBeUndefined();
   });
 });
