@@ -82,6 +82,10 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 
 type Failure = Error & { code?: string };
 
+/** node:http's checks (checkInvalidHeaderChar, checkIsHttpToken). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+
 function failure(message: string, code?: string, name?: string): Failure {
   const err: Failure = new Error(message);
   if (code) err.code = code;
@@ -423,8 +427,9 @@ export class Http1Pool {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${headers.host ?? this.host}\r\nconnection: keep-alive\r\n`;
     for (const name in headers) {
       const value = headers[name];
-      // A value that could end the head early would let one header inject others.
-      if (/[\r\n]/.test(value) || /[\r\n:]/.test(name)) {
+      // As node:http refuses them: a value that could end the head early (one header injecting others), a
+      // control character, or a character the head's latin1 bytes cannot carry; a name that is not a token.
+      if (INVALID_VALUE.test(value) || !TOKEN.test(name)) {
         reject(failure(`invalid header ${JSON.stringify(name)}`, 'ERR_INVALID_CHAR'));
         return undefined;
       }

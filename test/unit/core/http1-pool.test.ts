@@ -271,12 +271,15 @@ describe('Class: Http1Pool', () => {
     }
   });
 
-  it('refuses a header that would inject others, sending nothing', async () => {
+  it('refuses a header node:http refuses (injection, control or wide characters, a name that is not a token), sending nothing', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{}')));
     try {
       const p = pool(s.port);
       await expect(post(p, '{}', { 'x-amz-target': 'A\r\nx-evil: 1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
       await expect(post(p, '{}', { 'x-a:b': '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+      await expect(post(p, '{}', { 'x-null': 'a\u0000b' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+      await expect(post(p, '{}', { 'x-wide': 'ключ' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+      await expect(post(p, '{}', { 'x y': '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
       expect(s.connections).toBe(0);
     } finally {
       await s.close();
