@@ -30,6 +30,7 @@
  * The stream relay (relay.ts) reads `AsyncIterator<StreamFrame>` with SSE keep-alives and a stall timeout
  * (sse-keepalive.ts) for every surface; `openFrames` below is the one place the iterator is created.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ProviderConfig, ProviderKind, TargetConfig } from '../core/config';
 import { BadRequestError, GatewayError, UnsupportedParameterError, toGatewayError } from '../core/errors';
 import type { Admission, AttributionHints, OutcomeStatus, RequestEstimate, RequestOutcome } from '../core/gatekeeper';
@@ -271,7 +272,7 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
   // headers with the first body bytes (the Lambda runtime's semantics, followed locally too), so the target
   // that opens (now or after the commit, before the first keep-alive comment) is still named in them.
   const settling = settledWithin(opening, prelude ? 0 : keepAlive.intervalMs);
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  await nextTurn();
   const committed: { response?: Response } = {};
   const frames: FrameRelay = new FrameRelay({
     opening,
@@ -409,7 +410,7 @@ function settler<Req>(flow: Flow<Req>): (input: SettleInput) => void {
     // check phase: the answer's last bytes and its end leave first, and requests and upstream chunks waiting
     // on I/O are served before this request's settlement work (its record, marshalling, signing, the log line).
     flow.env.ctx.waitUntil(
-      new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      nextTurn().then(() => {
         // Money first: nothing below (logging, content extraction) may stand between a request and its settlement.
         let settling: Promise<unknown>;
         try {

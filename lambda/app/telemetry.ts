@@ -18,10 +18,10 @@
  * in three lines (`npx tsx bench/log-bytes.ts`). The rare paths (rejected, attemptFailed, internalError,
  * budgetUtilization, flush) keep Powertools Logger and Metrics, whose cost does not matter there.
  *
- * The hooks are synchronous, so a document's dimension values cannot mix with a concurrent request's,
- * and `requestEnded` runs before the response (or the stream's last byte) is handed back, so nothing is
- * left to lose when a streaming invocation ends. `flush()` publishes whatever is still buffered on the
- * Metrics instance.
+ * The hooks are synchronous, so a document's dimension values cannot mix with a concurrent request's.
+ * `requestEnded` runs right after the answer's end, inside the work the pipeline hands to waitUntil (with
+ * the settlement), which the Lambda handler awaits before its invocation ends, so nothing is left to lose
+ * when a streaming invocation ends. `flush()` publishes whatever is still buffered on the Metrics instance.
  */
 import { getBooleanFromEnv, getNumberFromEnv, getXRayTraceIdFromEnv, isDevMode } from '@aws-lambda-powertools/commons/utils/env';
 import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';

@@ -10,6 +10,7 @@
  *           budget + 1 per TPM correction; rollups and soft budgets are derived from records in batches
  *           (usage-deriver.ts). The lease index entry is left to TTL and the sweeper.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { StoreClient } from './lean-client';
 import { budgetName, periodKey, resolveBudgets, shardCaps, type BudgetAlertSink, type BudgetRule, type EffectiveBudget } from '../core/budgets';
 import type { TollgateConfig } from '../core/config';
@@ -487,7 +488,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
   function indexEntry(req: AdmissionRequest, subject: LeaseSubject): Promise<void> {
     // Group commit: alone it is one PutItem sent at once; entries of concurrent requests that arrive while
     // one is in flight leave together in one BatchWriteItem (group-commit.ts).
-    const written = new Promise<void>((resolve) => setImmediate(resolve))
+    const written = nextTurn()
       .then(() => indexWriter.put(ledger.leaseIndexItem(req.requestId, req.now + leaseMs, [], undefined, subject)))
       .then(
         () => undefined,
