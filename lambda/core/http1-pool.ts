@@ -206,30 +206,28 @@ class Connection {
           at = end + 4;
           break;
         }
-        case Stage.Length: {
+        case Stage.Length:
+        case Stage.ChunkData: {
+          // Up to `remaining` body bytes (of the whole body, or of this chunk) go to the reader.
           const n = Math.min(this.remaining, buf.length - at);
           this.sink?.data(buf.subarray(at, at + n));
           at += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.complete();
+          if (this.remaining > 0) break;
+          if (this.stage === Stage.Length) this.complete();
+          else this.stage = Stage.ChunkDataEnd;
           break;
         }
         case Stage.ChunkSize: {
           const eol = buf.indexOf('\r\n', at, 'latin1');
           if (eol < 0) return this.partialLine(buf, at);
-          const size = Number.parseInt(buf.toString('latin1', at, eol).split(';')[0].trim(), 16);
-          if (!Number.isFinite(size) || size < 0) throw failure('invalid chunk size in response', 'HPE_INVALID_CHUNK_SIZE');
+          // Hex digits, then optional `;extensions` (ignored), as llhttp reads them.
+          const digits = buf.toString('latin1', at, eol).split(';')[0].trim();
+          if (!/^[0-9a-fA-F]{1,13}$/.test(digits)) throw failure('invalid chunk size in response', 'HPE_INVALID_CHUNK_SIZE');
+          const size = Number.parseInt(digits, 16);
           at = eol + 2;
           this.remaining = size;
           this.stage = size === 0 ? Stage.Trailers : Stage.ChunkData;
-          break;
-        }
-        case Stage.ChunkData: {
-          const n = Math.min(this.remaining, buf.length - at);
-          this.sink?.data(buf.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.stage = Stage.ChunkDataEnd;
           break;
         }
         case Stage.ChunkDataEnd: {

@@ -28,6 +28,13 @@ interface RawServer {
 }
 
 /** A TCP server that reads each request (head + Content-Length body) and answers it with `answer`. */
+/** Servers a test started, closed after it. */
+let servers: RawServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
 async function rawServer(answer: Answer): Promise<RawServer> {
   const sockets = new Set<Socket>();
   const state = { connections: 0, peakOpen: 0, requests: [] as string[] };
@@ -53,13 +60,15 @@ async function rawServer(answer: Answer): Promise<RawServer> {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return Object.assign(state, {
+  const raw = Object.assign(state, {
     port: (server.address() as AddressInfo).port,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   });
+  servers.push(raw);
+  return raw;
 }
 
 /** Writes `data` one byte per turn of the event loop (every split a parser can meet). */
@@ -90,21 +99,17 @@ const post = (p: Http1Pool, body = '{"TableName":"t"}', headers: Record<string, 
 describe('Class: Http1Pool', () => {
   it('sends one well-formed request per call and reuses one keep-alive connection for sequential calls', async () => {
     const s = await rawServer((socket, _req, n) => socket.write(lengthAnswer(JSON.stringify({ n, text: 'päivää 🙂' }))));
-    try {
-      const p = pool(s.port);
-      for (let i = 1; i <= 20; i++) {
-        const res = await post(p, `{"i":${i},"s":"ä"}`);
-        expect(res.status).toBe(200);
-        expect(res.headers['x-amzn-requestid']).toBe('r1');
-        expect(JSON.parse(res.body.toString('utf8'))).toEqual({ n: i, text: 'päivää 🙂' });
-      }
-      expect(s.connections).toBe(1);
-      const first = '{"i":1,"s":"ä"}';
-      const expected = `POST / HTTP/1.1\r\nhost: 127.0.0.1:${s.port}\r\nconnection: keep-alive\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: ${Buffer.byteLength(first)}\r\n\r\n${first}`;
-      expect(s.requests[0]).toBe(Buffer.from(expected, 'utf8').toString('latin1')); // the server reads bytes as latin1
-    } finally {
-      await s.close();
+    const p = pool(s.port);
+    for (let i = 1; i <= 20; i++) {
+      const res = await post(p, `{"i":${i},"s":"ä"}`);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-amzn-requestid']).toBe('r1');
+      expect(JSON.parse(res.body.toString('utf8'))).toEqual({ n: i, text: 'päivää 🙂' });
     }
+    expect(s.connections).toBe(1);
+    const first = '{"i":1,"s":"ä"}';
+    const expected = `POST / HTTP/1.1\r\nhost: 127.0.0.1:${s.port}\r\nconnection: keep-alive\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: ${Buffer.byteLength(first)}\r\n\r\n${first}`;
+    expect(s.requests[0]).toBe(Buffer.from(expected, 'utf8').toString('latin1')); // the server reads bytes as latin1
   });
 
   it('publishes each request as it leaves and each response head as it is read (as node:http does on its channels)', async () => {
@@ -128,32 +133,23 @@ describe('Class: Http1Pool', () => {
     } finally {
       unsubscribe(REQUEST_START_CHANNEL, onStart);
       unsubscribe(RESPONSE_HEAD_CHANNEL, onHead);
-      await s.close();
     }
   });
 
   it('keeps every header as sent, repeated ones joined, odd names included (no prototype to trip on)', async () => {
     const s = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nX-Amzn-RequestId: r9\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\nconstructor: c\r\n__proto__: p\r\ncontent-length: 2\r\n\r\n{}'));
-    try {
-      const res = await post(pool(s.port));
-      expect(res.headers['x-amzn-requestid']).toBe('r9');
-      expect(res.headers['set-cookie']).toBe('a=1, b=2');
-      expect(res.headers.constructor).toBe('c');
-      expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toBe('p');
-    } finally {
-      await s.close();
-    }
+    const res = await post(pool(s.port));
+    expect(res.headers['x-amzn-requestid']).toBe('r9');
+    expect(res.headers['set-cookie']).toBe('a=1, b=2');
+    expect(res.headers.constructor).toBe('c');
+    expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toBe('p');
   });
 
   it('sends the Host header it is given (the one a signature names)', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{}')));
-    try {
-      await post(pool(s.port), '{}', { host: 'dynamodb.example' });
-      expect(s.requests[0]).toMatch(/^POST \/ HTTP\/1\.1\r\nhost: dynamodb\.example\r\n/);
-      expect(s.requests[0].match(/\r\nhost:/gi)).toHaveLength(1);
-    } finally {
-      await s.close();
-    }
+    await post(pool(s.port), '{}', { host: 'dynamodb.example' });
+    expect(s.requests[0]).toMatch(/^POST \/ HTTP\/1\.1\r\nhost: dynamodb\.example\r\n/);
+    expect(s.requests[0].match(/\r\nhost:/gi)).toHaveLength(1);
   });
 
   it.each([
@@ -163,79 +159,55 @@ describe('Class: Http1Pool', () => {
   ])('reads a response framed by %s, even when it arrives one byte at a time', async (_name, frame) => {
     const body = JSON.stringify({ Item: { pk: { S: 'a' }, s: { S: 'ünïcödé 🙂' } } });
     const s = await rawServer((socket) => void dribble(socket, frame(body)));
-    try {
-      const p = pool(s.port);
-      for (let i = 0; i < 2; i++) expect((await post(p)).body.toString('utf8')).toBe(body);
-      expect(s.connections).toBe(1);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    for (let i = 0; i < 2; i++) expect((await post(p)).body.toString('utf8')).toBe(body);
+    expect(s.connections).toBe(1);
   });
 
   it('reads a body framed by the connection closing, and does not reuse that connection', async () => {
     const s = await rawServer((socket, _req, n) => socket.end(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nbody ${n}`));
-    try {
-      const p = pool(s.port);
-      expect((await post(p)).body.toString()).toBe('body 1');
-      expect((await post(p)).body.toString()).toBe('body 2');
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    expect((await post(p)).body.toString()).toBe('body 1');
+    expect((await post(p)).body.toString()).toBe('body 2');
+    expect(s.connections).toBe(2);
   });
 
   it('answers 204 without a body, and opens a new connection after `Connection: close`', async () => {
     const s = await rawServer((socket, _req, n) => socket.write(n === 1 ? 'HTTP/1.1 204 No Content\r\n\r\n' : lengthAnswer('{}', 'connection: close\r\n')));
-    try {
-      const p = pool(s.port);
-      expect((await post(p)).status).toBe(204);
-      expect((await post(p)).body.toString()).toBe('{}');
-      await post(p);
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    expect((await post(p)).status).toBe(204);
+    expect((await post(p)).body.toString()).toBe('{}');
+    await post(p);
+    expect(s.connections).toBe(2);
   });
 
   it('drops a connection that sent bytes past the end of its response', async () => {
     const s = await rawServer((socket) => socket.write(`${lengthAnswer('{}')}garbage`));
-    try {
-      const p = pool(s.port);
-      expect((await post(p)).body.toString()).toBe('{}');
-      expect((await post(p)).body.toString()).toBe('{}');
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    expect((await post(p)).body.toString()).toBe('{}');
+    expect((await post(p)).body.toString()).toBe('{}');
+    expect(s.connections).toBe(2);
   });
 
   it('keeps to maxSockets under concurrency (the rest wait in order) and serves them all', async () => {
     const s = await rawServer((socket, req) => setTimeout(() => socket.write(lengthAnswer(req.slice(req.indexOf('\r\n\r\n') + 4))), 5));
-    try {
-      const p = pool(s.port, { maxSockets: 3 });
-      const bodies = Array.from({ length: 30 }, (_, i) => `{"i":${i}}`);
-      const answers = await Promise.all(bodies.map((b) => post(p, b)));
-      expect(answers.map((a) => a.body.toString())).toEqual(bodies);
-      expect(s.peakOpen).toBeLessThanOrEqual(3);
-      expect(s.connections).toBe(3);
-      expect(p.size).toBe(3);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port, { maxSockets: 3 });
+    const bodies = Array.from({ length: 30 }, (_, i) => `{"i":${i}}`);
+    const answers = await Promise.all(bodies.map((b) => post(p, b)));
+    expect(answers.map((a) => a.body.toString())).toEqual(bodies);
+    expect(s.peakOpen).toBeLessThanOrEqual(3);
+    expect(s.connections).toBe(3);
+    expect(p.size).toBe(3);
   });
 
   it('replaces an idle connection the server closed', async () => {
     const s = await rawServer((socket) => socket.end(lengthAnswer('{}')));
-    try {
-      const p = pool(s.port);
-      await post(p);
-      await new Promise((r) => setTimeout(r, 50)); // the server's FIN has arrived
-      expect(p.size).toBe(0);
-      expect((await post(p)).body.toString()).toBe('{}');
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    await post(p);
+    await new Promise((r) => setTimeout(r, 50)); // the server's FIN has arrived
+    expect(p.size).toBe(0);
+    expect((await post(p)).body.toString()).toBe('{}');
+    expect(s.connections).toBe(2);
   });
 
   it.each([
@@ -245,13 +217,9 @@ describe('Class: Http1Pool', () => {
     ['cut mid-chunk', (socket: Socket) => socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n10\r\n{"Item"')],
   ])('fails like node:http when the server is %s (ECONNRESET, socket hang up), and recovers', async (_name, fail) => {
     const s = await rawServer((socket, _req, n) => (n === 1 ? fail(socket) : socket.write(lengthAnswer('{}'))));
-    try {
-      const p = pool(s.port);
-      await expect(post(p)).rejects.toMatchObject({ code: 'ECONNRESET' });
-      expect((await post(p)).body.toString()).toBe('{}');
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    await expect(post(p)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect((await post(p)).body.toString()).toBe('{}');
   });
 
   it.each([
@@ -259,44 +227,34 @@ describe('Class: Http1Pool', () => {
     ['a header without a colon', 'HTTP/1.1 200 OK\r\nbroken header\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
     ['a bad Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: 1e3\r\n\r\n', 'HPE_UNEXPECTED_CONTENT_LENGTH'],
     ['a bad chunk size', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 'HPE_INVALID_CHUNK_SIZE'],
+    ['a chunk size with trailing junk', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2g\r\n', 'HPE_INVALID_CHUNK_SIZE'],
+    ['a negative chunk size', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-2\r\n', 'HPE_INVALID_CHUNK_SIZE'],
   ])('rejects %s and drops the connection', async (_name, raw, code) => {
     const s = await rawServer((socket, _req, n) => socket.write(n === 1 ? raw : lengthAnswer('{}')));
-    try {
-      const p = pool(s.port);
-      await expect(post(p)).rejects.toMatchObject({ code });
-      expect((await post(p)).body.toString()).toBe('{}');
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    await expect(post(p)).rejects.toMatchObject({ code });
+    expect((await post(p)).body.toString()).toBe('{}');
+    expect(s.connections).toBe(2);
   });
 
   it('refuses a header node:http refuses (injection, control or wide characters, a name that is not a token), sending nothing', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{}')));
-    try {
-      const p = pool(s.port);
-      await expect(post(p, '{}', { 'x-amz-target': 'A\r\nx-evil: 1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
-      await expect(post(p, '{}', { 'x-a:b': '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
-      await expect(post(p, '{}', { 'x-null': 'a\u0000b' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
-      await expect(post(p, '{}', { 'x-wide': 'ключ' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
-      await expect(post(p, '{}', { 'x y': '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
-      expect(s.connections).toBe(0);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    await expect(post(p, '{}', { 'x-amz-target': 'A\r\nx-evil: 1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    await expect(post(p, '{}', { 'x-a:b': '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    await expect(post(p, '{}', { 'x-null': 'a\u0000b' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    await expect(post(p, '{}', { 'x-wide': 'ключ' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    await expect(post(p, '{}', { 'x y': '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    expect(s.connections).toBe(0);
   });
 
   it('gives up on a server that goes silent (TimeoutError after the inactivity timeout)', async () => {
     const s = await rawServer(() => undefined);
-    try {
-      const p = pool(s.port, { inactivityTimeoutMs: 100 });
-      const started = Date.now();
-      await expect(post(p)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('100 ms of inactivity') });
-      expect(Date.now() - started).toBeGreaterThanOrEqual(90);
-      expect(p.size).toBe(0);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port, { inactivityTimeoutMs: 100 });
+    const started = Date.now();
+    await expect(post(p)).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('100 ms of inactivity') });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(p.size).toBe(0);
   });
 
   it('gives up on a connect that does not complete within the connect timeout', async () => {
@@ -310,18 +268,14 @@ describe('Class: Http1Pool', () => {
 
   it('fails queued and in-flight requests when destroyed, and refuses new ones', async () => {
     const s = await rawServer(() => undefined);
-    try {
-      const p = pool(s.port, { maxSockets: 1 });
-      const inFlight = post(p);
-      const queued = post(p);
-      await new Promise((r) => setTimeout(r, 20));
-      p.destroy();
-      await expect(inFlight).rejects.toMatchObject({ code: 'ERR_HTTP_POOL_DESTROYED' });
-      await expect(queued).rejects.toMatchObject({ code: 'ERR_HTTP_POOL_DESTROYED' });
-      await expect(post(p)).rejects.toMatchObject({ code: 'ERR_HTTP_POOL_DESTROYED' });
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port, { maxSockets: 1 });
+    const inFlight = post(p);
+    const queued = post(p);
+    await new Promise((r) => setTimeout(r, 20));
+    p.destroy();
+    await expect(inFlight).rejects.toMatchObject({ code: 'ERR_HTTP_POOL_DESTROYED' });
+    await expect(queued).rejects.toMatchObject({ code: 'ERR_HTTP_POOL_DESTROYED' });
+    await expect(post(p)).rejects.toMatchObject({ code: 'ERR_HTTP_POOL_DESTROYED' });
   });
 
   it('talks to a node:http server too (its own framing and keep-alive)', async () => {
@@ -370,23 +324,19 @@ describe('Class: Http1Pool', () => {
 
   it('does not keep a process alive with its idle connections', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{"ok":true}')));
-    try {
-      const script = `
-        const { Http1Pool } = require(${JSON.stringify(resolve(__dirname, '../../../lambda/core/http1-pool.ts'))});
-        const p = new Http1Pool({ https: false, hostname: '127.0.0.1', port: ${s.port}, maxSockets: 4, connectTimeoutMs: 1000, inactivityTimeoutMs: 10000 });
-        p.request('POST', '/', { 'content-length': '2' }, '{}').then((r) => console.log(r.body.toString(), p.size));
-      `;
-      const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-      clearTimeout(timer);
-      expect(out.trim()).toBe('{"ok":true} 1');
-      expect(code).toBe(0);
-    } finally {
-      await s.close();
-    }
+    const script = `
+      const { Http1Pool } = require(${JSON.stringify(resolve(__dirname, '../../../lambda/core/http1-pool.ts'))});
+      const p = new Http1Pool({ https: false, hostname: '127.0.0.1', port: ${s.port}, maxSockets: 4, connectTimeoutMs: 1000, inactivityTimeoutMs: 10000 });
+      p.request('POST', '/', { 'content-length': '2' }, '{}').then((r) => console.log(r.body.toString(), p.size));
+    `;
+    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    clearTimeout(timer);
+    expect(out.trim()).toBe('{"ok":true} 1');
+    expect(code).toBe(0);
   }, 20_000);
 });
 
@@ -411,123 +361,95 @@ describe('Class: Http1Pool, streamed responses', () => {
       };
       next();
     });
-    try {
-      const p = pool(s.port);
-      const res = await streamPost(p);
-      expect(res.status).toBe(200);
-      expect(res.headers['content-type']).toBe('text/event-stream');
-      const seen: string[] = [];
-      for await (const part of res.body) {
-        seen.push(part.toString());
-        next?.();
-      }
-      expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `data: {"i":${i}}\n\n`));
-      // Complete: its socket carries the next call.
-      expect(await read((await streamPost(p)).body)).toContain('data: {"i":0}');
-      expect(s.connections).toBe(1);
-    } finally {
-      await s.close();
+    const p = pool(s.port);
+    const res = await streamPost(p);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const seen: string[] = [];
+    for await (const part of res.body) {
+      seen.push(part.toString());
+      next?.();
     }
+    expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `data: {"i":${i}}\n\n`));
+    // Complete: its socket carries the next call.
+    expect(await read((await streamPost(p)).body)).toContain('data: {"i":0}');
+    expect(s.connections).toBe(1);
   });
 
   it('reassembles a chunked body that arrives one byte at a time', async () => {
     const body = 'data: {"choices":[{"delta":{"content":"päivää 🙂"}}]}\n\n'.repeat(3);
     const s = await rawServer((socket) => void dribble(socket, `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`));
-    try {
-      expect(await read((await streamPost(pool(s.port))).body)).toBe(body);
-    } finally {
-      await s.close();
-    }
+    expect(await read((await streamPost(pool(s.port))).body)).toBe(body);
   });
 
   it('abort mid-body: the pending read fails with the reason and the socket is closed, not reused', async () => {
     const s = await rawServer((socket, _req, n) => socket.write(n === 1 ? 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n' : lengthAnswer('{}')));
-    try {
-      const p = pool(s.port);
-      const res = await streamPost(p);
-      const it = res.body[Symbol.asyncIterator]();
-      expect((await it.next()).value?.toString()).toBe('hello');
-      const pending = it.next();
-      res.abort(Object.assign(new Error('upstream request aborted'), { code: 'ABORT_ERR' }));
-      await expect(pending).rejects.toMatchObject({ message: 'upstream request aborted', code: 'ABORT_ERR' });
-      expect((await post(p)).body.toString()).toBe('{}');
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    const res = await streamPost(p);
+    const it = res.body[Symbol.asyncIterator]();
+    expect((await it.next()).value?.toString()).toBe('hello');
+    const pending = it.next();
+    res.abort(Object.assign(new Error('upstream request aborted'), { code: 'ABORT_ERR' }));
+    await expect(pending).rejects.toMatchObject({ message: 'upstream request aborted', code: 'ABORT_ERR' });
+    expect((await post(p)).body.toString()).toBe('{}');
+    expect(s.connections).toBe(2);
   });
 
   it('abort after the response is complete changes nothing: the socket serves the next call', async () => {
     const s = await rawServer((socket) => socket.write(lengthAnswer('{"done":true}')));
-    try {
-      const p = pool(s.port);
-      const res = await streamPost(p);
-      expect(await read(res.body)).toBe('{"done":true}');
-      res.abort();
-      expect((await post(p)).body.toString()).toBe('{"done":true}');
-      expect(s.connections).toBe(1);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    const res = await streamPost(p);
+    expect(await read(res.body)).toBe('{"done":true}');
+    res.abort();
+    expect((await post(p)).body.toString()).toBe('{"done":true}');
+    expect(s.connections).toBe(1);
   });
 
   it('a reader that leaves early drops a response still arriving, and keeps a complete one', async () => {
     const s = await rawServer((socket, _req, n) => socket.write(n === 1 ? 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial' : lengthAnswer('{"whole":1}')));
-    try {
-      const p = pool(s.port);
-      for await (const part of (await streamPost(p)).body) {
-        expect(part.toString()).toBe('partial');
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-      expect(p.size).toBe(0);
-      const whole = await streamPost(p);
-      await new Promise((r) => setTimeout(r, 20)); // the whole body has arrived
-      for await (const part of whole.body) {
-        expect(part.toString()).toBe('{"whole":1}');
-        break;
-      }
-      expect((await post(p)).body.toString()).toBe('{"whole":1}');
-      expect(s.connections).toBe(2);
-    } finally {
-      await s.close();
+    const p = pool(s.port);
+    for await (const part of (await streamPost(p)).body) {
+      expect(part.toString()).toBe('partial');
+      break;
     }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(p.size).toBe(0);
+    const whole = await streamPost(p);
+    await new Promise((r) => setTimeout(r, 20)); // the whole body has arrived
+    for await (const part of whole.body) {
+      expect(part.toString()).toBe('{"whole":1}');
+      break;
+    }
+    expect((await post(p)).body.toString()).toBe('{"whole":1}');
+    expect(s.connections).toBe(2);
   });
 
   it('a signal aborts before the head (the promise rejects with its reason) and an aborted signal sends nothing', async () => {
     const s = await rawServer(() => undefined);
-    try {
-      const p = pool(s.port);
-      const controller = new AbortController();
-      const pending = streamPost(p, controller.signal);
-      await new Promise((r) => setTimeout(r, 20));
-      controller.abort(new Error('client disconnected'));
-      await expect(pending).rejects.toThrow('client disconnected');
-      expect(p.size).toBe(0);
-      const before = s.requests.length;
-      await expect(streamPost(p, AbortSignal.abort(new Error('gone already')))).rejects.toThrow('gone already');
-      expect(s.requests.length).toBe(before);
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port);
+    const controller = new AbortController();
+    const pending = streamPost(p, controller.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort(new Error('client disconnected'));
+    await expect(pending).rejects.toThrow('client disconnected');
+    expect(p.size).toBe(0);
+    const before = s.requests.length;
+    await expect(streamPost(p, AbortSignal.abort(new Error('gone already')))).rejects.toThrow('gone already');
+    expect(s.requests.length).toBe(before);
   });
 
   it('a signal that aborts a queued call (all sockets busy) takes it out of the queue', async () => {
     const s = await rawServer(() => undefined);
-    try {
-      const p = pool(s.port, { maxSockets: 1 });
-      const busy = streamPost(p).catch((e: unknown) => e);
-      const controller = new AbortController();
-      const queued = streamPost(p, controller.signal);
-      controller.abort(new Error('not wanted'));
-      await expect(queued).rejects.toThrow('not wanted');
-      await new Promise((r) => setTimeout(r, 20));
-      expect(s.requests).toHaveLength(1);
-      p.destroy();
-      await busy;
-    } finally {
-      await s.close();
-    }
+    const p = pool(s.port, { maxSockets: 1 });
+    const busy = streamPost(p).catch((e: unknown) => e);
+    const controller = new AbortController();
+    const queued = streamPost(p, controller.signal);
+    controller.abort(new Error('not wanted'));
+    await expect(queued).rejects.toThrow('not wanted');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.requests).toHaveLength(1);
+    p.destroy();
+    await busy;
   });
 
   it('stops reading from the socket while the reader does not read (the server is pushed back), then delivers every byte', async () => {
@@ -537,17 +459,13 @@ describe('Class: Http1Pool, streamed responses', () => {
       socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${total}\r\n\r\n`);
       socket.write(Buffer.alloc(total, 97), () => (flushed = true));
     });
-    try {
-      const res = await streamPost(pool(s.port));
-      await new Promise((r) => setTimeout(r, 300));
-      // Kernel buffers hold a few MB at most: the rest waits in the server until the reader reads.
-      expect(flushed).toBe(false);
-      let bytes = 0;
-      for await (const part of res.body) bytes += part.length;
-      expect(bytes).toBe(total);
-      expect(flushed).toBe(true);
-    } finally {
-      await s.close();
-    }
+    const res = await streamPost(pool(s.port));
+    await new Promise((r) => setTimeout(r, 300));
+    // Kernel buffers hold a few MB at most: the rest waits in the server until the reader reads.
+    expect(flushed).toBe(false);
+    let bytes = 0;
+    for await (const part of res.body) bytes += part.length;
+    expect(bytes).toBe(total);
+    expect(flushed).toBe(true);
   });
 });
