@@ -173,6 +173,34 @@ function streamOptions(v: unknown): { include_usage?: boolean } | null | Fail {
 
 const stop = (v: unknown): string | string[] | null | Fail => (v === null || typeof v === 'string' ? v : Array.isArray(v) && v.length <= 4 ? arrayOf(v, str) : FAIL);
 
+/** The accepted top-level fields in the schema's key order (the order of the output), each with its check. */
+const FIELDS: ReadonlyArray<readonly [string, (v: unknown) => unknown]> = [
+  ['model', (v) => (typeof v === 'string' && isValidModelName(v) ? v : FAIL)],
+  ['messages', messages],
+  ['stream', bool],
+  ['stream_options', streamOptions],
+  ['temperature', (v) => num(v, 0, 2)],
+  ['top_p', (v) => num(v, 0, 1)],
+  ['max_tokens', (v) => int(v, 1, Number.MAX_SAFE_INTEGER)],
+  ['max_completion_tokens', (v) => int(v, 1, Number.MAX_SAFE_INTEGER)],
+  ['stop', stop],
+  ['parallel_tool_calls', (v) => (typeof v === 'boolean' ? v : FAIL)],
+  ['seed', (v) => int(v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)],
+  ['user', str],
+  ['metadata', (v) => recordOf(v, str)],
+  ['n', (v) => int(v, 1, 128)],
+  ['presence_penalty', (v) => num(v, -2, 2)],
+  ['frequency_penalty', (v) => num(v, -2, 2)],
+  ['logit_bias', (v) => recordOf(v, finite)],
+  ['logprobs', bool],
+  ['top_logprobs', (v) => int(v, 0, 20)],
+  ['reasoning_effort', (v) => (v === null || v === 'minimal' || v === 'low' || v === 'medium' || v === 'high' ? v : FAIL)],
+  ['service_tier', (v) => (v === null || typeof v === 'string' ? v : FAIL)],
+  ['store', bool],
+];
+/** Field name → its position in FIELDS (no prototype: `constructor` is not a field). */
+const POSITION: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(FIELDS.map(([name], i) => [name, i])));
+
 /**
  * Exactly what zod's chatCompletionRequestSchema would return for `body`, or undefined: run zod. Each
  * field's check gives the value to put in the output (a copy, for objects and arrays) or FAIL, never
@@ -180,104 +208,17 @@ const stop = (v: unknown): string | string[] | null | Fail => (v === null || typ
  */
 export function fastChatRequest(body: unknown): ChatCompletionRequest | undefined {
   if (!isPlainObject(body)) return undefined;
-  let model, msgs, stream, streamOpts, temperature, topP, maxTokens, maxCompletionTokens, stopAt, parallel, seed, user, metadata, n;
-  let presence, frequency, logitBias, logprobs, topLogprobs, effort, tier, store: unknown;
+  const values: unknown[] = new Array(FIELDS.length);
   for (const key of keysOf(body)) {
-    const v = body[key];
-    let x: unknown;
-    switch (key) {
-      case 'model':
-        x = model = typeof v === 'string' && isValidModelName(v) ? v : FAIL;
-        break;
-      case 'messages':
-        x = msgs = messages(v);
-        break;
-      case 'stream':
-        x = stream = bool(v);
-        break;
-      case 'stream_options':
-        x = streamOpts = streamOptions(v);
-        break;
-      case 'temperature':
-        x = temperature = num(v, 0, 2);
-        break;
-      case 'top_p':
-        x = topP = num(v, 0, 1);
-        break;
-      case 'max_tokens':
-        x = maxTokens = int(v, 1, Number.MAX_SAFE_INTEGER);
-        break;
-      case 'max_completion_tokens':
-        x = maxCompletionTokens = int(v, 1, Number.MAX_SAFE_INTEGER);
-        break;
-      case 'stop':
-        x = stopAt = stop(v);
-        break;
-      case 'parallel_tool_calls':
-        x = parallel = typeof v === 'boolean' ? v : FAIL;
-        break;
-      case 'seed':
-        x = seed = int(v, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-        break;
-      case 'user':
-        x = user = str(v);
-        break;
-      case 'metadata':
-        x = metadata = recordOf(v, str);
-        break;
-      case 'n':
-        x = n = int(v, 1, 128);
-        break;
-      case 'presence_penalty':
-        x = presence = num(v, -2, 2);
-        break;
-      case 'frequency_penalty':
-        x = frequency = num(v, -2, 2);
-        break;
-      case 'logit_bias':
-        x = logitBias = recordOf(v, finite);
-        break;
-      case 'logprobs':
-        x = logprobs = bool(v);
-        break;
-      case 'top_logprobs':
-        x = topLogprobs = int(v, 0, 20);
-        break;
-      case 'reasoning_effort':
-        x = effort = v === null || v === 'minimal' || v === 'low' || v === 'medium' || v === 'high' ? v : FAIL;
-        break;
-      case 'service_tier':
-        x = tier = v === null || typeof v === 'string' ? v : FAIL;
-        break;
-      case 'store':
-        x = store = bool(v);
-        break;
-      default:
-        return undefined;
-    }
+    const i = POSITION[key];
+    if (i === undefined) return undefined;
+    const x = FIELDS[i][1](body[key]);
     if (x === FAIL) return undefined;
+    values[i] = x;
   }
-  if (model === undefined || msgs === undefined) return undefined;
-  const out: Record<string, unknown> = { model, messages: msgs };
-  if (stream !== undefined) out.stream = stream;
-  if (streamOpts !== undefined) out.stream_options = streamOpts;
-  if (temperature !== undefined) out.temperature = temperature;
-  if (topP !== undefined) out.top_p = topP;
-  if (maxTokens !== undefined) out.max_tokens = maxTokens;
-  if (maxCompletionTokens !== undefined) out.max_completion_tokens = maxCompletionTokens;
-  if (stopAt !== undefined) out.stop = stopAt;
-  if (parallel !== undefined) out.parallel_tool_calls = parallel;
-  if (seed !== undefined) out.seed = seed;
-  if (user !== undefined) out.user = user;
-  if (metadata !== undefined) out.metadata = metadata;
-  if (n !== undefined) out.n = n;
-  if (presence !== undefined) out.presence_penalty = presence;
-  if (frequency !== undefined) out.frequency_penalty = frequency;
-  if (logitBias !== undefined) out.logit_bias = logitBias;
-  if (logprobs !== undefined) out.logprobs = logprobs;
-  if (topLogprobs !== undefined) out.top_logprobs = topLogprobs;
-  if (effort !== undefined) out.reasoning_effort = effort;
-  if (tier !== undefined) out.service_tier = tier;
-  if (store !== undefined) out.store = store;
+  // model and messages are required (positions 0 and 1).
+  if (values[0] === undefined || values[1] === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < FIELDS.length; i++) if (values[i] !== undefined) out[FIELDS[i][0]] = values[i];
   return out as ChatCompletionRequest;
 }
