@@ -93,6 +93,10 @@ async function main(): Promise<void> {
       for (const f of s.topFunctions) console.log(`${f.selfPct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
       console.log('\ninclusive (callees included), Tollgate code:');
       for (const f of inclusiveShares(dir, new RegExp(process.env.INCLUDE ?? '/lambda/'), top)) console.log(`${f.inclusivePct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
+      // tsx compiles with esbuild's keepNames: every named closure is wrapped in `__name` as it is made. The
+      // bundle Lambda runs is built without keepNames, so this share is the local server's (tsx) only.
+      const named = inclusiveShares(dir, /\/lambda\//, Number.POSITIVE_INFINITY).filter((f) => f.fn === '__name');
+      console.log(`\ntsx's __name (keepNames; not in the Lambda bundle): ${named.reduce((a, f) => a + f.inclusivePct, 0).toFixed(1)} % inclusive`);
     }
   } finally {
     await topo.close();
