@@ -413,9 +413,7 @@ export class LeanDynamoTransport {
         .then(
           (res) => ({ status: res.status, headers: res.headers, text: res.body.toString('utf8') }),
           (err: Error & { code?: string }) => {
-            // As @smithy/node-http-handler: socket-level failures are TimeoutErrors (transient, retried).
-            if (NODE_TIMEOUT_CODES.has(err.code ?? '')) err.name = 'TimeoutError';
-            throw err;
+            throw asSdkSocketError(err);
           },
         );
     }
@@ -423,9 +421,7 @@ export class LeanDynamoTransport {
       let connectTimer: NodeJS.Timeout | undefined;
       const fail = (err: Error & { code?: string }) => {
         clearTimeout(connectTimer);
-        // As @smithy/node-http-handler: socket-level failures are TimeoutErrors (transient, retried).
-        if (NODE_TIMEOUT_CODES.has(err.code ?? '')) err.name = 'TimeoutError';
-        reject(err);
+        reject(asSdkSocketError(err));
       };
       const options = { hostname: endpoint.hostname, port: endpoint.port, method: 'POST', path: '/', headers };
       const req = endpoint.https ? httpsRequest({ ...options, agent: this.connection.sockets.httpsAgent }) : httpRequest({ ...options, agent: this.connection.sockets.httpAgent });
@@ -459,6 +455,12 @@ export class LeanDynamoTransport {
       req.end(body);
     });
   }
+}
+
+/** As @smithy/node-http-handler: socket-level failures are TimeoutErrors (transient, retried). */
+function asSdkSocketError(err: Error & { code?: string }): Error {
+  if (NODE_TIMEOUT_CODES.has(err.code ?? '')) err.name = 'TimeoutError';
+  return err;
 }
 
 function headerOf(v: string | string[] | undefined): string | undefined {
