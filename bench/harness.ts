@@ -3,6 +3,7 @@
  * interleaved so machine noise lands on both, then reported as differences and ratios. `run.ts` is the
  * CLI around it; the smoke test runs it in a tiny in-process mode.
  */
+import { gatewayRunner, type GatewayRunner } from './processes/bundle-worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +112,8 @@ export interface BenchReport {
     cpuModel: string;
     topology: Topology['kind'];
     composition: string;
+    /** How the gateway processes ran: their esbuild bundle under node (as Lambda runs it), or tsx (bench/processes/bundle-worker.ts). */
+    gatewayRunner?: GatewayRunner;
     upstream: UpstreamOptions;
     concurrency: number;
     durationSeconds: number;
@@ -229,6 +232,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         cpuModel: cpus()[0]?.model ?? 'unknown',
         topology: topo.kind,
         composition: full.composition,
+        gatewayRunner: topo.kind === 'processes' ? gatewayRunner() : 'tsx',
         upstream: opts.upstream,
         concurrency: opts.concurrency,
         durationSeconds: 0,

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayUnderTest, type DynamoCounts, type GatewayMode, type GatewayUnderTest } from './gateway/under-test';
+import { bundleWorker, gatewayRunner } from './processes/bundle-worker';
 import { startWorker, type Worker } from './processes/ipc';
 import { startUpstreams, type UpstreamOptions, type UpstreamUrls } from './upstream/upstreams';
 
@@ -98,7 +99,9 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       // TOLLGATE_BENCH_GATEWAY_FLAGS: extra Node/V8 flags for the gateway processes (e.g. --trace-gc,
       // --no-turbo-inlining for a profile attributed function by function), for profile-path experiments.
       const extra = process.env.TOLLGATE_BENCH_GATEWAY_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-      const w = await startWorker(join(here, 'processes/gateway-process.ts'), { quietStdout: true, execArgv: ['--expose-gc', ...extra] });
+      const script = join(here, 'processes/gateway-process.ts');
+      const bundled = gatewayRunner() === 'bundle';
+      const w = await startWorker(bundled ? bundleWorker(script) : script, { quietStdout: true, execArgv: ['--expose-gc', ...extra], bundled });
       workers.unshift(w); // gateways stop before the upstream
       const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models'>>('start', { mode, upstream, storeDataDir });
       gateways[mode] = {

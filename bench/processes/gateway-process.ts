@@ -3,9 +3,11 @@
  * request, and CPU-profiles itself (V8 sampling profiler over the inspector) between `profile-start`
  * and `profile-stop`, so start-up, module compilation and warm-up stay out of the profile.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { join } from 'node:path';
+import { SourceMap } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startGatewayUnderTest, type GatewayUnderTest, type GatewayUnderTestOptions } from '../gateway/under-test';
 import { REQUEST_START_CHANNEL, RESPONSE_HEAD_CHANNEL } from '../../lambda/core/http1-pool';
 import { serveWorker } from './ipc';
@@ -86,6 +88,30 @@ function post<T>(s: Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => s.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
 }
 
+interface CpuProfile {
+  nodes: Array<{ callFrame: { url: string; lineNumber: number; columnNumber: number } }>;
+}
+
+/**
+ * Run from its bundle (bench/processes/ipc.ts), this process's code is one file: each frame of the bundle
+ * is pointed back at its source file and line through the bundle's source map, so that profiles read by
+ * file (bench/profile.ts) as they do when tsx runs the sources.
+ */
+function bySourceFile(profile: CpuProfile): CpuProfile {
+  const mapFile = `${__filename}.map`;
+  if (!existsSync(mapFile)) return profile;
+  const map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+  const bundleUrl = pathToFileURL(__filename).href;
+  for (const { callFrame: f } of profile.nodes) {
+    if (f.url !== bundleUrl && f.url !== __filename) continue;
+    const entry = map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+    if (entry.originalSource === undefined) continue;
+    const source = entry.originalSource.startsWith('file://') ? entry.originalSource : pathToFileURL(resolve(dirname(__filename), entry.originalSource)).href;
+    Object.assign(f, { url: source, lineNumber: entry.originalLine ?? 0, columnNumber: entry.originalColumn ?? 0 });
+  }
+  return profile;
+}
+
 serveWorker(
   {
     start: async (payload) => {
@@ -131,7 +157,7 @@ serveWorker(
       const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
       session.disconnect();
       session = undefined;
-      writeFileSync(join(dir as string, `gateway-${process.pid}.cpuprofile`), JSON.stringify(profile));
+      writeFileSync(join(dir as string, `gateway-${process.pid}.cpuprofile`), JSON.stringify(bySourceFile(profile as CpuProfile)));
     },
   },
   async () => gateway?.close(),

@@ -3,6 +3,7 @@
  * loop, as in production), with a tiny request/reply protocol over the IPC channel.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 export interface IpcRequest {
   id: number;
@@ -23,16 +24,21 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-/** Forks a TypeScript module through the same loader this process runs under (tsx). */
+/**
+ * Forks a TypeScript module through the same loader this process runs under (tsx), or, with `bundled`, a
+ * bundle (bench/processes/bundle-worker.ts) under plain node: the loader's flags left out, the file removed
+ * when the process exits.
+ */
 export async function startWorker(
   script: string,
-  opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean } = {},
+  opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean; bundled?: boolean } = {},
 ): Promise<Worker> {
   const child: ChildProcess = fork(script, [], {
-    execArgv: [...process.execArgv, ...(opts.execArgv ?? [])],
+    execArgv: [...(opts.bundled ? [] : process.execArgv), ...(opts.execArgv ?? [])],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
+  if (opts.bundled) child.once('exit', () => [script, `${script}.map`].forEach((f) => rmSync(f, { force: true })));
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
