@@ -51,6 +51,12 @@ export interface PathResult {
   errors: number;
   /** Completed requests per second over the batches (high-concurrency scenarios). */
   throughputRps?: number;
+  /**
+   * CPU seconds per wall second over those batches (high concurrency, processes topology): of the process
+   * serving this path (1.0 = one core busy the whole time: a single Node process is saturated), and of
+   * the store process (the full gateway's path; it shares this machine's cores).
+   */
+  busyCores?: { server?: number; store?: number };
 }
 
 export interface Added {
@@ -263,6 +269,9 @@ interface PathDef {
   name: PathName;
   target: Target;
   body(stream: boolean): string;
+  /** CPU time so far of the process that serves this path, and of the store it calls (when measurable). */
+  cpu?: () => Promise<number>;
+  storeCpu?: () => Promise<number>;
 }
 
 /** The bench's chat request. Streams ask for usage as a metered client would, so every path carries the same chunks. */
@@ -274,11 +283,11 @@ function buildPaths(topo: Topology, full: GatewayHandle, floor?: FloorRelay): Pa
   const body = (model: string) => (stream: boolean) => benchChatBody(model, stream);
   const paths: PathDef[] = [
     { name: 'direct', target: makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' }), body: body('bench-model') },
-    { name: 'gateway', target: makeTarget(full.url, full.headers), body: body(full.models.latency) },
+    { name: 'gateway', target: makeTarget(full.url, full.headers), body: body(full.models.latency), cpu: full.cpuMicros?.bind(full), storeCpu: topo.storeCpuMicros?.bind(topo) },
   ];
   const open = topo.gateways.open;
-  if (open) paths.push({ name: 'gateway-open', target: makeTarget(open.url, open.headers), body: body(open.models.latency) });
-  if (floor) paths.push({ name: 'relay-floor', target: makeTarget(floor.url), body: body('bench-model') });
+  if (open) paths.push({ name: 'gateway-open', target: makeTarget(open.url, open.headers), body: body(open.models.latency), cpu: open.cpuMicros?.bind(open) });
+  if (floor) paths.push({ name: 'relay-floor', target: makeTarget(floor.url), body: body('bench-model'), cpu: floor.cpuMicros.bind(floor) });
   return paths;
 }
 
@@ -286,6 +295,7 @@ function buildPaths(topo: Topology, full: GatewayHandle, floor?: FloorRelay): Pa
 async function latencyScenario(name: string, paths: PathDef[], stream: boolean, concurrency: number, opts: BenchOptions): Promise<LatencyScenario> {
   const timings = new Map<PathName, Timing[]>(paths.map((p) => [p.name, []]));
   const wall = new Map<PathName, number>(paths.map((p) => [p.name, 0]));
+  const busy = new Map<PathName, { server: number; store: number }>(paths.map((p) => [p.name, { server: 0, store: 0 }]));
   const send = (p: PathDef) => timedPost(p.target, p.body(stream), stream);
   if (concurrency === 1) {
     for (let i = 0; i < opts.sequentialRequests; i++) {
@@ -299,7 +309,12 @@ async function latencyScenario(name: string, paths: PathDef[], stream: boolean, 
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < paths.length; k++) {
         const p = paths[(r + k) % paths.length];
+        const [server0, store0] = [await p.cpu?.(), await p.storeCpu?.()];
         const { results, wallMs } = await runConcurrent(opts.batch, concurrency, () => send(p));
+        const [server1, store1] = [await p.cpu?.(), await p.storeCpu?.()];
+        const b = busy.get(p.name);
+        if (b && server0 !== undefined && server1 !== undefined) b.server += server1 - server0;
+        if (b && store0 !== undefined && store1 !== undefined) b.store += store1 - store0;
         timings.get(p.name)?.push(...results);
         wall.set(p.name, (wall.get(p.name) ?? 0) + wallMs);
       }
@@ -314,6 +329,7 @@ async function latencyScenario(name: string, paths: PathDef[], stream: boolean, 
       total: summarize(ok.map((t) => t.totalMs)),
       errors: ts.length - ok.length,
       throughputRps: concurrency > 1 ? round((ok.length / (wall.get(p.name) ?? 1)) * 1000, 1) : undefined,
+      busyCores: concurrency > 1 && p.cpu ? busyCores(busy.get(p.name), wall.get(p.name), !!p.storeCpu) : undefined,
     };
   }
   const direct = result.paths.direct as PathResult;
@@ -328,6 +344,12 @@ async function latencyScenario(name: string, paths: PathDef[], stream: boolean, 
     };
   }
   return result;
+}
+
+/** CPU microseconds over wall milliseconds, as cores busy. */
+function busyCores(cpu: { server: number; store: number } | undefined, wallMs: number | undefined, withStore: boolean): PathResult['busyCores'] {
+  if (!cpu || !wallMs) return undefined;
+  return { server: round(cpu.server / 1000 / wallMs, 2), ...(withStore ? { store: round(cpu.store / 1000 / wallMs, 2) } : {}) };
 }
 
 function diff(a: Summary, b: Summary) {

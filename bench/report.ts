@@ -53,14 +53,20 @@ export function toMarkdown(r: BenchReport): string {
   }
 
   out.push('## Throughput', '');
-  out.push('| scenario | direct (req/s) | gateway (req/s) | gateway / direct | no gatekeeper / direct | bare relay / direct | errors (direct / gateway) |');
-  out.push('|---|---|---|---|---|---|---|');
+  out.push(
+    'Busy cores: CPU seconds per wall second of the process serving the path while its batches ran (1.00: one Node process saturated; ' +
+      'this machine has ' + r.meta.cpus + ', shared by the client, the upstream double, the store and the process measured).',
+    '',
+  );
+  out.push('| scenario | direct (req/s) | gateway (req/s) | gateway / direct | no gatekeeper / direct | bare relay / direct | busy cores: gateway + its store / no gatekeeper / bare relay | errors (direct / gateway) |');
+  out.push('|---|---|---|---|---|---|---|---|');
   for (const s of r.latency.filter((x) => x.concurrency > 1)) {
     const d = s.paths.direct;
     const ratio = (p?: PathResult) => f(p && d ? (p.throughputRps ?? 0) / (d.throughputRps ?? 1) : undefined, 3);
     const g = s.paths.gateway;
     out.push(
-      `| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${ratio(g)} | ${ratio(s.paths['gateway-open'])} | ${ratio(s.paths['relay-floor'])} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`,
+      `| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${ratio(g)} | ${ratio(s.paths['gateway-open'])} | ${ratio(s.paths['relay-floor'])} | ` +
+        `${f(g?.busyCores?.server)} + ${f(g?.busyCores?.store)} / ${f(s.paths['gateway-open']?.busyCores?.server)} / ${f(s.paths['relay-floor']?.busyCores?.server)} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`,
     );
   }
   out.push('');

@@ -27,6 +27,8 @@ export interface GatewayHandle {
   composition: string;
   models: GatewayUnderTest['models'];
   stats(): Promise<GatewayStats>;
+  /** CPU time of the gateway process so far, without stats()' forced collection (processes topology). */
+  cpuMicros?(): Promise<number>;
   idle(): Promise<void>;
   /** CPU profile of this gateway process (processes topology only); stop writes a .cpuprofile into `dir`. */
   profileStart?(): Promise<void>;
@@ -108,6 +110,7 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
         mode,
         ...started,
         stats: () => w.call<GatewayStats>('stats'),
+        cpuMicros: () => w.call<number>('cpu'),
         idle: () => w.call<void>('idle'),
         profileStart: () => w.call<void>('profile-start'),
         profileStop: (dir) => w.call<void>('profile-stop', dir),

@@ -131,6 +131,7 @@ serveWorker(
       ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: takeTrace() } : {}),
       };
     },
+    cpu: () => cpuMicros(),
     idle: async () => gateway?.idle(),
     'profile-start': async () => {
       session = new Session();

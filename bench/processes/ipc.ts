@@ -34,7 +34,7 @@ export async function startWorker(
   opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean; bundled?: boolean } = {},
 ): Promise<Worker> {
   const child: ChildProcess = fork(script, [], {
-    execArgv: [...(opts.bundled ? [] : process.execArgv), ...(opts.execArgv ?? [])],
+    execArgv: [...(opts.bundled ? [] : tsxExecArgv()), ...(opts.execArgv ?? [])],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
@@ -70,6 +70,11 @@ export async function startWorker(
       clearTimeout(timer);
     },
   };
+}
+
+/** This process's flags, with tsx's loader added when it runs without it (under jest, whose transform is not tsx). */
+function tsxExecArgv(): string[] {
+  return process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
 }
 
 /** Child side: answer requests with the given handlers; `stop` replies, runs `onStop`, then exits. */

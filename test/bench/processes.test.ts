@@ -1,0 +1,57 @@
+/**
+ * The bench's multi-process topology with the gateway run as Lambda runs it: its esbuild bundle under
+ * plain node (bench/processes/bundle-worker.ts). The gateway must serve through the store process, count
+ * its CPU without a forced collection, write a CPU profile whose frames point at the TypeScript sources
+ * (through the bundle's source map), and leave no bundle behind when it stops.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchChatBody } from '../../bench/harness';
+import { makeTarget, timedPost } from '../../bench/http-client';
+import { startTopology, type Topology } from '../../bench/topology';
+
+describe('bench processes topology, gateway from its bundle', () => {
+  let topo: Topology | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-processes-'));
+
+  afterAll(async () => {
+    await topo?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves, counts CPU, profiles by source file, and cleans up its bundle', async () => {
+    const bundleDir = join(__dirname, '..', '..', 'node_modules', '.cache', 'tollgate-bench');
+    const before = new Set(existsSync(bundleDir) ? readdirSync(bundleDir) : []);
+    topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 1, chunks: 4, longChunks: 4 }, modes: ['full'] });
+    const gw = topo.gateways.full!;
+    const built = readdirSync(bundleDir).filter((f) => !before.has(f));
+    expect(built.some((f) => /^gateway-process-\d+\.cjs$/.test(f))).toBe(true);
+
+    const target = makeTarget(gw.url, gw.headers);
+    const cpu0 = await gw.cpuMicros!();
+    await gw.profileStart!();
+    for (let i = 0; i < 20; i++) {
+      const t = await timedPost(target, benchChatBody(gw.models.latency, true), true);
+      expect(t.status).toBe(200);
+    }
+    await gw.profileStop!(dir);
+    expect(await gw.cpuMicros!()).toBeGreaterThan(cpu0);
+    await gw.idle();
+    const counts = (await gw.stats()).dynamo;
+    expect(counts?.writes).toBeGreaterThanOrEqual(40); // each request's lease index entry and record
+
+    const [file] = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Array<{ callFrame: { url: string } }> };
+    const urls = profile.nodes.map((n) => n.callFrame.url);
+    expect(urls.some((u) => u.endsWith('/lambda/app/pipeline.ts'))).toBe(true);
+    expect(urls.some((u) => /\/node_modules\/eventsource-parser\//.test(u))).toBe(true);
+    // Left on the bundle: only frames at positions the map does not cover (esbuild's module wrappers).
+    const unmapped = urls.filter((u) => u.endsWith('.cjs'));
+    expect(unmapped.length).toBeLessThan(urls.length * 0.05);
+
+    await topo.close();
+    topo = undefined;
+    for (const f of built) expect(existsSync(join(bundleDir, f))).toBe(false);
+  }, 120_000);
+});
