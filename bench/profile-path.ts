@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const [sb, sa] = [split(before), split(after)];
     if (sb && sa) console.log(`gateway CPU split: user ${((sa.user - sb.user) / 1000 / Math.max(1, ok)).toFixed(2)} / system ${((sa.system - sb.system) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
     if (storeBefore !== undefined && storeAfter !== undefined) console.log(`store process (dynalite): CPU ${((storeAfter - storeBefore) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
-    const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[]; gcPauses: number[]; loopDelayMs?: { p50: number; p99: number; max: number } } }).trace;
+    const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[]; gcPauses: number[]; gcKinds?: string[]; loopDelayMs?: { p50: number; p99: number; max: number } } }).trace;
     if (traced) {
       const [pre, post] = [summarize(traced.preUpstream), summarize(traced.upstreamToClient)];
       console.log(
@@ -83,8 +83,11 @@ async function main(): Promise<void> {
         `trace: GC ${gc.length} pauses, ${gc.reduce((a, b) => a + b, 0).toFixed(1)} ms in all, longest ${Math.max(0, ...gc).toFixed(2)} ms; ` +
           (loop ? `event-loop delay p50 ${loop.p50.toFixed(2)} / p99 ${loop.p99.toFixed(2)} / max ${loop.max.toFixed(2)} ms` : ''),
       );
+      const kinds = new Map<string, number[]>();
+      (traced.gcKinds ?? []).forEach((k, i) => kinds.set(k, [...(kinds.get(k) ?? []), gc[i]]));
+      for (const [k, ms] of kinds) console.log(`  ${k}: ${ms.length} pauses, ${ms.reduce((a, b) => a + b, 0).toFixed(1)} ms, longest ${Math.max(...ms).toFixed(2)} ms`);
     }
-    if (process.env.TOLLGATE_BENCH_ALLOC === '1') printAllocations(dir, ok, top);
+    if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') printAllocations(dir, ok, top);
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {
       console.log(`sampled ${s.totalSampledMs} ms`);
@@ -112,7 +115,8 @@ interface HeapNode {
 }
 
 /**
- * TOLLGATE_BENCH_ALLOC=1: the sampling heap profile (every ~4 KB allocated, collected objects included),
+ * TOLLGATE_BENCH_ALLOC=1: the sampling heap profile (every ~4 KB allocated, collected objects included;
+ * `survivors`: only objects that outlived a scavenge, what the young generation copies and promotes),
  * as bytes allocated per request: by allocation site, and inclusive for Tollgate's functions.
  */
 function printAllocations(dir: string, requests: number, top: number): void {

@@ -20,7 +20,7 @@ let gateway: GatewayUnderTest | undefined;
  * headers to the gateway's answer headers (its first byte to the client), from Node's HTTP diagnostics
  * channels and ServerResponse.writeHead.
  */
-const trace = { arrived: 0, upstreamAt: 0, upstreamHeadersAt: 0, preUpstream: [] as number[], upstreamToClient: [] as number[], gcPauses: [] as number[] };
+const trace = { arrived: 0, upstreamAt: 0, upstreamHeadersAt: 0, preUpstream: [] as number[], upstreamToClient: [] as number[], gcPauses: [] as number[], gcKinds: [] as string[] };
 let loopDelay: import('node:perf_hooks').IntervalHistogram | undefined;
 if (process.env.TOLLGATE_BENCH_TRACE === '1') {
   // GC pauses and event-loop delay too, to tell a slow request's cause: the gateway's own code, a
@@ -31,7 +31,10 @@ if (process.env.TOLLGATE_BENCH_TRACE === '1') {
     for (const e of list.getEntries()) {
       // stats() forces a full collection (global.gc) before reading memory: not the gateway's own.
       const flags = (e as { detail?: { flags?: number } }).detail?.flags ?? 0;
-      if (!(flags & ph.constants.NODE_PERFORMANCE_GC_FLAGS_FORCED)) trace.gcPauses.push(e.duration);
+      if (flags & ph.constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) continue;
+      trace.gcPauses.push(e.duration);
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      trace.gcKinds.push(kind === ph.constants.NODE_PERFORMANCE_GC_MINOR ? 'scavenge' : kind === ph.constants.NODE_PERFORMANCE_GC_MAJOR ? 'mark-compact' : kind === ph.constants.NODE_PERFORMANCE_GC_INCREMENTAL ? 'incremental marking' : 'weak callbacks');
     }
   }).observe({ entryTypes: ['gc'] });
   loopDelay = ph.monitorEventLoopDelay({ resolution: 1 });
@@ -73,6 +76,7 @@ function takeTrace() {
     preUpstream: trace.preUpstream.splice(0),
     upstreamToClient: trace.upstreamToClient.splice(0),
     gcPauses: trace.gcPauses.splice(0),
+    gcKinds: trace.gcKinds.splice(0),
     loopDelayMs: loopDelay ? { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 } : undefined,
   };
   loopDelay?.reset();
@@ -88,21 +92,38 @@ function post<T>(s: Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => s.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
 }
 
+interface Frame {
+  callFrame: { url: string; lineNumber: number; columnNumber: number };
+}
 interface CpuProfile {
-  nodes: Array<{ callFrame: { url: string; lineNumber: number; columnNumber: number } }>;
+  nodes: Frame[];
+}
+interface HeapProfile {
+  head: Frame & { children: HeapProfile['head'][] };
+}
+
+function framesOf(profile: CpuProfile | HeapProfile): Frame[] {
+  if ('nodes' in profile) return profile.nodes;
+  const frames: Frame[] = [];
+  const stack = [profile.head];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    frames.push(node);
+    stack.push(...node.children);
+  }
+  return frames;
 }
 
 /**
  * Run from its bundle (bench/processes/ipc.ts), this process's code is one file: each frame of the bundle
- * is pointed back at its source file and line through the bundle's source map, so that profiles read by
- * file (bench/profile.ts) as they do when tsx runs the sources.
+ * is pointed back at its source file and line through the bundle's source map, so that profiles (CPU and
+ * allocation) read by file (bench/profile.ts) as they do when tsx runs the sources.
  */
-function bySourceFile(profile: CpuProfile): CpuProfile {
+function bySourceFile<P extends CpuProfile | HeapProfile>(profile: P): P {
   const mapFile = `${__filename}.map`;
   if (!existsSync(mapFile)) return profile;
   const map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
   const bundleUrl = pathToFileURL(__filename).href;
-  for (const { callFrame: f } of profile.nodes) {
+  for (const { callFrame: f } of framesOf(profile)) {
     if (f.url !== bundleUrl && f.url !== __filename) continue;
     const entry = map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number; originalColumn?: number };
     if (entry.originalSource === undefined) continue;
@@ -136,10 +157,12 @@ serveWorker(
     'profile-start': async () => {
       session = new Session();
       session.connect();
-      if (process.env.TOLLGATE_BENCH_ALLOC === '1') {
-        // Allocation sampling instead of CPU sampling: where the bytes the young generation collects come from.
+      if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') {
+        // Allocation sampling instead of CPU sampling: where the bytes the young generation collects come from
+        // (`survivors`: only what outlived a scavenge, i.e. what the young generation has to copy).
+        const survivors = process.env.TOLLGATE_BENCH_ALLOC === 'survivors';
         await post(session, 'HeapProfiler.enable');
-        await post(session, 'HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+        await post(session, 'HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors });
         return;
       }
       await post(session, 'Profiler.enable');
@@ -148,11 +171,11 @@ serveWorker(
     },
     'profile-stop': async (dir) => {
       if (!session) return;
-      if (process.env.TOLLGATE_BENCH_ALLOC === '1') {
+      if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') {
         const { profile } = await post<{ profile: unknown }>(session, 'HeapProfiler.stopSampling');
         session.disconnect();
         session = undefined;
-        writeFileSync(join(dir as string, `gateway-${process.pid}.heapprofile`), JSON.stringify(profile));
+        writeFileSync(join(dir as string, `gateway-${process.pid}.heapprofile`), JSON.stringify(bySourceFile(profile as HeapProfile)));
         return;
       }
       const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
