@@ -1,8 +1,8 @@
 /**
  * A lean DynamoDB document client: the store's `doc.send(new PutCommand(...))` calls (Put, Get, Update,
  * Delete, Query, Scan, BatchGet, BatchWrite, TransactWrite, TransactGet; lean-commands.ts) are marshalled
- * with @aws-sdk/util-dynamodb exactly as @aws-sdk/lib-dynamodb does it (the same key-node maps, the same
- * options) and sent by lean-dynamo-http.ts, without the SDK's per-request middleware chain (endpoint
+ * as @aws-sdk/lib-dynamodb does it (the same key-node maps, the same options; util-dynamodb's marshall, in
+ * one pass for plain values: fast-marshall.ts) and sent by lean-dynamo-http.ts, without the SDK's per-request middleware chain (endpoint
  * rules, schema serde, retry and signing middleware), which cost ~2 ms of CPU per call in the gateway's
  * profile. Everything else — other commands, send options, callbacks — goes to the SDK's
  * DynamoDBDocumentClient, which is made (and the SDK loaded: lean-sdk.ts) only then.
@@ -15,8 +15,9 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient, TranslateConfig } from '@aws-sdk/lib-dynamodb';
-import { marshall, unmarshall, type marshallOptions, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
+import { unmarshall, type marshallOptions, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { fastMarshaller } from './fast-marshall';
 import { LeanDynamoClient, leanSdk, type StoreClient } from './lean-client';
 import { DocumentCommand, type DocumentClient, type KeyNodeMap, type KeyNodes } from './lean-commands';
 import { LeanDynamoTransport, sdkConnection } from './lean-dynamo-http';
@@ -179,7 +180,8 @@ export function leanDocumentClient(client: StoreClient, translateConfig: Transla
   // lib-dynamodb's own defaults for these two (addMarshallingMiddleware).
   const mOptions: marshallOptions = { ...translateConfig.marshallOptions, convertTopLevelContainer: translateConfig.marshallOptions?.convertTopLevelContainer ?? true };
   const uOptions: unmarshallOptions = { ...translateConfig.unmarshallOptions, convertWithoutMapWrapper: translateConfig.unmarshallOptions?.convertWithoutMapWrapper ?? true };
-  const toWire = (v: unknown) => marshall(v, mOptions);
+  // util-dynamodb's marshall with these options, in one pass for plain values (fast-marshall.ts).
+  const toWire = fastMarshaller(mOptions);
   const fromWire = (v: unknown) => unmarshall(v as Parameters<typeof unmarshall>[0], uOptions);
   let sdkDoc: DynamoDBDocumentClient | undefined;
   const sdkSend = (...args: unknown[]): Promise<unknown> => {
