@@ -120,6 +120,8 @@ export interface BenchReport {
     composition: string;
     /** How the gateway processes ran: their esbuild bundle under node (as Lambda runs it), or tsx (bench/processes/bundle-worker.ts). */
     gatewayRunner?: GatewayRunner;
+    /** Node version of the gateway processes, when it is not this process's (TOLLGATE_BENCH_NODE). */
+    gatewayNode?: string;
     upstream: UpstreamOptions;
     concurrency: number;
     durationSeconds: number;
@@ -239,6 +241,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         topology: topo.kind,
         composition: full.composition,
         gatewayRunner: topo.kind === 'processes' ? gatewayRunner() : 'tsx',
+        ...(full.node && full.node !== process.version ? { gatewayNode: full.node } : {}),
         upstream: opts.upstream,
         concurrency: opts.concurrency,
         durationSeconds: 0,

@@ -13,7 +13,7 @@ export function toMarkdown(r: BenchReport): string {
   out.push(
     `${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpuModel} · topology: ${m.topology} · ${m.durationSeconds} s · load average ${m.loadAverage.start} → ${m.loadAverage.end}`,
     '',
-    `Gateway: ${m.composition}. ${m.gatewayRunner === 'bundle' ? 'Run as its esbuild bundle under node, as Lambda runs it (TOLLGATE_BENCH_RUNNER=tsx: the sources under tsx, as npm start).' : m.gatewayRunner === 'tsx' ? 'Run from its TypeScript sources under tsx (npm start\'s way).' : ''}`,
+    `Gateway: ${m.composition}.${m.gatewayNode ? ` Gateway processes on Node ${m.gatewayNode} (TOLLGATE_BENCH_NODE); the client, the upstream double and the store on ${m.node}.` : ''} ${m.gatewayRunner === 'bundle' ? 'Run as its esbuild bundle under node, as Lambda runs it (TOLLGATE_BENCH_RUNNER=tsx: the sources under tsx, as npm start).' : m.gatewayRunner === 'tsx' ? 'Run from its TypeScript sources under tsx (npm start\'s way).' : ''}`,
     '',
     `Upstream double: ${m.upstream.firstByteDelayMs} ms before the first byte, ${m.upstream.chunks} content chunks per answer; long stream ${m.upstream.longChunks} chunks, no delay. ` +
       'Direct and gateway requests are interleaved (rotating order per request at c=1, per batch at high concurrency). ' +

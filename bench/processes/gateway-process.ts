@@ -138,7 +138,7 @@ serveWorker(
     start: async (payload) => {
       gateway = await startGatewayUnderTest(payload as GatewayUnderTestOptions);
       const { url, headers, composition, models } = gateway;
-      return { url, headers, composition, models };
+      return { url, headers, composition, models, node: process.version };
     },
     stats: async () => {
       (globalThis as { gc?: () => void }).gc?.();

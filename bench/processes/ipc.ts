@@ -31,9 +31,10 @@ export interface Worker {
  */
 export async function startWorker(
   script: string,
-  opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean; bundled?: boolean } = {},
+  opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean; bundled?: boolean; execPath?: string } = {},
 ): Promise<Worker> {
   const child: ChildProcess = fork(script, [], {
+    ...(opts.execPath ? { execPath: opts.execPath } : {}),
     execArgv: [...(opts.bundled ? [] : tsxExecArgv()), ...(opts.execArgv ?? [])],
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit', 'ipc'],
