@@ -339,7 +339,7 @@ export class AdmissionLeases {
         this.windows.set(wid, ahead);
         return ahead;
       }
-      if (ahead.window.label === window.label) void (ahead.writing ?? Promise.resolve()).then(() => (ahead.slots > 0 || ahead.tokens > 0 ? this.giveBackWindow(ahead) : undefined));
+      if (ahead.window.label === window.label) void this.giveBackTakenAhead(ahead);
     }
     const rates = this.rates.get(wid) ?? { requests: new Rate(this.o.horizonMs), tokens: new Rate(this.o.horizonMs) };
     this.rates.set(wid, rates);
@@ -618,8 +618,7 @@ export class AdmissionLeases {
       if (!all && this.windows.has(id)) continue;
       this.nextWindows.delete(id);
       if (now >= next.window.endMs) continue;
-      // A top-up still in flight lands first; then whatever it took goes back.
-      writes.push((next.writing ?? Promise.resolve()).then(() => (next.slots > 0 || next.tokens > 0 ? this.giveBackWindow(next) : undefined)));
+      writes.push(this.giveBackTakenAhead(next));
     }
     await Promise.all(writes);
   }
@@ -644,6 +643,12 @@ export class AdmissionLeases {
       if (!isConditionalCheckFailed(err)) throw err; // closed already (a retry) or reclaimed
     }
     l.gone = true;
+  }
+
+  /** A next minute's lease no longer wanted: its top-up still in flight lands first, then what it took goes back. */
+  private async giveBackTakenAhead(w: WindowLease): Promise<void> {
+    await w.writing;
+    if (w.slots > 0 || w.tokens > 0) await this.giveBackWindow(w);
   }
 
   private async giveBackWindow(w: WindowLease): Promise<void> {
