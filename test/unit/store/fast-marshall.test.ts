@@ -7,6 +7,13 @@ import fc from 'fast-check';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { fastMarshaller } from '../../../lambda/store/fast-marshall';
 
+// The library's marshall, counted: the fast path must not call it for plain values. Same function otherwise.
+jest.mock('@aws-sdk/util-dynamodb', () => {
+  const actual = jest.requireActual<typeof import('@aws-sdk/util-dynamodb')>('@aws-sdk/util-dynamodb');
+  return { ...actual, marshall: jest.fn(actual.marshall) };
+});
+const libraryCalls = marshall as jest.MockedFunction<typeof marshall>;
+
 type Outcome = { ok: true; value: unknown } | { ok: false; message: string };
 
 function outcome(f: () => unknown): Outcome {
@@ -134,11 +141,17 @@ describe('fastMarshaller', () => {
     );
   });
 
-  it('takes the fast path for plain values (no call into the library)', () => {
-    // A value the library refuses, hidden where the fast path never looks: if it is reached, this throws.
-    const options = { convertTopLevelContainer: true, removeUndefinedValues: true };
-    expect(fastMarshaller(options)({ a: 'x', b: [1, true, null], c: { d: 2 } })).toStrictEqual({
+  it('takes the fast path for plain values (no call into the library), and the library for the rest', () => {
+    const fast = fastMarshaller({ convertTopLevelContainer: true, removeUndefinedValues: true });
+    libraryCalls.mockClear();
+    expect(fast({ a: 'x', b: [1, true, null], c: { d: 2 }, gone: undefined })).toStrictEqual({
       M: { a: { S: 'x' }, b: { L: [{ N: '1' }, { BOOL: true }, { NULL: true }] }, c: { M: { d: { N: '2' } } } },
     });
+    expect(libraryCalls).not.toHaveBeenCalled();
+    // Only the subtree the fast path does not know goes to the library.
+    const tags = new Set(['a']);
+    expect(fast({ a: 'x', tags })).toStrictEqual({ M: { a: { S: 'x' }, tags: { SS: ['a'] } } });
+    expect(libraryCalls).toHaveBeenCalledTimes(1);
+    expect(libraryCalls.mock.calls[0][0]).toBe(tags);
   });
 });
