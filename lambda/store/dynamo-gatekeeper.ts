@@ -4,11 +4,16 @@
  * reservation to the actual cost exactly once and records usage. See docs/table-design.md.
  *
  * Requests per gateway request (steady state, caches warm):
- *   admit:  0 reads; ONE concurrent round: 1 lease-index PutItem (every request: the sweeper's pointer), 1 UpdateItem per
- *           rate limit (key, team) and 1 per hard budget
- *   settle: 1 PutItem (record, conditional) + 1 PutItem (its derivation marker), then 1 UpdateItem per hard
- *           budget + 1 per TPM correction; rollups and soft budgets are derived from records in batches
- *           (usage-deriver.ts). The lease index entry is left to TTL and the sweeper.
+ *   admit:  0 reads. With admission leases (the default, admission-leases.ts): no write before the upstream
+ *           call; the slots and the worst-case cost come from this process's leases in memory, topped up
+ *           in the background. Without them: ONE concurrent round of 1 UpdateItem per rate limit (key,
+ *           team) and 1 per hard budget. Either way 1 lease-index PutItem (the sweeper's pointer), sent once
+ *           the upstream call has left and group-committed with concurrent requests' (group-commit.ts).
+ *   settle: 1 PutItem (record, conditional; its derivation waits in this process's in-memory queue, no
+ *           marker). With leases the spend and TPM corrections reach the counters in the leases' batched
+ *           flushes; without them 1 UpdateItem per hard budget + 1 per TPM correction. Rollups and soft
+ *           budgets are derived from records in batches (usage-deriver.ts). The lease index entry is left
+ *           to TTL and the sweeper.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { StoreClient } from './lean-client';
