@@ -43,7 +43,7 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-export type PathName = 'direct' | 'gateway' | 'gateway-open' | 'relay-floor';
+export type PathName = 'direct' | 'gateway' | 'gateway-open' | 'relay-floor' | 'relay-floor-store';
 
 export interface PathResult {
   ttft: Summary;
@@ -104,6 +104,8 @@ export interface Accounting {
   openGatewayCpuMsPerRequest?: number;
   /** The same requests through the bare relay (streaming only), when it runs. */
   floorRelayCpuMsPerRequest?: number;
+  /** The same through the bare relay that also makes the request path's two store writes (streaming only). */
+  floorStoreRelayCpuMsPerRequest?: number;
   /** CPU of the store process (dynalite, standing in for DynamoDB) during the full gateway's requests. */
   storeCpuMsPerRequest?: number;
 }
@@ -177,13 +179,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   log(`starting ${opts.topology} topology (${modes.join(', ')})`);
   const topo = await startTopology({ kind: opts.topology, upstream: opts.upstream, modes });
   let floor: FloorRelay | undefined;
+  let storeFloor: FloorRelay | undefined;
   const profileDir = opts.cpuProfile && topo.kind === 'processes' ? mkdtempSync(join(tmpdir(), 'tollgate-cpuprof-')) : undefined;
   let report: BenchReport;
   try {
     const full = topo.gateways.full as GatewayHandle;
     const afterStart = await full.stats();
-    if (opts.includeFloorRelay) floor = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`);
-    const paths = buildPaths(topo, full, floor);
+    if (opts.includeFloorRelay) {
+      floor = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`);
+      storeFloor = await topo.startStoreFloor?.();
+    }
+    const paths = buildPaths(topo, full, floor, storeFloor);
 
     log('warming up');
     for (const stream of [true, false]) {
@@ -211,6 +217,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     ];
     const floorPath = paths.find((p) => p.name === 'relay-floor');
     if (floor && floorPath) accounting[0].floorRelayCpuMsPerRequest = await cpuPerRequest(floor.cpuMicros, floorPath, true, opts.accountingRequests);
+    const storeFloorPath = paths.find((p) => p.name === 'relay-floor-store');
+    if (storeFloor && storeFloorPath) accounting[0].floorStoreRelayCpuMsPerRequest = await cpuPerRequest(storeFloor.cpuMicros, storeFloorPath, true, opts.accountingRequests);
 
     log('relay: long streams');
     const relay: RelayResult[] = [];
@@ -282,7 +290,7 @@ export function benchChatBody(model: string, stream: boolean): string {
   return JSON.stringify({ model, messages: MESSAGES, max_tokens: 64, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
 }
 
-function buildPaths(topo: Topology, full: GatewayHandle, floor?: FloorRelay): PathDef[] {
+function buildPaths(topo: Topology, full: GatewayHandle, floor?: FloorRelay, storeFloor?: FloorRelay): PathDef[] {
   const body = (model: string) => (stream: boolean) => benchChatBody(model, stream);
   const paths: PathDef[] = [
     { name: 'direct', target: makeTarget(`${topo.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' }), body: body('bench-model') },
@@ -291,6 +299,9 @@ function buildPaths(topo: Topology, full: GatewayHandle, floor?: FloorRelay): Pa
   const open = topo.gateways.open;
   if (open) paths.push({ name: 'gateway-open', target: makeTarget(open.url, open.headers), body: body(open.models.latency), cpu: open.cpuMicros?.bind(open) });
   if (floor) paths.push({ name: 'relay-floor', target: makeTarget(floor.url), body: body('bench-model'), cpu: floor.cpuMicros.bind(floor) });
+  if (storeFloor) {
+    paths.push({ name: 'relay-floor-store', target: makeTarget(storeFloor.url), body: body('bench-model'), cpu: storeFloor.cpuMicros.bind(storeFloor), storeCpu: topo.storeCpuMicros?.bind(topo) });
+  }
   return paths;
 }
 

@@ -41,13 +41,13 @@ export function toMarkdown(r: BenchReport): string {
   const open = r.latency.filter((s) => s.added['gateway-open']);
   if (open.length) {
     out.push('### Where the added time goes: gateway without gatekeeper (no auth, limits, budget, metering: no store calls)', '');
-    out.push('| scenario | added TTFT p50 / p90 / p99, full (ms) | added TTFT p50 / p90 / p99, no gatekeeper (ms) | store share of added p50 (ms) | added TTFT p50 / p90 / p99, bare relay (ms) |');
-    out.push('|---|---|---|---|---|');
+    out.push('| scenario | added TTFT p50 / p90 / p99, full (ms) | added TTFT p50 / p90 / p99, no gatekeeper (ms) | store share of added p50 (ms) | added TTFT p50 / p90 / p99, bare relay (ms) | bare relay + 2 store writes (ms) |');
+    out.push('|---|---|---|---|---|---|');
     const p3 = (a?: { p50: number; p90: number; p99: number }) => (a ? `${signed(a.p50)} / ${signed(a.p90)} / ${signed(a.p99)}` : '–');
     for (const s of open) {
       const fa = s.added.gateway?.ttftMs;
       const oa = s.added['gateway-open']?.ttftMs;
-      out.push(`| ${s.name} | ${p3(fa)} | ${p3(oa)} | ${signed(fa && oa ? fa.p50 - oa.p50 : undefined)} | ${p3(s.added['relay-floor']?.ttftMs)} |`);
+      out.push(`| ${s.name} | ${p3(fa)} | ${p3(oa)} | ${signed(fa && oa ? fa.p50 - oa.p50 : undefined)} | ${p3(s.added['relay-floor']?.ttftMs)} | ${p3(s.added['relay-floor-store']?.ttftMs)} |`);
     }
     out.push('');
   }
@@ -58,15 +58,18 @@ export function toMarkdown(r: BenchReport): string {
       'this machine has ' + r.meta.cpus + ', shared by the client, the upstream double, the store and the process measured).',
     '',
   );
-  out.push('| scenario | direct (req/s) | gateway (req/s) | gateway / direct | no gatekeeper / direct | bare relay / direct | busy cores: gateway + its store / no gatekeeper / bare relay | errors (direct / gateway) |');
-  out.push('|---|---|---|---|---|---|---|---|');
+  out.push(
+    '| scenario | direct (req/s) | gateway (req/s) | gateway / direct | no gatekeeper / direct | bare relay / direct | bare relay + 2 store writes / direct | busy cores: gateway + its store / no gatekeeper / bare relay / bare relay + writes + its store | errors (direct / gateway) |',
+  );
+  out.push('|---|---|---|---|---|---|---|---|---|');
   for (const s of r.latency.filter((x) => x.concurrency > 1)) {
     const d = s.paths.direct;
     const ratio = (p?: PathResult) => f(p && d ? (p.throughputRps ?? 0) / (d.throughputRps ?? 1) : undefined, 3);
     const g = s.paths.gateway;
     out.push(
-      `| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${ratio(g)} | ${ratio(s.paths['gateway-open'])} | ${ratio(s.paths['relay-floor'])} | ` +
-        `${f(g?.busyCores?.server)} + ${f(g?.busyCores?.store)} / ${f(s.paths['gateway-open']?.busyCores?.server)} / ${f(s.paths['relay-floor']?.busyCores?.server)} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`,
+      `| ${s.name} | ${f(d?.throughputRps, 0)} | ${f(g?.throughputRps, 0)} | ${ratio(g)} | ${ratio(s.paths['gateway-open'])} | ${ratio(s.paths['relay-floor'])} | ${ratio(s.paths['relay-floor-store'])} | ` +
+        `${f(g?.busyCores?.server)} + ${f(g?.busyCores?.store)} / ${f(s.paths['gateway-open']?.busyCores?.server)} / ${f(s.paths['relay-floor']?.busyCores?.server)} / ` +
+        `${f(s.paths['relay-floor-store']?.busyCores?.server)} + ${f(s.paths['relay-floor-store']?.busyCores?.store)} | ${d?.errors ?? '–'} / ${g?.errors ?? '–'} |`,
     );
   }
   out.push('');
@@ -81,13 +84,13 @@ export function toMarkdown(r: BenchReport): string {
 
   out.push('## Per gateway request: DynamoDB and CPU', '');
   out.push(
-    '| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request | without gatekeeper (no store) | bare relay | store process (dynalite) CPU ms / request |',
+    '| kind | requests | DynamoDB calls / request | on the request path / off it (batched, background) | by command | RCU / request | WCU / request | gateway CPU ms / request | without gatekeeper (no store) | bare relay | bare relay + 2 store writes | store process (dynalite) CPU ms / request |',
   );
-  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const a of r.accounting) {
     const by = Object.entries(a.dynamo.perRequest).map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ') || 'none';
     out.push(
-      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} | ${a.openGatewayCpuMsPerRequest === undefined ? '–' : f(a.openGatewayCpuMsPerRequest, 3)} | ${a.floorRelayCpuMsPerRequest === undefined ? '–' : f(a.floorRelayCpuMsPerRequest, 3)} | ${a.storeCpuMsPerRequest === undefined ? '–' : f(a.storeCpuMsPerRequest, 3)} |`,
+      `| ${a.kind} | ${a.requests} | ${f(a.dynamo.totalPerRequest)} | ${f(a.dynamo.requestPathPerRequest)} / ${f(a.dynamo.backgroundPerRequest)} | ${by} | ${f(a.dynamo.readUnitsPerRequest)} | ${f(a.dynamo.writeUnitsPerRequest)} | ${f(a.gatewayCpuMsPerRequest, 3)} | ${a.openGatewayCpuMsPerRequest === undefined ? '–' : f(a.openGatewayCpuMsPerRequest, 3)} | ${a.floorRelayCpuMsPerRequest === undefined ? '–' : f(a.floorRelayCpuMsPerRequest, 3)} | ${a.floorStoreRelayCpuMsPerRequest === undefined ? '–' : f(a.floorStoreRelayCpuMsPerRequest, 3)} | ${a.storeCpuMsPerRequest === undefined ? '–' : f(a.storeCpuMsPerRequest, 3)} |`,
     );
   }
   out.push('');
@@ -157,8 +160,14 @@ function targetsSection(r: BenchReport): string[] {
   const floorC16 = r.latency.find((s) => s.stream && s.concurrency === 16)?.added['relay-floor']?.ttftMs;
   const floorTput = c64?.paths['relay-floor'] ? (c64.paths['relay-floor'].throughputRps ?? 0) / (c64.paths.direct?.throughputRps ?? 1) : undefined;
   const hasFloor = floorC1 !== undefined;
-  const row = (what: string, target: string, value: string, met: boolean | undefined, floor?: string) =>
-    `| ${what} | ${target} | ${value} | ${met === undefined ? '–' : met ? 'met' : 'not met'} |${hasFloor ? ` ${floor ?? '–'} |` : ''}`;
+  // The same bare relay with the two store writes the issue leaves on the request path (the index entry
+  // before the first byte, the record after the last), the cheapest way this repo can make them.
+  const storeC1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added['relay-floor-store']?.ttftMs;
+  const storeC16 = r.latency.find((s) => s.stream && s.concurrency === 16)?.added['relay-floor-store']?.ttftMs;
+  const storeTput = c64?.paths['relay-floor-store'] ? (c64.paths['relay-floor-store'].throughputRps ?? 0) / (c64.paths.direct?.throughputRps ?? 1) : undefined;
+  const hasStoreFloor = storeC1 !== undefined;
+  const row = (what: string, target: string, value: string, met: boolean | undefined, floor?: string, storeFloor?: string) =>
+    `| ${what} | ${target} | ${value} | ${met === undefined ? '–' : met ? 'met' : 'not met'} |${hasFloor ? ` ${floor ?? '–'} |` : ''}${hasStoreFloor ? ` ${storeFloor ?? '–'} |` : ''}`;
   const le = (v: number | undefined, t: number) => (v === undefined ? undefined : v <= t);
   return [
     '## Against the targets (issue 13)',
@@ -170,14 +179,23 @@ function targetsSection(r: BenchReport): string[] {
           '',
         ]
       : []),
-    `| measure | target | this run | |${hasFloor ? ' bare relay, same run |' : ''}`,
-    `|---|---|---|---|${hasFloor ? '---|' : ''}`,
+    ...(hasStoreFloor
+      ? [
+          'Floor with the store: the same relay plus the two DynamoDB writes the issue leaves on the request path (`bench/processes/floor-store-process.ts`: ' +
+            'a lease index entry the first byte waits for, a usage record after the last byte; prebuilt items of the gateway\'s size, signed and sent with ' +
+            "the gateway's own signer and HTTP client to the same store): what the required work costs here, before auth, routing, limits, pricing and telemetry.",
+          '',
+        ]
+      : []),
+    `| measure | target | this run | |${hasFloor ? ' bare relay, same run |' : ''}${hasStoreFloor ? ' bare relay + 2 store writes, same run |' : ''}`,
+    `|---|---|---|---|${hasFloor ? '---|' : ''}${hasStoreFloor ? '---|' : ''}`,
     row(
       'added TTFT, streaming, c=1, p50 / p99',
       '≤ 2 / ≤ 5 ms',
       `${signed(c1?.p50)} / ${signed(c1?.p99)} ms`,
       c1 ? c1.p50 <= 2 && c1.p99 <= 5 : undefined,
       floorC1 && `${signed(floorC1.p50)} / ${signed(floorC1.p99)} ms`,
+      storeC1 && `${signed(storeC1.p50)} / ${signed(storeC1.p99)} ms`,
     ),
     row(
       'added TTFT p50, c=16 vs c=1',
@@ -185,14 +203,23 @@ function targetsSection(r: BenchReport): string[] {
       c16 && c1 ? `${signed(c16.p50)} vs ${signed(c1.p50)} ms` : '–',
       c16 && c1 ? c16.p50 <= 2 * Math.max(c1.p50, 0) : undefined,
       floorC16 && floorC1 && `${signed(floorC16.p50)} vs ${signed(floorC1.p50)} ms`,
+      storeC16 && storeC1 && `${signed(storeC16.p50)} vs ${signed(storeC1.p50)} ms`,
     ),
-    row('throughput at c=64, gateway / direct', '≥ 0.5', f(tput, 3), tput === undefined ? undefined : tput >= 0.5, floorTput === undefined ? undefined : f(floorTput, 3)),
+    row(
+      'throughput at c=64, gateway / direct',
+      '≥ 0.5',
+      f(tput, 3),
+      tput === undefined ? undefined : tput >= 0.5,
+      floorTput === undefined ? undefined : f(floorTput, 3),
+      storeTput === undefined ? undefined : f(storeTput, 3),
+    ),
     row(
       'gateway CPU per request (streaming)',
       '≤ 3 ms',
       `${f(acc?.gatewayCpuMsPerRequest, 2)} ms`,
       le(acc?.gatewayCpuMsPerRequest, 3),
       acc?.floorRelayCpuMsPerRequest === undefined ? undefined : `${f(acc.floorRelayCpuMsPerRequest, 2)} ms`,
+      acc?.floorStoreRelayCpuMsPerRequest === undefined ? undefined : `${f(acc.floorStoreRelayCpuMsPerRequest, 2)} ms`,
     ),
     row(
       'DynamoDB writes per request on the request path (all calls on it)',

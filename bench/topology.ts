@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayUnderTest, type DynamoCounts, type GatewayMode, type GatewayUnderTest } from './gateway/under-test';
+import type { FloorRelay } from './relay-floor';
+import { LOCAL_TABLES } from '../lambda/local/embedded-dynamo';
 import { bundleWorker, gatewayNode, gatewayRunner } from './processes/bundle-worker';
 import { startWorker, type Worker } from './processes/ipc';
 import { startUpstreams, type UpstreamOptions, type UpstreamUrls } from './upstream/upstreams';
@@ -43,6 +45,13 @@ export interface Topology {
   gateways: Partial<Record<GatewayMode, GatewayHandle>>;
   /** CPU time of the store process so far (processes topology: dynalite in its own process). */
   storeCpuMicros?(): Promise<number>;
+  /**
+   * Starts the bare relay with the request path's two store writes (bench/processes/floor-store-process.ts)
+   * against this topology's upstream and store (processes topology).
+   */
+  startStoreFloor?(): Promise<FloorRelay>;
+  /** The store's data folder (processes topology): its endpoint.json lets another process attach. */
+  storeDataDir?: string;
   close(): Promise<void>;
 }
 
@@ -123,6 +132,15 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       upstream,
       gateways,
       storeCpuMicros: () => storeWorker.call<number>('cpu'),
+      storeDataDir,
+      async startStoreFloor() {
+        const script = join(here, 'processes/floor-store-process.ts');
+        const w = await startWorker(bundleWorker(script), { bundled: true, execPath: gatewayNode() });
+        workers.unshift(w);
+        const url = await w.call<string>('start', { upstream: `${upstream.openai}/v1/chat/completions`, storeDataDir, table: LOCAL_TABLES.ledger });
+        // Stopped with the topology's other workers.
+        return { url, cpuMicros: () => w.call<number>('cpu'), close: () => undefined };
+      },
       async close() {
         for (const w of workers) await w.stop();
         rmSync(storeDataDir, { recursive: true, force: true });

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { benchChatBody } from '../../bench/harness';
 import { makeTarget, timedPost } from '../../bench/http-client';
 import { startTopology, type Topology } from '../../bench/topology';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { openLocalStore } from '../../lambda/local/embedded-dynamo';
 
 describe('bench processes topology, gateway from its bundle', () => {
   let topo: Topology | undefined;
@@ -57,3 +59,61 @@ describe('bench processes topology, gateway from its bundle', () => {
     for (const f of built) expect(existsSync(join(bundleDir, f))).toBe(false);
   }, 120_000);
 });
+
+/**
+ * The bench's floor with the store (bench/processes/floor-store-process.ts): a number the report reads
+ * against the gateway only means something if the floor really does the two writes, answers in the
+ * upstream's wire format, and meters the usage it relays.
+ */
+describe('bench floor relay with the store writes', () => {
+  let topo: Topology | undefined;
+
+  afterAll(async () => {
+    await topo?.close();
+  });
+
+  it('relays streamed and whole answers and writes one index entry and one record per request', async () => {
+    topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 1, chunks: 4, longChunks: 4 }, modes: ['open'] });
+    const floor = await topo.startStoreFloor!();
+    const target = makeTarget(floor.url);
+    const cpu0 = await floor.cpuMicros();
+    const streamed = await postText(floor.url, benchChatBody('bench-model', true));
+    expect(streamed.status).toBe(200);
+    const events = streamed.text.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')) as { object: string; usage?: { completion_tokens: number } });
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+    const outputTokens = chunks.find((c) => c.usage)?.usage?.completion_tokens;
+    expect(outputTokens).toBeGreaterThan(0);
+    for (let i = 0; i < 4; i++) expect((await timedPost(target, benchChatBody('bench-model', true), true)).status).toBe(200);
+    const whole = await postText(floor.url, benchChatBody('bench-model', false));
+    expect(whole.status).toBe(200);
+    expect((JSON.parse(whole.text) as { object: string }).object).toBe('chat.completion');
+    expect(await floor.cpuMicros()).toBeGreaterThan(cpu0);
+
+    // The record is written after the last byte: wait for all six to land, in the store itself.
+    const store = await openLocalStore({ dataDir: topo.storeDataDir! });
+    try {
+      const scan = async () => (await store.client.send(new ScanCommand({ TableName: store.tables.ledger }))).Items ?? [];
+      let items = await scan();
+      for (let i = 0; i < 50 && items.filter((it) => it.kind?.S === 'request').length < 6; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        items = await scan();
+      }
+      const records = items.filter((it) => it.kind?.S === 'request');
+      const index = items.filter((it) => it.pk?.S?.startsWith('lease#'));
+      expect(records).toHaveLength(6);
+      expect(index).toHaveLength(6);
+      expect(new Set(records.map((r) => r.requestId?.S))).toEqual(new Set(index.map((e) => e.leaseId?.S)));
+      expect(records.map((r) => Number(r.outputTokens?.N))).toContain(outputTokens);
+    } finally {
+      if (store.owner) await store.close();
+      else store.client.destroy();
+    }
+  }, 120_000);
+});
+
+async function postText(url: string, body: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  return { status: res.status, text: await res.text() };
+}
