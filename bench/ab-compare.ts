@@ -14,7 +14,8 @@
  * request, and after/before. With TOLLGATE_BENCH_TRACE=1, also the gateway's time from receiving a request
  * to its upstream call and from the upstream's answer headers to its own (p50 / p99; the ref's gateway
  * process must have the upstream-only trace, 2026-12-02).
- * CHUNKS (default 32) sets the upstream's content chunks per answer.
+ * CHUNKS (default 32) sets the upstream's content chunks per answer. AB_AFTER_GATEWAY_FLAGS: Node/V8 flags for
+ * this tree's gateway process only (with HEAD as the ref: one flag's effect on the same code).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -52,6 +53,9 @@ async function main(): Promise<void> {
     const beforeStart = ((await import(join(before, 'bench', 'topology.ts'))) as { startTopology: Start }).startTopology;
     const opts: TopologyOptions = { kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] };
     sides[0].topo = await beforeStart(opts);
+    // AB_AFTER_GATEWAY_FLAGS: Node/V8 flags for this tree's gateway only (the same code with and without a
+    // flag: give HEAD as the ref).
+    if (process.env.AB_AFTER_GATEWAY_FLAGS !== undefined) process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = process.env.AB_AFTER_GATEWAY_FLAGS;
     sides[1].topo = await startTopology(opts);
 
     const runs = sides.map(({ topo }) => {
