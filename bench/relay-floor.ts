@@ -19,6 +19,7 @@ import { once } from 'node:events';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { benchChatBody } from './harness';
 import { makeTarget, timedPost } from './http-client';
 import { median } from './stats';
@@ -70,11 +71,21 @@ export interface FloorRelay {
   close(): void;
 }
 
-export async function startFloorRelay(mode: 'pipe' | 'sse', upstreamUrl: string): Promise<FloorRelay> {
+export async function startFloorRelay(
+  mode: 'pipe' | 'sse',
+  upstreamUrl: string,
+  opts: { execArgv?: string[]; onStdoutLine?: (line: string) => void; execPath?: string } = {},
+): Promise<FloorRelay> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-floor-'));
   const file = join(dir, 'relay.cjs');
   writeFileSync(file, CHILD);
-  const child: ChildProcess = fork(file, [], { env: { ...process.env, MODE: mode, UPSTREAM: upstreamUrl, PARSER: require.resolve('eventsource-parser') }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(file, [], {
+    execArgv: opts.execArgv ?? [],
+    ...(opts.execPath ? { execPath: opts.execPath } : {}),
+    env: { ...process.env, MODE: mode, UPSTREAM: upstreamUrl, PARSER: require.resolve('eventsource-parser') },
+    stdio: ['ignore', opts.onStdoutLine ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+  });
+  if (opts.onStdoutLine && child.stdout) createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', opts.onStdoutLine);
   const close = () => {
     child.kill();
     rmSync(dir, { recursive: true, force: true });

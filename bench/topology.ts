@@ -49,7 +49,7 @@ export interface Topology {
    * Starts the bare relay with the request path's two store writes (bench/processes/floor-store-process.ts)
    * against this topology's upstream and store (processes topology).
    */
-  startStoreFloor?(): Promise<FloorRelay>;
+  startStoreFloor?(opts?: StoreFloorOptions): Promise<FloorRelay>;
   /** The store's data folder (processes topology): its endpoint.json lets another process attach. */
   storeDataDir?: string;
   close(): Promise<void>;
@@ -59,6 +59,16 @@ export interface TopologyOptions {
   kind: Topology['kind'];
   upstream: UpstreamOptions;
   modes: GatewayMode[];
+  /** Processes topology: the gateway processes' stdout line by line (their request log, or V8 traces) instead of discarding it. */
+  onGatewayStdoutLine?: (line: string) => void;
+}
+
+/** How the floor with the store runs (bench/processes/floor-store-process.ts). */
+export interface StoreFloorOptions {
+  /** Which of the two writes it makes (TOLLGATE_FLOOR_WRITES); default both. */
+  writes?: 'both' | 'index' | 'record';
+  execArgv?: string[];
+  onStdoutLine?: (line: string) => void;
 }
 
 const here = __dirname;
@@ -114,7 +124,13 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       const extra = process.env.TOLLGATE_BENCH_GATEWAY_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
       const script = join(here, 'processes/gateway-process.ts');
       const bundled = gatewayRunner() === 'bundle';
-      const w = await startWorker(bundled ? bundleWorker(script) : script, { quietStdout: true, execArgv: ['--expose-gc', ...extra], bundled, execPath: gatewayNode() });
+      const w = await startWorker(bundled ? bundleWorker(script) : script, {
+        quietStdout: true,
+        onStdoutLine: opts.onGatewayStdoutLine,
+        execArgv: ['--expose-gc', ...extra],
+        bundled,
+        execPath: gatewayNode(),
+      });
       workers.unshift(w); // gateways stop before the upstream
       const started = await w.call<Pick<GatewayHandle, 'url' | 'headers' | 'composition' | 'models' | 'node'>>('start', { mode, upstream, storeDataDir });
       gateways[mode] = {
@@ -133,9 +149,15 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       gateways,
       storeCpuMicros: () => storeWorker.call<number>('cpu'),
       storeDataDir,
-      async startStoreFloor() {
+      async startStoreFloor(floor: StoreFloorOptions = {}) {
         const script = join(here, 'processes/floor-store-process.ts');
-        const w = await startWorker(bundleWorker(script), { bundled: true, execPath: gatewayNode() });
+        const w = await startWorker(bundleWorker(script), {
+          bundled: true,
+          execPath: gatewayNode(),
+          execArgv: floor.execArgv,
+          onStdoutLine: floor.onStdoutLine,
+          env: { TOLLGATE_FLOOR_WRITES: floor.writes ?? 'both' },
+        });
         workers.unshift(w);
         const url = await w.call<string>('start', { upstream: `${upstream.openai}/v1/chat/completions`, storeDataDir, table: LOCAL_TABLES.ledger });
         // Stopped with the topology's other workers.

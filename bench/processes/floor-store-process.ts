@@ -11,6 +11,8 @@
  * No auth, routing, limits, leases, pricing, telemetry or derivation: what the required work costs on this
  * machine, read against the gateway's CPU and latency in the same run. The items are the size and shape of
  * the gateway's own (captured from the store: ~600 and ~1,200 bytes).
+ *
+ * TOLLGATE_FLOOR_WRITES=index|record (default both): only one of the two writes (bench/gc-survival.ts).
  */
 import { createParser } from 'eventsource-parser';
 import { randomUUID } from 'node:crypto';
@@ -40,6 +42,7 @@ function start(input: StartInput): Promise<string> {
   const pool = new Http1Pool({ https: false, hostname: store.hostname, port: Number(store.port), maxSockets: 50, connectTimeoutMs: 1000, inactivityTimeoutMs: 10_000 });
   const signer = new SigV4Signer('local', 'dynamodb');
   const credentials = { accessKeyId, secretAccessKey };
+  const writes = process.env.TOLLGATE_FLOOR_WRITES ?? 'both';
   const putItem = async (item: Record<string, unknown>, condition?: string): Promise<void> => {
     const body = JSON.stringify({ TableName: input.table, Item: item, ...(condition ? { ConditionExpression: condition } : {}), ReturnConsumedCapacity: 'TOTAL' });
     const headers = signer.sign({
@@ -114,7 +117,7 @@ function start(input: StartInput): Promise<string> {
       const id = `req_${randomUUID().replace(/-/g, '')}`;
       const at = Date.now();
       // Next turn, after the upstream request below has left (as the gateway sends its index entry).
-      const indexed = new Promise<void>((resolve) => setImmediate(resolve)).then(() => putItem(indexEntry(id, at)));
+      const indexed = new Promise<void>((resolve) => setImmediate(resolve)).then(() => (writes === 'record' ? undefined : putItem(indexEntry(id, at))));
       indexed.catch(() => undefined);
       const fail = () => {
         if (!res.headersSent) res.writeHead(502);
@@ -129,7 +132,9 @@ function start(input: StartInput): Promise<string> {
       const relay = (u: import('node:http').IncomingMessage) => {
         res.writeHead(u.statusCode ?? 502, { 'content-type': u.headers['content-type'] ?? 'application/json' });
         let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
-        const settle = () => void putItem(record(id, at, usage), 'attribute_not_exists(pk)').catch((err: unknown) => console.error(err));
+        const settle = () => {
+          if (writes !== 'index') void putItem(record(id, at, usage), 'attribute_not_exists(pk)').catch((err: unknown) => console.error(err));
+        };
         if (!String(u.headers['content-type']).startsWith('text/event-stream')) {
           const whole: Buffer[] = [];
           u.on('data', (c: Buffer) => whole.push(c));

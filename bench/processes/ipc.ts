@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 
 export interface IpcRequest {
   id: number;
@@ -31,14 +32,26 @@ export interface Worker {
  */
 export async function startWorker(
   script: string,
-  opts: { execArgv?: string[]; env?: Record<string, string>; quietStdout?: boolean; bundled?: boolean; execPath?: string } = {},
+  opts: {
+    execArgv?: string[];
+    env?: Record<string, string>;
+    quietStdout?: boolean;
+    bundled?: boolean;
+    execPath?: string;
+    /** The child's stdout, line by line (e.g. V8's --trace-gc-nvp lines); it is read, not shown. */
+    onStdoutLine?: (line: string) => void;
+  } = {},
 ): Promise<Worker> {
   const child: ChildProcess = fork(script, [], {
     ...(opts.execPath ? { execPath: opts.execPath } : {}),
     execArgv: [...(opts.bundled ? [] : tsxExecArgv()), ...(opts.execArgv ?? [])],
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', opts.quietStdout ? 'ignore' : 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', opts.onStdoutLine ? 'pipe' : opts.quietStdout ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
+  if (opts.onStdoutLine && child.stdout) {
+    const onLine = opts.onStdoutLine;
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', onLine);
+  }
   if (opts.bundled) child.once('exit', () => [script, `${script}.map`].forEach((f) => rmSync(f, { force: true })));
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();

@@ -106,6 +106,16 @@ describe('bench floor relay with the store writes', () => {
       expect(index).toHaveLength(6);
       expect(new Set(records.map((r) => r.requestId?.S))).toEqual(new Set(index.map((e) => e.leaseId?.S)));
       expect(records.map((r) => Number(r.outputTokens?.N))).toContain(outputTokens);
+
+      // TOLLGATE_FLOOR_WRITES (bench/gc-survival.ts): a floor that makes only the record write makes no index entry.
+      const recordOnly = await topo.startStoreFloor!({ writes: 'record' });
+      for (let i = 0; i < 2; i++) expect((await timedPost(makeTarget(recordOnly.url), benchChatBody('bench-model', true), true)).status).toBe(200);
+      for (let i = 0; i < 50 && items.filter((it) => it.kind?.S === 'request').length < 8; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        items = await scan();
+      }
+      expect(items.filter((it) => it.kind?.S === 'request')).toHaveLength(8);
+      expect(items.filter((it) => it.pk?.S?.startsWith('lease#'))).toHaveLength(6);
     } finally {
       if (store.owner) await store.close();
       else store.client.destroy();
