@@ -7,7 +7,7 @@
  * - `bare`: the bare relay (bench/relay-floor.ts, `sse`);
  * - `floor-store`, `floor-index`, `floor-record`: the bare relay with the two store writes, or with only the
  *   index entry (before the first byte) or only the record (after the last byte)
- *   (bench/processes/floor-store-process.ts);
+ *   (bench/processes/floor-process.ts);
  * - `open`, `full`: the gateway without and with its gatekeeper (bench/processes/gateway-process.ts).
  *
  * Per path, over the measured requests (after 100 warm-up requests): scavenges, their median pause,
@@ -23,7 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { benchChatBody } from './harness';
 import { makeTarget, timedPost, type Target } from './http-client';
 import { gatewayNode } from './processes/bundle-worker';
-import { startFloorRelay, type FloorRelay } from './relay-floor';
+import { startFloorRelay, type FloorRelay } from './floor';
 import { startTopology, type StoreFloorOptions, type Topology } from './topology';
 
 const PATHS = ['bare', 'floor-index', 'floor-record', 'floor-store', 'open', 'full'] as const;
@@ -46,10 +46,10 @@ export function parseScavenge(line: string): Scavenge | undefined {
 
 const median = (xs: number[]) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[xs.length >> 1]);
 
-async function measure(name: PathName, target: Target, lines: Scavenge[], n: number): Promise<string> {
+async function measure(name: PathName, target: Target, model: string, lines: Scavenge[], n: number): Promise<string> {
   // NON_STREAM=1: whole JSON answers instead of streams.
   const stream = process.env.NON_STREAM !== '1';
-  const body = benchChatBody(name === 'open' || name === 'full' ? 'bench' : 'bench-model', stream);
+  const body = benchChatBody(model, stream);
   for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
   lines.length = 0;
   let ok = 0;
@@ -87,12 +87,14 @@ async function main(): Promise<void> {
     topos.push(base);
     for (const name of wanted) {
       let target: Target;
+      let model = 'bench-model'; // the upstream's own name (the floors pass it through)
       if (name === 'open' || name === 'full') {
         const t = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [name], onGatewayStdoutLine: collect(name) });
         topos.push(t);
         const gw = t.gateways[name]!;
         // CLOSE=1: a new connection per request (what one keep-alive connection carries from request to request is out).
         target = makeTarget(gw.url, process.env.CLOSE === '1' ? { ...gw.headers, connection: 'close' } : gw.headers);
+        model = gw.models.latency;
       } else if (name === 'bare') {
         const floor = await startFloorRelay('sse', `${base.upstream.openai}/v1/chat/completions`, { execArgv: nvp, onStdoutLine: collect(name), execPath: gatewayNode() });
         floors.push(floor);
@@ -102,11 +104,11 @@ async function main(): Promise<void> {
         const floor = await base.startStoreFloor!({ writes, execArgv: nvp, onStdoutLine: collect(name) });
         target = makeTarget(floor.url);
       }
-      rows.push(await measure(name, target, collected.get(name)!, n));
+      rows.push(await measure(name, target, model, collected.get(name)!, n));
       console.error(`[gc-survival] ${name} done`);
     }
   } finally {
-    for (const f of floors) f.close();
+    for (const f of floors) await f.close();
     for (const t of topos.reverse()) await t.close();
   }
   const node = gatewayNode() ? execFileSync(gatewayNode()!, ['-v'], { encoding: 'utf8' }).trim() : process.version;

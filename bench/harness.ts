@@ -9,7 +9,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, runConcurrent, timedPost, type Target, type Timing } from './http-client';
-import { startFloorRelay, type FloorRelay } from './relay-floor';
+import { startFloorRelay, type FloorRelay } from './floor';
 import { summarizeProfiles } from './profile';
 import { round, summarize, type Summary } from './stats';
 import { startTopology, type GatewayHandle, type Topology } from './topology';
@@ -265,8 +265,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       },
     };
   } finally {
-    floor?.close();
-    await topo.close();
+    await floor?.close();
+    await topo.close(); // the store floor stops with it
     log(`topology closed after ${round((Date.now() - started) / 1000, 1)} s`);
   }
   if (profileDir) {

@@ -181,7 +181,7 @@ function targetsSection(r: BenchReport): string[] {
       : []),
     ...(hasStoreFloor
       ? [
-          'Floor with the store: the same relay plus the two DynamoDB writes the issue leaves on the request path (`bench/processes/floor-store-process.ts`: ' +
+          'Floor with the store: the same relay plus the two DynamoDB writes the issue leaves on the request path (`bench/processes/floor-process.ts`: ' +
             'a lease index entry the first byte waits for, a usage record after the last byte; prebuilt items of the gateway\'s size, signed and sent with ' +
             "the gateway's own signer and HTTP client to the same store): what the required work costs here, before auth, routing, limits, pricing and telemetry.",
           '',

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayUnderTest, type DynamoCounts, type GatewayMode, type GatewayUnderTest } from './gateway/under-test';
-import type { FloorRelay } from './relay-floor';
+import { startFloorRelay, type FloorRelay } from './floor';
 import { LOCAL_TABLES } from '../lambda/local/embedded-dynamo';
 import { bundleWorker, gatewayNode, gatewayRunner } from './processes/bundle-worker';
 import { startWorker, type Worker } from './processes/ipc';
@@ -46,8 +46,8 @@ export interface Topology {
   /** CPU time of the store process so far (processes topology: dynalite in its own process). */
   storeCpuMicros?(): Promise<number>;
   /**
-   * Starts the bare relay with the request path's two store writes (bench/processes/floor-store-process.ts)
-   * against this topology's upstream and store (processes topology).
+   * Starts the bare relay with the request path's two store writes (bench/floor.ts) against this
+   * topology's upstream and store (processes topology); it stops with the topology.
    */
   startStoreFloor?(opts?: StoreFloorOptions): Promise<FloorRelay>;
   /** The store's data folder (processes topology): its endpoint.json lets another process attach. */
@@ -63,9 +63,9 @@ export interface TopologyOptions {
   onGatewayStdoutLine?: (line: string) => void;
 }
 
-/** How the floor with the store runs (bench/processes/floor-store-process.ts). */
+/** How the floor with the store runs (bench/processes/floor-process.ts). */
 export interface StoreFloorOptions {
-  /** Which of the two writes it makes (TOLLGATE_FLOOR_WRITES); default both. */
+  /** Which of the two writes it makes; default both. */
   writes?: 'both' | 'index' | 'record';
   execArgv?: string[];
   onStdoutLine?: (line: string) => void;
@@ -107,6 +107,7 @@ async function inProcess(opts: TopologyOptions): Promise<Topology> {
 
 async function processes(opts: TopologyOptions): Promise<Topology> {
   const workers: Worker[] = [];
+  const floors: FloorRelay[] = [];
   try {
     const upstreamWorker = await startWorker(join(here, 'processes/upstream-process.ts'));
     workers.push(upstreamWorker);
@@ -150,20 +151,18 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       storeCpuMicros: () => storeWorker.call<number>('cpu'),
       storeDataDir,
       async startStoreFloor(floor: StoreFloorOptions = {}) {
-        const script = join(here, 'processes/floor-store-process.ts');
-        const w = await startWorker(bundleWorker(script), {
-          bundled: true,
+        const relay = await startFloorRelay('sse', `${upstream.openai}/v1/chat/completions`, {
+          writes: floor.writes ?? 'both',
+          store: { dataDir: storeDataDir, table: LOCAL_TABLES.ledger },
           execPath: gatewayNode(),
           execArgv: floor.execArgv,
           onStdoutLine: floor.onStdoutLine,
-          env: { TOLLGATE_FLOOR_WRITES: floor.writes ?? 'both' },
         });
-        workers.unshift(w);
-        const url = await w.call<string>('start', { upstream: `${upstream.openai}/v1/chat/completions`, storeDataDir, table: LOCAL_TABLES.ledger });
-        // Stopped with the topology's other workers.
-        return { url, cpuMicros: () => w.call<number>('cpu'), close: () => undefined };
+        floors.push(relay);
+        return relay;
       },
       async close() {
+        for (const f of floors) await f.close(); // before the store and the upstream they use
         for (const w of workers) await w.stop();
         rmSync(storeDataDir, { recursive: true, force: true });
       },

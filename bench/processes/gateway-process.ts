@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startGatewayUnderTest, type GatewayUnderTest, type GatewayUnderTestOptions } from '../gateway/under-test';
 import { REQUEST_START_CHANNEL, RESPONSE_HEAD_CHANNEL } from '../../lambda/core/http1-pool';
-import { serveWorker } from './ipc';
+import { processCpuMicros, serveWorker } from './ipc';
 
 let gateway: GatewayUnderTest | undefined;
 
@@ -83,11 +83,6 @@ function takeTrace() {
   return out;
 }
 
-function cpuMicros(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
 function post<T>(s: Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => s.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
 }
@@ -146,13 +141,12 @@ serveWorker(
       maxRssKb: process.resourceUsage().maxRSS,
       rssBytes: process.memoryUsage().rss,
       heapUsedBytes: process.memoryUsage().heapUsed,
-      cpuMicros: cpuMicros(),
+      cpuMicros: processCpuMicros(),
       cpuSplit: process.cpuUsage(),
       dynamo: gateway?.dynamoCounts(),
       ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: takeTrace() } : {}),
       };
     },
-    cpu: () => cpuMicros(),
     idle: async () => gateway?.idle(),
     'profile-start': async () => {
       session = new Session();

@@ -91,8 +91,18 @@ function tsxExecArgv(): string[] {
   return process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
 }
 
-/** Child side: answer requests with the given handlers; `stop` replies, runs `onStop`, then exits. */
+/** This process's CPU time so far (user + system, µs): what every worker answers to `cpu`. */
+export function processCpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/**
+ * Child side: answer requests with the given handlers (and `cpu`, this process's CPU time, unless a handler
+ * says otherwise); `stop` replies, runs `onStop`, then exits.
+ */
 export function serveWorker(handlers: Record<string, (payload: unknown) => unknown>, onStop: () => Promise<void>): void {
+  handlers = { cpu: processCpuMicros, ...handlers };
   process.on('message', (m: IpcRequest) => {
     void (async () => {
       if (m.type === 'stop') {

@@ -13,11 +13,6 @@ serveWorker(
       store = await openLocalStore({ dataDir: dataDir as string });
       return store.endpoint;
     },
-    // Its CPU, to read the store's share (it stands in for DynamoDB: not the gateway's CPU, but this machine's).
-    cpu: async () => {
-      const u = process.cpuUsage();
-      return u.user + u.system;
-    },
   },
   async () => store?.close(),
 );

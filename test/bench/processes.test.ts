@@ -61,7 +61,7 @@ describe('bench processes topology, gateway from its bundle', () => {
 });
 
 /**
- * The bench's floor with the store (bench/processes/floor-store-process.ts): a number the report reads
+ * The bench's floor with the store (bench/processes/floor-process.ts): a number the report reads
  * against the gateway only means something if the floor really does the two writes, answers in the
  * upstream's wire format, and meters the usage it relays.
  */
@@ -107,7 +107,7 @@ describe('bench floor relay with the store writes', () => {
       expect(new Set(records.map((r) => r.requestId?.S))).toEqual(new Set(index.map((e) => e.leaseId?.S)));
       expect(records.map((r) => Number(r.outputTokens?.N))).toContain(outputTokens);
 
-      // TOLLGATE_FLOOR_WRITES (bench/gc-survival.ts): a floor that makes only the record write makes no index entry.
+      // `writes: 'record'` (bench/gc-survival.ts): a floor that makes only the record write makes no index entry.
       const recordOnly = await topo.startStoreFloor!({ writes: 'record' });
       for (let i = 0; i < 2; i++) expect((await timedPost(makeTarget(recordOnly.url), benchChatBody('bench-model', true), true)).status).toBe(200);
       for (let i = 0; i < 50 && items.filter((it) => it.kind?.S === 'request').length < 8; i++) {
