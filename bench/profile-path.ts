@@ -12,8 +12,11 @@
  * pauses, event-loop delay), TOLLGATE_BENCH_ALLOC=1 (an allocation profile instead of a CPU profile: KB
  * allocated per request by site), TOLLGATE_BENCH_GATEWAY_FLAGS (Node/V8 flags for the gateway process, e.g.
  * `--no-turbo-inlining` to attribute allocations and time to the function that does them), CHUNKS, GAP_MS,
- * INCLUDE, PROFILE_OUT (keep the profile files there).
+ * INCLUDE, PROFILE_OUT (keep the profile files there), FIRST_BYTE_MS (the upstream double's wait before its first
+ * byte; default 20, as the bench), STRACE=1 (system calls of the gateway process per request over the
+ * measured requests, by `strace -f -c`: its epoll waits count the event loop's wake-ups; needs strace).
  */
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,12 +27,42 @@ import { inclusiveShares, summarizeProfiles } from './profile';
 import { summarize } from './stats';
 import { startTopology } from './topology';
 
+/** `strace -f -c` attached to a process; stop() detaches and returns the calls by system call, most first. */
+async function attachStrace(pid: number | undefined, dir: string): Promise<{ stop(): Promise<[string, number][]> }> {
+  if (!pid) throw new Error('STRACE=1: the gateway process did not report its pid');
+  const out = join(dir, 'strace.txt');
+  const child = spawn('strace', ['-f', '-c', '-o', out, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // strace says so on stderr once it is attached (to each thread, with -f).
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`strace exited (${code}) before attaching`)));
+    child.stderr.on('data', (b: Buffer) => {
+      if (/attached/i.test(b.toString())) resolve();
+    });
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  return {
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+      const rows: [string, number][] = [];
+      for (const line of readFileSync(out, 'utf8').split('\n')) {
+        // % time, seconds, usecs/call, calls, [errors,] syscall
+        const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$/.exec(line);
+        if (m && m[2] !== 'total') rows.push([m[2], Number(m[1])]);
+      }
+      return rows.sort((a, b) => b[1] - a[1]);
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const mode = (process.argv[2] ?? 'full') as GatewayMode;
   const n = Number(process.argv[3] ?? 400);
   const stream = (process.argv[4] ?? 'stream') === 'stream';
   const top = Number(process.argv[5] ?? 25);
-  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] });
+  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: Number(process.env.FIRST_BYTE_MS ?? 20), chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
   try {
     const gw = topo.gateways[mode];
@@ -41,6 +74,7 @@ async function main(): Promise<void> {
     const before = await gw.stats();
     const storeBefore = await topo.storeCpuMicros?.();
     if (top > 0) await gw.profileStart?.();
+    const strace = process.env.STRACE === '1' ? await attachStrace((before as { pid?: number }).pid, dir) : undefined;
     let ok = 0;
     const ttft: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -56,6 +90,7 @@ async function main(): Promise<void> {
     const directTtft: number[] = [];
     await gw.idle();
     if (top > 0) await gw.profileStop?.(dir);
+    const syscalls = await strace?.stop();
     const after = await gw.stats();
     const storeAfter = await topo.storeCpuMicros?.();
     for (let i = 0; i < n; i++) directTtft.push((await timedPost(direct, directBody, stream)).ttftMs);
@@ -86,6 +121,10 @@ async function main(): Promise<void> {
       const kinds = new Map<string, number[]>();
       (traced.gcKinds ?? []).forEach((k, i) => kinds.set(k, [...(kinds.get(k) ?? []), gc[i]]));
       for (const [k, ms] of kinds) console.log(`  ${k}: ${ms.length} pauses, ${ms.reduce((a, b) => a + b, 0).toFixed(1)} ms, longest ${Math.max(...ms).toFixed(2)} ms`);
+    }
+    if (syscalls) {
+      console.log(`system calls of the gateway process per request (strace -f -c; ${ok} requests):`);
+      for (const [name, calls] of syscalls) console.log(`${(calls / Math.max(1, ok)).toFixed(2).padStart(8)}  ${name}`);
     }
     if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') printAllocations(dir, ok, top);
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);

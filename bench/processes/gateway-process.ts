@@ -143,6 +143,7 @@ serveWorker(
       heapUsedBytes: process.memoryUsage().heapUsed,
       cpuMicros: processCpuMicros(),
       cpuSplit: process.cpuUsage(),
+      pid: process.pid,
       dynamo: gateway?.dynamoCounts(),
       ...(process.env.TOLLGATE_BENCH_TRACE === '1' ? { trace: takeTrace() } : {}),
       };
