@@ -23,6 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { benchChatBody } from './harness';
 import { makeTarget, timedPost, type Target } from './http-client';
 import { gatewayNode } from './processes/bundle-worker';
+import { median } from './stats';
 import { startFloorRelay, type FloorRelay } from './floor';
 import { startTopology, type StoreFloorOptions, type Topology } from './topology';
 
@@ -43,8 +44,6 @@ export function parseScavenge(line: string): Scavenge | undefined {
   const get = (k: string) => Number(new RegExp(`\\b${k}=([0-9.]+)`).exec(line)?.[1] ?? NaN);
   return { pause: get('pause'), allocated: get('allocated'), survived: get('new_space_survived'), promoted: get('promoted') };
 }
-
-const median = (xs: number[]) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[xs.length >> 1]);
 
 async function measure(name: PathName, target: Target, model: string, lines: Scavenge[], n: number): Promise<string> {
   // NON_STREAM=1: whole JSON answers instead of streams.

@@ -370,13 +370,25 @@ function diff(a: Summary, b: Summary) {
   return { p50: round(a.p50 - b.p50), p90: round(a.p90 - b.p90), p99: round(a.p99 - b.p99) };
 }
 
-/** CPU per request of `n` sequential requests, bracketed by one process's CPU counter (a gateway's, after its background work settles; the bare relay's). */
-async function cpuPerRequest(cpuMicros: () => Promise<number>, path: PathDef, stream: boolean, n: number, idle?: () => Promise<void>): Promise<number> {
+/**
+ * CPU per request of `n` sequential requests, bracketed by one process's CPU counter (a gateway's, after its
+ * background work settles; the bare relay's). `strict`: a failed request fails the measurement instead of
+ * being left out of the count (bench/idle-tax.ts).
+ */
+export async function cpuPerRequest(
+  cpuMicros: () => Promise<number>,
+  path: Pick<PathDef, 'target' | 'body'>,
+  stream: boolean,
+  n: number,
+  idle?: () => Promise<void>,
+  strict = false,
+): Promise<number> {
   await idle?.();
   const before = await cpuMicros();
   let ok = 0;
   for (let i = 0; i < n; i++) if ((await timedPost(path.target, path.body(stream), stream)).status === 200) ok++;
   await idle?.();
+  if (strict && ok < n) throw new Error(`${n - ok} of ${n} requests failed`);
   return round(((await cpuMicros()) - before) / 1000 / Math.max(1, ok));
 }
 
