@@ -4,12 +4,13 @@
  *
  *   npx tsx bench/ab-compare.ts <git-ref> [full|open] [requests=600] [stream|non-stream]
  *
- * Extracts <git-ref> into a temporary folder (sharing this checkout's node_modules) and starts that
- * version's processes topology (its upstream double, store process and gateway process) next to this
- * tree's. Then sends the same sequential requests to both, alternating one to each (which goes first
+ * Extracts <git-ref> and this tree (as it stands, untracked files included) into temporary folders (sharing
+ * this checkout's node_modules) and starts each version's processes topology (its upstream double, store
+ * process and gateway process) the same way. Then sends the same sequential requests to both, alternating one to each (which goes first
  * alternates too), so machine noise (this VM's steal, another process's burst) hits both alike; run to run
  * on this 2-vCPU machine, one build's CPU per request moves by ±10 %, which a before/after of separate runs
- * cannot see through. Prints, per side: gateway CPU per request (user / system), added time to first token
+ * cannot see through. The same code on both sides reads 1.015-1.020x (2026-12-02; 1.04-1.06x before the
+ * direct path was measured every round, see below). Prints, per side: gateway CPU per request (user / system), added time to first token
  * p50 / p99 against the direct path (measured in the same alternation), the store process's CPU per
  * request, and after/before. With TOLLGATE_BENCH_TRACE=1, also the gateway's time from receiving a request
  * to its upstream call and from the upstream's answer headers to its own (p50 / p99; the ref's gateway
@@ -26,7 +27,6 @@ import { makeTarget, timedPost } from './http-client';
 import { summarize } from './stats';
 import type { GatewayMode } from './gateway/under-test';
 import type { Topology, TopologyOptions } from './topology';
-import { startTopology } from './topology';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -46,17 +46,35 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
   const sides: Array<{ name: 'before' | 'after'; topo?: Topology }> = [{ name: 'before' }, { name: 'after' }];
   try {
-    const before = join(dir, 'before-src');
-    execFileSync('mkdir', ['-p', before]);
-    execFileSync('tar', ['-x', '-C', before], { input: execFileSync('git', ['archive', ref], { cwd: ROOT, maxBuffer: 1 << 30 }) });
-    symlinkSync(join(ROOT, 'node_modules'), join(before, 'node_modules'));
-    const beforeStart = ((await import(join(before, 'bench', 'topology.ts'))) as { startTopology: Start }).startTopology;
+    // Both sides the same way: extracted from git into sibling folders (sharing this checkout's node_modules)
+    // and started through their own bench/topology.ts. This tree is taken as it stands, untracked files
+    // included (a tree written from a scratch index). Until 2026-12-02 this tree ran from the checkout
+    // itself and the ref from its extracted copy: with the same code on both sides, the checkout's gateway
+    // spent 4-6 % more CPU (three runs), which every earlier A/B read as the change's cost.
+    const index = join(dir, 'index');
+    const git = (args: string[], env: NodeJS.ProcessEnv = process.env) => execFileSync('git', args, { cwd: ROOT, env, maxBuffer: 1 << 30 });
+    git(['add', '-A'], { ...process.env, GIT_INDEX_FILE: index });
+    const thisTree = git(['write-tree'], { ...process.env, GIT_INDEX_FILE: index }).toString().trim();
+    const extract = async (treeish: string, name: string): Promise<Start> => {
+      const src = join(dir, name);
+      execFileSync('mkdir', ['-p', src]);
+      execFileSync('tar', ['-x', '-C', src], { input: git(['archive', treeish]) });
+      symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
+      return ((await import(join(src, 'bench', 'topology.ts'))) as { startTopology: Start }).startTopology;
+    };
+    const starts = [await extract(ref, 'before-src'), await extract(thisTree, 'after-src')];
     const opts: TopologyOptions = { kind: 'processes', upstream: { firstByteDelayMs: 20, chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] };
-    sides[0].topo = await beforeStart(opts);
-    // AB_AFTER_GATEWAY_FLAGS: Node/V8 flags for this tree's gateway only (the same code with and without a
-    // flag: give HEAD as the ref).
-    if (process.env.AB_AFTER_GATEWAY_FLAGS !== undefined) process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = process.env.AB_AFTER_GATEWAY_FLAGS;
-    sides[1].topo = await startTopology(opts);
+    const startSide = async (k: 0 | 1) => {
+      // AB_AFTER_GATEWAY_FLAGS: Node/V8 flags for this tree's gateway only (the same code with and without a
+      // flag: give HEAD as the ref).
+      const flags = process.env.TOLLGATE_BENCH_GATEWAY_FLAGS;
+      if (k === 1 && process.env.AB_AFTER_GATEWAY_FLAGS !== undefined) process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = process.env.AB_AFTER_GATEWAY_FLAGS;
+      sides[k].topo = await starts[k](opts);
+      if (flags === undefined) delete process.env.TOLLGATE_BENCH_GATEWAY_FLAGS;
+      else process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = flags;
+    };
+    // AB_START=after starts this tree's side first (start order is not what tilted the old runs: 2026-12-02).
+    for (const k of process.env.AB_START === 'after' ? ([1, 0] as const) : ([0, 1] as const)) await startSide(k);
 
     const runs = sides.map(({ topo }) => {
       const gw = topo!.gateways[mode];
@@ -89,8 +107,12 @@ async function main(): Promise<void> {
         if (t.status === 200) r.ok++;
         r.ttft.push(t.ttftMs);
       }
-      // The direct path in the same alternation (its own upstream double per side), every other round.
-      if (i % 2 === 0) for (const r of order) r.directTtft.push((await timedPost(r.direct, directBody, stream)).ttftMs);
+      // The direct path in the same alternation (its own upstream double per side), every round: then each
+      // side's request follows a direct one as often as the other side's. (Every other round, as until
+      // 2026-12-02, made the after side wait through two direct requests every other round while the before
+      // side followed itself: the same code on both sides measured 4-7 % more CPU after than before, this
+      // VM's cost of waking a process that waited longer.)
+      for (const r of order) r.directTtft.push((await timedPost(r.direct, directBody, stream)).ttftMs);
     }
     for (const r of runs) {
       await r.gw.idle();
