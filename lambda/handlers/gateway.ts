@@ -11,7 +11,8 @@ import { installLazySourceMaps } from './lazy-source-maps';
 // Stack traces mapped to the sources on the first trace, not at load (the stack sets no --enable-source-maps for this function).
 installLazySourceMaps(__filename);
 const runtime = createLambdaRuntime(process.env);
-const DERIVE_BATCH = 25;
+/** 99 records and the process's watermark key: the pass reads them in one BatchGet (100 keys). */
+const DERIVE_BATCH = 99;
 const DERIVE_MAX_AGE_MS = 30_000;
 const awslambda = lambdaGlobal();
 
@@ -21,7 +22,7 @@ export const handler = awslambda.streamifyResponse(
       // Spend admitted from this container's leases reaches the budget counters before the container freezes.
       await runtime.gatekeeper.flushLeases().catch(() => undefined);
       // Rollups of this container's records: a frozen container runs no timer, so a pass runs here once
-      // 25 records wait or the oldest has waited 30 s (one pass per batch; the sweeper is the backstop).
+      // 99 records wait or the oldest has waited 30 s (one pass per batch; the sweeper is the backstop).
       await runtime.gatekeeper.deriveIfDue(DERIVE_BATCH, DERIVE_MAX_AGE_MS).catch(() => undefined);
       runtime.telemetry.flush();
       warmTokenizer(); // a no-op after the first invocation

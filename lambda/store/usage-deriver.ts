@@ -42,8 +42,21 @@ import { countingClient, isConditionalCheckFailed, type CallCount, itemId, num, 
 import { insightChanges } from './insight-rollups';
 import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, deriveWatermarkKey, rollupKey, type LedgerKey } from './item-keys';
 
-/** Records per plan: keeps the plan item well under DynamoDB's 400 KB (≤ 7 targets per record). */
-const BATCH = 50;
+/**
+ * Queued records a pass reads and plans at most: 4 BatchGets. Records of the same key, team, model and day
+ * share their target items, so a plan's writes grow with the distinct targets, not with its records: a
+ * steady stream of one key's requests is derived in one pass per scheduled interval, about 12 writes for
+ * hundreds of records, where passes of 50 made that every 50 records.
+ */
+const RECORDS_PER_PLAN = 400;
+/**
+ * A plan's size (JSON of its targets, records and markers) at most: the plan is one attribute of the cursor
+ * item, and DynamoDB refuses an item over 400 KB (its size counts names and values, about what JSON counts).
+ * A plan over it is cut to fewer records (the rest wait for the next pass), down to one.
+ */
+export const PLAN_BYTES = 256 * 1024;
+/** Markers read per scanning pass (over the shards). */
+const MARKERS_PER_PASS = 50;
 /** Passes per kick, so a backlog is drained in bounded steps. */
 const MAX_PASSES = 100;
 /**
@@ -375,12 +388,15 @@ export class UsageDeriver implements DeriveQueue {
    */
   private async nextPlan(seq: number, scan: boolean): Promise<{ plan?: Plan; more: boolean; fromQueue: Array<[string, Queued]> }> {
     // Lowest numbers first: a batch then leaves no hole below the watermark it carries.
-    const fromQueue = [...this.queue.entries()].sort(([, a], [, b]) => (a.n ?? 0) - (b.n ?? 0)).slice(0, BATCH);
+    const picked = [...this.queue.entries()].sort(([, a], [, b]) => (a.n ?? 0) - (b.n ?? 0)).slice(0, RECORDS_PER_PLAN);
+    // A backlog is what was queued beyond this batch when it was picked; records settled during this pass wait
+    // for their own scheduled pass.
+    const queuedBeyond = this.queue.size > picked.length;
+    const { markers, more: moreMarkers } = scan && picked.length < MARKERS_PER_PASS ? await this.pendingMarkers() : { markers: [], more: false };
+    const backlog = moreMarkers || queuedBeyond;
+    if (markers.length === 0 && picked.length === 0) return { more: backlog, fromQueue: picked };
     const recordKeys = new Map<string, LedgerKey>();
-    for (const [id, e] of fromQueue) recordKeys.set(id, e.key);
-    const { markers, more: moreMarkers } = scan && fromQueue.length < BATCH ? await this.pendingMarkers() : { markers: [], more: false };
-    const more = moreMarkers || this.queue.size > fromQueue.length;
-    if (markers.length === 0 && recordKeys.size === 0) return { more, fromQueue };
+    for (const [id, e] of picked) recordKeys.set(id, e.key);
     for (const m of markers) recordKeys.set(itemId(m.record), m.record);
     // Read after the cursor, and the plan is written only if the cursor has not moved since: these reads
     // see everything every earlier plan wrote (dv, watermarks). This process's watermark comes in the same call.
@@ -388,6 +404,28 @@ export class UsageDeriver implements DeriveQueue {
     const records = await readItems(this.doc, this.table, [...recordKeys.values(), ownWatermark]);
     const watermarks = new Map([[this.processId, num(records.get(itemId(ownWatermark))?.wm)]]);
     await readWatermarks(this.doc, this.table, watermarkProcesses(records.values()), watermarks);
+    // The first `take` records (queued ones first, lowest numbers first, then the markers'), cut until the plan fits.
+    for (let take = recordKeys.size; ; take = Math.ceil(take / 2)) {
+      const built = this.buildPlan(seq, [...recordKeys].slice(0, take), picked, markers, records, watermarks);
+      if (take === 1 || JSON.stringify(built.plan).length <= PLAN_BYTES) {
+        const more = backlog || take < recordKeys.size;
+        return { plan: built.plan, more, fromQueue: built.fromQueue };
+      }
+    }
+  }
+
+  /** The plan deriving `recordKeys` (read into `records`): the queue entries and markers it takes with them. */
+  private buildPlan(
+    seq: number,
+    recordKeys: Array<[string, LedgerKey]>,
+    picked: Array<[string, Queued]>,
+    allMarkers: Array<{ key: LedgerKey; record: LedgerKey }>,
+    records: ReadonlyMap<string, Item>,
+    watermarks: ReadonlyMap<string, number>,
+  ): { plan: Plan; fromQueue: Array<[string, Queued]> } {
+    const taking = new Set(recordKeys.map(([id]) => id));
+    const fromQueue = picked.filter(([id]) => taking.has(id));
+    const markers = allMarkers.filter((m) => taking.has(itemId(m.record)));
     const queued = new Map(fromQueue);
     const targets = new Map<string, Target>();
     const planned: Array<{ key: LedgerKey; v: number; n?: number; ttl: number }> = [];
@@ -418,7 +456,7 @@ export class UsageDeriver implements DeriveQueue {
       markers: markers.map((m) => m.key),
       ...(covered.length > 0 ? { watermark: { process: this.processId, n: wm, ttl: ttl + WATERMARK_TTL_MARGIN_SECONDS } } : {}),
     };
-    return { plan, more, fromQueue };
+    return { plan, fromQueue };
   }
 
   private addTargets(targets: Map<string, Target>, r: UsageRecord, d: RecordContribution): void {
@@ -456,7 +494,7 @@ export class UsageDeriver implements DeriveQueue {
   }
 
   private async pendingMarkers(): Promise<{ markers: Array<{ key: LedgerKey; record: LedgerKey }>; more: boolean }> {
-    const perShard = Math.ceil(BATCH / DERIVE_SHARDS);
+    const perShard = Math.ceil(MARKERS_PER_PASS / DERIVE_SHARDS);
     const pages = await Promise.all(
       Array.from({ length: DERIVE_SHARDS }, (_, n) =>
         this.doc.send(

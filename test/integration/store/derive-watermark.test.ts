@@ -12,7 +12,7 @@ import { documentClient } from '../../../lambda/store/dynamo';
 import { PutCommand } from '../../../lambda/store/lean-commands';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import { DERIVE_SHARDS, deriveMarkerPk, deriveWatermarkKey } from '../../../lambda/store/item-keys';
-import { CLAIM_FREE_MS, CLAIM_RESOLVE_MS, UsageDeriver } from '../../../lambda/store/usage-deriver';
+import { CLAIM_FREE_MS, CLAIM_RESOLVE_MS, PLAN_BYTES, UsageDeriver } from '../../../lambda/store/usage-deriver';
 import type { KeyStore } from '../../../lambda/store/key-store';
 import { UsageReader, UsageRecorder } from '../../../lambda/store/usage-store';
 import { testDynamoClient, type TestTables } from '../../support/dynamodb-local';
@@ -162,6 +162,55 @@ describe('Derivation from memory: the cost', () => {
 
 /** The plan write of a pass: the conditional update that puts a plan on the cursor. */
 const isPlanWrite = (s: Seen) => s.command === 'UpdateItemCommand' && s.pk === 'derive#cursor' && String(s.input.UpdateExpression).includes(':plan');
+
+describe('Derivation from memory: batches sized by the plan, not by a record count', () => {
+  it('hundreds of one key\'s records are derived in one pass: one plan, one update per shared target', async () => {
+    const at = T0 + 7 * HOUR;
+    const { apiKey } = await keys.create({ name: 'wm-one-pass' });
+    const p = processClient();
+    const gate = gatekeeper(p.client, at);
+    await Promise.all(Array.from({ length: 150 }, () => settleOne(gate, apiKey, at)));
+    expect(gate.pendingDerivations()).toBe(150);
+    p.seen.length = 0;
+    await gate.derive();
+    expect(p.seen.filter(isPlanWrite)).toHaveLength(1);
+    // Plan, 6 dimension rollups + 1 insight rollup, watermark, cursor close: as for 20 records.
+    expect(p.seen.filter((s) => s.command === 'UpdateItemCommand')).toHaveLength(1 + 7 + 1 + 1);
+    expect(gate.pendingDerivations()).toBe(0);
+    expect(await requestsOf('wm-one-pass')).toBe(150);
+    expect(await costOf('wm-one-pass')).toBe(150 * 450);
+  });
+
+  it('a batch whose plan would be too big for one item is cut: every plan fits, every record is counted once', async () => {
+    const at = T0 + 8 * HOUR;
+    const { apiKey } = await keys.create({ name: 'wm-cut-plan', allowCustomerOverride: true });
+    const p = processClient();
+    const gate = gatekeeper(p.client, at);
+    // Each record its own customer and feature (long names): new target items with every record.
+    const n = 400;
+    const name = (kind: string, i: number) => `${kind}-${String(i).padStart(4, '0')}-${'x'.repeat(110)}`;
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, j) => {
+          const headers = { 'x-tollgate-customer': name('customer', i + j), 'x-tollgate-feature': name('feature', i + j) };
+          await (await gate.admit(admission(config, apiKey, { now: at, headers }))).settle(success(usage(1_000, 500), at + 1));
+        }),
+      );
+    }
+    expect(gate.pendingDerivations()).toBe(n);
+    p.seen.length = 0;
+    await gate.derive();
+    const plans = p.seen.filter(isPlanWrite).map((s) => JSON.stringify((s.input.ExpressionAttributeValues as Record<string, unknown>)[':plan']).length);
+    expect(plans.length).toBeGreaterThan(1);
+    for (const bytes of plans) expect(bytes).toBeLessThanOrEqual(PLAN_BYTES);
+    expect(gate.pendingDerivations()).toBe(0);
+    expect(await requestsOf('wm-cut-plan')).toBe(n);
+    expect(await costOf('wm-cut-plan')).toBe(n * 450);
+    const customers = (await reader.usageBy('customer', DAY)).filter((r) => r.value.startsWith('customer-'));
+    expect(customers).toHaveLength(n);
+    for (const c of customers) expect(c.requests).toBe(1);
+  });
+});
 
 describe('Derivation from memory, exactly once when other processes sweep and derive', () => {
   it('a pass held before writing its plan, while another process marks and derives the same records: its plan is refused and it finds them derived', async () => {
