@@ -11,6 +11,8 @@ import { startWorker } from './processes/ipc';
 /** A floor relay in front of the upstream; `npm run bench` runs them as paths. */
 export interface FloorRelay {
   url: string;
+  /** The relay process's pid (bench/profile-path.ts's STRACE=1). */
+  pid: number;
   cpuMicros(): Promise<number>;
   close(): Promise<void>;
 }
@@ -37,7 +39,7 @@ export async function startFloorRelay(mode: FloorStart['mode'], upstreamUrl: str
   try {
     const start: FloorStart = { upstream: upstreamUrl, mode, writes: opts.writes, store: opts.store };
     const url = await w.call<string>('start', start);
-    return { url, cpuMicros: () => w.call<number>('cpu'), close: () => w.stop() };
+    return { url, pid: w.pid, cpuMicros: () => w.call<number>('cpu'), close: () => w.stop() };
   } catch (err) {
     await w.stop();
     throw err;

@@ -2,7 +2,10 @@
  * CPU per request and a CPU profile of one gateway mode, sequential requests only (the quick loop for
  * profile-driven work; `npm run bench` is the measurement of record):
  *
- *   npx tsx bench/profile-path.ts [full|open] [requests=400] [stream|non-stream] [top=25]
+ *   npx tsx bench/profile-path.ts [full|open|floor|floor-store] [requests=400] [stream|non-stream] [top=25]
+ *
+ * floor / floor-store: the bench's bare relay / bare relay + 2 store writes instead of a gateway (CPU per
+ * request and STRACE=1 only; no profile).
  *
  * Same processes topology and request bodies as the bench: upstream double, store process, one gateway
  * process profiled over the inspector after a warm-up (top=0: no profiler, for the CPU number itself;
@@ -23,6 +26,7 @@ import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, timedPost } from './http-client';
 import { benchChatBody } from './harness';
+import { startFloorRelay } from './floor';
 import { inclusiveShares, summarizeProfiles } from './profile';
 import { summarize } from './stats';
 import { startTopology } from './topology';
@@ -57,10 +61,41 @@ async function attachStrace(pid: number | undefined, dir: string): Promise<{ sto
   };
 }
 
+/**
+ * `floor` (the bare relay) and `floor-store` (the bare relay + the 2 store writes), the bench's floors, in
+ * the same topology: CPU per request, and with STRACE=1 their system calls, to read the gateway's against.
+ */
+async function floorPath(mode: 'floor' | 'floor-store', n: number, stream: boolean): Promise<void> {
+  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: Number(process.env.FIRST_BYTE_MS ?? 20), chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [] });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
+  const relay = mode === 'floor' ? await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`) : await topo.startStoreFloor!({ writes: 'both' });
+  try {
+    const target = makeTarget(relay.url);
+    const body = benchChatBody('bench-model', stream);
+    for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
+    const before = await relay.cpuMicros();
+    const strace = process.env.STRACE === '1' ? await attachStrace(relay.pid, dir) : undefined;
+    let ok = 0;
+    for (let i = 0; i < n; i++) if ((await timedPost(target, body, stream)).status === 200) ok++;
+    const syscalls = await strace?.stop();
+    const after = await relay.cpuMicros();
+    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after - before) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
+    if (syscalls) {
+      console.log(`system calls of the relay process per request (strace -f -c; ${ok} requests):`);
+      for (const [name, calls] of syscalls) console.log(`${(calls / Math.max(1, ok)).toFixed(2).padStart(8)}  ${name}`);
+    }
+  } finally {
+    if (mode === 'floor') await relay.close();
+    await topo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
-  const mode = (process.argv[2] ?? 'full') as GatewayMode;
   const n = Number(process.argv[3] ?? 400);
   const stream = (process.argv[4] ?? 'stream') === 'stream';
+  if (process.argv[2] === 'floor' || process.argv[2] === 'floor-store') return floorPath(process.argv[2], n, stream);
+  const mode = (process.argv[2] ?? 'full') as GatewayMode;
   const top = Number(process.argv[5] ?? 25);
   const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: Number(process.env.FIRST_BYTE_MS ?? 20), chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
@@ -104,6 +139,14 @@ async function main(): Promise<void> {
     const split = (s: unknown) => (s as { cpuSplit?: { user: number; system: number } }).cpuSplit;
     const [sb, sa] = [split(before), split(after)];
     if (sb && sa) console.log(`gateway CPU split: user ${((sa.user - sb.user) / 1000 / Math.max(1, ok)).toFixed(2)} / system ${((sa.system - sb.system) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
+    const calls = (s: unknown) => (s as { dynamo?: { byCommand: Record<string, number>; background?: number } }).dynamo;
+    const [cb, ca] = [calls(before), calls(after)];
+    if (cb && ca) {
+      const per = (a = 0, b = 0) => ((a - b) / Math.max(1, ok)).toFixed(2);
+      const total = (c: { byCommand: Record<string, number> }) => Object.values(c.byCommand).reduce((a, b) => a + b, 0);
+      const byCommand = Object.keys(ca.byCommand).map((k) => `${k} ${per(ca.byCommand[k], cb.byCommand[k])}`).join(', ');
+      console.log(`store calls per request: ${per(total(ca), total(cb))} (off the request path ${per(ca.background, cb.background)}): ${byCommand}`);
+    }
     if (storeBefore !== undefined && storeAfter !== undefined) console.log(`store process (dynalite): CPU ${((storeAfter - storeBefore) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
     const traced = (after as { trace?: { preUpstream: number[]; upstreamToClient: number[]; gcPauses: number[]; gcKinds?: string[]; loopDelayMs?: { p50: number; p99: number; max: number } } }).trace;
     if (traced) {

@@ -31,7 +31,7 @@ export interface GatewayRuntimeOptions {
   /** Where settlements go when the store cannot take them in time (local file, SQS). */
   outbox?: SettlementOutbox;
   settleRetryMs?: number;
-  /** Rollups derived in a batched pass this long after a settlement (default 1 s); 0: at every settlement. */
+  /** Rollups derived in a batched pass this long after a settlement (default 5 s); 0: at every settlement. */
   deriveIntervalMs?: number;
 }
 
