@@ -85,6 +85,26 @@ function harness(primary: Stream, backup?: Stream) {
 }
 
 const KEEPALIVE = ': keep-alive\n\n';
+
+/**
+ * The whole body of `res`, calling `then` once the client holds a keep-alive: a test's upstream that fails
+ * "after committing" waits for that instead of a fixed delay, which raced the keep-alive timer on a loaded
+ * machine (CI, 2026-12-02).
+ */
+async function textAfterKeepAlive(res: Response, then: () => void): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let told = false;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    text += decoder.decode(r.value, { stream: true });
+    if (!told && text.includes(KEEPALIVE)) {
+      told = true;
+      then();
+    }
+  }
+  return text;
+}
 const count = (text: string, part: string) => text.split(part).length - 1;
 
 describe('SSE keep-alive and stall timeout', () => {
@@ -178,9 +198,12 @@ describe('SSE keep-alive and stall timeout', () => {
   });
 
   it('keeps falling back behind keep-alives after committing, and names the target in the record', async () => {
+    // The primary fails once the client has its first keep-alive (textAfterKeepAlive).
+    let failPrimary!: () => void;
+    const primaryFails = new Promise<void>((resolve) => (failPrimary = resolve));
     const h = harness(
-      async function* (call) {
-        await wait(KEEPALIVE_MS * 3, call.signal);
+      async function* () {
+        await primaryFails;
         yield* [];
         throw new UpstreamError('primary', 'overloaded', { upstreamStatus: 529 });
       },
@@ -189,8 +212,7 @@ describe('SSE keep-alive and stall timeout', () => {
         yield chunk(undefined, 'stop');
       },
     );
-    const res = await h.post('chat');
-    const text = await res.text();
+    const text = await textAfterKeepAlive(await h.post('chat'), failPrimary);
     expect(text.indexOf(KEEPALIVE)).toBe(0);
     expect(text).toContain('from backup');
     await h.idle();
@@ -198,14 +220,16 @@ describe('SSE keep-alive and stall timeout', () => {
   });
 
   it('turns a failure of every target after committing into an SSE error event with the real status in it', async () => {
-    const h = harness(async function* (call) {
-      await wait(KEEPALIVE_MS * 3, call.signal);
+    let failPrimary!: () => void;
+    const primaryFails = new Promise<void>((resolve) => (failPrimary = resolve));
+    const h = harness(async function* () {
+      await primaryFails;
       yield* [];
       throw new UpstreamError('primary', 'rate limited', { upstreamStatus: 429 });
     });
     const res = await h.post('solo');
     expect(res.status).toBe(200);
-    const text = await res.text();
+    const text = await textAfterKeepAlive(res, failPrimary);
     expect(text.startsWith(KEEPALIVE)).toBe(true);
     expect(text).toMatch(/data: \{"error":\{.*"type":"rate_limit_error"/);
     expect(text).not.toContain('[DONE]');
