@@ -48,9 +48,9 @@ async function main(): Promise<void> {
   try {
     // Both sides the same way: extracted from git into sibling folders (sharing this checkout's node_modules)
     // and started through their own bench/topology.ts. This tree is taken as it stands, untracked files
-    // included (a tree written from a scratch index). Until 2026-12-02 this tree ran from the checkout
-    // itself and the ref from its extracted copy: with the same code on both sides, the checkout's gateway
-    // spent 4-6 % more CPU (three runs), which every earlier A/B read as the change's cost.
+    // included (a tree written from a scratch index). Until 2026-12-02 this tree ran from the checkout itself;
+    // making the two sides alike did not by itself remove the tilt the same code showed (the request order
+    // below did), but it leaves one difference fewer.
     const index = join(dir, 'index');
     const git = (args: string[], env: NodeJS.ProcessEnv = process.env) => execFileSync('git', args, { cwd: ROOT, env, maxBuffer: 1 << 30 });
     git(['add', '-A'], { ...process.env, GIT_INDEX_FILE: index });

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
 import { makeTarget, timedPost } from './http-client';
 import { benchChatBody } from './harness';
-import { startFloorRelay } from './floor';
+import { startFloorRelay, type FloorRelay } from './floor';
 import { inclusiveShares, summarizeProfiles } from './profile';
 import { summarize } from './stats';
 import { startTopology } from './topology';
@@ -61,15 +61,27 @@ async function attachStrace(pid: number | undefined, dir: string): Promise<{ sto
   };
 }
 
+/** The bench's upstream double, with FIRST_BYTE_MS and CHUNKS from the environment. */
+function upstreamOptions(): { firstByteDelayMs: number; chunks: number; longChunks: number } {
+  return { firstByteDelayMs: Number(process.env.FIRST_BYTE_MS ?? 20), chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 };
+}
+
+function printSyscalls(who: string, syscalls: [string, number][], ok: number): void {
+  console.log(`system calls of the ${who} process per request (strace -f -c; ${ok} requests):`);
+  for (const [name, calls] of syscalls) console.log(`${(calls / Math.max(1, ok)).toFixed(2).padStart(8)}  ${name}`);
+}
+
 /**
  * `floor` (the bare relay) and `floor-store` (the bare relay + the 2 store writes), the bench's floors, in
  * the same topology: CPU per request, and with STRACE=1 their system calls, to read the gateway's against.
  */
 async function floorPath(mode: 'floor' | 'floor-store', n: number, stream: boolean): Promise<void> {
-  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: Number(process.env.FIRST_BYTE_MS ?? 20), chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [] });
+  const topo = await startTopology({ kind: 'processes', upstream: upstreamOptions(), modes: [] });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
-  const relay = mode === 'floor' ? await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`) : await topo.startStoreFloor!({ writes: 'both' });
+  let bare: FloorRelay | undefined;
   try {
+    // The bare relay is not the topology's own (it is closed here); the store floor stops with the topology.
+    const relay = mode === 'floor' ? (bare = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`)) : await topo.startStoreFloor!({ writes: 'both' });
     const target = makeTarget(relay.url);
     const body = benchChatBody('bench-model', stream);
     for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
@@ -80,12 +92,9 @@ async function floorPath(mode: 'floor' | 'floor-store', n: number, stream: boole
     const syscalls = await strace?.stop();
     const after = await relay.cpuMicros();
     console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}: ${ok}/${n} ok, CPU ${((after - before) / 1000 / Math.max(1, ok)).toFixed(2)} ms/request`);
-    if (syscalls) {
-      console.log(`system calls of the relay process per request (strace -f -c; ${ok} requests):`);
-      for (const [name, calls] of syscalls) console.log(`${(calls / Math.max(1, ok)).toFixed(2).padStart(8)}  ${name}`);
-    }
+    if (syscalls) printSyscalls('relay', syscalls, ok);
   } finally {
-    if (mode === 'floor') await relay.close();
+    await bare?.close();
     await topo.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -97,7 +106,7 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'floor' || process.argv[2] === 'floor-store') return floorPath(process.argv[2], n, stream);
   const mode = (process.argv[2] ?? 'full') as GatewayMode;
   const top = Number(process.argv[5] ?? 25);
-  const topo = await startTopology({ kind: 'processes', upstream: { firstByteDelayMs: Number(process.env.FIRST_BYTE_MS ?? 20), chunks: Number(process.env.CHUNKS ?? 32), longChunks: 10 }, modes: [mode] });
+  const topo = await startTopology({ kind: 'processes', upstream: upstreamOptions(), modes: [mode] });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
   try {
     const gw = topo.gateways[mode];
@@ -165,10 +174,7 @@ async function main(): Promise<void> {
       (traced.gcKinds ?? []).forEach((k, i) => kinds.set(k, [...(kinds.get(k) ?? []), gc[i]]));
       for (const [k, ms] of kinds) console.log(`  ${k}: ${ms.length} pauses, ${ms.reduce((a, b) => a + b, 0).toFixed(1)} ms, longest ${Math.max(...ms).toFixed(2)} ms`);
     }
-    if (syscalls) {
-      console.log(`system calls of the gateway process per request (strace -f -c; ${ok} requests):`);
-      for (const [name, calls] of syscalls) console.log(`${(calls / Math.max(1, ok)).toFixed(2).padStart(8)}  ${name}`);
-    }
+    if (syscalls) printSyscalls('gateway', syscalls, ok);
     if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') printAllocations(dir, ok, top);
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {

@@ -43,10 +43,10 @@ import { insightChanges } from './insight-rollups';
 import { budgetCounterKey, DERIVE_SHARDS, deriveCursorKey, deriveMarkerPk, deriveWatermarkKey, rollupKey, type LedgerKey } from './item-keys';
 
 /**
- * Queued records a pass reads and plans at most: 4 BatchGets. Records of the same key, team, model and day
- * share their target items, so a plan's writes grow with the distinct targets, not with its records: a
- * steady stream of one key's requests is derived in one pass per scheduled interval, about 12 writes for
- * hundreds of records, where passes of 50 made that every 50 records.
+ * Queued records a pass reads and plans at most (with the watermark key: 5 BatchGets of up to 100 keys).
+ * Records of the same key, team, model and day share their target items, so a plan's writes grow with the
+ * distinct targets, not with its records: a steady stream of one key's requests is derived in one pass per
+ * scheduled interval, about 10 writes for hundreds of records, where passes of 50 made that every 50 records.
  */
 const RECORDS_PER_PLAN = 400;
 /**
@@ -55,7 +55,7 @@ const RECORDS_PER_PLAN = 400;
  * A plan over it is cut to fewer records (the rest wait for the next pass), down to one.
  */
 export const PLAN_BYTES = 256 * 1024;
-/** Markers read per scanning pass (over the shards). */
+/** Markers read per scanning pass (over the shards); read only when fewer queued records than this were picked. */
 const MARKERS_PER_PASS = 50;
 /** Passes per kick, so a backlog is drained in bounded steps. */
 const MAX_PASSES = 100;
