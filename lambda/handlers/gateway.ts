@@ -7,6 +7,7 @@ import { createStreamingHandler, lambdaGlobal } from './lambda-streaming';
 import { warmTokenizer } from '../core/token-estimate';
 import { createLambdaRuntime } from './lambda-runtime';
 import { installLazySourceMaps } from './lazy-source-maps';
+import { installShutdownHandler } from './shutdown';
 
 // Stack traces mapped to the sources on the first trace, not at load (the stack sets no --enable-source-maps for this function).
 installLazySourceMaps(__filename);
@@ -15,6 +16,8 @@ const runtime = createLambdaRuntime(process.env);
 const DERIVE_BATCH = 99;
 const DERIVE_MAX_AGE_MS = 30_000;
 const awslambda = lambdaGlobal();
+// Lambda retiring this container (SIGTERM): its admission leases go back to the budget counters first.
+installShutdownHandler({ releaseLeases: () => runtime.gatekeeper.releaseLeases(), flushTelemetry: () => runtime.telemetry.flush() });
 
 export const handler = awslambda.streamifyResponse(
   createStreamingHandler(runtime.app, awslambda, {

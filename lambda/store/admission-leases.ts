@@ -601,15 +601,26 @@ export class AdmissionLeases {
       .catch((err: unknown) => this.onError(err, 'rate-correction'));
   }
 
-  /** Give back leases no request used for idleMs (all of them when `all`). */
-  async giveBackIdle(all = false): Promise<void> {
+  /**
+   * Give back leases no request used for idleMs (all of them when `all`). Resolves to the number of budget
+   * leases whose give-back failed: forgotten here, left to the sweeper (which charges what they held).
+   */
+  async giveBackIdle(all = false): Promise<number> {
     const now = this.now();
     await this.flush();
     const writes: Promise<void>[] = [];
+    let failed = 0;
     for (const [id, l] of this.budgets) {
       if (l.gone || l.inflight > 0 || l.writing || (!all && now - l.lastUsed < this.o.idleMs)) continue;
       this.budgets.delete(id);
-      if (l.held > 0 || l.unflushed > 0) writes.push(this.closeBudget(l).catch((err: unknown) => this.onError(err, 'lease-give-back')));
+      if (l.held > 0 || l.unflushed > 0) {
+        writes.push(
+          this.closeBudget(l).catch((err: unknown) => {
+            failed++;
+            this.onError(err, 'lease-give-back');
+          }),
+        );
+      }
     }
     for (const [id, w] of this.windows) {
       if (!all && now - w.lastUsed < this.o.idleMs) continue;
@@ -626,6 +637,7 @@ export class AdmissionLeases {
       writes.push(this.giveBackTakenAhead(next));
     }
     await Promise.all(writes);
+    return failed;
   }
 
   private async closeBudget(l: BudgetLease): Promise<void> {

@@ -115,8 +115,11 @@ export interface DynamoGatekeeper extends Gatekeeper {
   readonly usage: UsageReader;
   /** Move spend settled from admission leases to the budget counters now (Lambda: before the container freezes). */
   flushLeases(): Promise<void>;
-  /** Give every admission lease back (shutdown; tests that look at `reserved`). Admission goes on, re-leasing. */
-  releaseLeases(): Promise<void>;
+  /**
+   * Give every admission lease not in use back (shutdown; tests that look at `reserved`). Admission goes on,
+   * re-leasing. Resolves to the number of budget leases whose give-back failed (left to the sweeper).
+   */
+  releaseLeases(): Promise<number>;
   /** Store calls made off the request path so far (lease flushes and proactive top-ups, derivation passes), for the benchmark. */
   backgroundStoreCalls(): number;
   /** Of those, the reads. */
@@ -556,7 +559,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       return { ...result, leases: result.leases + leased.leases, reclaimedLeases: leased.reclaimed };
     },
     flushLeases: async () => leases?.flush(),
-    releaseLeases: async () => leases?.giveBackIdle(true),
+    releaseLeases: async () => (leases ? leases.giveBackIdle(true) : 0),
     backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.count.calls + sweeperCount.calls,
     backgroundStoreReads: () => (leases?.backgroundReads ?? 0) + deriver.count.reads + sweeperCount.reads,
     replaySettlement,

@@ -4,41 +4,18 @@
  * DynamoDB Local, the OpenAI double upstream), invoked through an emulation of the response-streaming
  * contract with API Gateway REST proxy events; EMF metrics captured from the handler's output.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createLambdaRuntime, type LambdaRuntime } from '../../lambda/handlers/lambda-runtime';
 import { createStreamingHandler } from '../../lambda/handlers/lambda-streaming';
 import { startOpenAIDouble, type UpstreamDouble } from '../doubles/openai-double';
+import { startSecretsManagerDouble, type SecretsManagerDouble } from '../doubles/secrets-manager-double';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../support/dynamodb-local';
 import { awsLambdaEmulation, captureStream, restProxyEvent } from '../support/lambda-streaming-emulator';
 import { captureStdout, type StdoutCapture } from '../unit/telemetry/stdout-capture';
 
 const PROVIDER_SECRET = 'fake-provider-key-from-secrets-manager';
 
-/** Secrets Manager's JSON 1.1 protocol, just GetSecretValue. */
-async function startSecretsManagerDouble(secret: Record<string, string>) {
-  const calls: string[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      calls.push(String(req.headers['x-amz-target']));
-      if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') {
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify({ __type: 'InvalidRequestException', message: 'unsupported' }));
-        return;
-      }
-      const { SecretId } = JSON.parse(body) as { SecretId: string };
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify({ ARN: SecretId, Name: 'provider-keys', SecretString: JSON.stringify(secret), VersionId: 'v1' }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
 let upstream: UpstreamDouble;
-let secrets: Awaited<ReturnType<typeof startSecretsManagerDouble>>;
+let secrets: SecretsManagerDouble;
 let tables: TestTables;
 const dynamo = testDynamoClient();
 let runtime: LambdaRuntime;
