@@ -15,6 +15,7 @@ import { BEDROCK_INVOKE_ACTIONS, bedrockResourceArns } from '../bedrock-arns';
 import { bedrockTargets, type TollgateConfig } from '../settings';
 import type { AlertPublishTarget } from './alerts';
 import { TollgateFunction } from './function-defaults';
+import { ShutdownSignalLayer } from './shutdown-extension';
 
 /** Everything the gateway does with the keys table (lambda/store/key-store.ts: get, getPolicies). */
 export const KEYS_TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'] as const;
@@ -63,6 +64,10 @@ export class GatewayFunction extends Construct {
       },
     });
     const fn = built.function;
+    // Lambda sends SIGTERM before retiring a container only when an extension is registered: with it, the
+    // container gives its admission leases back (lambda/handlers/shutdown.ts) rather than leaving them to
+    // the sweeper, which charges what they held.
+    fn.addLayers(new ShutdownSignalLayer(this, 'ShutdownSignal').layer);
 
     // Least privilege: the gateway only reads keys (GetItem for a key, BatchGetItem for its policies);
     // minting, updating and revoking keys is the admin CLI's job, with the operator's credentials.

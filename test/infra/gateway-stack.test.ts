@@ -1,3 +1,5 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { makeStack } from './support/make-stack';
 
@@ -386,5 +388,26 @@ describe('TollgateStack without Bedrock targets', () => {
     });
     const actions = statementsOf(template).flatMap((s) => asArray(s.Action));
     expect(actions.filter((a) => a.startsWith('bedrock:'))).toEqual([]);
+  });
+});
+
+describe('TollgateStack: the shutdown signal for the gateway function', () => {
+  it('attaches one layer, an extension Lambda runs from /opt/extensions, to the gateway function and to no other', () => {
+    const made = makeStack();
+    const layers = resourcesOf(made.template, 'AWS::Lambda::LayerVersion');
+    expect(layers).toHaveLength(1);
+    const [layerId, layer] = layers[0];
+    expect(layer.Properties).toMatchObject({ CompatibleArchitectures: ['arm64', 'x86_64'], CompatibleRuntimes: ['nodejs22.x'] });
+    expect(gatewayFunction(made.template).Properties.Layers).toEqual([{ Ref: layerId }]);
+    const others = resourcesOf(made.template, 'AWS::Lambda::Function').filter(([, r]) => !String(r.Properties.Description).includes('gateway'));
+    expect(others.length).toBeGreaterThan(0);
+    for (const [, fn] of others) expect(fn.Properties.Layers).toBeUndefined();
+
+    // The asset as it is zipped for the layer (the zip keeps file modes): executable, under extensions/.
+    const assembly = made.app.synth();
+    const hash = String((layer.Properties.Content as { S3Key: string }).S3Key).replace(/\.zip$/, '');
+    const script = join(assembly.directory, `asset.${hash}`, 'extensions', 'tollgate-shutdown-signal');
+    expect(statSync(script).mode & 0o111).toBe(0o111);
+    expect(readFileSync(script, 'utf8')).toMatch(/^#!\/bin\/bash\n/);
   });
 });
