@@ -394,10 +394,10 @@ export class AdmissionLeases {
    * Flush settled spend and top up, in one conditional write on the counter (or open the lease). On a cap
    * refusal it retries once with exactly what is left (the condition decides; nothing over the cap lands).
    */
-  private async writeBudget(l: BudgetLease, topUp: boolean): Promise<void> {
+  private async writeBudget(l: BudgetLease, topUp: boolean, ttlMs = this.o.leaseTtlMs): Promise<void> {
     let x = topUp ? this.budgetTopUp(l) : 0;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const r = await this.budgetWrite(l, x);
+      const r = await this.budgetWrite(l, x, ttlMs);
       if (r === 'ok' || r === 'gone') return;
       // Refused by the cap: take at most what is left and what the waiting requests lack; or just flush.
       const left = this.storeLeft(l) - Math.max(0, l.unflushed - l.held);
@@ -407,7 +407,7 @@ export class AdmissionLeases {
   }
 
   /** 'ok', 'cap' (the top-up did not fit; nothing written) or 'gone' (the lease was reclaimed). */
-  private async budgetWrite(l: BudgetLease, x: number): Promise<'ok' | 'cap' | 'gone'> {
+  private async budgetWrite(l: BudgetLease, x: number, ttlMs: number): Promise<'ok' | 'cap' | 'gone'> {
     const now = this.now();
     const u = l.unflushed;
     const n = l.unflushedRequests;
@@ -415,7 +415,7 @@ export class AdmissionLeases {
     const consumed = Math.min(u, held);
     const over = u - consumed;
     const newHeld = held - consumed + x;
-    const expiresAt = now + this.o.leaseTtlMs;
+    const expiresAt = now + ttlMs;
     const opening = held === 0 && !l.expiresAt;
     if (opening && x === 0) return 'ok';
     const names = { '#lease': l.attr, '#exp': l.expAttr };
@@ -558,8 +558,16 @@ export class AdmissionLeases {
     }
   }
 
-  /** Move settled spend to the counters now (batched: one write per counter), and refresh expiries; resolves when no lease write is in flight. */
-  flush(): Promise<void> {
+  /**
+   * Move settled spend to the counters now (batched: one write per counter), and refresh expiries; resolves
+   * when no lease write is in flight. `holdMs`: the leases written now expire that far ahead (at least the
+   * usual lease time), and any held lease expiring sooner than half of it is written too (a Lambda container
+   * about to be frozen: see FROZEN_HOLD_MS in lambda/handlers/gateway-handler.ts).
+   */
+  flush(opts: { holdMs?: number } = {}): Promise<void> {
+    const ttlMs = Math.max(this.o.leaseTtlMs, opts.holdMs ?? 0);
+    // A flush under way writes the usual expiry: a longer hold waits for it, then writes its own.
+    if (this.flushing && ttlMs > this.o.leaseTtlMs) return this.flushing.then(() => this.flush(opts));
     this.flushing ??= (async () => {
       const now = this.now();
       const writes: Promise<void>[] = [];
@@ -567,10 +575,10 @@ export class AdmissionLeases {
       await Promise.all([...this.budgets.values(), ...this.windows.values()].map((x) => x.writing));
       for (const l of this.budgets.values()) {
         if (l.gone || l.writing) continue;
-        const stale = l.held > 0 && l.expiresAt - now < this.o.leaseTtlMs / 2;
+        const stale = l.held > 0 && l.expiresAt - now < ttlMs / 2;
         if (l.unflushed > 0 || stale) {
           l.offPath = true;
-          l.writing = this.writeBudget(l, false)
+          l.writing = this.writeBudget(l, false, ttlMs)
             .catch((err: unknown) => this.onError(err, 'lease-flush'))
             .finally(() => (l.writing = undefined));
           writes.push(l.writing);

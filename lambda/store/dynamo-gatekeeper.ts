@@ -113,8 +113,11 @@ export interface BudgetSettledEvent {
 export interface DynamoGatekeeper extends Gatekeeper {
   readonly keys: KeyStore;
   readonly usage: UsageReader;
-  /** Move spend settled from admission leases to the budget counters now (Lambda: before the container freezes). */
-  flushLeases(): Promise<void>;
+  /**
+   * Move spend settled from admission leases to the budget counters now (Lambda: before the container
+   * freezes). `holdMs`: how long the leases written now stay theirs without another write (see flush()).
+   */
+  flushLeases(opts?: { holdMs?: number }): Promise<void>;
   /**
    * Give every admission lease not in use back (shutdown; tests that look at `reserved`). Admission goes on,
    * re-leasing. Resolves to the number of budget leases whose give-back failed (left to the sweeper).
@@ -558,7 +561,7 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
       // A dead process's admission leases are charged in full (admission-leases.ts).
       return { ...result, leases: result.leases + leased.leases, reclaimedLeases: leased.reclaimed };
     },
-    flushLeases: async () => leases?.flush(),
+    flushLeases: async (o) => leases?.flush(o),
     releaseLeases: async () => (leases ? leases.giveBackIdle(true) : 0),
     backgroundStoreCalls: () => (leases?.backgroundCalls ?? 0) + deriver.count.calls + sweeperCount.calls,
     backgroundStoreReads: () => (leases?.backgroundReads ?? 0) + deriver.count.reads + sweeperCount.reads,

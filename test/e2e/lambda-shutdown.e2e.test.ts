@@ -19,6 +19,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { periodKey } from '../../lambda/core/budgets';
 import { parseConfig } from '../../lambda/core/config';
 import { costMicros, priceFor } from '../../lambda/core/pricing';
+import { FROZEN_HOLD_MS } from '../../lambda/handlers/gateway-handler';
 import { createDynamoGatekeeper } from '../../lambda/store/dynamo-gatekeeper';
 import { budgetCounterKey } from '../../lambda/store/item-keys';
 import { KeyStore } from '../../lambda/store/key-store';
@@ -166,11 +167,14 @@ function marshallKey(key: { pk: string; sk: string }) {
   return { pk: { S: key.pk }, sk: { S: key.sk } };
 }
 
-/** The sweeper function, once every lease has expired. */
-async function sweepLater() {
+/** The sweeper function, run `laterMs` from now (default: once even a frozen container's leases have expired). */
+async function sweepLater(laterMs = FROZEN_HOLD_MS + 1) {
   const sweeper = createDynamoGatekeeper({ client: dynamo, tables, config: parseConfig(CONFIG(upstream.url)) });
-  return sweeper.sweepExpiredReservations(Date.now() + sweeper.leaseMs + 1);
+  return sweeper.sweepExpiredReservations(Date.now() + laterMs);
 }
+
+/** The usual lease time: the function's timeout + 120 s (what a request's own lease gets). */
+const REQUEST_LEASE_MS = (CONFIG('').deployment.timeoutSeconds + 120) * 1_000;
 
 describe('Lambda container retired by Lambda (SIGTERM)', () => {
   it('gives its admission leases back before it exits: the budget keeps what was spent, the sweeper has nothing to reclaim', async () => {
@@ -186,6 +190,11 @@ describe('Lambda container retired by Lambda (SIGTERM)', () => {
     expect(held.leases).toHaveLength(1);
     expect(held.spent).toBe(ACTUAL);
     expect(held.reserved).toBeGreaterThan(0);
+
+    // Frozen and idle for longer than a request's lease (Lambda keeps idle containers for minutes): the
+    // container is not dead, and the sweeper leaves its lease alone.
+    expect((await sweepLater(REQUEST_LEASE_MS + 10 * 60_000)).reclaimedLeases).toBe(0);
+    expect(await counter(keyId)).toEqual(held);
 
     container.child.kill('SIGTERM');
     const exit = await container.exited;

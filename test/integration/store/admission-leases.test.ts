@@ -268,6 +268,27 @@ describe('Method: sweepExpiredReservations (admission leases of a dead process)'
     expect(after.reclaimed).toBe(heldMicros);
     expect(after.committed).toBe(heldMicros);
   });
+
+  it('keeps a lease flushed with a longer hold (a Lambda container about to be frozen) past the usual expiry, until the hold ends', async () => {
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'frozen', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const frozen = newGate();
+    const sweeper = newGate();
+    const a = await frozen.admit(admission(config, apiKey));
+    await a.settle(success(usage(100, 100)));
+    const holdMs = 60 * 60_000;
+    await frozen.flushLeases({ holdMs });
+    const before = await counter(keyId);
+    const [[attr, heldMicros]] = Object.entries(before).filter(([k]) => k.startsWith('alease_'));
+    expect(before[attr.replace('alease_', 'alexp_')]).toBe(clock + holdMs);
+    expect(before.spent).toBe(ACTUAL);
+
+    // Past the usual lease time (timeout + 120 s), well within the hold: not reclaimed.
+    expect((await sweeper.sweepExpiredReservations(clock + (config.deployment.timeoutSeconds + 121) * 1_000)).reclaimedLeases).toBe(0);
+    expect(await counter(keyId)).toEqual(before);
+    // After the hold: the holder is presumed dead; what it held is charged.
+    expect((await sweeper.sweepExpiredReservations(clock + holdMs + 1)).reclaimedLeases).toBe(1);
+    expect(await counter(keyId)).toMatchObject({ reserved: 0, spent: ACTUAL + (heldMicros as number), reclaimed: heldMicros });
+  });
 });
 
 afterAll(async () => {
