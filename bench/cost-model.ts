@@ -59,10 +59,14 @@ export interface CostLine {
   basis: string;
 }
 
-export function perRequestCosts(r: Pick<BenchReport, 'accounting'>, w: Workload): CostLine[] {
+export function perRequestCosts(r: Pick<BenchReport, 'accounting' | 'lambda'>, w: Workload): CostLine[] {
   const stream = r.accounting.find((a) => a.kind === 'stream') ?? r.accounting[0];
-  const wru = stream?.dynamo.writeUnitsPerRequest ?? 0;
-  const rru = stream?.dynamo.readUnitsPerRequest ?? 0;
+  // What a Lambda container spends per invocation when the run measured it (bench/lambda-calls.ts: the
+  // local server's writes plus the lease flush after each invocation), else the local server's counts.
+  const onLambda = r.lambda?.steady;
+  const wru = onLambda?.writeUnits ?? stream?.dynamo.writeUnitsPerRequest ?? 0;
+  const rru = onLambda?.readUnits ?? stream?.dynamo.readUnitsPerRequest ?? 0;
+  const measured = onLambda ? 'measured per Lambda invocation' : 'measured on the local server';
   const gbSeconds = (w.memoryMb / 1024) * (w.generationSeconds + w.settlementMs / 1000);
   return [
     { item: 'API Gateway REST (streaming)', perMillionUsd: PRICES.apiGatewayRestPerMillion, basis: '1 request (< 10 MB streamed)' },
@@ -72,8 +76,8 @@ export function perRequestCosts(r: Pick<BenchReport, 'accounting'>, w: Workload)
       perMillionUsd: gbSeconds * PRICES.lambdaArmGbSecond * 1e6,
       basis: `${w.generationSeconds} s generation + ${w.settlementMs} ms settlement at ${w.memoryMb} MB = ${gbSeconds.toFixed(3)} GB-s`,
     },
-    { item: 'DynamoDB writes (on-demand)', perMillionUsd: wru * PRICES.dynamoWritePerMillionWru, basis: `${wru} WRU per request (measured)` },
-    { item: 'DynamoDB reads (on-demand)', perMillionUsd: rru * PRICES.dynamoReadPerMillionRru, basis: `${rru} RRU per request (measured; key cache warm)` },
+    { item: 'DynamoDB writes (on-demand)', perMillionUsd: wru * PRICES.dynamoWritePerMillionWru, basis: `${wru} WRU per request (${measured})` },
+    { item: 'DynamoDB reads (on-demand)', perMillionUsd: rru * PRICES.dynamoReadPerMillionRru, basis: `${rru} RRU per request (${measured}; key cache warm)` },
     {
       item: 'DynamoDB storage (usage records)',
       perMillionUsd: ((w.recordBytes * 1e6) / 1e9) * PRICES.dynamoStorageGbMonth * (w.recordRetentionDays / 30),
@@ -126,7 +130,7 @@ export interface MemoryOption {
   perMillionUsd: number;
 }
 
-export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency'>, w: Workload = DEFAULT_WORKLOAD): MemoryOption[] {
+export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency' | 'lambda'>, w: Workload = DEFAULT_WORKLOAD): MemoryOption[] {
   const stream = r.accounting.find((a) => a.kind === 'stream') ?? r.accounting[0];
   const cpuMs = stream?.gatewayCpuMsPerRequest ?? 0;
   const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
@@ -156,7 +160,7 @@ export function recommendedMemory(options: ReadonlyArray<MemoryOption>): MemoryO
   return ok[0] ?? options[options.length - 1];
 }
 
-export function memoryMarkdown(r: Pick<BenchReport, 'accounting' | 'latency'>, w: Workload = DEFAULT_WORKLOAD): string {
+export function memoryMarkdown(r: Pick<BenchReport, 'accounting' | 'latency' | 'lambda'>, w: Workload = DEFAULT_WORKLOAD): string {
   const options = memoryOptions(r, w);
   const pick = recommendedMemory(options);
   const out = [

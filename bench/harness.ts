@@ -3,6 +3,7 @@
  * interleaved so machine noise lands on both, then reported as differences and ratios. `run.ts` is the
  * CLI around it; the smoke test runs it in a tiny in-process mode.
  */
+import type { LambdaCallsSection } from './lambda-calls';
 import { gatewayRunner, type GatewayRunner } from './processes/bundle-worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -136,6 +137,8 @@ export interface BenchReport {
   memory: { gatewayMaxRssMb: number; gatewayRssAfterStartMb: number; gatewayHeapUsedAfterGcMb: number };
   /** Filled by run.ts (bundle + cold init need esbuild and child processes). */
   bundle?: BundleSection;
+  /** Filled by run.ts: DynamoDB calls per invocation of the Lambda handler (bench/lambda-calls.ts). */
+  lambda?: LambdaCallsSection;
   profile?: ProfileSection;
 }
 

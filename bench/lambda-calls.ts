@@ -27,29 +27,47 @@ import { BENCH_LIMITS, benchConfig } from './gateway/under-test';
 import { benchChatBody } from './harness';
 import { startWorker } from './processes/ipc';
 
-type Snapshot = Pick<DynamoRequestCounts, 'total' | 'writes' | 'reads' | 'readCapacityUnits' | 'writeCapacityUnits'> & { byCommand: Record<string, number> };
+type Snapshot = Pick<DynamoRequestCounts, 'total' | 'writes' | 'readCapacityUnits' | 'writeCapacityUnits'> & { byCommand: Record<string, number> };
+
+/** Store calls per invocation (or per shutdown), as DynamoDB counts them. */
+export interface LambdaCalls {
+  calls: number;
+  writes: number;
+  writeUnits: number;
+  readUnits: number;
+  byCommand: Record<string, number>;
+}
+
+export interface LambdaCallsSection {
+  invocations: number;
+  /** A cold container's first invocation: key and policy reads, leases opened. */
+  first: LambdaCalls;
+  /** Every later invocation, averaged: what a busy container spends per request. */
+  steady: LambdaCalls;
+  /** The give-back on SIGTERM, once per container (lambda/handlers/shutdown.ts). */
+  shutdown: LambdaCalls & { leftToSweeper: number };
+}
 
 function snapshot(c: DynamoRequestCounts): Snapshot {
-  return { total: c.total, writes: c.writes, reads: c.reads, readCapacityUnits: c.readCapacityUnits, writeCapacityUnits: c.writeCapacityUnits, byCommand: { ...c.byCommand } };
+  return { total: c.total, writes: c.writes, readCapacityUnits: c.readCapacityUnits, writeCapacityUnits: c.writeCapacityUnits, byCommand: { ...c.byCommand } };
 }
 
-function delta(a: Snapshot, b: Snapshot, per: number): string[] {
-  const commands = [...new Set([...Object.keys(a.byCommand), ...Object.keys(b.byCommand)])].sort();
-  const by = commands
-    .map((k) => [k, ((b.byCommand[k] ?? 0) - (a.byCommand[k] ?? 0)) / per] as const)
-    .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${k.replace(/Command$/, '')} ${n.toFixed(2)}`)
-    .join(', ');
-  const f = (x: number) => (x / per).toFixed(2);
-  return [f(b.total - a.total), f(b.writes - a.writes), f(b.writeCapacityUnits - a.writeCapacityUnits), f(b.readCapacityUnits - a.readCapacityUnits), by || '–'];
+function delta(a: Snapshot, b: Snapshot, per: number): LambdaCalls {
+  const round = (x: number) => Math.round((x / per) * 100) / 100;
+  const byCommand: Record<string, number> = {};
+  for (const k of [...new Set([...Object.keys(a.byCommand), ...Object.keys(b.byCommand)])].sort()) {
+    const n = round((b.byCommand[k] ?? 0) - (a.byCommand[k] ?? 0));
+    if (n > 0) byCommand[k.replace(/Command$/, '')] = n;
+  }
+  return { calls: round(b.total - a.total), writes: round(b.writes - a.writes), writeUnits: round(b.writeCapacityUnits - a.writeCapacityUnits), readUnits: round(b.readCapacityUnits - a.readCapacityUnits), byCommand };
 }
 
-async function main(): Promise<void> {
-  const invocations = Number(process.argv[2] ?? 200);
+export async function measureLambdaCalls(opts: { invocations: number }): Promise<LambdaCallsSection> {
+  const { invocations } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-lambda-calls-'));
   const store = await startWorker(join(__dirname, 'processes', 'store-process.ts'));
   const upstream = await startOpenAIDouble({ default: { kind: 'ok', delayMs: 0, chunkCount: 32, chunkDelayMs: 0 } });
-  const quiet = process.stdout.write.bind(process.stdout);
+  const write = process.stdout.write.bind(process.stdout);
   try {
     const endpoint = await store.call<string>('start', dir);
     const { accessKeyId, secretAccessKey } = JSON.parse(readFileSync(join(dir, 'endpoint.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
@@ -76,7 +94,7 @@ async function main(): Promise<void> {
       const { prelude, body } = cap.result();
       if ((prelude as { statusCode: number }).statusCode !== 200 || !body.includes('[DONE]')) throw new Error(`invocation failed: ${JSON.stringify(prelude)} ${body.slice(0, 300)}`);
     };
-    // The handler's request log and EMF lines go to stdout: dropped here, the report goes to stdout after.
+    // The handler's request log and EMF lines go to stdout: dropped while it runs.
     process.stdout.write = (() => true) as typeof process.stdout.write;
     const start = snapshot(counter.counts);
     await invoke();
@@ -85,26 +103,37 @@ async function main(): Promise<void> {
     const afterAll = snapshot(counter.counts);
     const leftToSweeper = await runtime.gatekeeper.releaseLeases();
     const afterShutdown = snapshot(counter.counts);
-    process.stdout.write = quiet;
-
-    const rows = [
-      ['first invocation (cold container: key and policy reads, leases opened)', ...delta(start, afterFirst, 1)],
-      [`invocations 2-${invocations}, per invocation`, ...delta(afterFirst, afterAll, invocations - 1)],
-      [`shutdown (SIGTERM's give-back), once per container${leftToSweeper ? `: ${leftToSweeper} left to the sweeper` : ''}`, ...delta(afterAll, afterShutdown, 1)],
-    ];
-    console.log(`# DynamoDB calls per Lambda invocation (${new Date().toISOString()}, ${invocations} streamed invocations in one container)\n`);
-    console.log('| | calls | writes | WCU | RCU | by command |');
-    console.log('|---|---|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    return { invocations, first: delta(start, afterFirst, 1), steady: delta(afterFirst, afterAll, invocations - 1), shutdown: { ...delta(afterAll, afterShutdown, 1), leftToSweeper } };
   } finally {
-    process.stdout.write = quiet;
+    process.stdout.write = write;
     await upstream.close();
     await store.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
+  const by = (c: LambdaCalls) => Object.entries(c.byCommand).map(([k, n]) => `${k} ${n.toFixed(2)}`).join(', ') || '–';
+  const row = (label: string, c: LambdaCalls) => `| ${label} | ${c.calls.toFixed(2)} | ${c.writes.toFixed(2)} | ${c.writeUnits.toFixed(2)} | ${c.readUnits.toFixed(2)} | ${by(c)} |`;
+  return [
+    '| | calls | writes | WCU | RCU | by command |',
+    '|---|---|---|---|---|---|',
+    row('first invocation of a cold container (key and policy reads, leases opened)', l.first),
+    row(`invocations 2-${l.invocations}, per invocation`, l.steady),
+    row(`shutdown: SIGTERM's give-back, once per container${l.shutdown.leftToSweeper ? ` (${l.shutdown.leftToSweeper} left to the sweeper)` : ''}`, l.shutdown),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const invocations = Number(process.argv[2] ?? 200);
+  const section = await measureLambdaCalls({ invocations });
+  console.log(`# DynamoDB calls per Lambda invocation (${new Date().toISOString()}, ${invocations} streamed invocations in one container)\n`);
+  console.log(lambdaCallsMarkdown(section));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,6 +1,7 @@
 /** The report as Markdown: one table per section, numbers already rounded by the harness. */
 import { memoryMarkdown } from './cost-model';
 import type { BenchReport, PathResult } from './harness';
+import { lambdaCallsMarkdown } from './lambda-calls';
 import { round } from './stats';
 
 const f = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '–' : round(v, digits).toFixed(digits));
@@ -94,6 +95,19 @@ export function toMarkdown(r: BenchReport): string {
     );
   }
   out.push('');
+
+  if (r.lambda) {
+    out.push(
+      '## Per Lambda invocation: DynamoDB',
+      '',
+      `The Lambda handler itself (lambda/handlers/gateway-handler.ts, with its after-invocation work; bench/lambda-calls.ts): ${r.lambda.invocations} streamed invocations of the same workload, one after another in one container, the store on dynalite. ` +
+        'Unlike the local server, a container flushes its lease spend after every invocation (it may be frozen as soon as the invocation returns): ' +
+        'the cost model below prices these counts.',
+      '',
+      lambdaCallsMarkdown(r.lambda),
+      '',
+    );
+  }
 
   out.push('## Lambda memory size: cost per million requests on the measured CPU', '');
   out.push(

@@ -1,12 +1,13 @@
 /**
  * `npm run bench` (full, a few minutes) and `npm run bench -- --quick` (under a minute): latency,
  * throughput, relay cost, DynamoDB calls, memory, bundle size, cold init and a CPU profile, written to
- * bench/results/latest.{md,json}. `--no-profile`, `--no-bundle` and `--out <dir>` adjust a run.
+ * bench/results/latest.{md,json}. `--no-profile`, `--no-bundle`, `--no-lambda` and `--out <dir>` adjust a run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureBundles } from './bundle';
 import { runBench, withDuration, type BenchOptions } from './harness';
+import { measureLambdaCalls } from './lambda-calls';
 import { toMarkdown } from './report';
 
 const FULL: BenchOptions = {
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
   if (!args.includes('--no-bundle')) {
     console.error('[bench] bundle size and cold init');
     report.bundle = await measureBundles({ coldRuns: quick ? 3 : 15 });
+  }
+  if (!args.includes('--no-lambda')) {
+    console.error('[bench] DynamoDB calls per Lambda invocation');
+    report.lambda = await measureLambdaCalls({ invocations: quick ? 20 : 200 });
   }
   const final = withDuration(report, startedAt);
   mkdirSync(outDir, { recursive: true });
