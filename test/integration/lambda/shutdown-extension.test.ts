@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+jest.setTimeout(20_000);
+
 const SCRIPT = join(__dirname, '..', '..', '..', 'lambda', 'layers', 'shutdown-signal', 'extensions', 'tollgate-shutdown-signal');
 const EXTENSION_ID = 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
 
@@ -22,8 +24,12 @@ interface Call {
   body: string;
 }
 
-/** The Extensions API: register answers an identifier (or `registerStatus`); next is held until `retire()`. */
-async function startExtensionsApi(opts: { registerStatus?: number } = {}) {
+/**
+ * The Extensions API: register answers an identifier (or `registerStatus`); next answers the `before`
+ * events at once, in order, then is held until `retire()` answers SHUTDOWN.
+ */
+async function startExtensionsApi(opts: { registerStatus?: number; before?: object[] } = {}) {
+  const before = [...(opts.before ?? [])];
   const calls: Call[] = [];
   const waiting: ServerResponse[] = [];
   let nextArrived: () => void = () => undefined;
@@ -38,6 +44,11 @@ async function startExtensionsApi(opts: { registerStatus?: number } = {}) {
         res.writeHead(status, status === 200 ? { 'Lambda-Extension-Identifier': EXTENSION_ID, 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' });
         res.end(status === 200 ? JSON.stringify({ functionName: 'tollgate-gateway', functionVersion: '$LATEST', handler: 'index.handler' }) : JSON.stringify({ errorType: 'Extension.Refused' }));
       } else if (req.method === 'GET' && req.url === '/2020-01-01/extension/event/next') {
+        const event = before.shift();
+        if (event) {
+          res.writeHead(200, { 'Lambda-Extension-Event-Identifier': 'e0', 'Content-Type': 'application/json' }).end(JSON.stringify(event));
+          return;
+        }
         waiting.push(res);
         nextArrived();
       } else {
@@ -51,9 +62,11 @@ async function startExtensionsApi(opts: { registerStatus?: number } = {}) {
     calls,
     nextSeen,
     retire() {
+      // With a Content-Length (the other answers here are chunked: both framings are read).
+      const body = JSON.stringify({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
       for (const res of waiting.splice(0)) {
-        res.writeHead(200, { 'Lambda-Extension-Event-Identifier': 'e1', 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 }));
+        res.writeHead(200, { 'Lambda-Extension-Event-Identifier': 'e1', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
       }
     },
     close: () => {
@@ -115,6 +128,31 @@ describe.each([
       api.retire();
       expect(await ext.exited).toBe(0);
       expect(ext.stderr()).toBe('');
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('waits past an event it did not register for, and still leaves on SHUTDOWN', async () => {
+    const api = await startExtensionsApi({ before: [{ eventType: 'INVOKE', requestId: 'r1', deadlineMs: Date.now() + 1000 }] });
+    try {
+      const ext = run(api.api, env);
+      await api.nextSeen;
+      expect(api.calls.map((c) => c.url)).toEqual(['/2020-01-01/extension/register', '/2020-01-01/extension/event/next', '/2020-01-01/extension/event/next']);
+      api.retire();
+      expect(await ext.exited).toBe(0);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('exits 0 on SIGTERM while it waits (Lambda ending the environment)', async () => {
+    const api = await startExtensionsApi();
+    try {
+      const ext = run(api.api, env);
+      await api.nextSeen;
+      ext.child.kill('SIGTERM');
+      expect(await ext.exited).toBe(0);
     } finally {
       await api.close();
     }
