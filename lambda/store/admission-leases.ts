@@ -567,7 +567,10 @@ export class AdmissionLeases {
   flush(opts: { holdMs?: number } = {}): Promise<void> {
     const ttlMs = Math.max(this.o.leaseTtlMs, opts.holdMs ?? 0);
     // A flush under way writes the usual expiry: a longer hold waits for it, then writes its own.
-    if (this.flushing && ttlMs > this.o.leaseTtlMs) return this.flushing.then(() => this.flush(opts));
+    if (this.flushing && ttlMs > this.o.leaseTtlMs) {
+      const again = () => this.flush(opts);
+      return this.flushing.then(again, again);
+    }
     this.flushing ??= (async () => {
       const now = this.now();
       const writes: Promise<void>[] = [];
