@@ -83,6 +83,11 @@ export interface BudgetTotals {
   reservedMicros: number;
   committedMicros: number;
   requests: number;
+  /**
+   * Of `spentMicros`, what the sweeper charged for admission leases whose holder stopped writing them (a
+   * crash, or a Lambda container frozen past its hold): headroom held, not necessarily used.
+   */
+  reclaimedMicros: number;
 }
 
 export interface DynamoBudgetLedgerOptions {
@@ -374,7 +379,7 @@ export class DynamoBudgetLedger {
   /** A budget's counters for a period, summed over shards. */
   async totals(budget: Pick<EffectiveBudget, 'scope' | 'id'>, period: string): Promise<BudgetTotals> {
     const keys = this.counterKeys(budget, period);
-    const totals: BudgetTotals = { spentMicros: 0, reservedMicros: 0, committedMicros: 0, requests: 0 };
+    const totals: BudgetTotals = { spentMicros: 0, reservedMicros: 0, committedMicros: 0, requests: 0, reclaimedMicros: 0 };
     const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
     let items = out.Responses?.[this.table] ?? [];
     if (out.UnprocessedKeys?.[this.table]?.Keys?.length) {
@@ -386,6 +391,7 @@ export class DynamoBudgetLedger {
       totals.reservedMicros += num(item.reserved);
       totals.committedMicros += num(item.committed);
       totals.requests += num(item.requests);
+      totals.reclaimedMicros += num(item.reclaimed);
     }
     return totals;
   }

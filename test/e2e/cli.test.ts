@@ -7,12 +7,16 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { periodKey } from '../../lambda/core/budgets';
 import { parseConfig } from '../../lambda/core/config';
 import { GatewayError } from '../../lambda/core/errors';
 import type { AdmissionRequest, RequestOutcome } from '../../lambda/core/gatekeeper';
 import { costMicros, priceFor } from '../../lambda/core/pricing';
 import { openLocalStore, type LocalStore } from '../../lambda/local/embedded-dynamo';
 import { createDynamoGatekeeper, type DynamoGatekeeper } from '../../lambda/store/dynamo-gatekeeper';
+import { budgetCounterKey } from '../../lambda/store/item-keys';
 import { hashApiKey, KeyStore } from '../../lambda/store/key-store';
 import { createTestTables, deleteTestTables, ENDPOINT_ENV, testDynamoClient } from '../support/dynamodb-local';
 
@@ -200,6 +204,27 @@ describe('Command: budgets and limits', () => {
 
     const list = await ok(['budgets', 'list', '--scope', 'feature']);
     expect(list).toMatch(/feature:tiny:month\s+feature policy\s+hard\s+0\.00\s+\d{4}-\d{2}\s+0\.000000\s+0\.000000\s+-\s+50%,80%,100%/);
+  }, 120_000);
+
+  it('names the spend the sweeper charged for a dead process’s admission leases, apart from recorded spend', async () => {
+    await ok(['budgets', 'set', '--scope', 'team', '--id', 'reclaimtest', '--period', 'month', '--limit-usd', '10', '--mode', 'hard']);
+    await ok(['budgets', 'set', '--scope', 'team', '--id', 'cleanteam', '--period', 'month', '--limit-usd', '10', '--mode', 'hard']);
+    // What the sweeper leaves on a counter after reclaiming a lease (lambda/store/admission-leases.ts).
+    await store.client.send(
+      new UpdateItemCommand({
+        TableName: store.tables.ledger,
+        Key: marshall(budgetCounterKey('team', 'reclaimtest', periodKey('month', Date.now()))),
+        UpdateExpression: 'ADD spent :spent, committed :spent, reclaimed :reclaimed',
+        ExpressionAttributeValues: marshall({ ':spent': 300_000, ':reclaimed': 250_000 }),
+      }),
+    );
+    const [row] = JSON.parse(await ok(['budgets', 'list', '--scope', 'team', '--json'])).filter((r: { id?: string }) => r.id === 'reclaimtest');
+    expect(row).toMatchObject({ spentMicros: 300_000, reclaimedMicros: 250_000 });
+    const table = await ok(['budgets', 'list', '--scope', 'team']);
+    expect(table).toContain('team:reclaimtest:month: 0.250000 of SPENT_USD was charged for admission leases whose holder stopped');
+    // A budget with nothing reclaimed gets no such line.
+    expect(table).toMatch(/team:cleanteam:month/);
+    expect(table.match(/was charged for admission leases/g)).toHaveLength(1);
   }, 120_000);
 
   it('keeps a team budget when the team rate limit is set, and the other way round', async () => {

@@ -138,6 +138,8 @@ interface BudgetRow {
   currentPeriod: string;
   spentMicros?: number;
   reservedMicros?: number;
+  /** Of spentMicros, charged for admission leases of dead holders (BudgetTotals.reclaimedMicros). */
+  reclaimedMicros?: number;
   /** Period-end spend at the burn rate so far, and when that rate reaches the limit (core/forecast.ts). */
   forecastMicros?: number;
   exhaustsAt?: string;
@@ -151,7 +153,9 @@ export const budgetsList = defineCommand({
 Lists team, customer, feature and global budgets (policies) and the budgets on active keys, with what
 was spent and is reserved by requests in flight in the current UTC day or month, the spend forecast for
 the period's end at the burn rate so far, and when that rate exhausts the budget (if before the end). A key budget without an
-id (e.g. customer:day on a key) caps each customer separately and has no single total.
+id (e.g. customer:day on a key) caps each customer separately and has no single total. Spend the sweeper
+charged for admission leases of a process that died (what they held, used or not) is named under the
+table, and is \`reclaimedMicros\` in --json.
 
 Example:
   tollgate budgets list --scope team`,
@@ -177,6 +181,7 @@ Example:
           const totals = await ledger.totals({ scope: r.scope, id: r.id as string }, r.currentPeriod);
           r.spentMicros = totals.spentMicros;
           r.reservedMicros = totals.reservedMicros;
+          r.reclaimedMicros = totals.reclaimedMicros;
           const f = forecastSpend({ spentMicros: totals.spentMicros, limitMicros: usdToMicros(r.limitUsd), ...periodBounds(r.period, now), now });
           r.forecastMicros = f.projectedMicros;
           if (f.exhaustsAt !== undefined) r.exhaustsAt = new Date(f.exhaustsAt).toISOString();
@@ -220,6 +225,15 @@ Example:
         ]),
       ),
     );
+    // Spend the sweeper charged without a request behind it: say so, rather than let it pass for usage.
+    const reclaimed = rows.filter((r) => (r.reclaimedMicros ?? 0) > 0);
+    for (const r of reclaimed) {
+      ctx.io.stdout(
+        `${r.budget}: ${usdFromMicros(r.reclaimedMicros ?? 0)} of SPENT_USD was charged for admission leases whose holder stopped ` +
+          '(a crashed process, or a Lambda container frozen past its hold), not for recorded requests ' +
+          '(docs/table-design.md, "Admission leases").\n',
+      );
+    }
   },
 });
 
