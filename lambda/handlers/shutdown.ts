@@ -18,7 +18,7 @@
 export const SHUTDOWN_DEADLINE_MS = 250;
 
 export interface ShutdownWork {
-  /** Gives the admission leases back; resolves to the number left to the sweeper. */
+  /** Gives the admission leases back; resolves to the number not given back (left to the sweeper). */
   releaseLeases(): Promise<number>;
   /** Publishes buffered metrics (synchronous: stdout). */
   flushTelemetry(): void;
@@ -62,7 +62,7 @@ export function installShutdownHandler(work: ShutdownWork, opts: ShutdownOptions
     };
     const timer = setTimeout(() => finish({ reason: `the store did not answer within ${deadlineMs} ms` }, false), deadlineMs);
     work.releaseLeases().then(
-      (left) => finish(left === 0 ? {} : { reason: 'store error', leases: left }, left === 0),
+      (left) => finish(left === 0 ? {} : { reason: 'in use by a request in flight, or a store error', leases: left }, left === 0),
       (err: unknown) => finish({ reason: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, false),
     );
   });

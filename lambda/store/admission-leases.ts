@@ -614,7 +614,8 @@ export class AdmissionLeases {
 
   /**
    * Give back leases no request used for idleMs (all of them when `all`). Resolves to the number of budget
-   * leases whose give-back failed: forgotten here, left to the sweeper (which charges what they held).
+   * leases not given back: whose give-back failed (forgotten here, left to the sweeper, which charges what
+   * they held) and, with `all`, those still in use by a request in flight (kept).
    */
   async giveBackIdle(all = false): Promise<number> {
     const now = this.now();
@@ -622,6 +623,7 @@ export class AdmissionLeases {
     const writes: Promise<void>[] = [];
     let failed = 0;
     for (const [id, l] of this.budgets) {
+      if (all && !l.gone && (l.inflight > 0 || l.writing)) failed++;
       if (l.gone || l.inflight > 0 || l.writing || (!all && now - l.lastUsed < this.o.idleMs)) continue;
       this.budgets.delete(id);
       if (l.held > 0 || l.unflushed > 0) {

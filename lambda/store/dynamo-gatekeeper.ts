@@ -120,7 +120,8 @@ export interface DynamoGatekeeper extends Gatekeeper {
   flushLeases(opts?: { holdMs?: number }): Promise<void>;
   /**
    * Give every admission lease not in use back (shutdown; tests that look at `reserved`). Admission goes on,
-   * re-leasing. Resolves to the number of budget leases whose give-back failed (left to the sweeper).
+   * re-leasing. Resolves to the number of budget leases not given back: still in use by a request in
+   * flight, or whose give-back failed (left to the sweeper).
    */
   releaseLeases(): Promise<number>;
   /** Store calls made off the request path so far (lease flushes and proactive top-ups, derivation passes), for the benchmark. */

@@ -269,6 +269,17 @@ describe('Method: sweepExpiredReservations (admission leases of a dead process)'
     expect(after.committed).toBe(heldMicros);
   });
 
+  it('says how many leases a give-back-all left: one still in use by a request in flight is kept', async () => {
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'inflight', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const gate = newGate();
+    const a = await gate.admit(admission(config, apiKey));
+    expect(await gate.releaseLeases()).toBe(1);
+    expect(Object.keys(await counter(keyId)).filter((k) => k.startsWith('alease_'))).toHaveLength(1);
+    await a.settle(success(usage(100, 100)));
+    expect(await gate.releaseLeases()).toBe(0);
+    expect(await counter(keyId)).toMatchObject({ spent: ACTUAL, reserved: 0, committed: ACTUAL });
+  });
+
   it('keeps a lease flushed with a longer hold (a Lambda container about to be frozen) past the usual expiry, until the hold ends', async () => {
     const { apiKey, key: { keyId } } = await keys.create({ name: 'frozen', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
     const frozen = newGate();

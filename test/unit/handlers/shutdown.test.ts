@@ -32,11 +32,11 @@ describe('installShutdownHandler', () => {
     expect(h.logged()).toEqual([expect.objectContaining({ level: 'INFO', message: 'shutdown: admission leases given back' })]);
   });
 
-  it('says how many leases were left to the sweeper when the store refused the give-back', async () => {
+  it('says how many leases were left to the sweeper when some were not given back', async () => {
     const h = harness(async () => 2);
     h.proc.emit('SIGTERM');
     expect(await h.exited).toBe(0);
-    expect(h.logged()).toEqual([expect.objectContaining({ level: 'WARN', reason: 'store error', leases: 2 })]);
+    expect(h.logged()).toEqual([expect.objectContaining({ level: 'WARN', reason: 'in use by a request in flight, or a store error', leases: 2 })]);
   });
 
   it('exits at the deadline when the store does not answer, once, even if the give-back lands later', async () => {
