@@ -37,7 +37,6 @@ const server = createServer((req, res) => {
     );
   });
 });
-server.keepAliveTimeout = 0;
 server.listen(0, '127.0.0.1', () => {
   server.unref(); // the container's own work decides when it exits (as in Lambda: the runtime keeps it)
   process.stderr.write(`lambda container listening on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
