@@ -1,0 +1,25 @@
+/**
+ * bench/lambda-calls.ts, which `npm run bench` runs and the cost model prices: the Lambda handler itself
+ * (lambda/handlers/gateway-handler.ts) over the bench's workload, its store calls counted at the client.
+ * A busy container writes the request's two items and flushes its lease spend once per invocation; its
+ * shutdown gives the leases back.
+ */
+import { lambdaCallsMarkdown, measureLambdaCalls } from '../../bench/lambda-calls';
+
+jest.setTimeout(60_000);
+
+it('counts the store calls of a cold invocation, of each later one, and of the shutdown', async () => {
+  const l = await measureLambdaCalls({ invocations: 5 });
+  // Cold: the key and its policies are read, the leases opened.
+  expect(l.first.byCommand.GetItem).toBeGreaterThanOrEqual(1);
+  expect(l.first.calls).toBeGreaterThan(l.steady.calls);
+  // Later: the lease index entry and the record (PutItem), and the flush before the container may freeze.
+  expect(l.steady.byCommand.PutItem).toBe(2);
+  expect(l.steady.byCommand.UpdateItem).toBeGreaterThanOrEqual(1);
+  expect(l.steady.writes).toBeGreaterThanOrEqual(3);
+  expect(l.steady.writeUnits).toBeGreaterThanOrEqual(l.steady.writes);
+  // Shutdown: every lease given back, none left to the sweeper.
+  expect(l.shutdown.leftToSweeper).toBe(0);
+  expect(l.shutdown.byCommand.UpdateItem).toBeGreaterThanOrEqual(1);
+  expect(lambdaCallsMarkdown(l)).toContain('| invocations 2-5, per invocation |');
+});
