@@ -3,7 +3,8 @@
  * Lambda sends the runtime SIGTERM (given an extension is registered: lib/constructs/shutdown-extension.ts)
  * and SIGKILLs it ~300 ms later. The gateway's Lambda entry, in a process of its own
  * (test/support/lambda-container.ts: the sources, the function's environment, provider keys from a Secrets
- * Manager double, the store on DynamoDB Local, the OpenAI double upstream), is sent a real SIGTERM.
+ * Manager double, the store on DynamoDB Local, the OpenAI double upstream), is frozen after its invocation
+ * as Lambda freezes it (SIGSTOP: no timer runs), then thawed and sent a real SIGTERM.
  *
  * What is at stake: a container holds admission leases (budget headroom taken out of the shared counter,
  * docs/table-design.md) across invocations. One that dies holding them is found by the sweeper, which
@@ -114,7 +115,7 @@ async function startContainer(storeUrl = process.env[ENDPOINT_ENV] ?? ''): Promi
   let signalledAt = 0;
   const kill = child.kill.bind(child);
   child.kill = (signal?: NodeJS.Signals | number) => {
-    signalledAt = Date.now();
+    if (signal === 'SIGTERM') signalledAt = Date.now();
     return kill(signal);
   };
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>((resolve) =>
@@ -150,6 +151,17 @@ async function invoke(container: Container, apiKey: string): Promise<{ metadata:
   return (await res.json()) as { metadata: { statusCode: number }; body: string };
 }
 
+/** Lambda freezes a container between invocations (its timers with it): SIGSTOP does the same here. */
+function freeze(container: Container): void {
+  container.child.kill('SIGSTOP');
+}
+
+/** Lambda thaws the container to retire it, then sends SIGTERM. */
+function retire(container: Container): void {
+  container.child.kill('SIGCONT');
+  container.child.kill('SIGTERM');
+}
+
 async function keyWithHardBudget(name: string): Promise<{ apiKey: string; keyId: string }> {
   const { apiKey, key } = await new KeyStore({ client: dynamo, table: tables.keys }).create({ name, budgets: [{ scope: 'key', period: 'day', limitUsd: 5, mode: 'hard' }] });
   return { apiKey, keyId: key.keyId };
@@ -182,6 +194,7 @@ describe('Lambda container retired by Lambda (SIGTERM)', () => {
     const { apiKey, keyId } = await keyWithHardBudget('retired');
     const container = await startContainer();
     const res = await invoke(container, apiKey);
+    freeze(container);
     expect(res.metadata.statusCode).toBe(200);
     expect(res.body).toContain('[DONE]');
 
@@ -196,7 +209,7 @@ describe('Lambda container retired by Lambda (SIGTERM)', () => {
     expect((await sweepLater(REQUEST_LEASE_MS + 10 * 60_000)).reclaimedLeases).toBe(0);
     expect(await counter(keyId)).toEqual(held);
 
-    container.child.kill('SIGTERM');
+    retire(container);
     const exit = await container.exited;
     expect(exit).toMatchObject({ code: 0, signal: null });
 
@@ -213,11 +226,12 @@ describe('Lambda container retired by Lambda (SIGTERM)', () => {
     try {
       const container = await startContainer(proxy.url);
       expect((await invoke(container, apiKey)).metadata.statusCode).toBe(200);
+      freeze(container);
       const held = await counter(keyId);
       expect(held.leases).toHaveLength(1);
 
       proxy.hang();
-      container.child.kill('SIGTERM');
+      retire(container);
       const exit = await container.exited;
       // Lambda allows the runtime 300 ms before SIGKILL; the handler gives up on the store before that.
       expect(exit).toMatchObject({ code: 0, signal: null });
