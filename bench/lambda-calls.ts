@@ -7,10 +7,11 @@
  *   npx tsx bench/lambda-calls.ts [invocations=200]
  *
  * The bench's workload: a key with RPM/TPM limits and a hard monthly budget, streamed chat requests
- * (max_tokens 64) answered by the OpenAI double (32 chunks, no delay), one after another in one container,
- * as a busy container takes them. The store is dynalite in its own process; calls are counted at the
- * client, with the capacity DynamoDB reports. Counts only, no timing. Then the container's shutdown
- * (SIGTERM's give-back, lambda/handlers/shutdown.ts) is counted on its own.
+ * (max_tokens 64) answered by the bench's upstream double in its own process (20 ms to the first byte, 32
+ * chunks), one after another in one container, as a busy container takes them. The store is dynalite in
+ * its own process; calls are counted at the client, with the capacity DynamoDB reports. Also the CPU of
+ * this process per warm invocation (no timing). Then the container's shutdown (SIGTERM's give-back,
+ * lambda/handlers/shutdown.ts) is counted on its own.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,11 +22,11 @@ import { createLambdaRuntime } from '../lambda/handlers/lambda-runtime';
 import { LOCAL_TABLES } from '../lambda/local/embedded-dynamo';
 import { dynamoRequestHandler } from '../lambda/store/dynamo';
 import { countDynamoRequests, type DynamoRequestCounts } from '../lambda/store/request-counter';
-import { startOpenAIDouble } from '../test/doubles/openai-double';
 import { awsLambdaEmulation, captureStream, restProxyEvent, type StreamingHandler } from '../test/support/lambda-streaming-emulator';
 import { BENCH_LIMITS, benchConfig } from './gateway/under-test';
 import { benchChatBody } from './harness';
 import { startWorker } from './processes/ipc';
+import type { UpstreamUrls } from './upstream/upstreams';
 
 type Snapshot = Pick<DynamoRequestCounts, 'total' | 'writes' | 'readCapacityUnits' | 'writeCapacityUnits'> & { byCommand: Record<string, number> };
 
@@ -46,6 +47,11 @@ export interface LambdaCallsSection {
   steady: LambdaCalls;
   /** The give-back on SIGTERM, once per container (lambda/handlers/shutdown.ts). */
   shutdown: LambdaCalls & { leftToSweeper: number };
+  /**
+   * CPU of the handler's process per warm invocation (the later half): the handler run from its sources
+   * under tsx, with the response-stream emulation; the store and the upstream double in their own processes.
+   */
+  cpuMsPerInvocation?: number;
 }
 
 function snapshot(c: DynamoRequestCounts): Snapshot {
@@ -66,16 +72,17 @@ export async function measureLambdaCalls(opts: { invocations: number }): Promise
   const { invocations } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-lambda-calls-'));
   const store = await startWorker(join(__dirname, 'processes', 'store-process.ts'));
-  const upstream = await startOpenAIDouble({ default: { kind: 'ok', delayMs: 0, chunkCount: 32, chunkDelayMs: 0 } });
+  // The bench's upstream double in its own process (its CPU is not the handler's): 20 ms to the first byte, 32 chunks.
+  const upstream = await startWorker(join(__dirname, 'processes', 'upstream-process.ts'));
   const write = process.stdout.write.bind(process.stdout);
   try {
     const endpoint = await store.call<string>('start', dir);
     const { accessKeyId, secretAccessKey } = JSON.parse(readFileSync(join(dir, 'endpoint.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
     const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 3, requestHandler: dynamoRequestHandler() });
     const counter = countDynamoRequests(client);
-    const url = upstream.url.replace(/\/+$/, '');
+    const urls = await upstream.call<UpstreamUrls>('start', { firstByteDelayMs: 20, chunks: 32, longChunks: 1 });
     // The bench's own config (its `bench` model, priced); the long-stream models are not used here.
-    const config = benchConfig({ openai: url, long: { 'openai-compatible': url, anthropic: url, bedrock: url } });
+    const config = benchConfig(urls);
     const runtime = createLambdaRuntime(
       { TOLLGATE_KEYS_TABLE: LOCAL_TABLES.keys, TOLLGATE_LEDGER_TABLE: LOCAL_TABLES.ledger },
       { config, dynamo: client, providerKeys: { get: async () => 'sk-bench-upstream' } },
@@ -99,14 +106,23 @@ export async function measureLambdaCalls(opts: { invocations: number }): Promise
     const start = snapshot(counter.counts);
     await invoke();
     const afterFirst = snapshot(counter.counts);
-    for (let i = 1; i < invocations; i++) await invoke();
+    // CPU of this process (the handler, its store client, the response-stream emulation) per invocation,
+    // once warm: the later half of the invocations.
+    const warm = Math.max(1, Math.floor(invocations / 2));
+    let cpuFrom: NodeJS.CpuUsage | undefined;
+    for (let i = 1; i < invocations; i++) {
+      if (i === warm) cpuFrom = process.cpuUsage();
+      await invoke();
+    }
+    const cpu = cpuFrom ? process.cpuUsage(cpuFrom) : undefined;
     const afterAll = snapshot(counter.counts);
     const leftToSweeper = await runtime.gatekeeper.releaseLeases();
     const afterShutdown = snapshot(counter.counts);
-    return { invocations, first: delta(start, afterFirst, 1), steady: delta(afterFirst, afterAll, invocations - 1), shutdown: { ...delta(afterAll, afterShutdown, 1), leftToSweeper } };
+    const cpuMsPerInvocation = cpu ? Math.round(((cpu.user + cpu.system) / 1000 / (invocations - warm)) * 1000) / 1000 : undefined;
+    return { invocations, first: delta(start, afterFirst, 1), steady: delta(afterFirst, afterAll, invocations - 1), shutdown: { ...delta(afterAll, afterShutdown, 1), leftToSweeper }, cpuMsPerInvocation };
   } finally {
     process.stdout.write = write;
-    await upstream.close();
+    await upstream.stop();
     await store.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -121,6 +137,9 @@ export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
     row('first invocation of a cold container (key and policy reads, leases opened)', l.first),
     row(`invocations 2-${l.invocations}, per invocation`, l.steady),
     row(`shutdown: SIGTERM's give-back, once per container${l.shutdown.leftToSweeper ? ` (${l.shutdown.leftToSweeper} left to the sweeper)` : ''}`, l.shutdown),
+    ...(l.cpuMsPerInvocation === undefined
+      ? []
+      : ['', `CPU per warm invocation, the handler's process (sources under tsx, the response-stream emulation included): ${l.cpuMsPerInvocation.toFixed(2)} ms.`]),
   ].join('\n');
 }
 
