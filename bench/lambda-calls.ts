@@ -13,14 +13,12 @@
  * this process per warm invocation (no timing). Then the container's shutdown (SIGTERM's give-back,
  * lambda/handlers/shutdown.ts) is counted on its own.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGatewayHandler } from '../lambda/handlers/gateway-handler';
 import { createLambdaRuntime } from '../lambda/handlers/lambda-runtime';
-import { LOCAL_TABLES } from '../lambda/local/embedded-dynamo';
-import { dynamoRequestHandler } from '../lambda/store/dynamo';
+import { LOCAL_TABLES, openLocalStore, type LocalStore } from '../lambda/local/embedded-dynamo';
 import { countDynamoRequests, type DynamoRequestCounts } from '../lambda/store/request-counter';
 import { awsLambdaEmulation, captureStream, restProxyEvent, type StreamingHandler } from '../test/support/lambda-streaming-emulator';
 import { BENCH_LIMITS, benchConfig } from './gateway/under-test';
@@ -75,10 +73,12 @@ export async function measureLambdaCalls(opts: { invocations: number }): Promise
   // The bench's upstream double in its own process (its CPU is not the handler's): 20 ms to the first byte, 32 chunks.
   const upstream = await startWorker(join(__dirname, 'processes', 'upstream-process.ts'));
   const write = process.stdout.write.bind(process.stdout);
+  let attached: LocalStore | undefined;
   try {
-    const endpoint = await store.call<string>('start', dir);
-    const { accessKeyId, secretAccessKey } = JSON.parse(readFileSync(join(dir, 'endpoint.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
-    const client = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 3, requestHandler: dynamoRequestHandler() });
+    await store.call<string>('start', dir);
+    // Attached through the folder's endpoint file, with the client the bench's local gateway uses (lambda/local/embedded-dynamo.ts).
+    attached = await openLocalStore({ dataDir: dir });
+    const client = attached.client;
     const counter = countDynamoRequests(client);
     const urls = await upstream.call<UpstreamUrls>('start', { firstByteDelayMs: 20, chunks: 32, longChunks: 1 });
     // The bench's own config (its `bench` model, priced); the long-stream models are not used here.
@@ -122,6 +122,7 @@ export async function measureLambdaCalls(opts: { invocations: number }): Promise
     return { invocations, first: delta(start, afterFirst, 1), steady: delta(afterFirst, afterAll, invocations - 1), shutdown: { ...delta(afterAll, afterShutdown, 1), leftToSweeper }, cpuMsPerInvocation };
   } finally {
     process.stdout.write = write;
+    await attached?.close();
     await upstream.stop();
     await store.stop();
     rmSync(dir, { recursive: true, force: true });
