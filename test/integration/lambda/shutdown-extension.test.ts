@@ -7,75 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXTENSION_ID, startExtensionsApi } from '../../doubles/extensions-api-double';
 
 jest.setTimeout(20_000);
 
 const SCRIPT = join(__dirname, '..', '..', '..', 'lambda', 'layers', 'shutdown-signal', 'extensions', 'tollgate-shutdown-signal');
-const EXTENSION_ID = 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
-
-interface Call {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/**
- * The Extensions API: register answers an identifier (or `registerStatus`); next answers the `before`
- * events at once, in order, then is held until `retire()` answers SHUTDOWN.
- */
-async function startExtensionsApi(opts: { registerStatus?: number; before?: object[] } = {}) {
-  const before = [...(opts.before ?? [])];
-  const calls: Call[] = [];
-  const waiting: ServerResponse[] = [];
-  let nextArrived: () => void = () => undefined;
-  const nextSeen = new Promise<void>((r) => (nextArrived = r));
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      if (req.method === 'POST' && req.url === '/2020-01-01/extension/register') {
-        const status = opts.registerStatus ?? 200;
-        res.writeHead(status, status === 200 ? { 'Lambda-Extension-Identifier': EXTENSION_ID, 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' });
-        res.end(status === 200 ? JSON.stringify({ functionName: 'tollgate-gateway', functionVersion: '$LATEST', handler: 'index.handler' }) : JSON.stringify({ errorType: 'Extension.Refused' }));
-      } else if (req.method === 'GET' && req.url === '/2020-01-01/extension/event/next') {
-        const event = before.shift();
-        if (event) {
-          res.writeHead(200, { 'Lambda-Extension-Event-Identifier': 'e0', 'Content-Type': 'application/json' }).end(JSON.stringify(event));
-          return;
-        }
-        waiting.push(res);
-        nextArrived();
-      } else {
-        res.writeHead(404).end();
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    api: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    nextSeen,
-    retire() {
-      // With a Content-Length (the other answers here are chunked: both framings are read).
-      const body = JSON.stringify({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
-      for (const res of waiting.splice(0)) {
-        res.writeHead(200, { 'Lambda-Extension-Event-Identifier': 'e1', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-        res.end(body);
-      }
-    },
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
 let dir: string;
 let extension: string;
 const children: ChildProcess[] = [];
