@@ -15,12 +15,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { periodKey } from '../../lambda/core/budgets';
 import { parseConfig } from '../../lambda/core/config';
 import { costMicros, priceFor } from '../../lambda/core/pricing';
 import { FROZEN_HOLD_MS } from '../../lambda/handlers/gateway-handler';
+import { documentClient } from '../../lambda/store/dynamo';
 import { createDynamoGatekeeper } from '../../lambda/store/dynamo-gatekeeper';
 import { budgetCounterKey } from '../../lambda/store/item-keys';
 import { KeyStore } from '../../lambda/store/key-store';
@@ -73,7 +73,9 @@ async function startStoreProxy(target: string): Promise<{ url: string; hang(): v
 interface Container {
   child: ChildProcess;
   url: string;
+  /** Resolves when it exits; afterMs counts from its SIGTERM (retire()). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>;
+  retiredAt: number;
   stderr(): string;
 }
 
@@ -112,16 +114,12 @@ async function startContainer(storeUrl = process.env[ENDPOINT_ENV] ?? ''): Promi
   });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  let signalledAt = 0;
-  const kill = child.kill.bind(child);
-  child.kill = (signal?: NodeJS.Signals | number) => {
-    if (signal === 'SIGTERM') signalledAt = Date.now();
-    return kill(signal);
-  };
+  const container = { child, url: '', retiredAt: 0, stderr: () => err } as Container;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, afterMs: Date.now() - signalledAt })),
+    child.once('exit', (code, signal) => resolve({ code, signal, afterMs: Date.now() - container.retiredAt })),
   );
-  const url = await new Promise<string>((resolve, reject) => {
+  container.exited = exited;
+  container.url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`container did not start within 60 s:\n${err}`)), 60_000);
     child.stderr?.on('data', () => {
       const m = /lambda container listening on (\S+)/.exec(err);
@@ -135,7 +133,6 @@ async function startContainer(storeUrl = process.env[ENDPOINT_ENV] ?? ''): Promi
       reject(new Error(`container exited (${code}) before listening:\n${err}`));
     });
   });
-  const container = { child, url, exited, stderr: () => err };
   live.push(container);
   return container;
 }
@@ -159,6 +156,7 @@ function freeze(container: Container): void {
 /** Lambda thaws the container to retire it, then sends SIGTERM. */
 function retire(container: Container): void {
   container.child.kill('SIGCONT');
+  container.retiredAt = Date.now();
   container.child.kill('SIGTERM');
 }
 
@@ -169,14 +167,10 @@ async function keyWithHardBudget(name: string): Promise<{ apiKey: string; keyId:
 
 /** The key's budget counter for today, and the admission leases open on it (`alease_<id>` attributes). */
 async function counter(keyId: string): Promise<{ spent: number; reserved: number; committed: number; reclaimed: number; leases: string[] }> {
-  const out = await dynamo.send(new GetItemCommand({ TableName: tables.ledger, Key: marshallKey(budgetCounterKey('key', keyId, periodKey('day', Date.now()))), ConsistentRead: true }));
-  const item = out.Item ? unmarshall(out.Item) : {};
+  const out = await documentClient(dynamo).send(new GetCommand({ TableName: tables.ledger, Key: budgetCounterKey('key', keyId, periodKey('day', Date.now())), ConsistentRead: true }));
+  const item = out.Item ?? {};
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
   return { spent: n(item.spent), reserved: n(item.reserved), committed: n(item.committed), reclaimed: n(item.reclaimed), leases: Object.keys(item).filter((a) => a.startsWith('alease_')) };
-}
-
-function marshallKey(key: { pk: string; sk: string }) {
-  return { pk: { S: key.pk }, sk: { S: key.sk } };
 }
 
 /** The sweeper function, run `laterMs` from now (default: once even a frozen container's leases have expired). */
