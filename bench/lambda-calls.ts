@@ -16,15 +16,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGatewayHandler } from '../lambda/handlers/gateway-handler';
-import { createLambdaRuntime } from '../lambda/handlers/lambda-runtime';
-import { LOCAL_TABLES, openLocalStore, type LocalStore } from '../lambda/local/embedded-dynamo';
-import { countDynamoRequests, type DynamoRequestCounts } from '../lambda/store/request-counter';
-import { awsLambdaEmulation, captureStream, restProxyEvent, type StreamingHandler } from '../test/support/lambda-streaming-emulator';
-import { BENCH_LIMITS, benchConfig } from './gateway/under-test';
+import type { DynamoRequestCounts } from '../lambda/store/request-counter';
+import { startRuntimeApi, type RuntimeInvocationResult } from '../test/doubles/lambda-runtime-api-double';
+import { restProxyEvent } from '../test/support/lambda-streaming-emulator';
 import { benchChatBody } from './harness';
-import { startWorker } from './processes/ipc';
+import { bundleWorker, gatewayNode } from './processes/bundle-worker';
+import { startWorker, type Worker } from './processes/ipc';
+import type { LambdaProcessStart } from './processes/lambda-process';
+import { inclusiveShares, summarizeProfiles } from './profile';
+import { summarize, type Summary } from './stats';
 import type { UpstreamUrls } from './upstream/upstreams';
+
+export interface ContainerStats {
+  cpuMicros: number;
+  cpuSplit?: NodeJS.CpuUsage;
+  dynamo: DynamoRequestCounts;
+}
 
 type Snapshot = Pick<DynamoRequestCounts, 'total' | 'writes' | 'readCapacityUnits' | 'writeCapacityUnits'> & { byCommand: Record<string, number> };
 
@@ -50,6 +57,12 @@ export interface LambdaCallsSection {
    * under tsx, with the response-stream emulation; the store and the upstream double in their own processes.
    */
   cpuMsPerInvocation?: number;
+  /**
+   * ms from each warm invocation's response end to the container's next request for work: what Lambda
+   * bills after the client has its last byte (the deferred settlement, the lease flush, the wait for an
+   * empty event loop).
+   */
+  tailMs?: Summary;
 }
 
 function snapshot(c: DynamoRequestCounts): Snapshot {
@@ -66,66 +79,100 @@ function delta(a: Snapshot, b: Snapshot, per: number): LambdaCalls {
   return { calls: round(b.total - a.total), writes: round(b.writes - a.writes), writeUnits: round(b.writeCapacityUnits - a.writeCapacityUnits), readUnits: round(b.readCapacityUnits - a.readCapacityUnits), byCommand };
 }
 
-export async function measureLambdaCalls(opts: { invocations: number }): Promise<LambdaCallsSection> {
-  const { invocations } = opts;
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-lambda-calls-'));
+/** One Lambda container with its own store, upstream double and Runtime API, taking the bench's invocations. */
+export interface LambdaSide {
+  /** One streamed chat invocation; resolves once the container has asked for the next one. */
+  invoke(): Promise<RuntimeInvocationResult>;
+  stats(): Promise<ContainerStats>;
+  /** SIGTERM's give-back: how many leases were left to the sweeper. */
+  release(): Promise<number>;
+  profileStart(): Promise<void>;
+  profileStop(dir: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a container from `processScript` (bench/processes/lambda-process.ts, or another tree's copy for
+ * bench/lambda-ab.ts): bundled as Lambda's function is, run under plain node, with its own store process,
+ * the bench's upstream double in its own process (20 ms to the first byte, 32 chunks) and a Runtime API.
+ */
+export async function startLambdaSide(processScript = join(__dirname, 'processes', 'lambda-process.ts')): Promise<LambdaSide> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-lambda-side-'));
   const store = await startWorker(join(__dirname, 'processes', 'store-process.ts'));
-  // The bench's upstream double in its own process (its CPU is not the handler's): 20 ms to the first byte, 32 chunks.
   const upstream = await startWorker(join(__dirname, 'processes', 'upstream-process.ts'));
-  const write = process.stdout.write.bind(process.stdout);
-  let attached: LocalStore | undefined;
-  try {
-    await store.call<string>('start', dir);
-    // Attached through the folder's endpoint file, with the client the bench's local gateway uses (lambda/local/embedded-dynamo.ts).
-    attached = await openLocalStore({ dataDir: dir });
-    const client = attached.client;
-    const counter = countDynamoRequests(client);
-    const urls = await upstream.call<UpstreamUrls>('start', { firstByteDelayMs: 20, chunks: 32, longChunks: 1 });
-    // The bench's own config (its `bench` model, priced); the long-stream models are not used here.
-    const config = benchConfig(urls);
-    const runtime = createLambdaRuntime(
-      { TOLLGATE_KEYS_TABLE: LOCAL_TABLES.keys, TOLLGATE_LEDGER_TABLE: LOCAL_TABLES.ledger },
-      { config, dynamo: client, providerKeys: { get: async () => 'sk-bench-upstream' } },
-    );
-    const { apiKey } = await runtime.gatekeeper.keys.create({
-      name: 'bench',
-      team: 'bench',
-      rateLimits: { rpm: BENCH_LIMITS.rpm, tpm: BENCH_LIMITS.tpm },
-      budgets: [{ scope: 'key', period: 'month', limitUsd: BENCH_LIMITS.budgetUsd, mode: 'hard' }],
-    });
-    const handler = createGatewayHandler(runtime, awsLambdaEmulation) as StreamingHandler;
-    const invoke = async () => {
-      const cap = captureStream();
-      const event = restProxyEvent({ method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: benchChatBody('bench', true) });
-      await handler(event, cap.stream, { getRemainingTimeInMillis: () => 300_000 } as Parameters<StreamingHandler>[2]);
-      const { prelude, body } = cap.result();
-      if ((prelude as { statusCode: number }).statusCode !== 200 || !body.includes('[DONE]')) throw new Error(`invocation failed: ${JSON.stringify(prelude)} ${body.slice(0, 300)}`);
-    };
-    // The handler's request log and EMF lines go to stdout: dropped while it runs.
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    const start = snapshot(counter.counts);
-    await invoke();
-    const afterFirst = snapshot(counter.counts);
-    // CPU of this process (the handler, its store client, the response-stream emulation) per invocation,
-    // once warm: the later half of the invocations.
-    const warm = Math.max(1, Math.floor(invocations / 2));
-    let cpuFrom: NodeJS.CpuUsage | undefined;
-    for (let i = 1; i < invocations; i++) {
-      if (i === warm) cpuFrom = process.cpuUsage();
-      await invoke();
-    }
-    const cpu = cpuFrom ? process.cpuUsage(cpuFrom) : undefined;
-    const afterAll = snapshot(counter.counts);
-    const leftToSweeper = await runtime.gatekeeper.releaseLeases();
-    const afterShutdown = snapshot(counter.counts);
-    const cpuMsPerInvocation = cpu ? Math.round(((cpu.user + cpu.system) / 1000 / (invocations - warm)) * 1000) / 1000 : undefined;
-    return { invocations, first: delta(start, afterFirst, 1), steady: delta(afterFirst, afterAll, invocations - 1), shutdown: { ...delta(afterAll, afterShutdown, 1), leftToSweeper }, cpuMsPerInvocation };
-  } finally {
-    process.stdout.write = write;
-    await attached?.close();
+  const api = await startRuntimeApi();
+  let container: Worker | undefined;
+  const close = async () => {
+    await container?.stop();
+    await api.close();
     await upstream.stop();
     await store.stop();
     rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await store.call<string>('start', dir);
+    const urls = await upstream.call<UpstreamUrls>('start', { firstByteDelayMs: 20, chunks: 32, longChunks: 1 });
+    // Its stdout (request log, EMF lines) is discarded.
+    container = await startWorker(bundleWorker(processScript), { bundled: true, quietStdout: true, execPath: gatewayNode() });
+    const c = container;
+    const { apiKey } = await c.call<{ apiKey: string }>('start', { storeDataDir: dir, upstream: urls, runtimeApi: api.address } satisfies LambdaProcessStart);
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    return {
+      async invoke() {
+        const r = await api.invoke(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', headers, body: benchChatBody('bench', true) }));
+        if (r.prelude?.statusCode !== 200 || !r.body.includes('[DONE]') || r.errorType) throw new Error(`invocation failed: ${JSON.stringify(r.prelude)} ${r.errorType ?? ''} ${r.body.slice(0, 300)}`);
+        return r;
+      },
+      stats: () => c.call<ContainerStats>('stats'),
+      release: () => c.call<number>('release'),
+      profileStart: () => c.call<void>('profile-start'),
+      profileStop: (out) => c.call<void>('profile-stop', out),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function measureLambdaCalls(opts: { invocations: number; profileDir?: string }): Promise<LambdaCallsSection> {
+  const { invocations } = opts;
+  const side = await startLambdaSide();
+  try {
+    const tails: number[] = [];
+    const invoke = async () => tails.push((await side.invoke()).tailMs);
+    const start = snapshot((await side.stats()).dynamo);
+    await invoke();
+    const afterFirst = snapshot((await side.stats()).dynamo);
+    // CPU of the container process (the handler, its store client, the runtime's side of the stream) per
+    // invocation, once warm: the later half of the invocations.
+    const warm = Math.max(1, Math.floor(invocations / 2));
+    let cpuFrom: number | undefined;
+    for (let i = 1; i < invocations; i++) {
+      if (i === warm) cpuFrom = (await side.stats()).cpuMicros;
+      await invoke();
+    }
+    const end = await side.stats();
+    if (opts.profileDir) {
+      // A pass of its own after the measured one (profiling slows what it measures).
+      await side.profileStart();
+      for (let i = 0; i < invocations; i++) await side.invoke();
+      await side.profileStop(opts.profileDir);
+    }
+    const beforeShutdown = snapshot((await side.stats()).dynamo);
+    const leftToSweeper = await side.release();
+    const afterShutdown = snapshot((await side.stats()).dynamo);
+    const cpuMsPerInvocation = cpuFrom !== undefined ? Math.round(((end.cpuMicros - cpuFrom) / 1000 / (invocations - warm)) * 1000) / 1000 : undefined;
+    return {
+      invocations,
+      first: delta(start, afterFirst, 1),
+      steady: delta(afterFirst, snapshot(end.dynamo), invocations - 1),
+      shutdown: { ...delta(beforeShutdown, afterShutdown, 1), leftToSweeper },
+      cpuMsPerInvocation,
+      tailMs: summarize(tails.slice(1)),
+    };
+  } finally {
+    await side.close();
   }
 }
 
@@ -140,15 +187,34 @@ export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
     row(`shutdown: SIGTERM's give-back, once per container${l.shutdown.leftToSweeper ? ` (${l.shutdown.leftToSweeper} left to the sweeper)` : ''}`, l.shutdown),
     ...(l.cpuMsPerInvocation === undefined
       ? []
-      : ['', `CPU per warm invocation, the handler's process (sources under tsx, the response-stream emulation included): ${l.cpuMsPerInvocation.toFixed(2)} ms.`]),
+      : ['', `CPU per warm invocation, the container's process (the handler's bundle under node, with the runtime's invocation loop and response stream): ${l.cpuMsPerInvocation.toFixed(2)} ms.`]),
+    ...(l.tailMs === undefined
+      ? []
+      : [`From a response's end to the container's next request for work (billed after the client's last byte), p50 / p99: ${l.tailMs.p50.toFixed(2)} / ${l.tailMs.p99.toFixed(2)} ms.`]),
   ].join('\n');
 }
 
 async function main(): Promise<void> {
   const invocations = Number(process.argv[2] ?? 200);
-  const section = await measureLambdaCalls({ invocations });
-  console.log(`# DynamoDB calls per Lambda invocation (${new Date().toISOString()}, ${invocations} streamed invocations in one container)\n`);
-  console.log(lambdaCallsMarkdown(section));
+  // PROFILE=<top>: a CPU profile of the container process over another pass of as many invocations.
+  const top = process.env.PROFILE ? Number(process.env.PROFILE) : undefined;
+  const profileDir = top ? mkdtempSync(join(tmpdir(), 'tollgate-lambda-profile-')) : undefined;
+  try {
+    const section = await measureLambdaCalls({ invocations, profileDir });
+    console.log(`# DynamoDB calls per Lambda invocation (${new Date().toISOString()}, ${invocations} streamed invocations in one container)\n`);
+    console.log(lambdaCallsMarkdown(section));
+    const s = profileDir ? summarizeProfiles(profileDir, `${invocations} invocations`, top) : undefined;
+    if (s && profileDir) {
+      console.log(`\nCPU profile of the container process: ${s.totalSampledMs} ms sampled\n`);
+      for (const a of s.byArea) console.log(`${a.selfPct.toFixed(1).padStart(6)}  ${a.area}`);
+      console.log('');
+      for (const f of s.topFunctions) console.log(`${f.selfPct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
+      console.log('\ninclusive (callees included), Tollgate code:');
+      for (const f of inclusiveShares(profileDir, new RegExp(process.env.INCLUDE ?? '/lambda/'), top)) console.log(`${f.inclusivePct.toFixed(1).padStart(6)}  ${f.fn}  ${f.where}`);
+    }
+  } finally {
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  }
 }
 
 if (require.main === module) {

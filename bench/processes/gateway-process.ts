@@ -3,14 +3,10 @@
  * request, and CPU-profiles itself (V8 sampling profiler over the inspector) between `profile-start`
  * and `profile-stop`, so start-up, module compilation and warm-up stay out of the profile.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
-import { SourceMap } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { startGatewayUnderTest, type GatewayUnderTest, type GatewayUnderTestOptions } from '../gateway/under-test';
 import { REQUEST_START_CHANNEL, RESPONSE_HEAD_CHANNEL } from '../../lambda/core/http1-pool';
 import { processCpuMicros, serveWorker } from './ipc';
+import { profileStart, profileStop } from './self-profile';
 
 let gateway: GatewayUnderTest | undefined;
 
@@ -68,7 +64,6 @@ if (process.env.TOLLGATE_BENCH_TRACE === '1') {
     return (writeHead as (...a: unknown[]) => InstanceType<typeof ServerResponse>).apply(this, args);
   } as typeof writeHead;
 }
-let session: Session | undefined;
 
 /** The trace since the last call (stats() is called before and after a measured phase). */
 function takeTrace() {
@@ -81,51 +76,6 @@ function takeTrace() {
   };
   loopDelay?.reset();
   return out;
-}
-
-function post<T>(s: Session, method: string, params?: object): Promise<T> {
-  return new Promise((resolve, reject) => s.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T))));
-}
-
-interface Frame {
-  callFrame: { url: string; lineNumber: number; columnNumber: number };
-}
-interface CpuProfile {
-  nodes: Frame[];
-}
-interface HeapProfile {
-  head: Frame & { children: HeapProfile['head'][] };
-}
-
-function framesOf(profile: CpuProfile | HeapProfile): Frame[] {
-  if ('nodes' in profile) return profile.nodes;
-  const frames: Frame[] = [];
-  const stack = [profile.head];
-  for (let node = stack.pop(); node; node = stack.pop()) {
-    frames.push(node);
-    stack.push(...node.children);
-  }
-  return frames;
-}
-
-/**
- * Run from its bundle (bench/processes/ipc.ts), this process's code is one file: each frame of the bundle
- * is pointed back at its source file and line through the bundle's source map, so that profiles (CPU and
- * allocation) read by file (bench/profile.ts) as they do when tsx runs the sources.
- */
-function bySourceFile<P extends CpuProfile | HeapProfile>(profile: P): P {
-  const mapFile = `${__filename}.map`;
-  if (!existsSync(mapFile)) return profile;
-  const map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
-  const bundleUrl = pathToFileURL(__filename).href;
-  for (const { callFrame: f } of framesOf(profile)) {
-    if (f.url !== bundleUrl && f.url !== __filename) continue;
-    const entry = map.findEntry(f.lineNumber, f.columnNumber) as { originalSource?: string; originalLine?: number; originalColumn?: number };
-    if (entry.originalSource === undefined) continue;
-    const source = entry.originalSource.startsWith('file://') ? entry.originalSource : pathToFileURL(resolve(dirname(__filename), entry.originalSource)).href;
-    Object.assign(f, { url: source, lineNumber: entry.originalLine ?? 0, columnNumber: entry.originalColumn ?? 0 });
-  }
-  return profile;
 }
 
 serveWorker(
@@ -149,35 +99,8 @@ serveWorker(
       };
     },
     idle: async () => gateway?.idle(),
-    'profile-start': async () => {
-      session = new Session();
-      session.connect();
-      if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') {
-        // Allocation sampling instead of CPU sampling: where the bytes the young generation collects come from
-        // (`survivors`: only what outlived a scavenge, i.e. what the young generation has to copy).
-        const survivors = process.env.TOLLGATE_BENCH_ALLOC === 'survivors';
-        await post(session, 'HeapProfiler.enable');
-        await post(session, 'HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors });
-        return;
-      }
-      await post(session, 'Profiler.enable');
-      await post(session, 'Profiler.setSamplingInterval', { interval: 250 });
-      await post(session, 'Profiler.start');
-    },
-    'profile-stop': async (dir) => {
-      if (!session) return;
-      if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') {
-        const { profile } = await post<{ profile: unknown }>(session, 'HeapProfiler.stopSampling');
-        session.disconnect();
-        session = undefined;
-        writeFileSync(join(dir as string, `gateway-${process.pid}.heapprofile`), JSON.stringify(bySourceFile(profile as HeapProfile)));
-        return;
-      }
-      const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
-      session.disconnect();
-      session = undefined;
-      writeFileSync(join(dir as string, `gateway-${process.pid}.cpuprofile`), JSON.stringify(bySourceFile(profile as CpuProfile)));
-    },
+    'profile-start': async () => profileStart(),
+    'profile-stop': async (dir) => profileStop(dir as string, 'gateway'),
   },
   async () => gateway?.close(),
 );

@@ -42,6 +42,8 @@ export interface GatewayRequest {
   readonly body: ReadableStream<Uint8Array> | null;
   /** The body's bytes as Node delivers them; read instead of `body` when present. */
   readonly chunks?: AsyncIterable<Uint8Array>;
+  /** The whole body as text, when the transport already holds it (Lambda's event); read before the others. */
+  readonly bodyText?: string;
 }
 
 export interface GatewayApp {

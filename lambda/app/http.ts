@@ -42,6 +42,11 @@ export function requireJsonContentType(headers: Headers): void {
 export async function readBodyText(request: GatewayRequest, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit);
+  if (request.bodyText !== undefined) {
+    // Lambda's event: the body is in hand (a lying content-length cannot hide its size).
+    if (request.bodyText.length > limit || Buffer.byteLength(request.bodyText) > limit) throw new PayloadTooLargeError(limit);
+    return request.bodyText;
+  }
   if (isNodeReadable(request.chunks)) return readNodeBody(request.chunks, limit);
   const body = (request.chunks ?? webChunks(request.body))[Symbol.asyncIterator]();
   const chunks: Uint8Array[] = [];

@@ -95,6 +95,42 @@ describe('Handler: Lambda streaming adapter', () => {
     expect(JSON.parse(res.body).error.code).toBe('invalid_json');
   });
 
+  it('refuses a body in the event larger than the limit with 413, whatever content-length says, and calls no upstream', async () => {
+    const small = parseConfig({
+      providers: { up: { kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' } },
+      models: { chat: { targets: [{ provider: 'up', model: 'up-model' }] } },
+      server: { maxBodyBytes: 1024 },
+    });
+    let calls = 0;
+    const app = createGatewayApp({
+      config: small,
+      adapters: new Map([['up', { ...adapter, chat: async (...a: Parameters<NonNullable<ProviderAdapter['chat']>>) => (calls++, adapter.chat!(...a)) }]]),
+      providerKeys: { get: async () => undefined },
+      gatekeeper: { admit: async () => ({ attribution: { keyId: 'k' }, headers: {}, settle: async () => undefined }) },
+    });
+    // Multi-byte characters: 600 of them are 1,200 bytes, under the limit in UTF-16 code units, over it in bytes.
+    const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'é'.repeat(600) }] });
+    for (const base64 of [false, true]) {
+      const cap = captureStream();
+      await createStreamingHandler(app, awsLambdaEmulation)(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body, base64, headers: { 'content-length': '10' } }), cap.stream);
+      const res = cap.result();
+      expect(res.prelude.statusCode).toBe(413);
+      expect(JSON.parse(res.body).error.type).toBe('invalid_request_error');
+    }
+    expect(calls).toBe(0);
+  });
+
+  it('decodes a base64 body that is not UTF-8 as U+FFFD and answers 400, not 500', async () => {
+    const cap = captureStream();
+    const event = restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body: 'x' });
+    event.body = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64');
+    event.isBase64Encoded = true;
+    await makeHandler([])(event, cap.stream);
+    const res = cap.result();
+    expect(res.prelude.statusCode).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('invalid_json');
+  });
+
   it('reads a body without Content-Type as JSON and refuses one declared text/plain with 415', async () => {
     const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
     const plain = captureStream();

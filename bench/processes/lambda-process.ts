@@ -1,0 +1,69 @@
+/**
+ * Child process: one Lambda container of the gateway, run from a bundle under plain node as Lambda runs
+ * it. The handler is gateway-handler.ts's (what gateway.ts exports, with its after-invocation work), built
+ * around a counted store client; the runtime's invocation loop (test/support/lambda-runtime-client.ts)
+ * takes invocations from a Runtime API on loopback, streams each response back over HTTP and asks for the
+ * next one only once the event loop is empty, as Lambda's Node runtime does. This process's CPU is what the
+ * container spends: the handler, its store client and the runtime's side of the response stream.
+ */
+import { createGatewayHandler } from '../../lambda/handlers/gateway-handler';
+import { createLambdaRuntime, type LambdaRuntime } from '../../lambda/handlers/lambda-runtime';
+import { LOCAL_TABLES, openLocalStore, type LocalStore } from '../../lambda/local/embedded-dynamo';
+import { countDynamoRequests, type DynamoRequestCounter } from '../../lambda/store/request-counter';
+import { runtimeAwsLambda, startStreamingRuntime, type StreamingRuntime } from '../../test/support/lambda-runtime-client';
+import { BENCH_LIMITS, benchConfig } from '../gateway/under-test';
+import type { UpstreamUrls } from '../upstream/upstreams';
+import { processCpuMicros, serveWorker } from './ipc';
+import { profileStart, profileStop } from './self-profile';
+
+export interface LambdaProcessStart {
+  storeDataDir: string;
+  upstream: UpstreamUrls;
+  /** host:port of the Runtime API (AWS_LAMBDA_RUNTIME_API). */
+  runtimeApi: string;
+}
+
+let store: LocalStore | undefined;
+let counter: DynamoRequestCounter | undefined;
+let runtime: LambdaRuntime | undefined;
+let loop: StreamingRuntime | undefined;
+
+serveWorker(
+  {
+    start: async (payload) => {
+      const p = payload as LambdaProcessStart;
+      store = await openLocalStore({ dataDir: p.storeDataDir });
+      counter = countDynamoRequests(store.client);
+      runtime = createLambdaRuntime(
+        { TOLLGATE_KEYS_TABLE: LOCAL_TABLES.keys, TOLLGATE_LEDGER_TABLE: LOCAL_TABLES.ledger },
+        { config: benchConfig(p.upstream), dynamo: store.client, providerKeys: { get: async () => 'sk-bench-upstream' } },
+      );
+      const { apiKey } = await runtime.gatekeeper.keys.create({
+        name: 'bench',
+        team: 'bench',
+        rateLimits: { rpm: BENCH_LIMITS.rpm, tpm: BENCH_LIMITS.tpm },
+        budgets: [{ scope: 'key', period: 'month', limitUsd: BENCH_LIMITS.budgetUsd, mode: 'hard' }],
+      });
+      // As in Lambda, nothing but the runtime's own requests may hold the event loop open: the IPC channel
+      // still delivers this process's requests while the loop runs, but does not keep it from `beforeExit`.
+      process.channel?.unref();
+      loop = startStreamingRuntime(p.runtimeApi, createGatewayHandler(runtime, runtimeAwsLambda));
+      return { apiKey, node: process.version };
+    },
+    stats: () => ({
+      cpuMicros: processCpuMicros(),
+      cpuSplit: process.cpuUsage(),
+      maxRssKb: process.resourceUsage().maxRSS,
+      dynamo: counter ? { ...counter.counts, byCommand: { ...counter.counts.byCommand } } : undefined,
+      completed: loop?.completed ?? 0,
+    }),
+    /** SIGTERM's give-back (lambda/handlers/shutdown.ts): how many leases were left to the sweeper. */
+    release: async () => runtime?.gatekeeper.releaseLeases(),
+    'profile-start': async () => profileStart(),
+    'profile-stop': async (dir) => profileStop(dir as string, 'lambda'),
+  },
+  async () => {
+    loop?.stop();
+    await store?.close();
+  },
+);

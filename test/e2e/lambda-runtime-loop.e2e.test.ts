@@ -1,0 +1,74 @@
+/**
+ * The gateway under the Lambda Node.js runtime's own invocation loop (test/support/lambda-runtime-client.ts,
+ * as aws-lambda-nodejs-runtime-interface-client runs a streaming handler), in a container process of its
+ * own, against a Runtime API on loopback: the response goes back as the runtime's chunked HTTP stream, and
+ * the next invocation is asked for only once the event loop is empty. Whatever the handler leaves ref'd
+ * after an invocation (a timer, a socket) keeps that invocation open and billed until it goes, or until
+ * the function's timeout; the gateway must leave nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { startLambdaSide } from '../../bench/lambda-calls';
+import { startRuntimeApi } from '../doubles/lambda-runtime-api-double';
+
+jest.setTimeout(90_000);
+
+const REPO = join(__dirname, '..', '..');
+
+describe('the runtime loop itself (a plain handler in its own process)', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+
+  async function container(env: Record<string, string>) {
+    const api = await startRuntimeApi();
+    const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'support', 'runtime-loop-fixture.ts')], {
+      cwd: REPO,
+      env: { ...process.env, AWS_LAMBDA_RUNTIME_API: api.address, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return { api, child };
+  }
+
+  it('asks for the next invocation only once a ref\'d timer the handler left has fired', async () => {
+    const { api, child } = await container({ HOLD_MS: '1500' });
+    const first = await api.invoke({ n: 1 });
+    expect(first.prelude).toEqual({ statusCode: 200, headers: { 'content-type': 'text/plain' } });
+    expect(first.body).toBe('hello 1');
+    expect(first.tailMs).toBeGreaterThanOrEqual(1400);
+    const second = await api.invoke({ n: 2 });
+    expect(second.body).toBe('hello 2');
+    child.kill('SIGKILL');
+    await api.close();
+  });
+
+  it('asks at once when the handler sets callbackWaitsForEmptyEventLoop to false', async () => {
+    const { api, child } = await container({ HOLD_MS: '1500', NO_WAIT: '1' });
+    const first = await api.invoke({ n: 1 });
+    expect(first.body).toBe('hello 1');
+    expect(first.tailMs).toBeLessThan(1000);
+    child.kill('SIGKILL');
+    await api.close();
+  });
+});
+
+it('the gateway container leaves nothing holding the event loop after an invocation', async () => {
+  // The gateway's bundle under plain node, its store and upstream double in their own processes.
+  const side = await startLambdaSide();
+  try {
+    const tails: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await side.invoke();
+      expect(r.prelude?.statusCode).toBe(200);
+      expect(r.prelude?.headers?.['content-type']).toMatch(/^text\/event-stream/);
+      expect(r.body).toContain('data: [DONE]');
+      tails.push(r.tailMs);
+    }
+    // Well under any timer the gateway keeps (the 5 s idle give-back of leases, the 1 s lease flush): the
+    // invocation ends with its deferred work, not when a timer fires.
+    expect(Math.max(...tails)).toBeLessThan(1000);
+    expect((await side.stats()).dynamo.byCommand.PutItemCommand).toBeGreaterThanOrEqual(10);
+  } finally {
+    await side.close();
+  }
+});
