@@ -131,8 +131,7 @@ export interface MemoryOption {
 }
 
 export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency' | 'lambda'>, w: Workload = DEFAULT_WORKLOAD): MemoryOption[] {
-  const stream = r.accounting.find((a) => a.kind === 'stream') ?? r.accounting[0];
-  const cpuMs = stream?.gatewayCpuMsPerRequest ?? 0;
+  const cpuMs = memoryCpuBasis(r).cpuMs;
   const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
   return MEMORY_SIZES_MB.map((memoryMb) => {
     const cpuShare = Math.min(1, memoryMb / FULL_VCPU_MB);
@@ -154,6 +153,17 @@ export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency' | 'l
   });
 }
 
+/**
+ * The CPU per request the memory sizes are priced on: the Lambda container's per warm invocation when the
+ * run measured it (bench/lambda-calls.ts: the handler's bundle with the runtime's invocation loop, the
+ * response stream and the per-invocation lease flush, what a container spends), else the local server's.
+ */
+export function memoryCpuBasis(r: Pick<BenchReport, 'accounting' | 'lambda'>): { cpuMs: number; source: 'lambda container' | 'local server' } {
+  if (r.lambda?.cpuMsPerInvocation !== undefined) return { cpuMs: r.lambda.cpuMsPerInvocation, source: 'lambda container' };
+  const stream = r.accounting.find((a) => a.kind === 'stream') ?? r.accounting[0];
+  return { cpuMs: stream?.gatewayCpuMsPerRequest ?? 0, source: 'local server' };
+}
+
 /** The cheapest memory size that keeps the latency targets; the largest compared when none does. */
 export function recommendedMemory(options: ReadonlyArray<MemoryOption>): MemoryOption {
   const ok = options.filter((o) => o.meetsLatencyTargets).sort((a, b) => a.perMillionUsd - b.perMillionUsd);
@@ -164,7 +174,7 @@ export function memoryMarkdown(r: Pick<BenchReport, 'accounting' | 'latency' | '
   const options = memoryOptions(r, w);
   const pick = recommendedMemory(options);
   const out = [
-    `| memory | CPU share (1 vCPU = ${FULL_VCPU_MB} MB) | gateway CPU ms / request at that share | added TTFT p50 / p99 at that share (ms) | keeps ≤ ${LATENCY_TARGETS.p50Ms} / ≤ ${LATENCY_TARGETS.p99Ms} ms | $ per million requests (${w.generationSeconds} s generation) |`,
+    `| memory | CPU share (1 vCPU = ${FULL_VCPU_MB} MB) | ${memoryCpuBasis(r).source === 'lambda container' ? 'container CPU ms / invocation' : 'gateway CPU ms / request'} at that share | added TTFT p50 / p99 at that share (ms) | keeps ≤ ${LATENCY_TARGETS.p50Ms} / ≤ ${LATENCY_TARGETS.p99Ms} ms | $ per million requests (${w.generationSeconds} s generation) |`,
     '|---|---|---|---|---|---|',
   ];
   for (const o of options) {

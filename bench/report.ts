@@ -98,13 +98,18 @@ export function toMarkdown(r: BenchReport): string {
 
   if (r.lambda) {
     out.push(
-      '## Per Lambda invocation: DynamoDB',
+      '## Per Lambda invocation: DynamoDB and CPU',
       '',
-      `The Lambda handler itself (lambda/handlers/gateway-handler.ts, with its after-invocation work; bench/lambda-calls.ts): ${r.lambda.invocations} streamed invocations of the same workload, one after another in one container, the store on dynalite. ` +
+      `A Lambda container of the gateway (bench/lambda-calls.ts): the handler's bundle (lambda/handlers/gateway-handler.ts, with its after-invocation work) under plain node, driven by the runtime's own invocation loop (test/support/lambda-runtime-client.ts: the response streamed back as chunked HTTP, the next invocation asked for once the event loop is empty) against a Runtime API on loopback; ${r.lambda.invocations} streamed invocations of the same workload, one after another, the store on dynalite. ` +
         'Unlike the local server, a container flushes its lease spend after every invocation (it may be frozen as soon as the invocation returns): ' +
-        'the cost model below prices these counts.',
+        'the cost model below prices these counts and this CPU.',
       '',
       lambdaCallsMarkdown(r.lambda),
+      ...(() => {
+        const local = r.accounting.find((a) => a.kind === 'stream')?.gatewayCpuMsPerRequest;
+        const cpu = r.lambda.cpuMsPerInvocation;
+        return local && cpu !== undefined ? [`The container's CPU per invocation is ${(cpu / local).toFixed(2)}× the local server's per streamed request in this run (${local.toFixed(2)} ms).`] : [];
+      })(),
       '',
     );
   }

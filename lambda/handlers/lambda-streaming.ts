@@ -92,6 +92,12 @@ export interface StreamingHandlerOptions {
  * (settlement, usage writes) has finished, so the container is not frozen with money half-counted.
  * Shortly before the function's deadline the request is aborted, so even a generation longer than the
  * timeout settles its reservation instead of leaking it.
+ *
+ * `context.callbackWaitsForEmptyEventLoop` stays true on purpose: Lambda's Node runtime then asks for the
+ * next invocation (and may freeze the container) only once the event loop is empty, so a store write this
+ * container started in the background (a lease top-up) finishes instead of being frozen in flight. The
+ * gateway leaves nothing ref'd behind (sockets and timers between invocations are unref'd), so the wait
+ * ends with the invocation's own work: test/e2e/lambda-runtime-loop.e2e.test.ts runs the runtime's loop.
  */
 export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal = lambdaGlobal(), opts: StreamingHandlerOptions = {}) {
   return async (event: APIGatewayProxyEvent, responseStream: Writable, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<void> => {

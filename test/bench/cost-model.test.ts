@@ -1,0 +1,38 @@
+/**
+ * bench/cost-model.ts's memory sizes: priced on the Lambda container's CPU per invocation when the run
+ * measured it (bench/lambda-calls.ts), on the local server's otherwise; CPU and the added time to first
+ * token stretch by 1 / the memory size's CPU share.
+ */
+import { FULL_VCPU_MB, memoryCpuBasis, memoryMarkdown, memoryOptions, recommendedMemory } from '../../bench/cost-model';
+import type { BenchReport } from '../../bench/harness';
+
+type Input = Pick<BenchReport, 'accounting' | 'latency' | 'lambda'>;
+
+function report(opts: { localCpuMs: number; lambdaCpuMs?: number; ttftP50: number; ttftP99: number }): Input {
+  const calls = { calls: 3, writes: 3, writeUnits: 3, readUnits: 1, byCommand: {} };
+  return {
+    accounting: [{ kind: 'stream', gatewayCpuMsPerRequest: opts.localCpuMs, dynamo: { writeUnitsPerRequest: 2, readUnitsPerRequest: 1 } }],
+    latency: [{ stream: true, concurrency: 1, added: { gateway: { ttftMs: { p50: opts.ttftP50, p99: opts.ttftP99 } } } }],
+    lambda: opts.lambdaCpuMs === undefined ? undefined : { invocations: 10, first: calls, steady: calls, shutdown: { ...calls, leftToSweeper: 0 }, cpuMsPerInvocation: opts.lambdaCpuMs },
+  } as unknown as Input;
+}
+
+it('prices the memory sizes on the container CPU when measured, else on the local server', () => {
+  const withLambda = report({ localCpuMs: 4, lambdaCpuMs: 9, ttftP50: 0.5, ttftP99: 1 });
+  expect(memoryCpuBasis(withLambda)).toEqual({ cpuMs: 9, source: 'lambda container' });
+  const at1024 = memoryOptions(withLambda).find((o) => o.memoryMb === 1024)!;
+  expect(at1024.cpuMsPerRequest).toBeCloseTo(9 / (1024 / FULL_VCPU_MB), 6);
+  expect(memoryMarkdown(withLambda)).toContain('container CPU ms / invocation at that share');
+
+  const localOnly = report({ localCpuMs: 4, ttftP50: 0.5, ttftP99: 1 });
+  expect(memoryCpuBasis(localOnly)).toEqual({ cpuMs: 4, source: 'local server' });
+  expect(memoryOptions(localOnly).find((o) => o.memoryMb === 1024)!.cpuMsPerRequest).toBeCloseTo(4 / (1024 / FULL_VCPU_MB), 6);
+  // More CPU billed: the same size costs more on the container's measure.
+  expect(memoryOptions(withLambda)[0].perMillionUsd).toBeGreaterThan(memoryOptions(localOnly)[0].perMillionUsd);
+});
+
+it('recommends the cheapest size that keeps the latency targets, the largest when none does', () => {
+  // 0.5 / 1 ms at a full core: 256 MB stretches them to ~3.5 / ~6.9 ms (misses), 512 MB to ~1.7 / ~3.5 ms.
+  expect(recommendedMemory(memoryOptions(report({ localCpuMs: 4, lambdaCpuMs: 9, ttftP50: 0.5, ttftP99: 1 }))).memoryMb).toBe(512);
+  expect(recommendedMemory(memoryOptions(report({ localCpuMs: 4, lambdaCpuMs: 9, ttftP50: 3, ttftP99: 9 }))).memoryMb).toBe(1024);
+});
