@@ -43,6 +43,15 @@ export interface LambdaRuntimeOverrides {
   admissionLeases?: boolean;
 }
 
+/**
+ * How much of a hard budget's headroom a Lambda container's lease holds between invocations: one of the
+ * largest worst case it has admitted. The next request like it is admitted from memory (no store round trip
+ * before the upstream call); a frozen or idle container parks no more than that, where a lease sized by the
+ * recent rate parked ~2 s of it (1.6 worst cases after one 100-token request, more after a burst), which
+ * near the cap refused requests other containers could have served until Lambda retired the container.
+ */
+export const LAMBDA_KEEP_WORST_CASES = 1;
+
 export interface LambdaRuntime extends GatewayRuntime {
   telemetry: Telemetry;
 }
@@ -131,7 +140,9 @@ export function createLambdaRuntime(env: LambdaEnv & AwsEnv, overrides: LambdaRu
     alertSink: topicArn ? lazySnsAlertSink(topicArn) : undefined,
     telemetry,
     settleRetryMs: overrides.settleRetryMs,
-    admissionLeases: overrides.admissionLeases,
+    // A container serves one request at a time and may be frozen between any two, its leases with it: each
+    // budget lease is kept at one worst case (LAMBDA_KEEP_WORST_CASES), set by the flush after every invocation.
+    admissionLeases: overrides.admissionLeases === false ? false : { keepWorstCases: LAMBDA_KEEP_WORST_CASES },
     outbox: overrides.outbox ?? (env.TOLLGATE_OUTBOX_QUEUE_URL ? lazySqsOutbox(env.TOLLGATE_OUTBOX_QUEUE_URL) : undefined),
   });
   return { ...runtime, telemetry };

@@ -52,6 +52,15 @@ export interface AdmissionLeaseOptions {
   flushIntervalMs?: number;
   /** Leases unused this long are given back. */
   idleMs?: number;
+  /**
+   * For a process that serves one request at a time (a Lambda container), which may be frozen with its
+   * leases between any two requests: each budget lease is kept at this many of the largest worst case it
+   * has admitted, neither ahead of the recent rate nor topped up in the background. Every flush tops the
+   * lease up, or gives back the excess, to exactly that, in the one write it makes anyway, so a frozen
+   * container holds no more than this of a hard budget's headroom and the next request is still admitted
+   * from memory. Unset: leases follow the recent rate (horizonMs), for a server with requests in parallel.
+   */
+  keepWorstCases?: number;
   /** Spend changes from flushes (threshold alerts, utilisation). */
   onSpend?: (changes: SpendChange[]) => void | Promise<void>;
   onError?: (err: unknown, context: string) => void;
@@ -110,6 +119,8 @@ class BudgetLease {
   gone = false;
   /** Worst cases of requests waiting for a top-up. */
   queued = 0;
+  /** The largest worst case this lease has admitted (keepWorstCases sizes the lease from it). */
+  largestDemand = 0;
   /** The write under way was started off the request path (flush, proactive top-up). */
   offPath = false;
   writing: Promise<void> | undefined;
@@ -263,6 +274,7 @@ export class AdmissionLeases {
       l.inflight += d.costMicros;
       l.lastUsed = now;
       l.rate.add(d.costMicros, now);
+      if (d.costMicros > l.largestDemand) l.largestDemand = d.costMicros;
     }
     for (const w of windowLeases) {
       w.slots -= 1;
@@ -272,8 +284,11 @@ export class AdmissionLeases {
       w.tokenRate.add(d.tokens, now);
     }
     // Top up in the background before a lease runs out, so the next requests do not wait for the store.
-    for (const l of budgetLeases) {
-      if (!l.writing && l.available < Math.max(d.costMicros, l.rate.ahead() / 2)) void this.topUpBudget(l, true);
+    // (Not with keepWorstCases: the flush after the request sets the lease to what the next one needs.)
+    if (this.o.keepWorstCases === undefined) {
+      for (const l of budgetLeases) {
+        if (!l.writing && l.available < Math.max(d.costMicros, l.rate.ahead() / 2)) void this.topUpBudget(l, true);
+      }
     }
     for (const w of windowLeases) {
       const low = w.slots < Math.max(1, w.rate.ahead() / 2) || (w.limits.tpm !== undefined && w.tokens < Math.max(d.tokens, w.tokenRate.ahead() / 2));
@@ -386,16 +401,29 @@ export class AdmissionLeases {
    */
   private budgetTopUp(l: BudgetLease): number {
     const lacking = Math.max(0, l.queued - Math.max(0, l.available));
+    // One at a time: what the waiting request lacks, nothing ahead (the flush after it sizes the lease).
+    if (this.o.keepWorstCases !== undefined) return lacking;
     const ahead = Math.min(Math.ceil(l.rate.ahead()), Math.floor(this.storeLeft(l) * this.o.maxShare));
     return lacking + Math.max(0, ahead);
+  }
+
+  /**
+   * keepWorstCases: the change a flush makes to a lease's headroom so that, with its settled spend moved to
+   * the counter, it holds exactly keepWorstCases × its largest worst case beyond what is in flight (a
+   * top-up when positive, a give-back when negative); 0 without keepWorstCases.
+   */
+  private keepAdjustment(l: BudgetLease): number {
+    if (this.o.keepWorstCases === undefined || l.largestDemand === 0) return 0;
+    const free = l.held - Math.min(l.unflushed, l.held) - l.inflight;
+    return this.o.keepWorstCases * l.largestDemand - free;
   }
 
   /**
    * Flush settled spend and top up, in one conditional write on the counter (or open the lease). On a cap
    * refusal it retries once with exactly what is left (the condition decides; nothing over the cap lands).
    */
-  private async writeBudget(l: BudgetLease, topUp: boolean, ttlMs = this.o.leaseTtlMs): Promise<void> {
-    let x = topUp ? this.budgetTopUp(l) : 0;
+  private async writeBudget(l: BudgetLease, topUp: boolean, ttlMs = this.o.leaseTtlMs, amount?: number): Promise<void> {
+    let x = amount ?? (topUp ? this.budgetTopUp(l) : 0);
     for (let attempt = 0; attempt < 2; attempt++) {
       const r = await this.budgetWrite(l, x, ttlMs);
       if (r === 'ok' || r === 'gone') return;
@@ -579,9 +607,10 @@ export class AdmissionLeases {
       for (const l of this.budgets.values()) {
         if (l.gone || l.writing) continue;
         const stale = l.held > 0 && l.expiresAt - now < ttlMs / 2;
-        if (l.unflushed > 0 || stale) {
+        const adjust = this.keepAdjustment(l);
+        if (l.unflushed > 0 || stale || adjust !== 0) {
           l.offPath = true;
-          l.writing = this.writeBudget(l, false, ttlMs)
+          l.writing = this.writeBudget(l, false, ttlMs, adjust)
             .catch((err: unknown) => this.onError(err, 'lease-flush'))
             .finally(() => (l.writing = undefined));
           writes.push(l.writing);

@@ -83,7 +83,7 @@ export interface DynamoGatekeeperOptions {
    * Admit from per-process leases of budget headroom and rate-limit slots (store/admission-leases.ts):
    * no store round trip before the upstream call in steady state. Off: one reservation round per request.
    */
-  admissionLeases?: boolean | Pick<AdmissionLeaseOptions, 'horizonMs' | 'maxShare' | 'flushIntervalMs' | 'idleMs'>;
+  admissionLeases?: boolean | Pick<AdmissionLeaseOptions, 'horizonMs' | 'maxShare' | 'flushIntervalMs' | 'idleMs' | 'keepWorstCases'>;
   /** Where a settlement goes when the store cannot take it within `settleRetryMs` (never dropped). */
   outbox?: SettlementOutbox;
   /** How long settlement retries with backoff before it goes to the outbox; default 10 s. */

@@ -30,14 +30,14 @@ const DAY = '2026-11-25';
 const clock = T0;
 const gates: DynamoGatekeeper[] = [];
 
-function newGate(): DynamoGatekeeper {
+function newGate(keepWorstCases?: number): DynamoGatekeeper {
   const gate = createDynamoGatekeeper({
     client,
     tables,
     config,
     now: () => clock,
     estimateInputTokens: fixedEstimate(100),
-    admissionLeases: { flushIntervalMs: 10_000, idleMs: 60_000 },
+    admissionLeases: { flushIntervalMs: 10_000, idleMs: 60_000, ...(keepWorstCases === undefined ? {} : { keepWorstCases }) },
   });
   gates.push(gate);
   return gate;
@@ -151,6 +151,67 @@ describe('Method: admit (admission leases)', () => {
     // The stated bound: slots parked unused in another process's lease may refuse a few (given back when idle).
     expect(admitted).toBeGreaterThanOrEqual(25 - 3 * 2);
     await Promise.all(procs.map((p) => p.releaseLeases()));
+  });
+});
+
+describe('Method: admit (leases of a process that serves one request at a time: keepWorstCases, as Lambda)', () => {
+  it('keeps exactly one worst case after each request, in the one flush write, and admits the next from memory', async () => {
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'one-at-a-time', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const gate = newGate(1);
+    const counted = countDynamoRequests(client);
+    for (let i = 0; i < 8; i++) {
+      counted.reset();
+      const a = await gate.admit(admission(config, apiKey));
+      await a.ready;
+      // Before the upstream call: the first request opens the lease (one counter write); later ones none.
+      expect(counted.counts.byCommand.UpdateItemCommand ?? 0).toBe(i === 0 ? 1 : 0);
+      await a.settle(success(usage(100, 100)));
+      counted.reset();
+      await gate.flushLeases({ holdMs: 60 * 60_000 });
+      // The invocation's end: the spend and the lease's new size in one write.
+      expect(counted.counts.byCommand.UpdateItemCommand ?? 0).toBe(1);
+      const c = await counter(keyId);
+      expect(c.spent).toBe((i + 1) * ACTUAL);
+      expect(c.reserved).toBe(WORST);
+      expect(c.committed).toBe(c.spent + WORST);
+    }
+    await gate.releaseLeases();
+    expect(await counter(keyId)).toMatchObject({ spent: 8 * ACTUAL, reserved: 0, committed: 8 * ACTUAL });
+  });
+
+  it('parks one worst case per idle process near the cap, where leases sized by the recent rate park several', async () => {
+    const run = async (keep: number | undefined) => {
+      const { apiKey, key: { keyId } } = await keys.create({ name: `parked-${keep ?? 'rate'}`, budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+      const gate = newGate(keep);
+      // A burst of 10 requests one after another, then the process goes idle (a frozen container).
+      for (let i = 0; i < 10; i++) await (await gate.admit(admission(config, apiKey))).settle(success(usage(100, 100)));
+      await gate.flushLeases({ holdMs: 60 * 60_000 });
+      const reserved = (await counter(keyId)).reserved as number;
+      await gate.releaseLeases();
+      return reserved;
+    };
+    expect(await run(1)).toBe(WORST);
+    expect(await run(undefined)).toBeGreaterThan(2 * WORST);
+  });
+
+  it('holds a hard cap exactly when 4 such processes race 300 requests', async () => {
+    const cap = 20 * WORST + 300;
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'race-one-at-a-time', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
+    const procs = [newGate(1), newGate(1), newGate(1), newGate(1)];
+    const tried = await Promise.all(Array.from({ length: 300 }, (_, i) => tryAdmit(procs[i % procs.length], apiKey)));
+    const admitted = tried.filter((t): t is Extract<Tried, { ok: true }> => t.ok);
+    for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(BudgetExceededError);
+    expect(admitted.length * WORST).toBeLessThanOrEqual(cap);
+    expect(admitted.length).toBeGreaterThanOrEqual(20 - 4);
+    await Promise.all(admitted.map((a) => a.admission.settle(success(usage(100, 100)))));
+    // Each process flushes as a container does after its invocation: the lease set to one worst case where
+    // the cap leaves room for it, never over the cap.
+    await Promise.all(procs.map((p) => p.flushLeases({ holdMs: 60 * 60_000 })));
+    const flushed = await counter(keyId);
+    expect(flushed.committed).toBeLessThanOrEqual(cap);
+    expect(flushed.spent).toBe(admitted.length * ACTUAL);
+    await Promise.all(procs.map((p) => p.releaseLeases()));
+    expect(await counter(keyId)).toMatchObject({ spent: admitted.length * ACTUAL, reserved: 0, committed: admitted.length * ACTUAL });
   });
 });
 
