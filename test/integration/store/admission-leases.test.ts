@@ -69,22 +69,30 @@ async function tryAdmit(gate: DynamoGatekeeper, apiKey: string, now = clock): Pr
   }
 }
 
+/**
+ * 4 processes race 300 requests for a cap with room for 20 worst cases, not 21: never over the cap (every
+ * admitted request holds its worst case), and the cap is used (at most one worst case can sit unused in each
+ * process's lease); every refusal is a budget refusal. The admitted requests are settled at ACTUAL.
+ */
+async function raceForCap(name: string, newProcess: () => DynamoGatekeeper) {
+  const cap = 20 * WORST + 300;
+  const { apiKey, key: { keyId } } = await keys.create({ name, budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
+  const procs = [newProcess(), newProcess(), newProcess(), newProcess()];
+  const tried = await Promise.all(Array.from({ length: 300 }, (_, i) => tryAdmit(procs[i % procs.length], apiKey)));
+  const admitted = tried.filter((t): t is Extract<Tried, { ok: true }> => t.ok);
+  for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(BudgetExceededError);
+  expect(admitted.length * WORST).toBeLessThanOrEqual(cap);
+  expect(admitted.length).toBeGreaterThanOrEqual(20 - 4);
+  await Promise.all(admitted.map((a) => a.admission.settle(success(usage(100, 100)))));
+  return { keyId, procs, admitted: admitted.length, cap };
+}
+
 describe('Method: admit (admission leases)', () => {
   it('holds a hard cap exactly when 4 processes race 300 requests, and leaves nothing reserved once leases go back', async () => {
-    const cap = 20 * WORST + 300; // room for 20 worst cases, not 21
-    const { apiKey, key: { keyId } } = await keys.create({ name: 'race', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
-    const procs = [newGate(), newGate(), newGate(), newGate()];
-    const tried = await Promise.all(Array.from({ length: 300 }, (_, i) => tryAdmit(procs[i % procs.length], apiKey)));
-    const admitted = tried.filter((t): t is Extract<Tried, { ok: true }> => t.ok);
-    for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(BudgetExceededError);
-    // Never over the cap: every admitted request holds its worst case.
-    expect(admitted.length * WORST).toBeLessThanOrEqual(cap);
-    // And the cap is used: at most one worst case can sit unused in each of the 4 processes' leases.
-    expect(admitted.length).toBeGreaterThanOrEqual(20 - 4);
-    await Promise.all(admitted.map((a) => a.admission.settle(success(usage(100, 100)))));
+    const { keyId, procs, admitted } = await raceForCap('race', () => newGate());
     await Promise.all(procs.map((p) => p.releaseLeases()));
     const c = await counter(keyId);
-    expect(c.spent).toBe(admitted.length * ACTUAL);
+    expect(c.spent).toBe(admitted * ACTUAL);
     expect(c.reserved).toBe(0);
     expect(c.committed).toBe(c.spent);
     expect(Object.keys(c).filter((k) => k.startsWith('alease_'))).toEqual([]);
@@ -195,23 +203,15 @@ describe('Method: admit (leases of a process that serves one request at a time: 
   });
 
   it('holds a hard cap exactly when 4 such processes race 300 requests', async () => {
-    const cap = 20 * WORST + 300;
-    const { apiKey, key: { keyId } } = await keys.create({ name: 'race-one-at-a-time', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
-    const procs = [newGate(1), newGate(1), newGate(1), newGate(1)];
-    const tried = await Promise.all(Array.from({ length: 300 }, (_, i) => tryAdmit(procs[i % procs.length], apiKey)));
-    const admitted = tried.filter((t): t is Extract<Tried, { ok: true }> => t.ok);
-    for (const t of tried) if (!t.ok) expect(t.err).toBeInstanceOf(BudgetExceededError);
-    expect(admitted.length * WORST).toBeLessThanOrEqual(cap);
-    expect(admitted.length).toBeGreaterThanOrEqual(20 - 4);
-    await Promise.all(admitted.map((a) => a.admission.settle(success(usage(100, 100)))));
+    const { keyId, procs, admitted, cap } = await raceForCap('race-one-at-a-time', () => newGate(1));
     // Each process flushes as a container does after its invocation: the lease set to one worst case where
     // the cap leaves room for it, never over the cap.
     await Promise.all(procs.map((p) => p.flushLeases({ holdMs: 60 * 60_000 })));
     const flushed = await counter(keyId);
     expect(flushed.committed).toBeLessThanOrEqual(cap);
-    expect(flushed.spent).toBe(admitted.length * ACTUAL);
+    expect(flushed.spent).toBe(admitted * ACTUAL);
     await Promise.all(procs.map((p) => p.releaseLeases()));
-    expect(await counter(keyId)).toMatchObject({ spent: admitted.length * ACTUAL, reserved: 0, committed: admitted.length * ACTUAL });
+    expect(await counter(keyId)).toMatchObject({ spent: admitted * ACTUAL, reserved: 0, committed: admitted * ACTUAL });
   });
 });
 
