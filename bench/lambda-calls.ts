@@ -29,6 +29,8 @@ import type { UpstreamUrls } from './upstream/upstreams';
 
 export interface ContainerStats {
   cpuMicros: number;
+  /** The key's hard budget counter: `reservedMicros` is, between invocations, what the container's lease parks. */
+  budget?: { reservedMicros: number; spentMicros: number };
   cpuSplit?: NodeJS.CpuUsage;
   dynamo: DynamoRequestCounts;
 }
@@ -63,6 +65,13 @@ export interface LambdaCallsSection {
    * empty event loop).
    */
   tailMs?: Summary;
+  /**
+   * Reserved on the key's hard budget after the last invocation: what the container's lease parks while it
+   * is frozen or idle (one worst case of the bench's request: lambda-runtime.ts LAMBDA_KEEP_WORST_CASES).
+   */
+  parkedMicros?: number;
+  /** The spend per invocation on that budget (the counter's spent over the invocations), for scale. */
+  spentMicrosPerInvocation?: number;
 }
 
 function snapshot(c: DynamoRequestCounts): Snapshot {
@@ -170,6 +179,7 @@ export async function measureLambdaCalls(opts: { invocations: number; profileDir
       shutdown: { ...delta(beforeShutdown, afterShutdown, 1), leftToSweeper },
       cpuMsPerInvocation,
       tailMs: summarize(tails.slice(1)),
+      ...(end.budget ? { parkedMicros: end.budget.reservedMicros, spentMicrosPerInvocation: Math.round((end.budget.spentMicros / invocations) * 100) / 100 } : {}),
     };
   } finally {
     await side.close();
@@ -191,6 +201,9 @@ export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
     ...(l.tailMs === undefined
       ? []
       : [`From a response's end to the container's next request for work (billed after the client's last byte), p50 / p99: ${l.tailMs.p50.toFixed(2)} / ${l.tailMs.p99.toFixed(2)} ms.`]),
+    ...(l.parkedMicros === undefined
+      ? []
+      : [`What the container's lease parks on the key's hard budget between invocations (reserved on the counter after the last; one worst case of the bench's request): ${l.parkedMicros} µ$, against ${l.spentMicrosPerInvocation} µ$ spent per invocation.`]),
   ].join('\n');
 }
 

@@ -6,9 +6,13 @@
  * next one only once the event loop is empty, as Lambda's Node runtime does. This process's CPU is what the
  * container spends: the handler, its store client and the runtime's side of the response stream.
  */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { periodKey } from '../../lambda/core/budgets';
 import { createGatewayHandler } from '../../lambda/handlers/gateway-handler';
 import { createLambdaRuntime, type LambdaRuntime } from '../../lambda/handlers/lambda-runtime';
 import { LOCAL_TABLES, openLocalStore, type LocalStore } from '../../lambda/local/embedded-dynamo';
+import { documentClient } from '../../lambda/store/dynamo';
+import { budgetCounterKey } from '../../lambda/store/item-keys';
 import { countDynamoRequests, type DynamoRequestCounter } from '../../lambda/store/request-counter';
 import { runtimeAwsLambda, startStreamingRuntime, type StreamingRuntime } from '../../test/support/lambda-runtime-client';
 import { BENCH_LIMITS, benchConfig } from '../gateway/under-test';
@@ -27,6 +31,17 @@ let store: LocalStore | undefined;
 let counter: DynamoRequestCounter | undefined;
 let runtime: LambdaRuntime | undefined;
 let loop: StreamingRuntime | undefined;
+let keyId: string | undefined;
+
+/** The key's hard budget counter: `reserved` is, between invocations, what this container's lease parks. */
+async function budgetCounter(): Promise<{ reservedMicros: number; spentMicros: number } | undefined> {
+  if (!store || !keyId) return undefined;
+  const out = await documentClient(store.client).send(
+    new GetCommand({ TableName: LOCAL_TABLES.ledger, Key: budgetCounterKey('key', keyId, periodKey('month', Date.now())), ConsistentRead: true }),
+  );
+  const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+  return { reservedMicros: n(out.Item?.reserved), spentMicros: n(out.Item?.spent) };
+}
 
 serveWorker(
   {
@@ -38,20 +53,22 @@ serveWorker(
         { TOLLGATE_KEYS_TABLE: LOCAL_TABLES.keys, TOLLGATE_LEDGER_TABLE: LOCAL_TABLES.ledger },
         { config: benchConfig(p.upstream), dynamo: store.client, providerKeys: { get: async () => 'sk-bench-upstream' } },
       );
-      const { apiKey } = await runtime.gatekeeper.keys.create({
+      const { apiKey, key } = await runtime.gatekeeper.keys.create({
         name: 'bench',
         team: 'bench',
         rateLimits: { rpm: BENCH_LIMITS.rpm, tpm: BENCH_LIMITS.tpm },
         budgets: [{ scope: 'key', period: 'month', limitUsd: BENCH_LIMITS.budgetUsd, mode: 'hard' }],
       });
+      keyId = key.keyId;
       // As in Lambda, nothing but the runtime's own requests may hold the event loop open: the IPC channel
       // still delivers this process's requests while the loop runs, but does not keep it from `beforeExit`.
       process.channel?.unref();
       loop = startStreamingRuntime(p.runtimeApi, createGatewayHandler(runtime, runtimeAwsLambda));
       return { apiKey, node: process.version };
     },
-    stats: () => ({
+    stats: async () => ({
       cpuMicros: processCpuMicros(),
+      budget: await budgetCounter(),
       cpuSplit: process.cpuUsage(),
       maxRssKb: process.resourceUsage().maxRSS,
       dynamo: counter ? { ...counter.counts, byCommand: { ...counter.counts.byCommand } } : undefined,

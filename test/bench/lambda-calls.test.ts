@@ -21,5 +21,10 @@ it('counts the store calls of a cold invocation, of each later one, and of the s
   // Shutdown: every lease given back, none left to the sweeper.
   expect(l.shutdown.leftToSweeper).toBe(0);
   expect(l.shutdown.byCommand.UpdateItem).toBeGreaterThanOrEqual(1);
+  // Between invocations the container's lease parks one worst case of the bench's request on the hard
+  // budget (191 µ$ against 22 µ$ spent, 8.7×; lambda-runtime.ts LAMBDA_KEEP_WORST_CASES), not a rate's worth.
+  expect(l.parkedMicros).toBeGreaterThan(l.spentMicrosPerInvocation!);
+  expect(l.parkedMicros).toBeLessThan(12 * l.spentMicrosPerInvocation!);
   expect(lambdaCallsMarkdown(l)).toContain('| invocations 2-5, per invocation |');
+  expect(lambdaCallsMarkdown(l)).toContain('parks on the key');
 });
