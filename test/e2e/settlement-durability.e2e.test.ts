@@ -87,7 +87,16 @@ describe('kill -9 with streams in flight', () => {
     const { store, usage } = await storeOf(folder.dir);
     try {
       const day = new Date().toISOString().slice(0, 10);
-      const budget = await usage.budget('key', budgeted.keyId, day);
+      // The sweep writes the lost records and reclaims the dead process's lease side by side (two writes
+      // that land independently): the lease's charge may follow the records by a moment on a busy machine.
+      const budget = await waitFor(
+        "the dead process's admission lease to be reclaimed",
+        async () => {
+          const b = await usage.budget('key', budgeted.keyId, day);
+          return b.reservedMicros === 0 && b.spentMicros > 0 ? b : undefined;
+        },
+        15_000,
+      );
       const budgetedRecords = records.filter((r) => r.keyId === budgeted.keyId);
       expect(budgetedRecords).toHaveLength(8);
       const lostMicros = budgetedRecords.reduce((s, r) => s + r.costMicros, 0);
