@@ -45,7 +45,7 @@ export interface LambdaRuntimeOverrides {
 
 /**
  * How much of a hard budget's headroom a Lambda container's lease holds between invocations: one of the
- * largest worst case it has admitted. The next request like it is admitted from memory (no store round trip
+ * largest worst case among its latest 8 requests. The next request like it is admitted from memory (no store round trip
  * before the upstream call); a frozen or idle container parks no more than that, where a lease sized by the
  * recent rate parked ~2 s of it (1.6 worst cases after one 100-token request, more after a burst), which
  * near the cap refused requests other containers could have served until Lambda retired the container.

@@ -54,8 +54,8 @@ export interface AdmissionLeaseOptions {
   idleMs?: number;
   /**
    * For a process that serves one request at a time (a Lambda container), which may be frozen with its
-   * leases between any two requests: each budget lease is kept at this many of the largest worst case it
-   * has admitted, neither ahead of the recent rate nor topped up in the background. Every flush tops the
+   * leases between any two requests: each budget lease is kept at this many of the largest worst case among
+   * its latest 8 requests, neither ahead of the recent rate nor topped up in the background. Every flush tops the
    * lease up, or gives back the excess, to exactly that, in the one write it makes anyway, so a frozen
    * container holds no more than this of a hard budget's headroom and the next request is still admitted
    * from memory. Unset: leases follow the recent rate (horizonMs), for a server with requests in parallel.
@@ -87,6 +87,11 @@ export type LeaseAdmission =
  * committed) up to 1 s late; the lease holds it meanwhile, so caps are as exact as with any interval. One
  * flush per second instead of five: part of the 0.93x CPU per request noted at DEFAULT_DERIVE_INTERVAL_MS.
  */
+/**
+ * keepWorstCases sizes a lease from the largest worst case among this many of its latest requests: one
+ * unusually large request (a huge max_tokens) is parked for the next few only, not for the container's life.
+ */
+const KEEP_RECENT = 8;
 const DEFAULTS = { horizonMs: 2_000, maxShare: 0.25, flushIntervalMs: 1_000, idleMs: 5_000 };
 /** Rounds of top-ups one admission may wait for before it is refused. */
 const MAX_TOP_UPS = 6;
@@ -119,8 +124,13 @@ class BudgetLease {
   gone = false;
   /** Worst cases of requests waiting for a top-up. */
   queued = 0;
-  /** The largest worst case this lease has admitted (keepWorstCases sizes the lease from it). */
-  largestDemand = 0;
+  /** The worst cases of the last KEEP_RECENT requests this lease admitted (keepWorstCases sizes the lease from their largest). */
+  readonly recentDemands: number[] = [];
+  get largestDemand(): number {
+    let max = 0;
+    for (const d of this.recentDemands) if (d > max) max = d;
+    return max;
+  }
   /** The write under way was started off the request path (flush, proactive top-up). */
   offPath = false;
   writing: Promise<void> | undefined;
@@ -274,7 +284,8 @@ export class AdmissionLeases {
       l.inflight += d.costMicros;
       l.lastUsed = now;
       l.rate.add(d.costMicros, now);
-      if (d.costMicros > l.largestDemand) l.largestDemand = d.costMicros;
+      l.recentDemands.push(d.costMicros);
+      if (l.recentDemands.length > KEEP_RECENT) l.recentDemands.shift();
     }
     for (const w of windowLeases) {
       w.slots -= 1;
@@ -409,7 +420,7 @@ export class AdmissionLeases {
 
   /**
    * keepWorstCases: the change a flush makes to a lease's headroom so that, with its settled spend moved to
-   * the counter, it holds exactly keepWorstCases × its largest worst case beyond what is in flight (a
+   * the counter, it holds exactly keepWorstCases × its latest requests' largest worst case beyond what is in flight (a
    * top-up when positive, a give-back when negative); 0 without keepWorstCases.
    */
   private keepAdjustment(l: BudgetLease): number {

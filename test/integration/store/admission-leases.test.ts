@@ -202,6 +202,24 @@ describe('Method: admit (leases of a process that serves one request at a time: 
     expect(await run(undefined)).toBeGreaterThan(2 * WORST);
   });
 
+  it('parks an unusually large request\'s worst case for its next 8 requests only', async () => {
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'one-large', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const gate = newGate(1);
+    const serve = async (maxTokens: number) => {
+      await (await gate.admit(admission(config, apiKey, { request: { max_tokens: maxTokens } }))).settle(success(usage(100, 100)));
+      await gate.flushLeases({ holdMs: 60 * 60_000 });
+      return (await counter(keyId)).reserved as number;
+    };
+    const small = await serve(100);
+    expect(small).toBe(WORST);
+    const large = await serve(4_000);
+    expect(large).toBeGreaterThan(5 * WORST);
+    // The large one stays the largest among the latest 8 for the next 7 small ones, then leaves the window.
+    for (let i = 0; i < 7; i++) expect(await serve(100)).toBe(large);
+    expect(await serve(100)).toBe(WORST);
+    await gate.releaseLeases();
+  });
+
   it('holds a hard cap exactly when 4 such processes race 300 requests', async () => {
     const { keyId, procs, admitted, cap } = await raceForCap('race-one-at-a-time', () => newGate(1));
     // Each process flushes as a container does after its invocation: the lease set to one worst case where
