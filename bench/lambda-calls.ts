@@ -90,8 +90,8 @@ function delta(a: Snapshot, b: Snapshot, per: number): LambdaCalls {
 
 /** One Lambda container with its own store, upstream double and Runtime API, taking the bench's invocations. */
 export interface LambdaSide {
-  /** One streamed chat invocation; resolves once the container has asked for the next one. */
-  invoke(): Promise<RuntimeInvocationResult>;
+  /** One chat invocation (streamed unless `stream: false`); resolves once the container has asked for the next one. */
+  invoke(opts?: { stream?: boolean }): Promise<RuntimeInvocationResult>;
   stats(): Promise<ContainerStats>;
   /** SIGTERM's give-back: how many leases were left to the sweeper. */
   release(): Promise<number>;
@@ -105,7 +105,7 @@ export interface LambdaSide {
  * bench/lambda-ab.ts): bundled as Lambda's function is, run under plain node, with its own store process,
  * the bench's upstream double in its own process (20 ms to the first byte, 32 chunks) and a Runtime API.
  */
-export async function startLambdaSide(processScript = join(__dirname, 'processes', 'lambda-process.ts')): Promise<LambdaSide> {
+export async function startLambdaSide(processScript = join(__dirname, 'processes', 'lambda-process.ts'), opts: { node?: string } = {}): Promise<LambdaSide> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-lambda-side-'));
   const store = await startWorker(join(__dirname, 'processes', 'store-process.ts'));
   const upstream = await startWorker(join(__dirname, 'processes', 'upstream-process.ts'));
@@ -122,14 +122,16 @@ export async function startLambdaSide(processScript = join(__dirname, 'processes
     await store.call<string>('start', dir);
     const urls = await upstream.call<UpstreamUrls>('start', { firstByteDelayMs: 20, chunks: 32, longChunks: 1 });
     // Its stdout (request log, EMF lines) is discarded.
-    container = await startWorker(bundleWorker(processScript), { bundled: true, quietStdout: true, execPath: gatewayNode() });
+    container = await startWorker(bundleWorker(processScript), { bundled: true, quietStdout: true, execPath: opts.node ?? gatewayNode() });
     const c = container;
     const { apiKey } = await c.call<{ apiKey: string }>('start', { storeDataDir: dir, upstream: urls, runtimeApi: api.address } satisfies LambdaProcessStart);
     const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
     return {
-      async invoke() {
-        const r = await api.invoke(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', headers, body: benchChatBody('bench', true) }));
-        if (r.prelude?.statusCode !== 200 || !r.body.includes('[DONE]') || r.errorType) throw new Error(`invocation failed: ${JSON.stringify(r.prelude)} ${r.errorType ?? ''} ${r.body.slice(0, 300)}`);
+      async invoke(o = {}) {
+        const stream = o.stream ?? true;
+        const r = await api.invoke(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', headers, body: benchChatBody('bench', stream) }));
+        const complete = stream ? r.body.includes('[DONE]') : r.body.includes('"choices"');
+        if (r.prelude?.statusCode !== 200 || !complete || r.errorType) throw new Error(`invocation failed: ${JSON.stringify(r.prelude)} ${r.errorType ?? ''} ${r.body.slice(0, 300)}`);
         return r;
       },
       stats: () => c.call<ContainerStats>('stats'),

@@ -130,7 +130,7 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
       let wrote = false;
       if (hasBody(response)) {
         const reader = bodyReader(response) as BodyReader;
-        let write: ((chunk: Uint8Array) => boolean) | undefined;
+        let writer: TickBatchedWriter | undefined;
         for (;;) {
           if (abort.signal.aborted || (opened ?? responseStream).destroyed) {
             await reader.cancel().catch(() => undefined);
@@ -139,9 +139,14 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
           const { done, value } = await reader.read();
           if (done) break;
           wrote = true;
-          write ??= tickBatchedWriter(out());
-          if (!write(value)) await drained(out(), abort.signal);
+          writer ??= tickBatchedWriter(out());
+          if (!writer.write(value)) await drained(out(), abort.signal);
         }
+        // What this tick corked leaves now, before end(): on Node 22 (Lambda's nodejs22.x runtime) an
+        // OutgoingMessage ended while corked sends its chunked-encoding terminator before the chunks it
+        // buffered, so the runtime's response stream lost the last batch (the whole body of a non-streamed
+        // answer, the [DONE] of a stream whose end arrived with its last chunks). test/e2e/lambda-runtime-loop.
+        writer?.flush();
       }
       // An empty write is still the first write: it sends the status and headers of an empty-body response.
       const stream = out();
@@ -157,24 +162,35 @@ export function createStreamingHandler(app: GatewayApp, lambda: AwsLambdaGlobal 
   };
 }
 
+interface TickBatchedWriter {
+  write(chunk: Uint8Array): boolean;
+  /** Uncorks now what this tick corked (before end()); a no-op when nothing is corked. */
+  flush(): void;
+}
+
 /**
  * `out.write`, with the writes of one tick batched: the first corks the stream and the uncork runs on
  * process.nextTick, as soon as the relay stops producing synchronously. Chunks are never held for data
- * that has not arrived yet; chunks that arrive together leave in one write to the runtime.
+ * that has not arrived yet; chunks that arrive together leave in one write to the runtime. Each cork is
+ * undone by exactly one uncork, counted here: Node 22's OutgoingMessage counts corks itself
+ * (`writableCorked`), and an uncork more than it corked would leave its count below zero.
  */
-function tickBatchedWriter(out: Writable): (chunk: Uint8Array) => boolean {
+function tickBatchedWriter(out: Writable): TickBatchedWriter {
   let corked = false;
   const flush = () => {
+    if (!corked) return;
     corked = false;
-    // end() uncorks fully, so an ended stream shows 0 here; uncork on an uncorked stream is a no-op anyway.
-    if (out.writableCorked !== 0 && !out.destroyed) out.uncork();
+    if (!out.destroyed && !out.writableEnded) out.uncork();
   };
-  return (chunk) => {
-    if (!corked) {
-      corked = true;
-      out.cork();
-      process.nextTick(flush);
-    }
-    return out.write(chunk);
+  return {
+    write(chunk) {
+      if (!corked) {
+        corked = true;
+        out.cork();
+        process.nextTick(flush);
+      }
+      return out.write(chunk);
+    },
+    flush,
   };
 }
