@@ -63,9 +63,13 @@ export function functionEnv(tables?: TestTables): NodeJS.ProcessEnv {
   };
 }
 
-/** Runs `script` (which ends by writing PROBE_MARK and its JSON report) in a fresh node process; the report. */
+/**
+ * Runs `script` (which ends by writing PROBE_MARK and its JSON report) in a fresh node process; the report.
+ * The node is Lambda's (Node 22) when TOLLGATE_LAMBDA_NODE names one (.ci/run installs it), as the bundle is
+ * deployed to nodejs22.x; this process's node otherwise.
+ */
 export function runProbe<T>(script: string, env: NodeJS.ProcessEnv, stub?: string): T {
-  const out = execFileSync(process.execPath, [...(stub ? ['--require', stub] : []), '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(process.env.TOLLGATE_LAMBDA_NODE || process.execPath, [...(stub ? ['--require', stub] : []), '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
   return JSON.parse(out.slice(out.lastIndexOf(PROBE_MARK) + PROBE_MARK.length)) as T;
 }
 
