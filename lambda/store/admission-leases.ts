@@ -83,15 +83,15 @@ export type LeaseAdmission =
   | { ok: false; kind: 'rate'; index: number; state: RateState; exceeded: 'requests' | 'tokens' };
 
 /**
- * flushIntervalMs: settled spend reaches the counters (reports, alerts, other processes' view of what is
- * committed) up to 1 s late; the lease holds it meanwhile, so caps are as exact as with any interval. One
- * flush per second instead of five: part of the 0.93x CPU per request noted at DEFAULT_DERIVE_INTERVAL_MS.
- */
-/**
  * keepWorstCases sizes a lease from the largest worst case among this many of its latest requests: one
  * unusually large request (a huge max_tokens) is parked for the next few only, not for the container's life.
  */
 const KEEP_RECENT = 8;
+/**
+ * flushIntervalMs: settled spend reaches the counters (reports, alerts, other processes' view of what is
+ * committed) up to 1 s late; the lease holds it meanwhile, so caps are as exact as with any interval. One
+ * flush per second instead of five: part of the 0.93x CPU per request noted at DEFAULT_DERIVE_INTERVAL_MS.
+ */
 const DEFAULTS = { horizonMs: 2_000, maxShare: 0.25, flushIntervalMs: 1_000, idleMs: 5_000 };
 /** Rounds of top-ups one admission may wait for before it is refused. */
 const MAX_TOP_UPS = 6;
