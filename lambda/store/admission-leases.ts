@@ -426,7 +426,10 @@ export class AdmissionLeases {
   private keepAdjustment(l: BudgetLease): number {
     if (this.o.keepWorstCases === undefined || l.largestDemand === 0) return 0;
     const free = l.held - Math.min(l.unflushed, l.held) - l.inflight;
-    return this.o.keepWorstCases * l.largestDemand - free;
+    const x = this.o.keepWorstCases * l.largestDemand - free;
+    // A top-up no bigger than what the store had left at our last write: near the cap, every flush would
+    // otherwise try (and pay for) a conditional write the cap refuses.
+    return x > 0 ? Math.min(x, this.storeLeft(l)) : x;
   }
 
   /**

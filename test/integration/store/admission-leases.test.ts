@@ -220,6 +220,25 @@ describe('Method: admit (leases of a process that serves one request at a time: 
     await gate.releaseLeases();
   });
 
+  it('at the cap, a flush with nothing to move makes no write (no top-up the cap would refuse)', async () => {
+    const cap = WORST + 100;
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'at-cap', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
+    const gate = newGate(1);
+    for (let i = 0; i < 2; i++) {
+      await (await gate.admit(admission(config, apiKey))).settle(success(usage(100, 100)));
+      await gate.flushLeases({ holdMs: 60 * 60_000 });
+    }
+    // Two requests spent 2 × 75; the lease keeps what the cap leaves (657 - 75 + 25), not a whole worst case.
+    expect(await counter(keyId)).toMatchObject({ spent: 2 * ACTUAL, committed: cap, reserved: cap - 2 * ACTUAL });
+    const counted = countDynamoRequests(client);
+    for (let i = 0; i < 3; i++) await gate.flushLeases({ holdMs: 60 * 60_000 });
+    expect(counted.counts.byCommand.UpdateItemCommand ?? 0).toBe(0);
+    // And the next worst case does not fit: refused, never over the cap.
+    expect((await tryAdmit(gate, apiKey)).ok).toBe(false);
+    expect((await counter(keyId)).committed).toBe(cap);
+    await gate.releaseLeases();
+  });
+
   it('holds a hard cap exactly when 4 such processes race 300 requests', async () => {
     const { keyId, procs, admitted, cap } = await raceForCap('race-one-at-a-time', () => newGate(1));
     // Each process flushes as a container does after its invocation: the lease set to one worst case where
