@@ -147,8 +147,17 @@ class BudgetLease {
     this.id = id;
     this.rate = new Rate(horizonMs);
   }
+  /**
+   * A write whose outcome is unknown (it failed after it may have landed: a timeout, a lost answer): what
+   * the lease would hold had it landed. Until it is resolved (resolveDoubt), the lease admits only what both
+   * outcomes allow, so a give-back that did land is never spent again.
+   */
+  inDoubt: { newHeld: number; expiresAt: number; u: number; n: number } | undefined;
   get available(): number {
-    return this.gone ? 0 : this.held - this.inflight - this.unflushed;
+    if (this.gone) return 0;
+    const asKnown = this.held - this.inflight - this.unflushed;
+    const d = this.inDoubt;
+    return d ? Math.min(asKnown, d.newHeld - this.inflight - (this.unflushed - d.u)) : asKnown;
   }
   get attr(): string {
     return `alease_${this.id}`;
@@ -450,6 +459,7 @@ export class AdmissionLeases {
 
   /** 'ok', 'cap' (the top-up did not fit; nothing written) or 'gone' (the lease was reclaimed). */
   private async budgetWrite(l: BudgetLease, x: number, ttlMs: number): Promise<'ok' | 'cap' | 'gone'> {
+    if (l.inDoubt && (await this.resolveDoubt(l)) === 'gone') return 'gone';
     const now = this.now();
     const u = l.unflushed;
     const n = l.unflushedRequests;
@@ -489,7 +499,11 @@ export class AdmissionLeases {
       this.applied(l, u, n, newHeld, expiresAt, num(out.Attributes?.committed), num(out.Attributes?.spent));
       return 'ok';
     } catch (err) {
-      if (!isConditionalCheckFailed(err)) throw err;
+      if (!isConditionalCheckFailed(err)) {
+        // It may have landed (the answer lost): the next write of this lease reads which first.
+        l.inDoubt = { newHeld, expiresAt, u, n };
+        throw err;
+      }
       const old = conditionFailedItem(err) ?? (await this.read(l.key, l.offPath));
       const current = old?.[l.attr];
       if (current === newHeld && old?.[l.expAttr] === expiresAt) {
@@ -506,6 +520,29 @@ export class AdmissionLeases {
       this.lastCommitted.set(l, num(old?.committed));
       return 'cap';
     }
+  }
+
+  /**
+   * Settles a write in doubt by reading the counter: the lease attribute at the value that write set (and its
+   * expiry) means it landed, and it is applied as if its answer had come; the lease's own value, that it did
+   * not; no attribute, that the sweeper reclaimed the lease.
+   */
+  private async resolveDoubt(l: BudgetLease): Promise<'ok' | 'gone'> {
+    const d = l.inDoubt;
+    if (!d) return 'ok';
+    const item = await this.read(l.key, true);
+    l.inDoubt = undefined;
+    const current = item?.[l.attr];
+    if (current === d.newHeld && item?.[l.expAttr] === d.expiresAt) {
+      this.applied(l, d.u, d.n, d.newHeld, d.expiresAt, num(item?.committed), num(item?.spent));
+      return 'ok';
+    }
+    if (current === undefined && l.expiresAt) {
+      l.gone = true;
+      this.onError(new Error(`admission lease ${l.id} on ${l.key.pk} was reclaimed`), 'lease-reclaimed');
+      return 'gone';
+    }
+    return 'ok';
   }
 
   private applied(l: BudgetLease, u: number, n: number, newHeld: number, expiresAt: number, committed: number, spent: number): void {
@@ -697,6 +734,7 @@ export class AdmissionLeases {
   }
 
   private async closeBudget(l: BudgetLease): Promise<void> {
+    if (l.inDoubt && (await this.resolveDoubt(l)) === 'gone') return;
     const u = l.unflushed;
     this.counted(true);
     try {

@@ -15,7 +15,7 @@ import { minuteWindow } from '../../../lambda/core/limits';
 import { KeyStore } from '../../../lambda/store/key-store';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, fixedEstimate, success, T0, testConfig, usage } from './fixtures';
+import { admission, fixedEstimate, loseResponses, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -88,6 +88,24 @@ async function raceForCap(name: string, newProcess: () => DynamoGatekeeper) {
 }
 
 describe('Method: admit (admission leases)', () => {
+  it('recognises a flush whose answer was lost at its next write: the spend counted once, the lease still closes', async () => {
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'lost-flush', budgets: [{ scope: 'key', period: 'day', limitUsd: 1, mode: 'hard' }] });
+    const gate = newGate();
+    await (await gate.admit(admission(config, apiKey))).settle(success(usage(100, 100)));
+    const restore = loseResponses(client, (e) => e.startsWith('SET #lease = :new'));
+    try {
+      await gate.flushLeases();
+    } finally {
+      restore();
+    }
+    expect((await counter(keyId)).spent).toBe(ACTUAL);
+    await (await gate.admit(admission(config, apiKey))).settle(success(usage(100, 100)));
+    await gate.flushLeases();
+    expect((await counter(keyId)).spent).toBe(2 * ACTUAL);
+    expect(await gate.releaseLeases()).toBe(0);
+    expect(await counter(keyId)).toMatchObject({ spent: 2 * ACTUAL, reserved: 0, committed: 2 * ACTUAL });
+  });
+
   it('holds a hard cap exactly when 4 processes race 300 requests, and leaves nothing reserved once leases go back', async () => {
     const { keyId, procs, admitted } = await raceForCap('race', () => newGate());
     await Promise.all(procs.map((p) => p.releaseLeases()));
@@ -237,6 +255,46 @@ describe('Method: admit (leases of a process that serves one request at a time: 
     expect((await tryAdmit(gate, apiKey)).ok).toBe(false);
     expect((await counter(keyId)).committed).toBe(cap);
     await gate.releaseLeases();
+  });
+
+  it('never over-admits when a flush that gave headroom back landed but its answer was lost (a store timeout)', async () => {
+    // Room for the large request's worst case (5,157 µ$ at max_tokens 4000) and two small ones.
+    const cap = 5_157 + 2 * WORST;
+    const { apiKey, key: { keyId } } = await keys.create({ name: 'lost-give-back', budgets: [{ scope: 'key', period: 'day', limitUsd: cap / 1e6, mode: 'hard' }] });
+    const a = newGate(1);
+    const serve = async (maxTokens: number) => {
+      await (await a.admit(admission(config, apiKey, { request: { max_tokens: maxTokens } }))).settle(success(usage(100, 100)));
+      await a.flushLeases({ holdMs: 60 * 60_000 });
+    };
+    await serve(4_000);
+    expect((await counter(keyId)).reserved).toBe(5_157);
+    for (let i = 0; i < 7; i++) await serve(100);
+    // The 8th small request's flush gives back all but one small worst case; it lands, its answer is lost.
+    const restore = loseResponses(client, (e) => e.startsWith('SET #lease = :new'));
+    try {
+      await (await a.admit(admission(config, apiKey))).settle(success(usage(100, 100)));
+      await a.flushLeases({ holdMs: 60 * 60_000 });
+    } finally {
+      restore();
+    }
+    const after = await counter(keyId);
+    expect(after.reserved).toBe(WORST);
+    // Another process takes what the store has left; then both admit until refused.
+    const b = newGate(1);
+    const admitted: Admission[] = [];
+    for (const gate of [b, a, b, a]) {
+      for (let i = 0; i < 20; i++) {
+        const t = await tryAdmit(gate, apiKey);
+        if (!t.ok) break;
+        admitted.push(t.admission);
+      }
+    }
+    // Never over the cap: what was spent plus every admitted request's worst case.
+    expect(admitted.length).toBeGreaterThan(0);
+    expect((after.spent as number) + admitted.length * WORST).toBeLessThanOrEqual(cap);
+    await Promise.all(admitted.map((x) => x.settle(success(usage(100, 100)))));
+    await Promise.all([a.releaseLeases(), b.releaseLeases()]);
+    expect((await counter(keyId)).reserved).toBe(0);
   });
 
   it('holds a hard cap exactly when 4 such processes race 300 requests', async () => {

@@ -12,7 +12,7 @@ import type { KeyStore } from '../../../lambda/store/key-store';
 import { DynamoRateLimiter } from '../../../lambda/store/rate-limiter';
 import { BudgetExceededError, RateLimitError } from '../../../lambda/core/errors';
 import type { TestTables } from '../../support/dynamodb-local';
-import { admission, closeGatekeeperFixture, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
+import { admission, closeGatekeeperFixture, loseResponses, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -29,21 +29,6 @@ afterAll(() => closeGatekeeperFixture({ client, tables }));
 async function item(key: { pk: string; sk: string }) {
   const out = await documentClient(client).send(new GetCommand({ TableName: tables.ledger, Key: key, ConsistentRead: true }));
   return out.Item ?? {};
-}
-
-/** The write lands in DynamoDB, but the caller sees an error (lost response / socket reset after the write). */
-function loseResponses(c: DynamoDBClient, match: (expr: string) => boolean): () => void {
-  const name = `lose${Math.random()}`;
-  c.middlewareStack.add(
-    (next, context) => async (args) => {
-      const expr = String((args.input as { UpdateExpression?: string }).UpdateExpression ?? '');
-      const out = await next(args);
-      if (context.commandName === 'UpdateItemCommand' && match(expr)) throw Object.assign(new Error('injected: response lost after the write landed'), { name: 'TimeoutError' });
-      return out;
-    },
-    { step: 'initialize', name },
-  );
-  return () => c.middlewareStack.remove(name);
 }
 
 /** The write fails before it is sent (it never lands), every time. */

@@ -141,3 +141,18 @@ export async function closeGatekeeperFixture(f: Pick<GatekeeperFixture, 'client'
   await deleteTestTables(f.client, f.tables);
   f.client.destroy();
 }
+
+/** The write lands in DynamoDB, but the caller sees an error (lost response / socket reset after the write). */
+export function loseResponses(c: DynamoDBClient, match: (expr: string) => boolean): () => void {
+  const name = `lose${Math.random()}`;
+  c.middlewareStack.add(
+    (next, context) => async (args) => {
+      const expr = String((args.input as { UpdateExpression?: string }).UpdateExpression ?? '');
+      const out = await next(args);
+      if (context.commandName === 'UpdateItemCommand' && match(expr)) throw Object.assign(new Error('injected: response lost after the write landed'), { name: 'TimeoutError' });
+      return out;
+    },
+    { step: 'initialize', name },
+  );
+  return () => c.middlewareStack.remove(name);
+}
