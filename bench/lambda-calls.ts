@@ -6,6 +6,9 @@
  *
  *   npx tsx bench/lambda-calls.ts [invocations=200]
  *
+ * LEASES=rate: the container's budget leases sized by the recent rate, as a server's (what a Lambda
+ * container did before keepWorstCases), to compare what it parks between invocations.
+ *
  * The bench's workload: a key with RPM/TPM limits and a hard monthly budget, streamed chat requests
  * (max_tokens 64) answered by the bench's upstream double in its own process (20 ms to the first byte, 32
  * chunks), one after another in one container, as a busy container takes them. The store is dynalite in
@@ -205,7 +208,7 @@ export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
       : [`From a response's end to the container's next request for work (billed after the client's last byte), p50 / p99: ${l.tailMs.p50.toFixed(2)} / ${l.tailMs.p99.toFixed(2)} ms.`]),
     ...(l.parkedMicros === undefined
       ? []
-      : [`What the container's lease parks on the key's hard budget between invocations (reserved on the counter after the last; one worst case of the bench's request): ${l.parkedMicros} µ$, against ${l.spentMicrosPerInvocation} µ$ spent per invocation.`]),
+      : [`What the container's lease parks on the key's hard budget between invocations (reserved on the counter after the last): ${l.parkedMicros} µ$, against ${l.spentMicrosPerInvocation} µ$ spent per invocation.`]),
   ].join('\n');
 }
 

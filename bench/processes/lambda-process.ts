@@ -51,7 +51,13 @@ serveWorker(
       counter = countDynamoRequests(store.client);
       runtime = createLambdaRuntime(
         { TOLLGATE_KEYS_TABLE: LOCAL_TABLES.keys, TOLLGATE_LEDGER_TABLE: LOCAL_TABLES.ledger },
-        { config: benchConfig(p.upstream), dynamo: store.client, providerKeys: { get: async () => 'sk-bench-upstream' } },
+        {
+          config: benchConfig(p.upstream),
+          dynamo: store.client,
+          providerKeys: { get: async () => 'sk-bench-upstream' },
+          // LEASES=rate (bench/lambda-calls.ts): leases sized by the recent rate, as a server's, for comparison.
+          ...(process.env.LEASES === 'rate' ? { admissionLeases: true } : {}),
+        },
       );
       const { apiKey, key } = await runtime.gatekeeper.keys.create({
         name: 'bench',

@@ -12,6 +12,7 @@ import { createAdapters, type AdapterOptions } from '../providers/registry';
 import { dynamoSockets } from '../store/dynamo';
 import { LeanDynamoClient, leanSdk, leanSettingsFromEnv, type AwsEnv, type StoreClient } from '../store/lean-client';
 import type { SettlementMessage, SettlementOutbox } from '../store/settlement';
+import type { DynamoGatekeeperOptions } from '../store/dynamo-gatekeeper';
 
 /** Provider keys are re-read from Secrets Manager at most this often: a filled-in key works within 5 minutes. */
 const PROVIDER_SECRET_MAX_AGE_SECONDS = 300;
@@ -40,7 +41,8 @@ export interface LambdaRuntimeOverrides {
   telemetry?: Telemetry;
   outbox?: SettlementOutbox;
   settleRetryMs?: number;
-  admissionLeases?: boolean;
+  /** false: per-request reservations; an object: these lease options instead of Lambda's (bench comparisons). */
+  admissionLeases?: false | DynamoGatekeeperOptions['admissionLeases'];
 }
 
 /**
@@ -142,7 +144,7 @@ export function createLambdaRuntime(env: LambdaEnv & AwsEnv, overrides: LambdaRu
     settleRetryMs: overrides.settleRetryMs,
     // A container serves one request at a time and may be frozen between any two, its leases with it: each
     // budget lease is kept at one worst case (LAMBDA_KEEP_WORST_CASES), set by the flush after every invocation.
-    admissionLeases: overrides.admissionLeases === false ? false : { keepWorstCases: LAMBDA_KEEP_WORST_CASES },
+    admissionLeases: overrides.admissionLeases ?? { keepWorstCases: LAMBDA_KEEP_WORST_CASES },
     outbox: overrides.outbox ?? (env.TOLLGATE_OUTBOX_QUEUE_URL ? lazySqsOutbox(env.TOLLGATE_OUTBOX_QUEUE_URL) : undefined),
   });
   return { ...runtime, telemetry };

@@ -530,7 +530,7 @@ export class AdmissionLeases {
   private async resolveDoubt(l: BudgetLease): Promise<'ok' | 'gone'> {
     const d = l.inDoubt;
     if (!d) return 'ok';
-    const item = await this.read(l.key, true);
+    const item = await this.read(l.key, l.offPath);
     l.inDoubt = undefined;
     const current = item?.[l.attr];
     if (current === d.newHeld && item?.[l.expAttr] === d.expiresAt) {

@@ -79,13 +79,11 @@ export async function startRuntimeApi(opts: { deadlineMs?: number } = {}) {
     const p = byId.get(id);
     const parts: Buffer[] = [];
     let firstByteMs: number | undefined;
-    let preludeSeen = false;
     req.on('data', (c: Buffer) => {
       parts.push(c);
       if (p && firstByteMs === undefined) {
         const raw = Buffer.concat(parts);
         const cut = raw.indexOf(DELIMITER);
-        if (cut >= 0 && !preludeSeen) preludeSeen = true;
         if (cut >= 0 && raw.length > cut + DELIMITER.length) firstByteMs = performance.now() - p.handedAt;
       }
     });
