@@ -32,8 +32,6 @@ import type { UpstreamUrls } from './upstream/upstreams';
 
 export interface ContainerStats {
   cpuMicros: number;
-  /** The key's hard budget counter: `reservedMicros` is, between invocations, what the container's lease parks. */
-  budget?: { reservedMicros: number; spentMicros: number };
   cpuSplit?: NodeJS.CpuUsage;
   dynamo: DynamoRequestCounts;
 }
@@ -96,6 +94,11 @@ export interface LambdaSide {
   /** One chat invocation (streamed unless `stream: false`); resolves once the container has asked for the next one. */
   invoke(opts?: { stream?: boolean }): Promise<RuntimeInvocationResult>;
   stats(): Promise<ContainerStats>;
+  /**
+   * The key's hard budget counter (`reservedMicros`: between invocations, what the container's lease parks).
+   * Its read goes through the container's counted store client: call it outside a measured window.
+   */
+  budget(): Promise<{ reservedMicros: number; spentMicros: number } | undefined>;
   /** SIGTERM's give-back: how many leases were left to the sweeper. */
   release(): Promise<number>;
   profileStart(): Promise<void>;
@@ -138,6 +141,7 @@ export async function startLambdaSide(processScript = join(__dirname, 'processes
         return r;
       },
       stats: () => c.call<ContainerStats>('stats'),
+      budget: () => c.call<{ reservedMicros: number; spentMicros: number } | undefined>('budget'),
       release: () => c.call<number>('release'),
       profileStart: () => c.call<void>('profile-start'),
       profileStop: (out) => c.call<void>('profile-stop', out),
@@ -167,6 +171,7 @@ export async function measureLambdaCalls(opts: { invocations: number; profileDir
       await invoke();
     }
     const end = await side.stats();
+    const budget = await side.budget();
     if (opts.profileDir) {
       // A pass of its own after the measured one (profiling slows what it measures).
       await side.profileStart();
@@ -184,7 +189,7 @@ export async function measureLambdaCalls(opts: { invocations: number; profileDir
       shutdown: { ...delta(beforeShutdown, afterShutdown, 1), leftToSweeper },
       cpuMsPerInvocation,
       tailMs: summarize(tails.slice(1)),
-      ...(end.budget ? { parkedMicros: end.budget.reservedMicros, spentMicrosPerInvocation: Math.round((end.budget.spentMicros / invocations) * 100) / 100 } : {}),
+      ...(budget ? { parkedMicros: budget.reservedMicros, spentMicrosPerInvocation: Math.round((budget.spentMicros / invocations) * 100) / 100 } : {}),
     };
   } finally {
     await side.close();
