@@ -57,7 +57,8 @@ export interface BuiltBundle {
 }
 
 /** `minify: false` only for bench/require-breakdown.ts, which needs esbuild's module wrappers by name. */
-export async function bundleHandler(entry: string, outDir: string, opts: { minify?: boolean } = {}): Promise<BuiltBundle> {
+/** `config`: the config to bake in (a validated one; by default the repository's example, as the stack bakes its own). */
+export async function bundleHandler(entry: string, outDir: string, opts: { minify?: boolean; config?: TollgateConfig } = {}): Promise<BuiltBundle> {
   const split = entry.endsWith('gateway.ts');
   const outfile = join(outDir, entry.replace(/^lambda\/handlers\//, '').replace(/\.ts$/, '.js'));
   const result = await build({
@@ -73,7 +74,7 @@ export async function bundleHandler(entry: string, outDir: string, opts: { minif
     // without sources, the validated config and its price snapshot baked in.
     sourcemap: true,
     sourcesContent: false,
-    define: bakedDefines(bakedConfig()),
+    define: bakedDefines(opts.config ?? bakedConfig()),
     external: ['dynalite', ...(split ? LAZY_CHUNK_MODULES : [])],
     logLevel: 'silent',
     metafile: true,

@@ -19,6 +19,12 @@
  *   sends without them and requires them only at its first retryable error or for a command it does not
  *   cover (lambda/store/lean-sdk.ts). lib-dynamodb's chunk requires the client's chunk rather than
  *   carrying its own copy, so both share one set of classes.
+ * - the Bedrock runtime client and the SDK's Node HTTP handlers (with the Smithy core under them, ~390 KB
+ *   together with Powertools' parameters): a container whose targets are not on Bedrock never needs them;
+ *   one that is loads them at its first Bedrock call;
+ * - Powertools' parameters (the SDK's Secrets Manager client): provider keys are read by the gateway's
+ *   own signed call (lambda/app/lean-secrets.ts), Powertools only when the environment asks for what only
+ *   the SDK interprets.
  * A chunk bundles its own copy of what it needs (e.g. the SNS chunk its own Smithy core): loading one is
  * slower than the code inside the bundle was, which is why only code the first request does not run is here.
  * Used by the CDK construct (NodejsFunction command hook) and by the benchmark (bench/bundle.ts), so both
@@ -45,6 +51,7 @@ interface LazyModule {
   readonly sdkChunks?: boolean;
 }
 
+const PARAMETERS_USE = 'provider keys, when the environment asks for what only the AWS SDK interprets (app/lean-secrets.ts)';
 const DYNAMODB_SDK_USE = "the store's first throttled or failed-in-transit call, or a command the lean client does not cover";
 
 const LAZY: readonly LazyModule[] = [
@@ -58,13 +65,20 @@ const LAZY: readonly LazyModule[] = [
   { pkg: '@aws-sdk/credential-provider-sso' },
   { pkg: '@aws-sdk/credential-provider-web-identity' },
   { pkg: '@smithy/credential-provider-imds' },
-  // The token provider stays in the bundle (the Bedrock client imports it); the SSO-OIDC client it
+  // The token provider goes with the Bedrock client's chunk (it imports it); the SSO-OIDC client it
   // requires to refresh an SSO token does not. The other nested clients are required from the credential
   // provider chunks above, which carry their own.
   { pkg: '@aws-sdk/nested-clients', subpaths: ['sso-oidc'] },
   { pkg: 'bowser' },
   { pkg: '@aws-sdk/client-dynamodb', firstUse: DYNAMODB_SDK_USE, sdkChunks: true },
   { pkg: '@aws-sdk/lib-dynamodb', firstUse: DYNAMODB_SDK_USE, external: ['@aws-sdk/client-dynamodb'], sdkChunks: true },
+  // The SDK's Node HTTP handlers (and the Smithy core under them): the Bedrock client's, and the store's
+  // SDK path's (lean-sdk.ts). Nothing else in the bundle loads Smithy's core.
+  { pkg: '@smithy/node-http-handler', firstUse: "the container's first Bedrock call, or the store's first SDK use" },
+  { pkg: '@aws-sdk/client-bedrock-runtime', firstUse: "the container's first Bedrock call", external: ['@smithy/node-http-handler'], sdkChunks: true },
+  // Provider keys are read by app/lean-secrets.ts; Powertools (with the SDK's Secrets Manager client) only
+  // when Lambda's environment asks for what only the SDK interprets.
+  { pkg: '@aws-lambda-powertools/parameters', subpaths: ['secrets'], firstUse: PARAMETERS_USE, sdkChunks: true },
 ];
 
 export const LAZY_CHUNK_MODULES: readonly string[] = LAZY.map((m) => m.pkg);

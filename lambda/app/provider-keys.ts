@@ -16,6 +16,21 @@ class MissingProviderKeyError extends GatewayError {
   }
 }
 
+/**
+ * The secret holding the keys could not be read (Secrets Manager refused, failed or timed out after its
+ * retries, or the secret is not JSON). 503, so the router falls back to a target that needs no key (or
+ * another provider's), and the client is told to retry; the cause names the service's exception, never
+ * the secret's value.
+ */
+class ProviderKeysUnavailableError extends GatewayError {
+  constructor(providerId: string, cause: unknown) {
+    super(503, 'upstream_error', `The gateway could not read the API key for provider '${providerId}' from its secret store. Retry the request.`, {
+      code: 'provider_key_unavailable',
+      cause,
+    });
+  }
+}
+
 /** Local server: keys from the environment variables the config names. */
 export function envProviderKeys(config: TollgateConfig, env: Readonly<Record<string, string | undefined>>): ProviderKeySource {
   return {
@@ -38,7 +53,12 @@ export function secretProviderKeys(config: TollgateConfig, load: () => Promise<R
     async get(providerId) {
       const provider = Object.hasOwn(config.providers, providerId) ? config.providers[providerId] : undefined;
       if (!provider || provider.kind === 'bedrock' || !provider.apiKey) return undefined;
-      const secret = await load();
+      let secret: Record<string, unknown>;
+      try {
+        secret = await load();
+      } catch (err) {
+        throw new ProviderKeysUnavailableError(providerId, err);
+      }
       const value = secret[providerId];
       if (typeof value !== 'string' || value === '') throw new MissingProviderKeyError(providerId);
       return value;

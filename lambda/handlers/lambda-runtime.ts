@@ -3,6 +3,7 @@
  * function reads process.env. Kept apart from gateway.ts so tests can build it with their own endpoints.
  */
 import { composeGateway, type GatewayRuntime } from '../app/compose';
+import { cachedSecretJson, LeanSecretsReader, leanSecretsSettingsFromEnv, type SecretsEnv } from '../app/lean-secrets';
 import { secretProviderKeys, type ProviderKeySource } from '../app/provider-keys';
 import { createTelemetry, type Telemetry } from '../app/telemetry';
 import type { BudgetAlertSink } from '../core/budgets';
@@ -100,6 +101,27 @@ function lazySqsOutbox(queueUrl: string): SettlementOutbox {
   };
 }
 
+/**
+ * The provider-keys secret's JSON, re-read at most every PROVIDER_SECRET_MAX_AGE_SECONDS: by the lean
+ * reader (app/lean-secrets.ts: no AWS SDK at init or on the first request), or by Powertools' getSecret
+ * (the SDK, loaded then from its chunk) when the environment asks for what only the SDK interprets.
+ * The value is never logged.
+ */
+function providerSecret(env: LambdaEnv & SecretsEnv, secretArn: string): () => Promise<Record<string, unknown>> {
+  const settings = leanSecretsSettingsFromEnv(env);
+  if (settings) {
+    const reader = new LeanSecretsReader(settings);
+    return cachedSecretJson(() => reader.secretString(secretArn), PROVIDER_SECRET_MAX_AGE_SECONDS * 1000);
+  }
+  return async () => {
+    // Powertools caches the value per container for maxAge.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { getSecret } = require('@aws-lambda-powertools/parameters/secrets') as typeof import('@aws-lambda-powertools/parameters/secrets');
+    const value = await getSecret<Record<string, unknown>>(secretArn, { transform: 'json', maxAge: PROVIDER_SECRET_MAX_AGE_SECONDS });
+    return value && typeof value === 'object' ? value : {};
+  };
+}
+
 function required(env: LambdaEnv, name: keyof LambdaEnv): string {
   const value = env[name];
   if (!value) throw new Error(`Environment variable ${name} is not set (the stack sets it)`);
@@ -117,20 +139,12 @@ export function storeClient(env: LambdaEnv & AwsEnv): StoreClient {
   return settings ? new LeanDynamoClient(settings) : leanSdk().configuredClient(sockets);
 }
 
-export function createLambdaRuntime(env: LambdaEnv & AwsEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {
+export function createLambdaRuntime(env: LambdaEnv & SecretsEnv, overrides: LambdaRuntimeOverrides = {}): LambdaRuntime {
   // The tokenizer loads after the first response (gateway.ts), not on a cold container's first request.
   deferTokenizerLoad();
   const config = overrides.config ?? bakedConfig(env);
   const secretArn = env.TOLLGATE_PROVIDER_SECRET_ARN;
-  const providerKeys =
-    overrides.providerKeys ??
-    secretProviderKeys(config, async () => {
-      if (!secretArn) return {};
-      // Powertools caches the value per container for maxAge; the value is never logged.
-      const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
-      const value = await getSecret<Record<string, unknown>>(secretArn, { transform: 'json', maxAge: PROVIDER_SECRET_MAX_AGE_SECONDS });
-      return value && typeof value === 'object' ? value : {};
-    });
+  const providerKeys = overrides.providerKeys ?? secretProviderKeys(config, secretArn ? providerSecret(env, secretArn) : async () => ({}));
   const telemetry = overrides.telemetry ?? createTelemetry({ config, service: env.POWERTOOLS_SERVICE_NAME });
   const topicArn = env.TOLLGATE_ALERT_TOPIC_ARN;
   const runtime = composeGateway({

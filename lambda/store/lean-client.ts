@@ -21,13 +21,13 @@ export interface LeanDynamoSettings {
 
 
 /** The standard AWS partition's region names (the SDK's partitions.json), whose DynamoDB endpoint is `dynamodb.<region>.amazonaws.com`. */
-const AWS_PARTITION_REGION = /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/;
+export const AWS_PARTITION_REGION = /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/;
 
 /**
  * Settings the SDK would also read that the lean client does not interpret: when one is set, the store
  * gets the SDK client as before (it honours them), rather than a lean client that might disagree.
  */
-const SDK_ONLY_ENV = [
+export const SDK_ONLY_ENV = [
   'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
   'AWS_USE_FIPS_ENDPOINT',
   'AWS_USE_DUALSTACK_ENDPOINT',

@@ -77,7 +77,7 @@ describe('Benchmark harness', () => {
     expect(report.bundle?.coldInit.requireMs.p50).toBeGreaterThan(0);
     // What the first use of each other chunk a Lambda container may load costs (lib/lazy-chunks.ts).
     const firstUse = report.bundle?.coldInit.firstUseChunksMs ?? [];
-    expect(firstUse.map((c) => c.module)).toEqual(['@pydantic/genai-prices', '@aws-sdk/client-sns', '@aws-sdk/client-sqs', '@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']);
+    expect(firstUse.map((c) => c.module)).toEqual(['@pydantic/genai-prices', '@aws-sdk/client-sns', '@aws-sdk/client-sqs', '@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@smithy/node-http-handler', '@aws-sdk/client-bedrock-runtime', '@aws-lambda-powertools/parameters/secrets']);
     for (const c of firstUse) expect(c.ms.p50).toBeGreaterThan(0);
     expect(toMarkdown(report)).toContain('lazy chunk @aws-sdk/client-sns: require() on its first use');
   });

@@ -1,6 +1,7 @@
 /**
  * The Lambda entry end to end: the runtime composed from the function's environment exactly as in AWS
- * (provider keys through Powertools getSecret from a Secrets Manager double on loopback, store on
+ * (provider keys read by the gateway's own signed GetSecretValue from a Secrets Manager double on loopback,
+ * or by Powertools' getSecret when the environment asks for the SDK; store on
  * DynamoDB Local, the OpenAI double upstream), invoked through an emulation of the response-streaming
  * contract with API Gateway REST proxy events; EMF metrics captured from the handler's output.
  */
@@ -21,6 +22,7 @@ const dynamo = testDynamoClient();
 let runtime: LambdaRuntime;
 let apiKey: string;
 let out: StdoutCapture;
+let functionEnv: Parameters<typeof createLambdaRuntime>[0];
 
 beforeAll(async () => {
   upstream = await startOpenAIDouble();
@@ -31,15 +33,18 @@ beforeAll(async () => {
     providers: { openai: { kind: 'openai-compatible', baseUrl: `${upstream.url}/v1`, apiKey: { env: 'UNUSED_IN_LAMBDA' } } },
     models: { gpt: { maxOutputTokens: 500, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 }] } },
   };
-  runtime = createLambdaRuntime(
-    {
-      TOLLGATE_KEYS_TABLE: tables.keys,
-      TOLLGATE_LEDGER_TABLE: tables.ledger,
-      TOLLGATE_PROVIDER_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate-provider-keys-AbCdEf',
-      TOLLGATE_CONFIG_JSON: JSON.stringify(config),
-    },
-    { dynamo },
-  );
+  functionEnv = {
+    TOLLGATE_KEYS_TABLE: tables.keys,
+    TOLLGATE_LEDGER_TABLE: tables.ledger,
+    TOLLGATE_PROVIDER_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate-provider-keys-AbCdEf',
+    TOLLGATE_CONFIG_JSON: JSON.stringify(config),
+    // As Lambda sets them (fake credentials, built at run time); the endpoint as the SDK would read it.
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: ['AKID', 'HANDLER', 'E2E'].join(''),
+    AWS_SECRET_ACCESS_KEY: ['handler', 'e2e', 'signing'].join('/'),
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+  };
+  runtime = createLambdaRuntime(functionEnv, { dynamo });
   ({ apiKey } = await runtime.gatekeeper.keys.create({ name: 'lambda-e2e', team: 'search', defaultFeature: 'answers' }));
 });
 
@@ -55,8 +60,8 @@ beforeEach(() => {
 });
 afterEach(() => out.restore());
 
-function invoke(body: unknown, headers: Record<string, string> = { authorization: `Bearer ${apiKey}` }) {
-  const handler = createStreamingHandler(runtime.app, awsLambdaEmulation, { afterInvocation: () => runtime.telemetry.flush() });
+function invoke(body: unknown, headers: Record<string, string> = { authorization: `Bearer ${apiKey}` }, rt: LambdaRuntime = runtime) {
+  const handler = createStreamingHandler(rt.app, awsLambdaEmulation, { afterInvocation: () => rt.telemetry.flush() });
   const cap = captureStream();
   const event = restProxyEvent({ method: 'POST', path: '/v1/chat/completions', body: JSON.stringify(body), headers });
   return handler(event, cap.stream, { getRemainingTimeInMillis: () => 300_000 }).then(() => cap.result());
@@ -72,7 +77,10 @@ describe('Handler: gateway (Lambda runtime composed from its environment)', () =
     expect(events.at(-1)).toBe('data: [DONE]');
     expect(JSON.parse(events.at(-2)!.slice(6)).usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 3 });
     expect(upstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${PROVIDER_SECRET}`);
-    expect(secrets.calls).toContain('secretsmanager.GetSecretValue');
+    expect(secrets.calls).toEqual(['secretsmanager.GetSecretValue']);
+    // The gateway's own signed call (SigV4 for secretsmanager in the function's region), not the SDK's.
+    expect(secrets.requests[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDHANDLERE2E\/\d{8}\/us-east-1\/secretsmanager\/aws4_request, /);
+    expect(String(secrets.requests[0].headers['user-agent'] ?? '')).not.toMatch(/aws-sdk/);
 
     // Metrics were written by the time the handler returned: the aggregate and the model/provider sets.
     const docs = out.emf();
@@ -98,6 +106,33 @@ describe('Handler: gateway (Lambda runtime composed from its environment)', () =
     expect(secrets.calls.length).toBe(before);
     const doc = out.emf().find((d) => d.Model === 'gpt-4o-mini');
     expect(doc).toMatchObject({ InputTokens: 5, OutputTokens: 2 });
+  });
+
+  it('answers 503 provider_key_unavailable when the secret cannot be read, quoting neither the secret nor a key, and reads it once it can', async () => {
+    const fresh = createLambdaRuntime(functionEnv, { dynamo });
+    secrets.failNext({ status: 400, body: { __type: 'AccessDeniedException', message: 'not authorized to perform secretsmanager:GetSecretValue' } });
+    const before = upstream.requests.length;
+    const refused = await invoke({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, undefined, fresh);
+    expect(refused.prelude.statusCode).toBe(503);
+    expect(JSON.parse(refused.body).error).toMatchObject({ type: 'upstream_error', code: 'provider_key_unavailable' });
+    expect(upstream.requests.length).toBe(before);
+    expect(out.raw.join('')).not.toContain(PROVIDER_SECRET);
+    // A failure is not cached: the next request reads the secret and is served.
+    upstream.setScript({ kind: 'ok', text: 'after', usage: { promptTokens: 5, completionTokens: 1 } });
+    const served = await invoke({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, undefined, fresh);
+    expect(served.prelude.statusCode).toBe(200);
+    expect(upstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${PROVIDER_SECRET}`);
+  });
+
+  it('reads the secret through Powertools (the SDK) when the environment asks for what only the SDK interprets', async () => {
+    const viaSdk = createLambdaRuntime({ ...functionEnv, AWS_RETRY_MODE: 'standard' }, { dynamo });
+    const calls = secrets.requests.length;
+    upstream.setScript({ kind: 'ok', text: 'via sdk', usage: { promptTokens: 5, completionTokens: 2 } });
+    const res = await invoke({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, undefined, viaSdk);
+    expect(res.prelude.statusCode).toBe(200);
+    expect(upstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${PROVIDER_SECRET}`);
+    expect(String(secrets.requests.at(-1)!.headers['user-agent'])).toMatch(/aws-sdk-js/);
+    expect(secrets.requests.length).toBe(calls + 1);
   });
 
   it('rejects a bad key with a 401 prelude and counts the rejection in EMF', async () => {

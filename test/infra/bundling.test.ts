@@ -108,16 +108,35 @@ describe('The real gateway handler', () => {
 
   it('carries packages as Node resolves them (the AWS SDK\'s CommonJS builds, not its ESM ones)', () => {
     const { sources } = JSON.parse(readFileSync(join(dir, 'index.js.map'), 'utf8')) as { sources: string[] };
-    expect(sources.some((s) => s.includes('/@aws-sdk/client-bedrock-runtime/dist-cjs/'))).toBe(true);
+    expect(sources.some((s) => s.includes('/@aws-sdk/util-dynamodb/dist-cjs/'))).toBe(true);
     expect(sources.filter((s) => s.includes('/dist-es/'))).toEqual([]);
+  });
+
+  it('carries no AWS SDK client and no Smithy core: Bedrock, the HTTP handlers and Secrets Manager are chunks', () => {
+    const { sources } = JSON.parse(readFileSync(join(dir, 'index.js.map'), 'utf8')) as { sources: string[] };
+    const sdk = sources.filter((s) => /\/(@smithy\/core|@aws-sdk\/client-[a-z-]+|@aws-sdk\/core|@aws-lambda-powertools\/parameters)\//.test(s));
+    expect(sdk).toEqual([]);
+    for (const module of ['@aws-sdk/client-bedrock-runtime', '@smithy/node-http-handler', '@aws-lambda-powertools/parameters/secrets']) {
+      expect(existsSync(join(dir, 'node_modules', module, 'index.js'))).toBe(true);
+    }
+    // Was 1.15 MB before the chunks; the bench measured 758 KB minified with the SDK clients in, ~370 KB without.
+    expect(statSync(join(dir, 'index.js')).size).toBeLessThan(500_000);
   });
 
   it('finds every module it leaves out in a chunk next to it, and loads none of them at require', () => {
     const bundleFile = join(dir, 'index.js');
     const code = readFileSync(bundleFile, 'utf8');
     const required = [...new Set([...code.matchAll(/(?:require|import)\(["']([^"']+)["']\)/g)].map((m) => m[1]))].filter((name) => !isBuiltin(name));
-    expect(required.sort()).toEqual(lazyChunks().map((c) => c.module).sort());
-    for (const name of required) expect(createRequire(bundleFile).resolve(name)).toBe(join(dir, 'node_modules', name, 'index.js'));
+    // The bundle requires the chunks a container may need; the SDK's chunks that no container needs on its
+    // own (credential providers, nested clients, bowser) are required by the chunks that carry the SDK.
+    expect(required.sort()).toEqual(lazyChunks().filter((c) => c.firstUse).map((c) => c.module).sort());
+    for (const c of lazyChunks()) expect(createRequire(bundleFile).resolve(c.module)).toBe(join(dir, 'node_modules', c.module, 'index.js'));
+    const chunkCode = lazyChunks()
+      .filter((c) => c.firstUse)
+      .map((c) => readFileSync(join(dir, 'node_modules', c.module, 'index.js'), 'utf8'))
+      .join('\n');
+    const byChunks = new Set([...chunkCode.matchAll(/(?:require|import)\(["']([^"']+)["']\)/g)].map((m) => m[1]));
+    for (const c of lazyChunks().filter((c) => !c.firstUse)) expect([c.module, byChunks.has(c.module)]).toEqual([c.module, true]);
     // A cold start (the function's environment, the runtime's awslambda global) requires no chunk.
     const script = `require(${JSON.stringify(bundleFile)}); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`;
     const stub = stubFile();

@@ -3,7 +3,7 @@
  * `awslambda` global stubbed, the function's environment, the store on DynamoDB Local), and reading back
  * what a probe script reports. The handler's own logs and EMF go to stdout too: the report follows a mark.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,19 @@ export function functionEnv(tables?: TestTables): NodeJS.ProcessEnv {
 export function runProbe<T>(script: string, env: NodeJS.ProcessEnv, stub?: string): T {
   const out = execFileSync(process.env.TOLLGATE_LAMBDA_NODE || process.execPath, [...(stub ? ['--require', stub] : []), '-e', script], { env, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
   return JSON.parse(out.slice(out.lastIndexOf(PROBE_MARK) + PROBE_MARK.length)) as T;
+}
+
+/**
+ * As runProbe, without blocking this process: for a probe that calls servers running in it (upstream and
+ * Secrets Manager doubles on loopback).
+ */
+export function runProbeAsync<T>(script: string, env: NodeJS.ProcessEnv, stub?: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    execFile(process.env.TOLLGATE_LAMBDA_NODE || process.execPath, [...(stub ? ['--require', stub] : []), '-e', script], { env, encoding: 'utf8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, out, stderr) => {
+      if (err) return reject(new Error(`probe failed: ${err.message}\n${stderr.slice(0, 4000)}`));
+      resolve(JSON.parse(out.slice(out.lastIndexOf(PROBE_MARK) + PROBE_MARK.length)) as T);
+    });
+  });
 }
 
 /** A chat request for a model the baked config lacks: authenticated against the store, refused before any upstream call. */

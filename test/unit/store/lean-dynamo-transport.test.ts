@@ -6,8 +6,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { SourceData } from '@smithy/types';
-import { createHash, createHmac } from 'node:crypto';
+import { Sha256 } from '../../support/smithy-sha256';
 import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Socket } from 'node:net';
@@ -29,24 +28,6 @@ import { DynamoRateLimiter } from '../../../lambda/store/rate-limiter';
 const ACCESS_KEY_ID = ['AKID', 'LEANTEST', '0001'].join('');
 const SECRET = ['lean', 'test', 'secret', 'value'].join('/');
 
-/** @smithy/signature-v4 wants a hash constructor (the SDK passes @smithy/hash-node's, which is this on node:crypto). */
-class Sha256 {
-  private readonly h;
-  constructor(secret?: SourceData) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: SourceData): void {
-    this.h.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-}
-
-function bytes(d: SourceData): string | Uint8Array {
-  if (typeof d === 'string') return d;
-  return ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
-}
 
 describe('Class: SigV4Signer', () => {
   it.each([
