@@ -88,8 +88,12 @@ describe.each(nodes)('the gateway container on %s', (_name, node) => {
         tails.push(r.tailMs);
       }
       // Well under any timer the gateway keeps (the 5 s idle give-back of leases, the 1 s lease flush): the
-      // invocation ends with its deferred work, not when a timer fires.
-      expect(Math.max(...tails)).toBeLessThan(1000);
+      // invocation ends with its deferred work, not when a timer fires. The first invocation's tail also
+      // carries a container's one-time work (the tokenizer's chunk loads after the first response: ~0.4 s
+      // alone, over 1 s with the whole suite running beside it), so it is held to the give-back's bound only;
+      // a ref'd timer would hold every later one.
+      expect(tails[0]).toBeLessThan(4000);
+      expect(Math.max(...tails.slice(1))).toBeLessThan(1000);
       expect((await side.stats()).dynamo.byCommand.PutItemCommand).toBeGreaterThanOrEqual(12);
     } finally {
       await side.close();
