@@ -71,19 +71,95 @@ function exactDecimal(x: number): Decimal {
   return scale >= 0 ? { units, scale } : { units: units * 10n ** BigInt(-scale), scale: 0 };
 }
 
-/** Whole tokens as BigInt (a fractional count, never sent by providers, is rounded up). */
-function tokenCount(n: number): bigint {
-  return BigInt(Math.ceil(Math.max(0, n)));
+/** A price's decimal, also as a Number when its units are a safe integer (the common case: 0.15, 2.5, 1.25). */
+interface PriceDecimal extends Decimal {
+  unitsNumber: number | undefined;
 }
 
-/** ceil(Σ tokens × price) in micro-dollars, computed exactly. */
-function exactCostMicros(lines: ReadonlyArray<{ tokens: number; price: number }>): number {
-  const terms = lines.map((l) => ({ tokens: tokenCount(l.tokens), price: exactDecimal(l.price) }));
-  const scale = Math.max(0, ...terms.map((t) => t.price.scale));
+/**
+ * Prices are few (one per model and kind) and every request prices its usage several times (worst case,
+ * the usage chunk, settlement): each price's decimal is worked out once. Bounded, since a config's prices
+ * are a fixed set; an unexpected flood of distinct values (none in practice) just stops being cached.
+ */
+const decimals = new Map<number, PriceDecimal>();
+const MAX_CACHED_DECIMALS = 4096;
+
+function priceDecimal(x: number): PriceDecimal {
+  const hit = decimals.get(x);
+  if (hit) return hit;
+  const d = exactDecimal(x);
+  const asNumber = Number(d.units);
+  const out = { ...d, unitsNumber: Number.isSafeInteger(asNumber) && d.scale <= 15 ? asNumber : undefined };
+  if (decimals.size < MAX_CACHED_DECIMALS) decimals.set(x, out);
+  return out;
+}
+
+/** Whole tokens as BigInt (a fractional count, never sent by providers, is rounded up). */
+function tokenCount(n: number): bigint {
+  return BigInt(wholeTokens(n));
+}
+
+function wholeTokens(n: number): number {
+  return Math.ceil(Math.max(0, n));
+}
+
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/**
+ * ceil(Σ tokens × price) in micro-dollars, computed exactly: in Number arithmetic when every product and
+ * the sum stay safe integers (all integers below 2^53 are exact in a double, and the rounding up is done
+ * with an integer remainder, not a floating division), in BigInt otherwise. Both give the same result
+ * (test/unit/core/pricing.test.ts checks them against each other with fast-check).
+ */
+export function exactCostMicros(lines: ReadonlyArray<{ tokens: number; price: number }>): number {
+  const prices = lines.map((l) => priceDecimal(l.price));
+  let scale = 0;
+  for (const p of prices) if (p.scale > scale) scale = p.scale;
+  const fast = safeCostMicros(lines, prices, scale);
+  return fast ?? bigCostMicros(lines, prices, scale);
+}
+
+function safeCostMicros(lines: ReadonlyArray<{ tokens: number }>, prices: ReadonlyArray<PriceDecimal>, scale: number): number | undefined {
+  if (scale > 15) return undefined;
+  let numerator = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const units = prices[i].unitsNumber;
+    if (units === undefined) return undefined;
+    const tokens = wholeTokens(lines[i].tokens);
+    const perToken = units * POW10[scale - prices[i].scale];
+    if (!Number.isSafeInteger(perToken) || !Number.isSafeInteger(tokens)) return undefined;
+    if (perToken !== 0 && tokens > Math.floor(Number.MAX_SAFE_INTEGER / perToken)) return undefined;
+    numerator += tokens * perToken;
+    if (!Number.isSafeInteger(numerator)) return undefined;
+  }
+  const denominator = POW10[scale];
+  if (numerator > Number.MAX_SAFE_INTEGER - denominator) return undefined;
+  // Exact integer division with remainder: q × denominator and the remainder are safe integers.
+  let q = Math.floor(numerator / denominator);
+  let r = numerator - q * denominator;
+  while (r < 0) {
+    q -= 1;
+    r += denominator;
+  }
+  while (r >= denominator) {
+    q += 1;
+    r -= denominator;
+  }
+  return r > 0 ? q + 1 : q;
+}
+
+function bigCostMicros(lines: ReadonlyArray<{ tokens: number }>, prices: ReadonlyArray<Decimal>, scale: number): number {
   let numerator = 0n;
-  for (const t of terms) numerator += t.tokens * t.price.units * 10n ** BigInt(scale - t.price.scale);
+  for (let i = 0; i < lines.length; i++) numerator += tokenCount(lines[i].tokens) * prices[i].units * 10n ** BigInt(scale - prices[i].scale);
   const denominator = 10n ** BigInt(scale);
   return Number((numerator + denominator - 1n) / denominator);
+}
+
+/** The BigInt computation alone (for tests: the reference the Number path is checked against). */
+export function exactCostMicrosBig(lines: ReadonlyArray<{ tokens: number; price: number }>): number {
+  const prices = lines.map((l) => exactDecimal(l.price));
+  const scale = Math.max(0, ...prices.map((p) => p.scale));
+  return bigCostMicros(lines, prices, scale);
 }
 
 /** The unit prices that apply to a request with `inputTokens` of input: the highest tier it exceeds, else the base. */

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProviderConfig } from '../../../lambda/core/config';
 import { CATALOG_VERSION } from '../../../lambda/core/price-catalog';
-import { costMicros, priceFor, priceQuote, unpricedTargets, usdToMicros, worstCaseCost, type ModelPrice } from '../../../lambda/core/pricing';
+import fc from 'fast-check';
+import { costMicros, exactCostMicros, exactCostMicrosBig, priceFor, priceQuote, unpricedTargets, usdToMicros, worstCaseCost, type ModelPrice } from '../../../lambda/core/pricing';
 import type { TokenUsage } from '../../../lambda/core/usage';
 
 const u = (inputTokens: number, outputTokens: number, extra: Partial<TokenUsage> = {}): TokenUsage => ({
@@ -69,6 +70,38 @@ describe('Method: costMicros', () => {
     expect(costMicros(u(200_001, 1_000), SONNET_45)).toBe(200_001 * 6 + 1_000 * 22.5);
     // Cache reads count towards the input that selects the tier, and are priced at the tier's cache price.
     expect(costMicros(u(250_000, 0, { cacheReadTokens: 100_000 }), SONNET_45)).toBe(150_000 * 6 + 100_000 * 0.6);
+  });
+});
+
+describe('Method: exactCostMicros (Number arithmetic where it is exact, BigInt otherwise)', () => {
+  // Prices as configs and catalogs write them: few decimals, many decimals, tiny (e-7 … e-12), huge.
+  const price = fc.oneof(
+    fc.integer({ min: 0, max: 1_000_000 }).map((n) => n / 100),
+    fc.integer({ min: 0, max: 10 ** 9 }).chain((n) => fc.integer({ min: 0, max: 12 }).map((d) => n / 10 ** d)),
+    fc.integer({ min: 1, max: 999 }).chain((n) => fc.integer({ min: 7, max: 12 }).map((e) => Number(`${n}e-${e}`))),
+    fc.double({ min: 0, max: 1e22, noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(0, 0.15, 0.6, 1.0000004, 4e-7, 3.75, 22.5, 1e21, 2 ** 53, 0.1 + 0.2),
+  );
+  const tokens = fc.oneof(fc.integer({ min: 0, max: 2_000_000 }), fc.integer({ min: 0, max: 2 ** 53 - 1 }), fc.double({ min: 0, max: 1e9, noNaN: true }));
+  const lines = fc.array(fc.record({ tokens, price }), { minLength: 1, maxLength: 4 });
+
+  it('gives exactly what the BigInt computation gives, for any prices and token counts', () => {
+    fc.assert(
+      fc.property(lines, (ls) => {
+        expect(exactCostMicros(ls)).toBe(exactCostMicrosBig(ls));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('rounds up exactly at the edge of the safe-integer range', () => {
+    // 10^6 × k + 1 pico-units: a float division would lose the +1; the remainder keeps it.
+    const k = Math.floor(Number.MAX_SAFE_INTEGER / 10 ** 7);
+    const ls = [{ tokens: k * 10 + 1, price: 0.000001 }];
+    expect(exactCostMicros(ls)).toBe(exactCostMicrosBig(ls));
+    expect(exactCostMicros([{ tokens: 3, price: 0.1 + 0.2 }])).toBe(exactCostMicrosBig([{ tokens: 3, price: 0.1 + 0.2 }]));
+    expect(() => exactCostMicros([{ tokens: 1, price: -1 }])).toThrow(RangeError);
+    expect(() => exactCostMicros([{ tokens: 1, price: Number.NaN }])).toThrow(RangeError);
   });
 });
 
