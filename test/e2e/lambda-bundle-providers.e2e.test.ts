@@ -10,6 +10,7 @@
 import { bundleHandler } from '../../bench/bundle';
 import { parseConfig } from '../../lambda/core/config';
 import { startBedrockDouble } from '../doubles/bedrock-double';
+import { doublesConfig } from '../doubles/doubles-config';
 import type { UpstreamDouble } from '../doubles/http-double';
 import { startOpenAIDouble } from '../doubles/openai-double';
 import { startSecretsManagerDouble, type SecretsManagerDouble } from '../doubles/secrets-manager-double';
@@ -31,16 +32,7 @@ afterAll(async () => {
 });
 
 const gw = useBundledGateway('bundle-providers', async (dir) => {
-  const config = parseConfig({
-    providers: {
-      openai: { kind: 'openai-compatible', baseUrl: `${openai.url}/v1`, apiKey: { env: 'OPENAI_API_KEY' } },
-      bedrock: { kind: 'bedrock', region: 'us-east-1', endpoint: bedrock.url },
-    },
-    models: {
-      gpt: { maxOutputTokens: 200, targets: [{ provider: 'openai', model: 'gpt-4o-mini', timeoutMs: 30_000 }] },
-      nova: { maxOutputTokens: 200, targets: [{ provider: 'bedrock', model: 'amazon.nova-lite-v1:0', timeoutMs: 30_000 }] },
-    },
-  });
+  const config = parseConfig(doublesConfig({ openai: openai.url, bedrock: bedrock.url }));
   return (await bundleHandler('lambda/handlers/gateway.ts', dir, { config })).file;
 });
 
@@ -114,5 +106,18 @@ describe('Handler: the bundled gateway calling providers from a cold container',
     // The secret was read once for the container (cached for its max age); Bedrock needs none.
     expect(secrets.calls).toHaveLength(1);
     expect(first.body + second.body + third.body).not.toContain(PROVIDER_KEY);
+  });
+
+  it("maps Bedrock's errors through the chunked client as the sources do: a refused request and an exception mid-stream", async () => {
+    bedrock.setScript({ kind: 'status', status: 400, message: 'messages: roles must alternate' }, { kind: 'streamError', afterChunks: 1, errorType: 'throttlingException', message: 'slow down' });
+    const [refused, cut] = await coldContainer([chat('nova', false), chat('nova', true)]);
+    // ValidationException (400): the client's mistake, named as such.
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { type: 'invalid_request_error', code: 'upstream_invalid_request' } });
+    // A throttlingException frame after the first content chunk: the stream ends with OpenAI's error event.
+    expect(cut.status).toBe(200);
+    const events = cut.body.split('\n\n').filter(Boolean);
+    expect(JSON.parse(events.at(-1)!.slice(6))).toMatchObject({ error: { type: 'rate_limit_error', code: 'upstream_rate_limited' } });
+    expect(cut.body).not.toContain('[DONE]');
   });
 });
