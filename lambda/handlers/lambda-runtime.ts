@@ -75,8 +75,8 @@ export function bakedConfig(env: LambdaEnv): TollgateConfig {
 }
 
 /**
- * The SNS client and the Secrets Manager client are loaded on first use (a threshold alert; the first
- * request that needs a provider key), not at init: a cold start does not run their module set-up.
+ * The SNS client is loaded on first use (a threshold alert), not at init: a cold start does not run its
+ * module set-up (provider keys need no SDK client at all: providerSecret below).
  */
 function lazySnsAlertSink(topicArn: string): BudgetAlertSink {
   let sink: Promise<BudgetAlertSink> | undefined;
