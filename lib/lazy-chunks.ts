@@ -49,6 +49,11 @@ interface LazyModule {
    */
   readonly external?: readonly string[];
   readonly sdkChunks?: boolean;
+  /**
+   * The chunk's entry as JavaScript source (resolved from the repository root) instead of the package's own
+   * entry: the package's exports plus what else its first use needs from the same copy of the SDK.
+   */
+  readonly entrySource?: string;
 }
 
 const PARAMETERS_USE = 'provider keys, when the environment asks for what only the AWS SDK interprets (app/lean-secrets.ts)';
@@ -72,10 +77,19 @@ const LAZY: readonly LazyModule[] = [
   { pkg: 'bowser' },
   { pkg: '@aws-sdk/client-dynamodb', firstUse: DYNAMODB_SDK_USE, sdkChunks: true },
   { pkg: '@aws-sdk/lib-dynamodb', firstUse: DYNAMODB_SDK_USE, external: ['@aws-sdk/client-dynamodb'], sdkChunks: true },
-  // The SDK's Node HTTP handlers (and the Smithy core under them): the Bedrock client's, and the store's
-  // SDK path's (lean-sdk.ts). Nothing else in the bundle loads Smithy's core.
-  { pkg: '@smithy/node-http-handler', firstUse: "the container's first Bedrock call, or the store's first SDK use" },
-  { pkg: '@aws-sdk/client-bedrock-runtime', firstUse: "the container's first Bedrock call", external: ['@smithy/node-http-handler'], sdkChunks: true },
+  // The SDK's Node HTTP handlers (and the Smithy core under them), for the store's SDK path (lean-sdk.ts).
+  // Nothing else in the bundle loads Smithy's core.
+  { pkg: '@smithy/node-http-handler', firstUse: "the store's first SDK use (the Bedrock client's chunk carries its own)" },
+  // The Bedrock client's chunk also hands out the HTTP/1.1 handler the adapter gives it (providers/bedrock/
+  // client.ts), from the copy of the Smithy core the client itself uses: a first Bedrock call loads one
+  // chunk, not this one and the handler's (each with a Smithy core of its own: 24.5 ms more in the 18:41
+  // bench record).
+  {
+    pkg: '@aws-sdk/client-bedrock-runtime',
+    firstUse: "the container's first Bedrock call",
+    sdkChunks: true,
+    entrySource: "module.exports = require('@aws-sdk/client-bedrock-runtime'); module.exports.NodeHttpHandler = require('@smithy/node-http-handler').NodeHttpHandler;",
+  },
   // Provider keys are read by app/lean-secrets.ts; Powertools (with the SDK's Secrets Manager client) only
   // when Lambda's environment asks for what only the SDK interprets.
   { pkg: '@aws-lambda-powertools/parameters', subpaths: ['secrets'], firstUse: PARAMETERS_USE, sdkChunks: true },
@@ -92,17 +106,19 @@ export interface LazyChunk {
   relativeOutfile: string;
   firstUse?: string;
   external?: readonly string[];
+  /** The entry as source (LazyModule.entrySource), built in place of `entry`. */
+  entrySource?: string;
 }
 
 /** The chunks no Lambda container requires on its own (credential providers, nested clients, bowser). */
 const SDK_CHUNKS = LAZY.filter((m) => m.firstUse === undefined).flatMap(({ pkg, subpaths }) => (subpaths ?? ['']).map((sub) => (sub ? `${pkg}/${sub}` : pkg)));
 
 export function lazyChunks(): LazyChunk[] {
-  return LAZY.flatMap(({ pkg, subpaths, firstUse, external, sdkChunks }) =>
+  return LAZY.flatMap(({ pkg, subpaths, firstUse, external, sdkChunks, entrySource }) =>
     (subpaths ?? ['']).map((sub) => {
       const module = sub ? `${pkg}/${sub}` : pkg;
       const left = [...(external ?? []), ...(sdkChunks ? SDK_CHUNKS : [])];
-      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse, external: left };
+      return { module, entry: require.resolve(module), relativeOutfile: join('node_modules', module, 'index.js'), firstUse, external: left, ...(entrySource ? { entrySource } : {}) };
     }),
   );
 }
@@ -136,7 +152,8 @@ export function builtChunks(): ReadonlyMap<string, string> {
   const files = new Map<string, string>();
   for (const c of lazyChunks()) {
     const outfile = join(dir, c.relativeOutfile);
-    buildSync({ ...CHUNK_BUILD, entryPoints: [c.entry], outfile, external: [...(c.external ?? [])], logLevel: 'warning' });
+    const entry = c.entrySource ? { stdin: { contents: c.entrySource, resolveDir: dirname(__dirname), sourcefile: `${c.module}/index.js`, loader: 'js' as const } } : { entryPoints: [c.entry] };
+    buildSync({ ...CHUNK_BUILD, ...entry, outfile, external: [...(c.external ?? [])], logLevel: 'warning' });
     files.set(c.module, outfile);
   }
   built = files;

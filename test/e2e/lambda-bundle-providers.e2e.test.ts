@@ -3,8 +3,8 @@
  * environment, as test/e2e/lambda-bundle.e2e.test.ts): the bundle carries no AWS SDK client, so
  *   - an OpenAI-compatible request reads its provider key with the gateway's own signed GetSecretValue
  *     (lambda/app/lean-secrets.ts) from a Secrets Manager double and loads no chunk at all;
- *   - a Bedrock request loads the Bedrock client's chunk and the SDK's HTTP handler chunk (lib/lazy-chunks.ts)
- *     and streams through them from a Bedrock double speaking the AWS event-stream framing.
+ *   - a Bedrock request loads the Bedrock client's chunk (lib/lazy-chunks.ts: it carries the HTTP/1.1
+ *     handler the adapter uses) and streams through it from a Bedrock double speaking the AWS event-stream framing.
  * Doubles on loopback in this process; the probe runs without blocking it (runProbeAsync).
  */
 import { bundleHandler } from '../../bench/bundle';
@@ -79,7 +79,7 @@ function sseContent(body: string): string {
 }
 
 describe('Handler: the bundled gateway calling providers from a cold container', () => {
-  it('reads the provider key with its own signed call and streams an OpenAI-compatible answer, loading no SDK chunk; Bedrock then loads its two', async () => {
+  it('reads the provider key with its own signed call and streams an OpenAI-compatible answer, loading no SDK chunk; Bedrock then loads its one', async () => {
     openai.setScript({ kind: 'ok', text: 'from openai', usage: { promptTokens: 7, completionTokens: 3 } });
     const fromBedrock = { kind: 'ok', text: 'from bedrock', usage: { promptTokens: 6, completionTokens: 3 } } as const;
     bedrock.setScript(fromBedrock, fromBedrock);
@@ -98,7 +98,8 @@ describe('Handler: the bundled gateway calling providers from a cold container',
 
     expect(second.status).toBe(200);
     expect(sseContent(second.body)).toBe('from bedrock');
-    expect(second.chunks).toEqual(['node_modules/@aws-sdk/client-bedrock-runtime/index.js', 'node_modules/@smithy/node-http-handler/index.js', 'node_modules/gpt-tokenizer/index.js']);
+    // One chunk: the Bedrock client's, which carries the HTTP/1.1 handler the adapter gives it.
+    expect(second.chunks).toEqual(['node_modules/@aws-sdk/client-bedrock-runtime/index.js', 'node_modules/gpt-tokenizer/index.js']);
     expect(bedrock.requests.map((r) => r.path)).toEqual(['/model/amazon.nova-lite-v1%3A0/converse-stream', '/model/amazon.nova-lite-v1%3A0/converse']);
 
     expect(third.status).toBe(200);

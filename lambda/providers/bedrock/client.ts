@@ -36,8 +36,11 @@ export interface BedrockClientOptions {
 
 export function createBedrockClient(settings: BedrockSettings, opts: BedrockClientOptions = {}): BedrockRuntimeClient {
   const maxSockets = opts.maxSockets ?? 64;
-  const { BedrockRuntimeClient: Client } = bedrockSdk();
-  const { NodeHttpHandler } = httpHandlers();
+  const sdk = bedrockSdk();
+  const { BedrockRuntimeClient: Client } = sdk;
+  // In the Lambda bundle the Bedrock client's chunk hands out its own copy's handler (lib/lazy-chunks.ts),
+  // so a first Bedrock call loads one chunk; from the sources (and any other layout), the package's.
+  const NodeHttpHandler = (sdk as { NodeHttpHandler?: ReturnType<typeof httpHandlers>['NodeHttpHandler'] }).NodeHttpHandler ?? httpHandlers().NodeHttpHandler;
   return new Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
