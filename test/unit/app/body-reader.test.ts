@@ -3,6 +3,8 @@
  * contract (highWaterMark 0) the relay was written against: pulled only while a read waits, never two
  * pulls at once, what is enqueued during a pull (keep-alive comments) read at once, cancel once.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { jsonResponse } from '../../../lambda/app/http';
 import { bodyReader, hasBody, streamResponse, type FrameRelay } from '../../../lambda/app/relay';
 
@@ -41,6 +43,33 @@ function scripted(chunks: string[]) {
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('bodyReader (direct relay reads)', () => {
+  it("lets go of its relay once the stream is closed: a finished request's objects are not kept by its reader", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // The reader stays reachable (as a dead reader can stay in the old generation); the relay and the
+    // response do not. Kept by the reader, a request's whole graph outlived two scavenges (bench/gc-survival.ts).
+    let reader: ReturnType<typeof bodyReader>;
+    let relay: WeakRef<object>;
+    const s = ((): ReturnType<typeof scripted> => {
+      const made = scripted(['a']);
+      relay = new WeakRef(made.source);
+      reader = bodyReader(streamResponse(made.source, { status: 200 }));
+      return { ...made, source: undefined as unknown as FrameRelay };
+    })();
+    const read = async () => {
+      const r = reader!.read();
+      await tick();
+      s.release();
+      return r;
+    };
+    expect(text((await read()).value)).toBe('a');
+    expect(await read()).toEqual({ done: true, value: undefined });
+    await tick();
+    gc();
+    expect(relay!.deref()).toBeUndefined();
+    expect(reader!).toBeDefined();
+  });
+
   it('pulls only while a read waits, one pull at a time, and ends when the source closes', async () => {
     const s = scripted(['a', 'b']);
     const reader = bodyReader(streamResponse(s.source, { status: 200 }))!;
