@@ -11,12 +11,14 @@
  * custom endpoint: the rules the lean DynamoDB client follows, lean-client.ts), leanSecretsSettingsFromEnv
  * says so and the caller keeps Powertools (a chunk loaded then only).
  *
- * Retries as the SDK's standard mode does for this call: up to 3 attempts on throttling, 5xx and
- * connection failures, with full-jitter exponential backoff. Errors name the service's exception and the
+ * Retries as the SDK's standard mode does for this call: up to 3 attempts on what the SDK classes as
+ * throttling or transient (the store transport's retryErrorType: 429 and throttling exceptions, 500/502/
+ * 503/504, resets, refused connections and timeouts), with full-jitter exponential backoff. Errors name the service's exception and the
  * HTTP status, never the secret's value.
  */
 import { Http1Pool } from '../core/http1-pool';
 import { AWS_PARTITION_REGION, SDK_ONLY_ENV, type AwsEnv } from '../store/lean-client';
+import { retryErrorType } from '../store/lean-dynamo-http';
 import { SigV4Signer, type SigningCredentials } from '../store/lean-sigv4';
 
 export type SecretsEnv = AwsEnv & { readonly AWS_ENDPOINT_URL_SECRETS_MANAGER?: string };
@@ -55,19 +57,34 @@ export function leanSecretsSettingsFromEnv(env: SecretsEnv): LeanSecretsSettings
 
 /** Secrets Manager refused or failed the call: its exception's name (e.g. ResourceNotFoundException) and status. */
 export class SecretsManagerError extends Error {
-  constructor(
-    name: string,
-    message: string,
-    readonly status: number,
-    readonly retryable: boolean,
-  ) {
+  /** As the SDK's errors carry it, so retryErrorType reads the status. */
+  readonly $metadata: { httpStatusCode: number };
+  /** Set on an answer that is retried whatever its status (the SDK's marker for transient errors). */
+  readonly $retryable?: object;
+
+  constructor(name: string, message: string, status: number, opts: { retryable?: boolean } = {}) {
     super(message);
     this.name = name;
+    this.$metadata = { httpStatusCode: status };
+    if (opts.retryable) this.$retryable = {};
+  }
+
+  get status(): number {
+    return this.$metadata.httpStatusCode;
+  }
+
+  get retryable(): boolean {
+    return isRetryable(this);
   }
 }
 
-const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'LimitExceededException']);
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** What the SDK's standard retry strategy retries. */
+function isRetryable(err: unknown): boolean {
+  const e = (typeof err === 'object' && err !== null ? err : new Error(String(err))) as Parameters<typeof retryErrorType>[0];
+  const type = retryErrorType(e);
+  return type === 'THROTTLING' || type === 'TRANSIENT';
+}
+
 const MAX_BACKOFF_MS = 20_000;
 
 export class LeanSecretsReader {
@@ -106,8 +123,7 @@ export class LeanSecretsReader {
       try {
         return await this.attempt(body);
       } catch (err) {
-        const retryable = err instanceof SecretsManagerError ? err.retryable : true; // a socket failure or timeout
-        if (!retryable || attempt >= this.maxAttempts) throw err;
+        if (!isRetryable(err) || attempt >= this.maxAttempts) throw err;
         const delay = this.random() * Math.min(MAX_BACKOFF_MS, this.baseDelayMs * 2 ** attempt);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
@@ -138,11 +154,11 @@ export class LeanSecretsReader {
     try {
       out = JSON.parse(text) as typeof out;
     } catch {
-      throw new SecretsManagerError('MalformedResponse', `Secrets Manager answered ${res.status} with a body that is not JSON`, res.status, true);
+      throw new SecretsManagerError('MalformedResponse', `Secrets Manager answered ${res.status} with a body that is not JSON`, res.status, { retryable: true });
     }
     if (typeof out.SecretString === 'string') return out.SecretString;
     if (typeof out.SecretBinary === 'string') return Buffer.from(out.SecretBinary, 'base64').toString('utf8');
-    throw new SecretsManagerError('MalformedResponse', 'Secrets Manager answered without SecretString or SecretBinary', res.status, false);
+    throw new SecretsManagerError('MalformedResponse', 'Secrets Manager answered without SecretString or SecretBinary', res.status);
   }
 }
 
@@ -160,8 +176,7 @@ function serviceError(status: number, text: string): SecretsManagerError {
   } catch {
     // Not JSON (a proxy's error page): the status says enough.
   }
-  const retryable = RETRYABLE_STATUS.has(status) || THROTTLING.has(name);
-  return new SecretsManagerError(name, `Secrets Manager GetSecretValue failed: ${name} (HTTP ${status})${message ? `: ${message.slice(0, 300)}` : ''}`, status, retryable);
+  return new SecretsManagerError(name, `Secrets Manager GetSecretValue failed: ${name} (HTTP ${status})${message ? `: ${message.slice(0, 300)}` : ''}`, status);
 }
 
 /**
@@ -181,7 +196,7 @@ export function cachedSecretJson(read: () => Promise<string>, maxAgeMs: number, 
           parsed = JSON.parse(text);
         } catch {
           // Never the text itself in the error: it is the secret.
-          throw new SecretsManagerError('InvalidSecretJson', 'The provider-keys secret is not JSON (expected an object with a key per provider id)', 200, false);
+          throw new SecretsManagerError('InvalidSecretJson', 'The provider-keys secret is not JSON (expected an object with a key per provider id)', 200);
         }
         const value = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
         cached = { value, at: now() };
