@@ -334,32 +334,30 @@ export function bodyReader(response: Response): BodyReader | undefined {
   if (raw !== undefined && !response.bodyUsed) return onceReader(Buffer.from(raw, 'utf8'));
   const direct = response instanceof RelayResponse ? response.directSource() : undefined;
   if (!direct) return response.body?.getReader();
-  // Released once the stream is closed or errored, as a web stream clears its source's algorithms then:
-  // kept, it let a finished request's whole object graph (relay, pipeline, adapter, response) outlive
-  // two scavenges and be promoted (12.8 KB per streamed request on Node 22, scavenge pauses 4.0 ms p50;
-  // released: 1.0 KB, 2.0 ms; `TOLLGATE_BENCH_NODE=<node 22> npx tsx bench/gc-survival.ts open 800`).
+  // The relay until the stream is closed, errored or cancelled (undefined: closed). Released then, as a web
+  // stream clears its source's algorithms: kept, it let a finished request's whole object graph (relay,
+  // pipeline, adapter, response) outlive two scavenges and be promoted (12.8 KB per streamed request on
+  // Node 22, scavenge pauses 4.0 ms p50; released: 1.0 KB, 2.0 ms;
+  // `TOLLGATE_BENCH_NODE=<node 22> npx tsx bench/gc-survival.ts open 800`).
   let source: FrameRelay | undefined = direct;
   const queue: Uint8Array[] = [];
-  let closed = false;
   let failure: { error: unknown } | undefined;
   let pulling = false;
   const { wait, notify } = wakeup();
   const controller = {
     get desiredSize() {
-      return closed || queue.length === 0 ? 0 : -queue.length;
+      return !source || queue.length === 0 ? 0 : -queue.length;
     },
     enqueue(chunk: Uint8Array) {
-      if (closed) throw new TypeError('The stream is closed');
+      if (!source) throw new TypeError('The stream is closed');
       queue.push(chunk);
       notify();
     },
     close() {
-      closed = true;
       source = undefined;
       notify();
     },
     error(err: unknown) {
-      closed = true;
       source = undefined;
       failure ??= { error: err };
       notify();
@@ -370,8 +368,8 @@ export function bodyReader(response: Response): BodyReader | undefined {
       for (;;) {
         if (queue.length > 0) return { done: false, value: queue.shift() as Uint8Array };
         if (failure) throw failure.error;
-        if (closed) return { done: true, value: undefined };
-        if (!pulling && source) {
+        if (!source) return { done: true, value: undefined };
+        if (!pulling) {
           pulling = true;
           source.pull(controller).then(
             () => {
@@ -389,8 +387,7 @@ export function bodyReader(response: Response): BodyReader | undefined {
     },
     async cancel() {
       const s = source;
-      if (closed || !s) return;
-      closed = true;
+      if (!s) return;
       source = undefined;
       queue.length = 0;
       notify();
