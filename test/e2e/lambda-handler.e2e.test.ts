@@ -116,6 +116,8 @@ describe('Handler: gateway (Lambda runtime composed from its environment)', () =
     expect(refused.prelude.statusCode).toBe(503);
     expect(JSON.parse(refused.body).error).toMatchObject({ type: 'upstream_error', code: 'provider_key_unavailable' });
     expect(upstream.requests.length).toBe(before);
+    // Settled as a failure before the first byte: recorded, nothing metered or charged.
+    expect(out.logs().filter((l) => l.message === 'request')).toEqual([expect.objectContaining({ status: 'upstream_error', httpStatus: 503, errorCode: 'provider_key_unavailable', costMicros: 0 })]);
     expect(out.raw.join('')).not.toContain(PROVIDER_SECRET);
     // A failure is not cached: the next request reads the secret and is served.
     upstream.setScript({ kind: 'ok', text: 'after', usage: { promptTokens: 5, completionTokens: 1 } });
