@@ -18,17 +18,16 @@
  * CHUNKS (default 32) sets the upstream's content chunks per answer. AB_AFTER_GATEWAY_FLAGS: Node/V8 flags for
  * this tree's gateway process only (with HEAD as the ref: one flag's effect on the same code).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { benchChatBody } from './harness';
 import { makeTarget, timedPost } from './http-client';
 import { summarize } from './stats';
+import { extractTree, workingTree } from './git-tree';
 import type { GatewayMode } from './gateway/under-test';
 import type { Topology, TopologyOptions } from './topology';
 
-const ROOT = resolve(__dirname, '..');
 
 type Start = (opts: TopologyOptions) => Promise<Topology>;
 interface Split {
@@ -51,15 +50,9 @@ async function main(): Promise<void> {
     // included (a tree written from a scratch index). Until 2026-12-02 this tree ran from the checkout itself;
     // making the two sides alike did not by itself remove the tilt the same code showed (the request order
     // below did), but it leaves one difference fewer.
-    const index = join(dir, 'index');
-    const git = (args: string[], env: NodeJS.ProcessEnv = process.env) => execFileSync('git', args, { cwd: ROOT, env, maxBuffer: 1 << 30 });
-    git(['add', '-A'], { ...process.env, GIT_INDEX_FILE: index });
-    const thisTree = git(['write-tree'], { ...process.env, GIT_INDEX_FILE: index }).toString().trim();
+    const thisTree = workingTree(join(dir, 'index'));
     const extract = async (treeish: string, name: string): Promise<Start> => {
-      const src = join(dir, name);
-      execFileSync('mkdir', ['-p', src]);
-      execFileSync('tar', ['-x', '-C', src], { input: git(['archive', treeish]) });
-      symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
+      const src = extractTree(treeish, join(dir, name));
       return ((await import(join(src, 'bench', 'topology.ts'))) as { startTopology: Start }).startTopology;
     };
     const starts = [await extract(ref, 'before-src'), await extract(thisTree, 'after-src')];

@@ -10,14 +10,13 @@
  * noise hits both alike. Prints the medians of wall time and of CPU time of the require, and after/before,
  * and what requiring one lazy chunk (lib/lazy-chunks.ts) costs after the bundle: what its first use pays.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AWSLAMBDA_STUB, bundleHandler, coldLoad, LAMBDA_ENV } from './bundle';
+import { extractTree } from './git-tree';
 import { summarize } from './stats';
 
-const ROOT = resolve(__dirname, '..');
 const GATEWAY = 'lambda/handlers/gateway.ts';
 const CATALOG = '@pydantic/genai-prices';
 
@@ -30,11 +29,7 @@ async function main(): Promise<void> {
   const runs = Number(runsArg ?? 15);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-cold-'));
   try {
-    const before = join(dir, 'before-src');
-    mkdirSync(before);
-    const archive = execFileSync('git', ['archive', ref], { cwd: ROOT, maxBuffer: 1 << 30 });
-    execFileSync('tar', ['-x', '-C', before], { input: archive });
-    symlinkSync(join(ROOT, 'node_modules'), join(before, 'node_modules'));
+    const before = extractTree(ref, join(dir, 'before-src'));
     // Each side loads with its own Lambda environment (e.g. NODE_OPTIONS as that version's stack set it).
     const beforeBench = (await import(join(before, 'bench', 'bundle.ts'))) as { bundleHandler: Bundler; LAMBDA_ENV?: Record<string, string> };
     const beforeBundler = beforeBench.bundleHandler;

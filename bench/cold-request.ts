@@ -15,10 +15,10 @@
  * require, first request (require's end → the response's last byte), their sum, and the handler's return
  * (which includes after-invocation work, e.g. the tokenizer chunk a container loads after its first response).
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseConfig } from '../lambda/core/config';
 import { openLocalStore } from '../lambda/local/embedded-dynamo';
 import { KeyStore } from '../lambda/store/key-store';
@@ -28,9 +28,9 @@ import { startOpenAIDouble } from '../test/doubles/openai-double';
 import { startSecretsManagerDouble } from '../test/doubles/secrets-manager-double';
 import { restProxyEvent } from '../test/support/lambda-streaming-emulator';
 import { AWSLAMBDA_STUB, bundleHandler, LAMBDA_ENV } from './bundle';
+import { extractTree } from './git-tree';
 import { summarize } from './stats';
 
-const ROOT = resolve(__dirname, '..');
 const GATEWAY = 'lambda/handlers/gateway.ts';
 
 interface Sample {
@@ -71,10 +71,7 @@ async function main(): Promise<void> {
   try {
     const { apiKey } = await new KeyStore({ client: store.client, table: store.tables.keys }).create({ name: 'cold-request' });
     const config = doublesConfig({ openai: openai.url, bedrock: bedrock.url });
-    const before = join(dir, 'before-src');
-    mkdirSync(before);
-    execFileSync('tar', ['-x', '-C', before], { input: execFileSync('git', ['archive', ref], { cwd: ROOT, maxBuffer: 1 << 30 }) });
-    symlinkSync(join(ROOT, 'node_modules'), join(before, 'node_modules'));
+    const before = extractTree(ref, join(dir, 'before-src'));
     writeFileSync(join(before, 'tollgate.config.json'), JSON.stringify(config));
     const beforeBench = (await import(join(before, 'bench', 'bundle.ts'))) as { bundleHandler: typeof bundleHandler };
     const built = {

@@ -13,11 +13,11 @@
  * system), first body byte and response end after the hand-over (p50 / p99), the billed tail after the
  * response (p50), and after/before.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { startLambdaSide, type LambdaSide } from './lambda-calls';
+import { extractTree, workingTree } from './git-tree';
 import { summarize } from './stats';
 
 const ROOT = resolve(__dirname, '..');
@@ -33,15 +33,9 @@ async function main(): Promise<void> {
     { name: 'after', cpu: [], user: [], firstByte: [], response: [], tail: [] },
   ];
   try {
-    const index = join(dir, 'index');
-    const git = (args: string[], env: NodeJS.ProcessEnv = process.env) => execFileSync('git', args, { cwd: ROOT, env, maxBuffer: 1 << 30 });
-    git(['add', '-A'], { ...process.env, GIT_INDEX_FILE: index });
-    const thisTree = git(['write-tree'], { ...process.env, GIT_INDEX_FILE: index }).toString().trim();
+    const thisTree = workingTree(join(dir, 'index'));
     const extract = (treeish: string, name: string): string => {
-      const src = join(dir, name);
-      mkdirSync(src, { recursive: true });
-      execFileSync('tar', ['-x', '-C', src], { input: git(['archive', treeish]) });
-      symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
+      const src = extractTree(treeish, join(dir, name));
       for (const f of HARNESS) {
         if (existsSync(join(src, f))) continue;
         mkdirSync(dirname(join(src, f)), { recursive: true });
