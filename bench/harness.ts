@@ -4,7 +4,7 @@
  * CLI around it; the smoke test runs it in a tiny in-process mode.
  */
 import type { LambdaCallsSection } from './lambda-calls';
-import { gatewayRunner, type GatewayRunner } from './processes/bundle-worker';
+import { gatewayNode, gatewayRunner, type GatewayRunner } from './processes/bundle-worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,7 +189,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const full = topo.gateways.full as GatewayHandle;
     const afterStart = await full.stats();
     if (opts.includeFloorRelay) {
-      floor = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`);
+      floor = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`, { execPath: gatewayNode() });
       storeFloor = await topo.startStoreFloor?.();
     }
     const paths = buildPaths(topo, full, floor, storeFloor);

@@ -84,7 +84,7 @@ async function floorPath(mode: 'floor' | 'floor-store', n: number, stream: boole
     const relay = mode === 'floor' ? (bare = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`)) : await topo.startStoreFloor!({ writes: 'both' });
     const target = makeTarget(relay.url);
     const body = benchChatBody('bench-model', stream);
-    for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
+    for (let i = 0; i < Number(process.env.WARMUP ?? 100); i++) await timedPost(target, body, stream);
     const before = await relay.cpuMicros();
     const strace = process.env.STRACE === '1' ? await attachStrace(relay.pid, dir) : undefined;
     let ok = 0;
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     if (!gw) throw new Error(`no ${mode} gateway`);
     const target = makeTarget(gw.url, gw.headers);
     const body = benchChatBody(gw.models.latency, stream);
-    for (let i = 0; i < 100; i++) await timedPost(target, body, stream);
+    for (let i = 0; i < Number(process.env.WARMUP ?? 100); i++) await timedPost(target, body, stream);
     await gw.idle();
     const before = await gw.stats();
     const storeBefore = await topo.storeCpuMicros?.();

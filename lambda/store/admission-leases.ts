@@ -218,6 +218,11 @@ export class AdmissionLeases {
   private readonly windows = new Map<string, WindowLease>();
   /** The next minute's leases, taken ahead (NEXT_WINDOW_LEAD_MS), by windowId. */
   private readonly nextWindows = new Map<string, WindowLease>();
+  /**
+   * TPM corrections whose write failed, by window item: retried at each flush until they land or their
+   * item's TTL ends (a minute's item outlives it by WINDOW_TTL_SECONDS for late corrections).
+   */
+  private readonly failedCorrections = new Map<string, { key: LedgerKey; endMs: number; tokens: number }>();
   private readonly rates = new Map<string, { requests: Rate; tokens: Rate }>();
   private readonly o: Required<Omit<AdmissionLeaseOptions, 'onSpend' | 'onError' | 'random' | 'now'>> & Pick<AdmissionLeaseOptions, 'onSpend'>;
   private readonly now: () => number;
@@ -668,6 +673,7 @@ export class AdmissionLeases {
         }
       }
       for (const w of this.windows.values()) writes.push(this.flushWindowExtra(w));
+      writes.push(...this.retryCorrections());
       await Promise.all(writes);
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
@@ -677,19 +683,44 @@ export class AdmissionLeases {
     const extra = w.extraTokens;
     if (extra <= 0) return Promise.resolve();
     w.extraTokens = 0;
+    return this.writeCorrection(w.key, w.window.endMs, extra);
+  }
+
+  /**
+   * Adds tokens used beyond the estimate to a window item. A failed write is kept and retried at the next
+   * flush (scheduled now), so the item still counts them: the TPM bound holds through a store fault. A
+   * retry after a write whose answer was lost (a timeout after it landed) counts them twice: the limit is
+   * then stricter for the rest of that minute, never looser.
+   */
+  private writeCorrection(key: LedgerKey, endMs: number, tokens: number): Promise<void> {
     this.counted(true);
     return this.o.doc
       .send(
         new UpdateCommand({
           TableName: this.o.table,
-          Key: w.key,
+          Key: key,
           UpdateExpression: 'SET #ttl = if_not_exists(#ttl, :ttl) ADD tokens :t',
           ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':t': extra, ':ttl': Math.floor(w.window.endMs / 1000) + WINDOW_TTL_SECONDS },
+          ExpressionAttributeValues: { ':t': tokens, ':ttl': Math.floor(endMs / 1000) + WINDOW_TTL_SECONDS },
         }),
       )
       .then(() => undefined)
-      .catch((err: unknown) => this.onError(err, 'rate-correction'));
+      .catch((err: unknown) => {
+        this.onError(err, 'rate-correction');
+        if (this.now() >= endMs + WINDOW_TTL_SECONDS * 1000) return; // the item is gone: nothing left to correct
+        const id = `${key.pk}\u0000${key.sk}`;
+        const pending = this.failedCorrections.get(id);
+        if (pending) pending.tokens += tokens;
+        else this.failedCorrections.set(id, { key, endMs, tokens });
+        this.scheduleFlush();
+      });
+  }
+
+  /** The corrections that failed before, sent again (each failure is kept for the next flush). */
+  private retryCorrections(): Promise<void>[] {
+    const retries = [...this.failedCorrections.values()].map((c) => this.writeCorrection(c.key, c.endMs, c.tokens));
+    this.failedCorrections.clear();
+    return retries;
   }
 
   /**

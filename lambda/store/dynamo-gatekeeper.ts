@@ -480,7 +480,11 @@ export function createDynamoGatekeeper(opts: DynamoGatekeeperOptions): DynamoGat
         await opts.outbox.put(message);
       }
     }
-    const tpm = await Promise.allSettled(s.charges.map((c) => limiter.correctTokens(c, actualTokens)));
+    // A correction that adds tokens is retried like the settlement (a retry after a lost answer counts them
+    // twice: stricter for the rest of the minute, never looser); one that gives unused estimate back is sent
+    // once (applied twice it would loosen the limit).
+    const correct = (c: RateCharge) => limiter.correctTokens(c, actualTokens);
+    const tpm = await Promise.allSettled(s.charges.map((c) => (actualTokens > c.tokens ? retryUntil(() => correct(c), { deadline: clock() + settleRetryMs, now: clock }) : correct(c))));
     for (const e of rejectedReasons(tpm)) onError(e, 'tpm-correction');
     await reportSpend(changes);
     if (failure !== undefined) throw failure;

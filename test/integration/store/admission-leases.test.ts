@@ -15,7 +15,7 @@ import { minuteWindow } from '../../../lambda/core/limits';
 import { KeyStore } from '../../../lambda/store/key-store';
 import { countDynamoRequests } from '../../../lambda/store/request-counter';
 import { createTestTables, deleteTestTables, testDynamoClient, type TestTables } from '../../support/dynamodb-local';
-import { admission, fixedEstimate, loseResponses, success, T0, testConfig, usage } from './fixtures';
+import { admission, failUpdates, fixedEstimate, loseResponses, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -363,6 +363,52 @@ describe('Method: admit (rate leases across a minute boundary)', () => {
     // Giving leases back returns the unused slots of the (current) minute taken ahead: only the one admitted stays.
     await gate.releaseLeases();
     expect(Number((await windowItem(key.keyId, minute.endMs)).requests)).toBe(1);
+  });
+
+  /** Fails (before it is sent) the next `times` TPM corrections of a rate window, the write flushWindowExtra makes. */
+  const failCorrections = (times: number) => failUpdates(client, (expr) => expr.endsWith('ADD tokens :t'), times);
+
+  it('retries a TPM correction whose write failed at the next flush: tokens used beyond the estimate are not lost', async () => {
+    const { apiKey, key } = await keys.create({ name: 'tpm-correction-retry', rateLimits: { tpm: 1_000_000 } });
+    const clock = { now: minute.startMs + 10_000 };
+    const gate = clockedGate(clock);
+    // 2,000,000 input tokens where admission counted a 100-token estimate: far beyond what the lease holds.
+    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(2_000_000, 100)));
+    const fault = failCorrections(2);
+    try {
+      await gate.flushLeases();
+      expect(fault.failed()).toBe(1);
+      expect(Number((await windowItem(key.keyId, clock.now)).tokens ?? 0)).toBeLessThan(2_000_000);
+      await gate.flushLeases();
+      expect(fault.failed()).toBe(2);
+    } finally {
+      fault.restore();
+    }
+    await gate.flushLeases();
+    expect(Number((await windowItem(key.keyId, clock.now)).tokens)).toBeGreaterThanOrEqual(2_000_100);
+    // Once landed, not sent again.
+    const counted = countDynamoRequests(client);
+    await gate.flushLeases();
+    expect(counted.counts.byCommand.UpdateItemCommand ?? 0).toBe(0);
+  });
+
+  it('retries the correction of a minute that ended while it failed (the window item outlives its minute for this)', async () => {
+    const { apiKey, key } = await keys.create({ name: 'tpm-correction-late', rateLimits: { tpm: 1_000_000 } });
+    const clock = { now: minute.startMs + 20_000 };
+    const gate = clockedGate(clock);
+    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(2_000_000, 100)));
+    const fault = failCorrections(1);
+    try {
+      // The next minute's first request replaces the window lease, whose correction is written then: it fails.
+      clock.now = minute.endMs + 1_000;
+      await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(100, 100)));
+      for (let i = 0; i < 100 && fault.failed() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(fault.failed()).toBe(1);
+    } finally {
+      fault.restore();
+    }
+    await gate.flushLeases();
+    expect(Number((await windowItem(key.keyId, minute.startMs)).tokens)).toBeGreaterThanOrEqual(2_000_100);
   });
 
   it('gives back a lease taken ahead that was never used (a shutdown in the last seconds of the minute)', async () => {

@@ -143,6 +143,27 @@ export async function closeGatekeeperFixture(f: Pick<GatekeeperFixture, 'client'
 }
 
 /** The write lands in DynamoDB, but the caller sees an error (lost response / socket reset after the write). */
+/**
+ * Fails the next `times` UpdateItems whose expression `match`es, before they are sent (as after the client's
+ * own retries ran out on throttling): the write never lands. `restore` removes the fault.
+ */
+export function failUpdates(c: DynamoDBClient, match: (expr: string) => boolean, times: number): { failed: () => number; restore: () => void } {
+  const name = `fail${Math.random()}`;
+  let failed = 0;
+  c.middlewareStack.add(
+    (next, context) => async (args) => {
+      const expr = String((args.input as { UpdateExpression?: string }).UpdateExpression ?? '');
+      if (context.commandName === 'UpdateItemCommand' && match(expr) && failed < times) {
+        failed++;
+        throw Object.assign(new Error('injected: throttled'), { name: 'ProvisionedThroughputExceededException', $fault: 'client' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  return { failed: () => failed, restore: () => c.middlewareStack.remove(name) };
+}
+
 export function loseResponses(c: DynamoDBClient, match: (expr: string) => boolean): () => void {
   const name = `lose${Math.random()}`;
   c.middlewareStack.add(

@@ -8,7 +8,7 @@ import type { DynamoGatekeeper } from '../../../lambda/store/dynamo-gatekeeper';
 import { rateWindowKey } from '../../../lambda/store/item-keys';
 import type { KeyStore } from '../../../lambda/store/key-store';
 import type { TestTables } from '../../support/dynamodb-local';
-import { admission, closeGatekeeperFixture, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
+import { admission, closeGatekeeperFixture, failUpdates, openGatekeeperFixture, success, T0, testConfig, usage } from './fixtures';
 
 let client: DynamoDBClient;
 let tables: TestTables;
@@ -87,6 +87,20 @@ describe('Method: admit (tokens per minute)', () => {
     await Promise.all(admitted.map((a) => a.settle(success(usage(10, 5)))));
     expect((await windowItem('key', key.keyId))?.tokens).toBe(30);
     await expect(gate.admit(admission(config, apiKey))).resolves.toBeDefined();
+  });
+
+  it('retries a correction that adds tokens when its write fails: the window still counts what was used', async () => {
+    const { apiKey, key } = await keys.create({ name: 'tpm-retry', rateLimits: { tpm: 1_000_000 } });
+    const admitted = await gate.admit(admission(config, apiKey));
+    // The first correction write fails before it is sent (as after the client's own retries ran out).
+    const fault = failUpdates(client, (expr) => expr.includes('ADD requests :r, tokens :t'), 1);
+    try {
+      await admitted.settle(success(usage(5_000, 5)));
+    } finally {
+      fault.restore();
+    }
+    expect(fault.failed()).toBe(1);
+    expect((await windowItem('key', key.keyId))?.tokens).toBe(5_005);
   });
 });
 
