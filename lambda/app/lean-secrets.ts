@@ -179,17 +179,46 @@ function serviceError(status: number, text: string): SecretsManagerError {
   return new SecretsManagerError(name, `Secrets Manager GetSecretValue failed: ${name} (HTTP ${status})${message ? `: ${message.slice(0, 300)}` : ''}`, status);
 }
 
+export interface SecretCacheOptions {
+  /**
+   * A call that finds the value this close to its max age returns it at once and refreshes it in the
+   * background, so no request waits on Secrets Manager while requests keep coming (default: a fifth of the
+   * max age).
+   */
+  refreshAheadMs?: number;
+  /**
+   * When a value past its max age cannot be fetched (Secrets Manager down, throttled, the call timing out),
+   * the last value is still served while it is younger than this (default 1 hour): the provider keys do not
+   * go away with Secrets Manager. Past it, the failure is the caller's.
+   */
+  maxStaleMs?: number;
+  /** After a failed background refresh, the next one waits this long (default 10 s). */
+  retryAfterMs?: number;
+  /** A fetch that failed while a value was still served (never carries the secret: see secretsError). */
+  onStaleError?: (err: unknown) => void;
+}
+
 /**
  * A secret's JSON value, fetched at most once per `maxAgeMs` (Powertools getSecret's maxAge, as before):
- * concurrent callers share one fetch, a failed fetch is not kept (the next call tries again), and an
- * expired value is fetched again by the call that finds it expired.
+ * concurrent callers share one fetch, and a failed fetch is not kept. Unlike getSecret, a value near its max
+ * age is refreshed ahead in the background (the request that finds it so does not wait), and a value past it
+ * whose fetch fails is still served for a while (SecretCacheOptions). Only the first call, and one after the
+ * container sat idle past the max age, wait for Secrets Manager.
  */
-export function cachedSecretJson(read: () => Promise<string>, maxAgeMs: number, now: () => number = Date.now): () => Promise<Record<string, unknown>> {
+export function cachedSecretJson(
+  read: () => Promise<string>,
+  maxAgeMs: number,
+  now: () => number = Date.now,
+  opts: SecretCacheOptions = {},
+): () => Promise<Record<string, unknown>> {
+  const refreshAheadMs = opts.refreshAheadMs ?? maxAgeMs / 5;
+  const maxStaleMs = opts.maxStaleMs ?? 3_600_000;
+  const retryAfterMs = opts.retryAfterMs ?? 10_000;
   let cached: { value: Record<string, unknown>; at: number } | undefined;
   let inFlight: Promise<Record<string, unknown>> | undefined;
-  return () => {
-    if (cached && now() - cached.at < maxAgeMs) return Promise.resolve(cached.value);
-    inFlight ??= read()
+  let noRefreshBefore = 0;
+  const fetch = (): Promise<Record<string, unknown>> =>
+    (inFlight ??= read()
       .then((text) => {
         let parsed: unknown;
         try {
@@ -204,7 +233,32 @@ export function cachedSecretJson(read: () => Promise<string>, maxAgeMs: number, 
       })
       .finally(() => {
         inFlight = undefined;
-      });
-    return inFlight;
+      }));
+  // Set when the last fetch failed, cleared when one succeeds: a caller never waits for a fetch that is
+  // likely to fail too, while there is a value to serve.
+  let failing = false;
+  const failed = (err: unknown) => {
+    failing = true;
+    noRefreshBefore = now() + retryAfterMs;
+    opts.onStaleError?.(err);
+  };
+  const fetchNow = () =>
+    fetch().then((value) => {
+      failing = false;
+      return value;
+    });
+  return () => {
+    const t = now();
+    const age = cached ? t - cached.at : Infinity;
+    if (cached && (age < maxAgeMs || (failing && age < maxStaleMs))) {
+      if (age >= maxAgeMs - refreshAheadMs && !inFlight && t >= noRefreshBefore) fetchNow().catch(failed);
+      return Promise.resolve(cached.value);
+    }
+    const last = cached;
+    return fetchNow().catch((err: unknown) => {
+      if (!last || now() - last.at >= maxStaleMs) throw err;
+      failed(err);
+      return last.value;
+    });
   };
 }

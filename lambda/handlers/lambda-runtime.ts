@@ -111,7 +111,14 @@ function providerSecret(env: LambdaEnv & SecretsEnv, secretArn: string): () => P
   const settings = leanSecretsSettingsFromEnv(env);
   if (settings) {
     const reader = new LeanSecretsReader(settings);
-    return cachedSecretJson(() => reader.secretString(secretArn), PROVIDER_SECRET_MAX_AGE_SECONDS * 1000);
+    // Refreshed ahead in the background, and served for up to an hour past its max age while Secrets Manager
+    // cannot be read (one WARN line per failed fetch; its message never holds the value).
+    return cachedSecretJson(() => reader.secretString(secretArn), PROVIDER_SECRET_MAX_AGE_SECONDS * 1000, Date.now, {
+      onStaleError: (err) => {
+        const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        process.stderr.write(`${JSON.stringify({ level: 'WARN', message: 'provider-keys secret not refreshed: serving the last value read', error })}\n`);
+      },
+    });
   }
   return async () => {
     // Powertools caches the value per container for maxAge.

@@ -109,7 +109,8 @@ describe('LeanSecretsReader', () => {
 describe('cachedSecretJson', () => {
   it('shares one fetch among concurrent callers and keeps the value for its max age', async () => {
     let now = 1_000;
-    const load = cachedSecretJson(() => reader.secretString(ARN), 300_000, () => now);
+    // No refresh ahead here: the max age alone.
+    const load = cachedSecretJson(() => reader.secretString(ARN), 300_000, () => now, { refreshAheadMs: 0 });
     const values = await Promise.all(Array.from({ length: 20 }, () => load()));
     expect(values.every((v) => v.openai === PROVIDER_KEY)).toBe(true);
     expect(double.calls).toHaveLength(1);
@@ -120,6 +121,80 @@ describe('cachedSecretJson', () => {
     now += 1;
     expect((await load()).openai).toBe('rotated');
     expect(double.calls).toHaveLength(2);
+  });
+
+  /** Until `release()`, reads wait before they reach the double (a slow Secrets Manager). */
+  function gatedRead() {
+    let gate: Promise<void> = Promise.resolve();
+    let release = () => undefined as void;
+    return {
+      read: async () => {
+        await gate;
+        return reader.secretString(ARN);
+      },
+      hold: () => (gate = new Promise<void>((r) => (release = r))),
+      release: () => release(),
+    };
+  }
+  /** Calls `load` (bounded) until it answers the rotated value, as callers would while a refresh lands. */
+  const untilRotated = async (load: () => Promise<Record<string, unknown>>) => {
+    for (let i = 0; i < 200 && (await load()).openai !== 'rotated'; i++) await new Promise((r) => setTimeout(r, 5));
+    return (await load()).openai;
+  };
+
+  it('refreshes a value near its max age in the background: the call that finds it so does not wait', async () => {
+    let now = 1_000;
+    const g = gatedRead();
+    const load = cachedSecretJson(g.read, 300_000, () => now);
+    expect((await load()).openai).toBe(PROVIDER_KEY);
+    double.setSecret({ openai: 'rotated' });
+    g.hold();
+    now += 239_999;
+    await load(); // not yet within the last fifth of the max age: no refresh
+    now += 1;
+    // Within it: the value at once, while Secrets Manager has not even been asked yet.
+    expect((await load()).openai).toBe(PROVIDER_KEY);
+    expect((await load()).openai).toBe(PROVIDER_KEY);
+    expect(double.calls).toHaveLength(1);
+    g.release();
+    expect(await untilRotated(load)).toBe('rotated');
+    // One refresh for the callers that found the value near its age, and the refreshed value is fresh.
+    now += 200_000;
+    await load();
+    expect(double.calls).toHaveLength(2);
+  });
+
+  it('serves the last value while Secrets Manager fails, without making callers wait on it again, for up to an hour', async () => {
+    let now = 1_000;
+    const errors: unknown[] = [];
+    const load = cachedSecretJson(() => reader.secretString(ARN), 300_000, () => now, { onStaleError: (e) => errors.push(e), retryAfterMs: 10_000 });
+    await load();
+    double.setSecret({ openai: 'rotated' });
+    now += 300_000;
+    // Past its max age, the fetch fails (all 3 attempts): the last value, and one error reported.
+    double.failNext({ status: 500, body: { __type: 'InternalServiceError', message: 'down' } }, { status: 500, body: { __type: 'InternalServiceError', message: 'down' } }, { status: 500, body: { __type: 'InternalServiceError', message: 'down' } });
+    expect((await load()).openai).toBe(PROVIDER_KEY);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).not.toContain(PROVIDER_KEY);
+    expect(double.calls).toHaveLength(4);
+    // Known to be failing: served at once, no new call before retryAfterMs.
+    now += 5_000;
+    expect((await load()).openai).toBe(PROVIDER_KEY);
+    expect(double.calls).toHaveLength(4);
+    // Then retried in the background; the caller still does not wait, and the next one has the new value.
+    now += 5_000;
+    expect((await load()).openai).toBe(PROVIDER_KEY);
+    expect(await untilRotated(load)).toBe('rotated');
+    expect(double.calls).toHaveLength(5);
+  });
+
+  it('fails once the last value is older than the stale bound', async () => {
+    let now = 1_000;
+    const load = cachedSecretJson(() => reader.secretString(ARN), 300_000, () => now, { maxStaleMs: 3_600_000 });
+    await load();
+    now += 3_600_000;
+    double.failNext({ status: 400, body: { __type: 'AccessDeniedException', message: 'not allowed' } });
+    await expect(load()).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
   it('forgets a failed fetch: the next call tries again', async () => {
