@@ -114,6 +114,23 @@ export function fixedMonthly(w: Workload): FixedLine[] {
  * does the added time to first token measured here (an over-estimate: part of it is the loopback hop).
  */
 export const FULL_VCPU_MB = 1_769;
+/**
+ * How Lambda enforces the share over time is not documented. Observed from outside (pwrdrvr/lambda-dispatch
+ * issue #246, 2024-2025): a quota per 20 ms period, as a cgroup CPU limit works; CPU use under the share in a
+ * period runs at full speed, and use beyond it pauses the function until the period ends. Under that model a
+ * short burst (a request's work before its first byte, on a container that mostly waits on the model) is not
+ * stretched at all while it fits one period's quota (share x 20 ms), and costs a whole period's wait per
+ * quota it overruns.
+ */
+export const QUOTA_PERIOD_MS = 20;
+
+/** Wall time of `cpuMs` of CPU work begun at a period's start under a quota of `share` x `periodMs` per period. */
+export function quotaWallMs(cpuMs: number, share: number, periodMs = QUOTA_PERIOD_MS): number {
+  const quota = share * periodMs;
+  if (share >= 1 || cpuMs <= quota) return cpuMs;
+  const spent = Math.ceil(cpuMs / quota) - 1; // periods whose quota is used up, each waited out to its end
+  return spent * periodMs + (cpuMs - spent * quota);
+}
 export const MEMORY_SIZES_MB = [256, 512, 1024] as const;
 /** Added time to first token at c=1, streaming (issue 13). */
 export const LATENCY_TARGETS = { p50Ms: 2, p99Ms: 5 };
@@ -126,6 +143,9 @@ export interface MemoryOption {
   addedTtftP50Ms: number;
   addedTtftP99Ms: number;
   meetsLatencyTargets: boolean;
+  /** The added time to first token under the quota model (QUOTA_PERIOD_MS): unchanged while it fits a period's quota. */
+  quotaTtftP50Ms: number;
+  quotaTtftP99Ms: number;
   /** Variable cost per million requests for the workload's generation time. */
   perMillionUsd: number;
 }
@@ -148,6 +168,8 @@ export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency' | 'l
       addedTtftP50Ms,
       addedTtftP99Ms,
       meetsLatencyTargets: addedTtftP50Ms <= LATENCY_TARGETS.p50Ms && addedTtftP99Ms <= LATENCY_TARGETS.p99Ms,
+      quotaTtftP50Ms: quotaWallMs(Math.max(0, c1?.p50 ?? 0), cpuShare),
+      quotaTtftP99Ms: quotaWallMs(Math.max(0, c1?.p99 ?? 0), cpuShare),
       perMillionUsd,
     };
   });
@@ -164,6 +186,14 @@ export function memoryCpuBasis(r: Pick<BenchReport, 'accounting' | 'lambda'>): {
   return { cpuMs: stream?.gatewayCpuMsPerRequest ?? 0, source: 'local server' };
 }
 
+/**
+ * Under the quota model, the cheapest size at which the added time to first token measured here is not
+ * stretched at all (its p99 fits one period's quota); undefined when none compared does.
+ */
+export function quotaFullSpeedMemory(options: ReadonlyArray<MemoryOption>): MemoryOption | undefined {
+  return [...options].sort((a, b) => a.perMillionUsd - b.perMillionUsd).find((o) => o.quotaTtftP99Ms <= o.cpuShare * QUOTA_PERIOD_MS);
+}
+
 /** The cheapest memory size that keeps the latency targets; the largest compared when none does. */
 export function recommendedMemory(options: ReadonlyArray<MemoryOption>): MemoryOption {
   const ok = options.filter((o) => o.meetsLatencyTargets).sort((a, b) => a.perMillionUsd - b.perMillionUsd);
@@ -174,14 +204,21 @@ export function memoryMarkdown(r: Pick<BenchReport, 'accounting' | 'latency' | '
   const options = memoryOptions(r, w);
   const pick = recommendedMemory(options);
   const out = [
-    `| memory | CPU share (1 vCPU = ${FULL_VCPU_MB} MB) | ${memoryCpuBasis(r).source === 'lambda container' ? 'container CPU ms / invocation' : 'gateway CPU ms / request'} at that share | added TTFT p50 / p99 at that share (ms) | keeps ≤ ${LATENCY_TARGETS.p50Ms} / ≤ ${LATENCY_TARGETS.p99Ms} ms | $ per million requests (${w.generationSeconds} s generation) |`,
-    '|---|---|---|---|---|---|',
+    `| memory | CPU share (1 vCPU = ${FULL_VCPU_MB} MB) | ${memoryCpuBasis(r).source === 'lambda container' ? 'container CPU ms / invocation' : 'gateway CPU ms / request'} at that share | added TTFT p50 / p99 at that share (ms) | keeps ≤ ${LATENCY_TARGETS.p50Ms} / ≤ ${LATENCY_TARGETS.p99Ms} ms | added TTFT p50 / p99, quota per ${QUOTA_PERIOD_MS} ms period (ms) | $ per million requests (${w.generationSeconds} s generation) |`,
+    '|---|---|---|---|---|---|---|',
   ];
   for (const o of options) {
     out.push(
-      `| ${o.memoryMb} MB${o === pick ? ' (cheapest that keeps the targets, or largest)' : ''} | ${(o.cpuShare * 100).toFixed(1)} % | ${o.cpuMsPerRequest.toFixed(2)} | ${o.addedTtftP50Ms.toFixed(2)} / ${o.addedTtftP99Ms.toFixed(2)} | ${o.meetsLatencyTargets ? 'yes' : 'no'} | ${money(o.perMillionUsd)} |`,
+      `| ${o.memoryMb} MB${o === pick ? ' (cheapest that keeps the targets, or largest)' : ''} | ${(o.cpuShare * 100).toFixed(1)} % | ${o.cpuMsPerRequest.toFixed(2)} | ${o.addedTtftP50Ms.toFixed(2)} / ${o.addedTtftP99Ms.toFixed(2)} | ${o.meetsLatencyTargets ? 'yes' : 'no'} | ${o.quotaTtftP50Ms.toFixed(2)} / ${o.quotaTtftP99Ms.toFixed(2)} | ${money(o.perMillionUsd)} |`,
     );
   }
+  const fullSpeed = quotaFullSpeedMemory(options);
+  out.push(
+    '',
+    fullSpeed
+      ? `Under the quota model, ${fullSpeed.memoryMb} MB is the cheapest size at which the added time to first token measured here is not stretched (its p99, ${fullSpeed.quotaTtftP99Ms.toFixed(2)} ms, fits the ${(fullSpeed.cpuShare * QUOTA_PERIOD_MS).toFixed(1)} ms quota of one period).`
+      : 'Under the quota model, no size compared runs the added time to first token measured here at full speed.',
+  );
   return out.join('\n');
 }
 

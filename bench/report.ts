@@ -1,5 +1,5 @@
 /** The report as Markdown: one table per section, numbers already rounded by the harness. */
-import { memoryMarkdown } from './cost-model';
+import { memoryMarkdown, QUOTA_PERIOD_MS } from './cost-model';
 import type { BenchReport, PathResult } from './harness';
 import { lambdaCallsMarkdown } from './lambda-calls';
 import { round } from './stats';
@@ -117,7 +117,9 @@ export function toMarkdown(r: BenchReport): string {
   out.push('## Lambda memory size: cost per million requests on the measured CPU', '');
   out.push(
     'Assumption: Lambda allocates CPU in proportion to memory (1 vCPU at 1,769 MB) and one core here is worth one Graviton vCPU; CPU-bound work, ' +
-      'and the added time to first token measured here, stretch by 1 / share. Workload: an 8 s streamed generation (bench/cost-model.ts).',
+      'and the added time to first token measured here, stretch by 1 / share (the worst case, which the default memory follows). ' +
+      `The quota column assumes instead what has been observed from outside (not documented by AWS): the share enforced as a quota per ${QUOTA_PERIOD_MS} ms period, ` +
+      'under which a burst that fits one period\'s quota runs at full speed and each quota overrun waits out its period (bench/cost-model.ts quotaWallMs). Workload: an 8 s streamed generation (bench/cost-model.ts).',
     '',
     memoryMarkdown(r),
     '',
