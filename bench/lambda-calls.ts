@@ -34,6 +34,8 @@ export interface ContainerStats {
   cpuMicros: number;
   cpuSplit?: NodeJS.CpuUsage;
   dynamo: DynamoRequestCounts;
+  /** Per invocation so far: CPU from its arrival to its first response write (µs); absent from older trees. */
+  firstWriteCpuMicros?: number[];
 }
 
 type Snapshot = Pick<DynamoRequestCounts, 'total' | 'writes' | 'readCapacityUnits' | 'writeCapacityUnits'> & { byCommand: Record<string, number> };
@@ -66,6 +68,12 @@ export interface LambdaCallsSection {
    * empty event loop).
    */
   tailMs?: Summary;
+  /**
+   * The container's CPU from each warm invocation's arrival to its first response write (the prelude with
+   * the first body bytes), ms: its work before the client's first byte, the burst a CPU quota per period
+   * would have to cover (bench/cost-model.ts quotaWallMs).
+   */
+  firstWriteCpuMs?: Summary;
   /**
    * Reserved on the key's hard budget after the last invocation: what the container's lease parks while it
    * is frozen or idle (one worst case of the bench's request: lambda-runtime.ts LAMBDA_KEEP_WORST_CASES).
@@ -189,6 +197,9 @@ export async function measureLambdaCalls(opts: { invocations: number; profileDir
       shutdown: { ...delta(beforeShutdown, afterShutdown, 1), leftToSweeper },
       cpuMsPerInvocation,
       tailMs: summarize(tails.slice(1)),
+      ...(end.firstWriteCpuMicros && end.firstWriteCpuMicros.length >= invocations
+        ? { firstWriteCpuMs: summarize(end.firstWriteCpuMicros.slice(warm, invocations).map((us) => us / 1000)) }
+        : {}),
       ...(budget ? { parkedMicros: budget.reservedMicros, spentMicrosPerInvocation: Math.round((budget.spentMicros / invocations) * 100) / 100 } : {}),
     };
   } finally {
@@ -211,6 +222,9 @@ export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
     ...(l.tailMs === undefined
       ? []
       : [`From a response's end to the container's next request for work (billed after the client's last byte), p50 / p99: ${l.tailMs.p50.toFixed(2)} / ${l.tailMs.p99.toFixed(2)} ms.`]),
+    ...(l.firstWriteCpuMs === undefined
+      ? []
+      : [`CPU before the first byte, from a warm invocation's arrival to its first response write (the container's burst before the client sees anything), p50 / p99: ${l.firstWriteCpuMs.p50.toFixed(2)} / ${l.firstWriteCpuMs.p99.toFixed(2)} ms.`]),
     ...(l.parkedMicros === undefined
       ? []
       : [`What the container's lease parks on the key's hard budget between invocations (reserved on the counter after the last): ${l.parkedMicros} µ$, against ${l.spentMicrosPerInvocation} µ$ spent per invocation.`]),

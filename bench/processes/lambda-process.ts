@@ -32,6 +32,8 @@ let counter: DynamoRequestCounter | undefined;
 let runtime: LambdaRuntime | undefined;
 let loop: StreamingRuntime | undefined;
 let keyId: string | undefined;
+/** Per invocation, in order: the container's CPU from the invocation's arrival to its first response write (µs). */
+const firstWriteCpuMicros: number[] = [];
 
 /** The key's hard budget counter: `reserved` is, between invocations, what this container's lease parks. */
 async function budgetCounter(): Promise<{ reservedMicros: number; spentMicros: number } | undefined> {
@@ -69,7 +71,7 @@ serveWorker(
       // As in Lambda, nothing but the runtime's own requests may hold the event loop open: the IPC channel
       // still delivers this process's requests while the loop runs, but does not keep it from `beforeExit`.
       process.channel?.unref();
-      loop = startStreamingRuntime(p.runtimeApi, createGatewayHandler(runtime, runtimeAwsLambda));
+      loop = startStreamingRuntime(p.runtimeApi, createGatewayHandler(runtime, runtimeAwsLambda), { onFirstWrite: (us) => firstWriteCpuMicros.push(us) });
       return { apiKey, node: process.version };
     },
     stats: () => ({
@@ -78,6 +80,7 @@ serveWorker(
       maxRssKb: process.resourceUsage().maxRSS,
       dynamo: counter ? { ...counter.counts, byCommand: { ...counter.counts.byCommand } } : undefined,
       completed: loop?.completed ?? 0,
+      firstWriteCpuMicros: [...firstWriteCpuMicros],
     }),
     /** The key's budget counter, read through the counted client: ask for it outside a measured window. */
     budget: () => budgetCounter(),

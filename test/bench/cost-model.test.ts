@@ -8,12 +8,12 @@ import type { BenchReport } from '../../bench/harness';
 
 type Input = Pick<BenchReport, 'accounting' | 'latency' | 'lambda'>;
 
-function report(opts: { localCpuMs: number; lambdaCpuMs?: number; ttftP50: number; ttftP99: number }): Input {
+function report(opts: { localCpuMs: number; lambdaCpuMs?: number; ttftP50: number; ttftP99: number; firstWrite?: { p50: number; p99: number } }): Input {
   const calls = { calls: 3, writes: 3, writeUnits: 3, readUnits: 1, byCommand: {} };
   return {
     accounting: [{ kind: 'stream', gatewayCpuMsPerRequest: opts.localCpuMs, dynamo: { writeUnitsPerRequest: 2, readUnitsPerRequest: 1 } }],
     latency: [{ stream: true, concurrency: 1, added: { gateway: { ttftMs: { p50: opts.ttftP50, p99: opts.ttftP99 } } } }],
-    lambda: opts.lambdaCpuMs === undefined ? undefined : { invocations: 10, first: calls, steady: calls, shutdown: { ...calls, leftToSweeper: 0 }, cpuMsPerInvocation: opts.lambdaCpuMs },
+    lambda: opts.lambdaCpuMs === undefined ? undefined : { invocations: 10, first: calls, steady: calls, shutdown: { ...calls, leftToSweeper: 0 }, cpuMsPerInvocation: opts.lambdaCpuMs, ...(opts.firstWrite ? { firstWriteCpuMs: opts.firstWrite } : {}) },
   } as unknown as Input;
 }
 
@@ -62,4 +62,18 @@ it('names the cheapest size whose quota covers the added time to first token, ne
   expect(md).toContain('quota per 20 ms period');
   expect(md).toContain('512 MB is the cheapest size at which the added time to first token measured here is not stretched');
   expect(quotaFullSpeedMemory(memoryOptions(report({ localCpuMs: 4, ttftP50: 3, ttftP99: 20 })))).toBeUndefined();
+});
+
+it('takes the container\'s measured CPU before its first write as the burst when the run measured it', () => {
+  // Local added time 1.5 / 3.5 ms; the container's burst 2.5 / 4 ms: its p99 overruns 256 MB's 2.89 ms quota.
+  const r = report({ localCpuMs: 4, lambdaCpuMs: 9, ttftP50: 1.5, ttftP99: 3.5, firstWrite: { p50: 2.5, p99: 4 } });
+  const [at256, at512] = memoryOptions(r);
+  const quota256 = 20 * (256 / FULL_VCPU_MB);
+  expect(at256.quotaTtftP50Ms).toBe(1.5);
+  // The pause is the rest of the period after the quota: 20 - 2.89 ms, on top of the 3.5 ms measured here.
+  expect(at256.quotaTtftP99Ms).toBeCloseTo(3.5 + (20 - quota256), 9);
+  expect(at256.quotaThrottled).toBe(true);
+  expect(at512.quotaTtftP99Ms).toBe(3.5);
+  expect(at512.quotaThrottled).toBe(false);
+  expect(memoryMarkdown(r)).toContain("the p99 burst before the first byte, 4.00 ms of the container's CPU at p99, fits the 5.8 ms quota");
 });

@@ -28,4 +28,10 @@ it('counts the store calls of a cold invocation, of each later one, and of the s
   expect(l.parkedMicros).toBeLessThan(12 * l.spentMicrosPerInvocation!);
   expect(lambdaCallsMarkdown(l)).toContain('| invocations 2-5, per invocation |');
   expect(lambdaCallsMarkdown(l)).toContain('parks on the key');
+  // The container's CPU before each warm invocation's first write: some work (auth, admission, the upstream
+  // request, the first chunk), and never more than the measured invocations spent in all (each burst is
+  // part of its invocation's CPU).
+  expect(l.firstWriteCpuMs!.p50).toBeGreaterThan(0);
+  expect(l.firstWriteCpuMs!.p99).toBeLessThanOrEqual(l.cpuMsPerInvocation! * (5 - 2));
+  expect(lambdaCallsMarkdown(l)).toContain('CPU before the first byte');
 });

@@ -78,7 +78,16 @@ type Handler = (event: unknown, stream: Writable, context: Record<string, unknow
  * `runtimeApi` (host:port, as AWS_LAMBDA_RUNTIME_API). The process must not hold its event loop open by
  * other means (an IPC channel: unref it) or the loop never sees `beforeExit`, as in Lambda.
  */
-export function startStreamingRuntime(runtimeApi: string, handler: unknown): StreamingRuntime {
+export interface StreamingRuntimeOptions {
+  /**
+   * Called at each invocation's first response write (the prelude and the first body bytes) with this
+   * process's CPU time since the invocation arrived, in µs: the container's work before the client's first
+   * byte (bench/lambda-calls.ts).
+   */
+  onFirstWrite?: (cpuMicros: number) => void;
+}
+
+export function startStreamingRuntime(runtimeApi: string, handler: unknown, opts: StreamingRuntimeOptions = {}): StreamingRuntime {
   const [hostname, port] = runtimeApi.split(':');
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const nextAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -100,7 +109,7 @@ export function startStreamingRuntime(runtimeApi: string, handler: unknown): Str
       req.on('error', reject);
     });
 
-  const responseStream = (id: string) => {
+  const responseStream = (id: string, cpuAtArrival: NodeJS.CpuUsage) => {
     let done!: () => void;
     let failed!: (err: Error) => void;
     const responseDone = new Promise<void>((resolve, reject) => ((done = resolve), (failed = reject)));
@@ -131,6 +140,10 @@ export function startStreamingRuntime(runtimeApi: string, handler: unknown): Str
     const origWrite = req.write.bind(req) as (...args: unknown[]) => boolean;
     req.write = function (this: RuntimeStream, chunk: unknown, ...rest: unknown[]) {
       if (typeof chunk !== 'string' && !Buffer.isBuffer(chunk) && (chunk as { constructor?: unknown })?.constructor !== Uint8Array) chunk = JSON.stringify(chunk);
+      if (status === 'ready' && opts.onFirstWrite) {
+        const used = process.cpuUsage(cpuAtArrival);
+        opts.onFirstWrite(used.user + used.system);
+      }
       if (status === 'ready' && typeof req._onBeforeFirstWrite === 'function') req._onBeforeFirstWrite((ch) => origWrite(ch));
       const ret = origWrite(chunk, ...rest);
       status = 'written';
@@ -154,11 +167,12 @@ export function startStreamingRuntime(runtimeApi: string, handler: unknown): Str
   const handleOnce = async (): Promise<void> => {
     if (stopped) return;
     const { body, headers } = await nextInvocation();
+    const cpuAtArrival = process.cpuUsage();
     if (stopped) return;
     const id = String(headers['lambda-runtime-aws-request-id']);
     const deadlineMs = Number(headers['lambda-runtime-deadline-ms']);
     let waitForEmptyEventLoop = true;
-    const { stream, responseDone, fail } = responseStream(id);
+    const { stream, responseDone, fail } = responseStream(id, cpuAtArrival);
     const scheduleNext = () => {
       completed++;
       beforeExit = () => undefined;
