@@ -6,6 +6,7 @@
  * next one only once the event loop is empty, as Lambda's Node runtime does. This process's CPU is what the
  * container spends: the handler, its store client and the runtime's side of the response stream.
  */
+import { readFileSync } from 'node:fs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { periodKey } from '../../lambda/core/budgets';
 import { createGatewayHandler } from '../../lambda/handlers/gateway-handler';
@@ -34,6 +35,18 @@ let loop: StreamingRuntime | undefined;
 let keyId: string | undefined;
 /** Per invocation, in order: the container's CPU from the invocation's arrival to its first response write (µs). */
 const firstWriteCpuMicros: number[] = [];
+/** The same for the main (JavaScript) thread alone, where Linux tells it (/proc/self/task/<pid>/schedstat). */
+const firstWriteMainMicros: number[] = [];
+
+/** ns the main thread has run, from the scheduler's statistics (Linux); undefined elsewhere. */
+function mainThreadNs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+}
+let mainAtArrival: number | undefined;
 
 /** The key's hard budget counter: `reserved` is, between invocations, what this container's lease parks. */
 async function budgetCounter(): Promise<{ reservedMicros: number; spentMicros: number } | undefined> {
@@ -71,7 +84,14 @@ serveWorker(
       // As in Lambda, nothing but the runtime's own requests may hold the event loop open: the IPC channel
       // still delivers this process's requests while the loop runs, but does not keep it from `beforeExit`.
       process.channel?.unref();
-      loop = startStreamingRuntime(p.runtimeApi, createGatewayHandler(runtime, runtimeAwsLambda), { onFirstWrite: (us) => firstWriteCpuMicros.push(us) });
+      loop = startStreamingRuntime(p.runtimeApi, createGatewayHandler(runtime, runtimeAwsLambda), {
+        onArrival: () => (mainAtArrival = mainThreadNs()),
+        onFirstWrite: (us) => {
+          firstWriteCpuMicros.push(us);
+          const main = mainThreadNs();
+          if (main !== undefined && mainAtArrival !== undefined) firstWriteMainMicros.push((main - mainAtArrival) / 1000);
+        },
+      });
       return { apiKey, node: process.version };
     },
     stats: () => ({
@@ -81,6 +101,7 @@ serveWorker(
       dynamo: counter ? { ...counter.counts, byCommand: { ...counter.counts.byCommand } } : undefined,
       completed: loop?.completed ?? 0,
       firstWriteCpuMicros: [...firstWriteCpuMicros],
+      firstWriteMainMicros: [...firstWriteMainMicros],
     }),
     /** The key's budget counter, read through the counted client: ask for it outside a measured window. */
     budget: () => budgetCounter(),

@@ -85,6 +85,8 @@ export interface StreamingRuntimeOptions {
    * byte (bench/lambda-calls.ts).
    */
   onFirstWrite?: (cpuMicros: number) => void;
+  /** Called as each invocation arrives, before its event is parsed (where onFirstWrite's CPU is counted from). */
+  onArrival?: () => void;
 }
 
 export function startStreamingRuntime(runtimeApi: string, handler: unknown, opts: StreamingRuntimeOptions = {}): StreamingRuntime {
@@ -168,6 +170,7 @@ export function startStreamingRuntime(runtimeApi: string, handler: unknown, opts
     if (stopped) return;
     const { body, headers } = await nextInvocation();
     const cpuAtArrival = process.cpuUsage();
+    opts.onArrival?.();
     if (stopped) return;
     const id = String(headers['lambda-runtime-aws-request-id']);
     const deadlineMs = Number(headers['lambda-runtime-deadline-ms']);
