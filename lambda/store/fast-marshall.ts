@@ -12,9 +12,17 @@
  */
 import { marshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
 
-/** `marshall(value, options)`, faster; exact only with `convertTopLevelContainer` (lib-dynamodb's default), else the library's own. */
-export function fastMarshaller(options: marshallOptions): (value: unknown) => unknown {
-  if (!options.convertTopLevelContainer) return (value) => marshall(value, options);
+/**
+ * `marshall(value, options)`, faster; exact only with `convertTopLevelContainer` (lib-dynamodb's default),
+ * else the library's own. `onFallback` is called whenever a value goes to the library's marshall: only
+ * there can binary (B, BS) come out, which the lean transport must then encode (lean-dynamo-http.ts).
+ */
+export function fastMarshaller(options: marshallOptions, onFallback?: () => void): (value: unknown) => unknown {
+  if (!options.convertTopLevelContainer)
+    return (value) => {
+      onFallback?.();
+      return marshall(value, options);
+    };
   const removeUndefined = !!options.removeUndefinedValues;
   const emptyToNull = !!options.convertEmptyValues;
   // util-dynamodb's filter for list members and map values (functions are dropped; undefined too if asked).
@@ -48,6 +56,7 @@ export function fastMarshaller(options: marshallOptions): (value: unknown) => un
         break;
       }
     }
+    onFallback?.();
     return marshall(data, options);
   };
   return toAttr;

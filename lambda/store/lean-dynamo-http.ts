@@ -306,9 +306,12 @@ export class LeanDynamoTransport {
    * standard strategy is in its initial state (full capacity, which successes cannot raise) and refuses
    * every other error without changing state, so skipping it changes nothing.
    */
-  async call(operation: string, input: Json): Promise<Json> {
+  async call(operation: string, input: Json, mayHoldBinary = true): Promise<Json> {
     const r = await (this.resolved ??= forgetOnFailure(this.resolve(), () => (this.resolved = undefined)));
-    const body = holdsBinary(input) ? JSON.stringify(input, binaryAsBase64) : JSON.stringify(input);
+    // `mayHoldBinary` false: the caller's marshaller produced every value itself and made no binary (the
+    // gateway's writes), so the walk is skipped; it was a recursive for-in over every item's shapes that V8
+    // kept deoptimising and compiling again (`--trace-deopt`: 14 deopts, 10 recompiles in 2,000 requests).
+    const body = mayHoldBinary && holdsBinary(input) ? JSON.stringify(input, binaryAsBase64) : JSON.stringify(input);
     // A strategy that failed to load (its SDK chunk) is asked again at the next retryable error.
     let retry = this.retry && (await this.retry.catch(() => undefined));
     let token: RetryToken | undefined = retry && (await retry.acquireInitialRetryToken(''));

@@ -181,7 +181,9 @@ export function leanDocumentClient(client: StoreClient, translateConfig: Transla
   const mOptions: marshallOptions = { ...translateConfig.marshallOptions, convertTopLevelContainer: translateConfig.marshallOptions?.convertTopLevelContainer ?? true };
   const uOptions: unmarshallOptions = { ...translateConfig.unmarshallOptions, convertWithoutMapWrapper: translateConfig.unmarshallOptions?.convertWithoutMapWrapper ?? true };
   // util-dynamodb's marshall with these options, in one pass for plain values (fast-marshall.ts).
-  const toWire = fastMarshaller(mOptions);
+  // Set when a value went to util-dynamodb's marshall (the only way binary reaches the wire input).
+  let fellBack = false;
+  const toWire = fastMarshaller(mOptions, () => (fellBack = true));
   const fromWire = (v: unknown) => unmarshall(v as Parameters<typeof unmarshall>[0], uOptions);
   let sdkDoc: DynamoDBDocumentClient | undefined;
   const sdkSend = (...args: unknown[]): Promise<unknown> => {
@@ -196,10 +198,12 @@ export function leanDocumentClient(client: StoreClient, translateConfig: Transla
       const hook = observe(commandName, command.input);
       if (hook) after.push(hook);
     }
+    fellBack = false;
     const input = processKeys(command.input, toWire, command.inputKeyNodes) as Json;
+    const mayHoldBinary = fellBack;
     // The SDK fills this idempotency token itself (a retried transaction must not apply twice).
     if (operation === 'TransactWriteItems' && input.ClientRequestToken === undefined) input.ClientRequestToken = randomUUID();
-    const output = processKeys(await transportFor(client).call(operation, input), fromWire, command.outputKeyNodes) as Json;
+    const output = processKeys(await transportFor(client).call(operation, input, mayHoldBinary), fromWire, command.outputKeyNodes) as Json;
     for (const hook of after) hook(output);
     return output;
   };

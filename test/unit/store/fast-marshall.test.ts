@@ -154,4 +154,17 @@ describe('fastMarshaller', () => {
     expect(libraryCalls).toHaveBeenCalledTimes(1);
     expect(libraryCalls.mock.calls[0][0]).toBe(tags);
   });
+
+  it('says when a value went to the library, the only way binary comes out (the lean transport then encodes it)', () => {
+    let fallbacks = 0;
+    const fast = fastMarshaller({ convertTopLevelContainer: true }, () => fallbacks++);
+    fast({ a: 'x', b: [1, { c: true }] });
+    expect(fallbacks).toBe(0);
+    expect(fast({ a: 'x', bin: new Uint8Array([1]) })).toStrictEqual({ M: { a: { S: 'x' }, bin: { B: new Uint8Array([1]) } } });
+    expect(fallbacks).toBe(1);
+    // Without convertTopLevelContainer every value is the library's.
+    let all = 0;
+    fastMarshaller({}, () => all++)({ a: 'x' });
+    expect(all).toBe(1);
+  });
 });
