@@ -309,8 +309,8 @@ export class LeanDynamoTransport {
   async call(operation: string, input: Json, mayHoldBinary = true): Promise<Json> {
     const r = await (this.resolved ??= forgetOnFailure(this.resolve(), () => (this.resolved = undefined)));
     // `mayHoldBinary` false: the caller's marshaller produced every value itself and made no binary (the
-    // gateway's writes), so the walk is skipped; it was a recursive for-in over every item's shapes that V8
-    // kept deoptimising and compiling again (`--trace-deopt`: 14 deopts, 10 recompiles in 2,000 requests).
+    // gateway's writes), so the walk is skipped: a recursive for-in over every item's shapes, which V8
+    // deoptimised ("wrong map") and compiled again and again as the item shapes varied (`--trace-deopt`).
     const body = mayHoldBinary && holdsBinary(input) ? JSON.stringify(input, binaryAsBase64) : JSON.stringify(input);
     // A strategy that failed to load (its SDK chunk) is asked again at the next retryable error.
     let retry = this.retry && (await this.retry.catch(() => undefined));
