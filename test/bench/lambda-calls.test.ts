@@ -27,6 +27,10 @@ it('counts the store calls of a cold invocation, of each later one, and of the s
   expect(l.parkedMicros).toBeGreaterThan(l.spentMicrosPerInvocation!);
   expect(l.parkedMicros).toBeLessThan(12 * l.spentMicrosPerInvocation!);
   expect(lambdaCallsMarkdown(l)).toContain('| invocations 2-5, per invocation |');
+  // The container runs on Lambda's Node when it is here (.ci/run installs it), and says which.
+  expect(l.node).toMatch(/^v\d+\./);
+  if (process.env.TOLLGATE_LAMBDA_NODE) expect(l.node).toMatch(/^v22\./);
+  expect(lambdaCallsMarkdown(l)).toContain(`under node ${l.node}`);
   expect(lambdaCallsMarkdown(l)).toContain('parks on the key');
   // The container's CPU before each warm invocation's first write: some work (auth, admission, the upstream
   // request, the first chunk), and never more than the measured invocations spent in all (each burst is
