@@ -33,7 +33,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, typ
 import { shardCaps, type EffectiveBudget } from '../core/budgets';
 import { minuteWindow, type RateLimits, type RateLimitScope, type RateState, type RateWindow } from '../core/limits';
 import type { SpendChange } from './budget-ledger';
-import { conditionFailedItem, isConditionalCheckFailed, num, type Item } from './dynamo';
+import { conditionFailedItem, isConditionalCheckFailed, itemId, num, type Item } from './dynamo';
 import { admissionLeaseIndexKey, admissionLeaseIndexPk, budgetCounterKey, rateWindowKey, ADMISSION_LEASE_INDEX_SHARDS, type LedgerKey } from './item-keys';
 
 export interface AdmissionLeaseOptions {
@@ -708,7 +708,7 @@ export class AdmissionLeases {
       .catch((err: unknown) => {
         this.onError(err, 'rate-correction');
         if (this.now() >= endMs + WINDOW_TTL_SECONDS * 1000) return; // the item is gone: nothing left to correct
-        const id = `${key.pk}\u0000${key.sk}`;
+        const id = itemId(key);
         const pending = this.failedCorrections.get(id);
         if (pending) pending.tokens += tokens;
         else this.failedCorrections.set(id, { key, endMs, tokens });
