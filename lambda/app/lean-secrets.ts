@@ -216,8 +216,12 @@ export function cachedSecretJson(
   const retryAfterMs = opts.retryAfterMs ?? 10_000;
   let cached: { value: Record<string, unknown>; at: number } | undefined;
   let inFlight: Promise<Record<string, unknown>> | undefined;
-  let noRefreshBefore = 0;
-  const fetch = (): Promise<Record<string, unknown>> =>
+  // When the last fetch failed while a value could still be served (cleared by a fetch that succeeds): until
+  // retryAfterMs later no fetch is started, and no caller waits for one that is likely to fail too.
+  let failedAt: number | undefined;
+  const servable = (t: number) => cached !== undefined && t - cached.at < maxStaleMs;
+  // One fetch shared by every caller; its failure is handled here once (one onStaleError per failed read).
+  const load = (): Promise<Record<string, unknown>> =>
     (inFlight ??= read()
       .then((text) => {
         let parsed: unknown;
@@ -229,36 +233,30 @@ export function cachedSecretJson(
         }
         const value = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
         cached = { value, at: now() };
+        failedAt = undefined;
         return value;
+      })
+      .catch((err: unknown) => {
+        const t = now();
+        if (servable(t)) {
+          failedAt = t;
+          opts.onStaleError?.(err);
+        }
+        throw err;
       })
       .finally(() => {
         inFlight = undefined;
       }));
-  // Set when the last fetch failed, cleared when one succeeds: a caller never waits for a fetch that is
-  // likely to fail too, while there is a value to serve.
-  let failing = false;
-  const failed = (err: unknown) => {
-    failing = true;
-    noRefreshBefore = now() + retryAfterMs;
-    opts.onStaleError?.(err);
-  };
-  const fetchNow = () =>
-    fetch().then((value) => {
-      failing = false;
-      return value;
-    });
   return () => {
     const t = now();
     const age = cached ? t - cached.at : Infinity;
-    if (cached && (age < maxAgeMs || (failing && age < maxStaleMs))) {
-      if (age >= maxAgeMs - refreshAheadMs && !inFlight && t >= noRefreshBefore) fetchNow().catch(failed);
+    if (cached && (age < maxAgeMs || (failedAt !== undefined && age < maxStaleMs))) {
+      if (age >= maxAgeMs - refreshAheadMs && !inFlight && (failedAt === undefined || t >= failedAt + retryAfterMs)) load().catch(() => undefined);
       return Promise.resolve(cached.value);
     }
-    const last = cached;
-    return fetchNow().catch((err: unknown) => {
-      if (!last || now() - last.at >= maxStaleMs) throw err;
-      failed(err);
-      return last.value;
+    return load().catch((err: unknown) => {
+      if (!servable(now())) throw err;
+      return cached!.value;
     });
   };
 }
