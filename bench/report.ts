@@ -108,7 +108,10 @@ export function toMarkdown(r: BenchReport): string {
       ...(() => {
         const local = r.accounting.find((a) => a.kind === 'stream')?.gatewayCpuMsPerRequest;
         const cpu = r.lambda.cpuMsPerInvocation;
-        return local && cpu !== undefined ? [`The container's CPU per invocation is ${(cpu / local).toFixed(2)}× the local server's per streamed request in this run (${local.toFixed(2)} ms).`] : [];
+        // The container runs on Lambda's Node (bench/lambda-calls.ts lambdaNode), the local server on the gateway's.
+        const gatewayNode = r.meta.gatewayNode ?? r.meta.node;
+        const across = r.lambda.node && r.lambda.node !== gatewayNode ? ` (the container on Node ${r.lambda.node}, the local server on ${gatewayNode})` : '';
+        return local && cpu !== undefined ? [`The container's CPU per invocation is ${(cpu / local).toFixed(2)}× the local server's per streamed request in this run (${local.toFixed(2)} ms)${across}.`] : [];
       })(),
       '',
     );
