@@ -135,6 +135,12 @@ export const MEMORY_SIZES_MB = [256, 512, 1024] as const;
 /** Added time to first token at c=1, streaming (issue 13). */
 export const LATENCY_TARGETS = { p50Ms: 2, p99Ms: 5 };
 
+/** The gateway's added time to first token at c=1, streaming, p50 and p99 (never below 0). */
+function addedTtftC1(r: Pick<BenchReport, 'latency'>): { p50: number; p99: number } {
+  const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
+  return { p50: Math.max(0, c1?.p50 ?? 0), p99: Math.max(0, c1?.p99 ?? 0) };
+}
+
 export interface MemoryOption {
   memoryMb: number;
   cpuShare: number;
@@ -158,14 +164,13 @@ export interface MemoryOption {
 
 export function memoryOptions(r: Pick<BenchReport, 'accounting' | 'latency' | 'lambda'>, w: Workload = DEFAULT_WORKLOAD): MemoryOption[] {
   const cpuMs = memoryCpuBasis(r).cpuMs;
-  const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
-  const added = { p50: Math.max(0, c1?.p50 ?? 0), p99: Math.max(0, c1?.p99 ?? 0) };
+  const added = addedTtftC1(r);
   const burst = r.lambda?.firstWriteCpuMs ?? added;
   return MEMORY_SIZES_MB.map((memoryMb) => {
     const cpuShare = Math.min(1, memoryMb / FULL_VCPU_MB);
     const stretch = 1 / cpuShare;
-    const addedTtftP50Ms = Math.max(0, c1?.p50 ?? 0) * stretch;
-    const addedTtftP99Ms = Math.max(0, c1?.p99 ?? 0) * stretch;
+    const addedTtftP50Ms = added.p50 * stretch;
+    const addedTtftP99Ms = added.p99 * stretch;
     // Billed: the generation, the settlement wait, and the gateway's own CPU time at this share.
     const workload = { ...w, memoryMb, settlementMs: w.settlementMs + cpuMs * stretch };
     const perMillionUsd = perRequestCosts(r, workload).reduce((sum, l) => sum + l.perMillionUsd, 0);
@@ -235,8 +240,7 @@ export function memoryMarkdown(r: Pick<BenchReport, 'accounting' | 'latency' | '
 function burstLabel(r: Pick<BenchReport, 'latency' | 'lambda'>): string {
   const measured = r.lambda?.firstWriteCpuMs;
   if (measured) return `${measured.p99.toFixed(2)} ms of the container's CPU at p99`;
-  const c1 = r.latency.find((s) => s.stream && s.concurrency === 1)?.added.gateway?.ttftMs;
-  return `${Math.max(0, c1?.p99 ?? 0).toFixed(2)} ms, the added time at p99 taken as CPU`;
+  return `${addedTtftC1(r).p99.toFixed(2)} ms, the added time at p99 taken as CPU`;
 }
 
 function money(v: number): string {
