@@ -367,13 +367,20 @@ describe('Method: admit (rate leases across a minute boundary)', () => {
 
   /** Fails (before it is sent) the next `times` TPM corrections of a rate window, the write flushWindowExtra makes. */
   const failCorrections = (times: number) => failUpdates(client, (expr) => expr.endsWith('ADD tokens :t'), times);
+  /**
+   * A key with a TPM limit and a gatekeeper on its own clock (at `atMs`), which has settled one request that
+   * used 2,000,000 input tokens where admission counted a 100-token estimate: far beyond what the lease holds.
+   */
+  async function overEstimated(name: string, atMs: number) {
+    const { apiKey, key } = await keys.create({ name, rateLimits: { tpm: 1_000_000 } });
+    const clock = { now: atMs };
+    const gate = clockedGate(clock);
+    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(2_000_000, 100)));
+    return { apiKey, key, clock, gate };
+  }
 
   it('retries a TPM correction whose write failed at the next flush: tokens used beyond the estimate are not lost', async () => {
-    const { apiKey, key } = await keys.create({ name: 'tpm-correction-retry', rateLimits: { tpm: 1_000_000 } });
-    const clock = { now: minute.startMs + 10_000 };
-    const gate = clockedGate(clock);
-    // 2,000,000 input tokens where admission counted a 100-token estimate: far beyond what the lease holds.
-    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(2_000_000, 100)));
+    const { key, clock, gate } = await overEstimated('tpm-correction-retry', minute.startMs + 10_000);
     const fault = failCorrections(2);
     try {
       await gate.flushLeases();
@@ -393,10 +400,7 @@ describe('Method: admit (rate leases across a minute boundary)', () => {
   });
 
   it('retries the correction of a minute that ended while it failed (the window item outlives its minute for this)', async () => {
-    const { apiKey, key } = await keys.create({ name: 'tpm-correction-late', rateLimits: { tpm: 1_000_000 } });
-    const clock = { now: minute.startMs + 20_000 };
-    const gate = clockedGate(clock);
-    await (await gate.admit(admission(config, apiKey, { now: clock.now }))).settle(success(usage(2_000_000, 100)));
+    const { apiKey, key, clock, gate } = await overEstimated('tpm-correction-late', minute.startMs + 20_000);
     const fault = failCorrections(1);
     try {
       // The next minute's first request replaces the window lease, whose correction is written then: it fails.
