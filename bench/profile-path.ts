@@ -17,7 +17,9 @@
  * `--no-turbo-inlining` to attribute allocations and time to the function that does them), CHUNKS, GAP_MS,
  * INCLUDE, PROFILE_OUT (keep the profile files there), FIRST_BYTE_MS (the upstream double's wait before its first
  * byte; default 20, as the bench), STRACE=1 (system calls of the gateway process per request over the
- * measured requests, by `strace -f -c`: its epoll waits count the event loop's wake-ups; needs strace).
+ * measured requests, by `strace -f -c`: its epoll waits count the event loop's wake-ups; needs strace), JIT=1
+ * (V8's optimisations and deoptimisations in the gateway process, per 200 measured requests, and the
+ * deoptimisation reasons by function).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -106,7 +108,10 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'floor' || process.argv[2] === 'floor-store') return floorPath(process.argv[2], n, stream);
   const mode = (process.argv[2] ?? 'full') as GatewayMode;
   const top = Number(process.argv[5] ?? 25);
-  const topo = await startTopology({ kind: 'processes', upstream: upstreamOptions(), modes: [mode] });
+  // JIT=1: V8's own trace of the gateway process (--trace-opt --trace-deopt), counted per 200 measured requests.
+  const jit = process.env.JIT === '1' ? jitCounter() : undefined;
+  if (jit) process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = `${process.env.TOLLGATE_BENCH_GATEWAY_FLAGS ?? ''} --trace-opt --trace-deopt`;
+  const topo = await startTopology({ kind: 'processes', upstream: upstreamOptions(), modes: [mode], onGatewayStdoutLine: jit?.line });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
   try {
     const gw = topo.gateways[mode];
@@ -121,7 +126,9 @@ async function main(): Promise<void> {
     const strace = process.env.STRACE === '1' ? await attachStrace((before as { pid?: number }).pid, dir) : undefined;
     let ok = 0;
     const ttft: number[] = [];
+    jit?.reset();
     for (let i = 0; i < n; i++) {
+      if (jit && i > 0 && i % 200 === 0) jit.window(i);
       const t = await timedPost(target, body, stream);
       if (t.status === 200) ok++;
       ttft.push(t.ttftMs);
@@ -175,6 +182,7 @@ async function main(): Promise<void> {
       for (const [k, ms] of kinds) console.log(`  ${k}: ${ms.length} pauses, ${ms.reduce((a, b) => a + b, 0).toFixed(1)} ms, longest ${Math.max(...ms).toFixed(2)} ms`);
     }
     if (syscalls) printSyscalls('gateway', syscalls, ok);
+    jit?.print(n);
     if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') printAllocations(dir, ok, top);
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {
@@ -194,6 +202,44 @@ async function main(): Promise<void> {
     if (process.env.PROFILE_OUT) cpSync(dir, process.env.PROFILE_OUT, { recursive: true });
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Counts V8's optimisations and deoptimisations from the gateway's --trace-opt / --trace-deopt lines: per
+ * window of measured requests, and the deoptimisation reasons by function over all of them (a function
+ * that keeps coming back here is a deoptimisation loop; optimisations that fade out are warm-up).
+ */
+function jitCounter() {
+  let optimized = 0;
+  let deopts = 0;
+  let from = { optimized: 0, deopts: 0, at: 0 };
+  const windows: string[] = [];
+  const reasons = new Map<string, number>();
+  return {
+    line(l: string): void {
+      if (l.includes('completed optimizing') || l.includes('completed compiling')) optimized++;
+      else if (l.includes('bailout (kind: deopt')) {
+        deopts++;
+        const fn = /<JSFunction ([^ >]*)/.exec(l)?.[1] || '(anonymous)';
+        const reason = /reason: (.*?)\):/.exec(l)?.[1] ?? '?';
+        reasons.set(`${fn}: ${reason}`, (reasons.get(`${fn}: ${reason}`) ?? 0) + 1);
+      }
+    },
+    reset(): void {
+      from = { optimized, deopts, at: 0 };
+      reasons.clear();
+    },
+    window(at: number): void {
+      windows.push(`requests ${from.at + 1}-${at}: ${optimized - from.optimized} optimisations, ${deopts - from.deopts} deoptimisations`);
+      from = { optimized, deopts, at };
+    },
+    print(n: number): void {
+      this.window(n);
+      console.log(`V8 (--trace-opt --trace-deopt), after the ${process.env.WARMUP ?? 100} warm-up requests:`);
+      for (const w of windows) console.log(`  ${w}`);
+      for (const [k, c] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(c).padStart(6)}  deopt ${k}`);
+    },
+  };
 }
 
 interface HeapNode {

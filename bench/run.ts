@@ -54,7 +54,8 @@ async function main(): Promise<void> {
     console.error('[bench] DynamoDB calls per Lambda invocation');
     // 1,000 invocations: the warm half (501-1,000) is a container past most of V8's compile warm-up (its CPU
     // per invocation: 6.83 ms over invocations 101-200 in the 22:49 record, 3.98 ms on Node 20 and 3.59 on
-    // Node 22 over 1,001-2,000 by `npx tsx bench/lambda-calls.ts 2000`; 2026-12-02).
+    // Node 22 over 1,001-2,000 by `npx tsx bench/lambda-calls.ts 2000`, with TOLLGATE_LAMBDA_NODE naming
+    // each node; 2026-12-02).
     report.lambda = await measureLambdaCalls({ invocations: quick ? 20 : 1_000 });
   }
   const final = withDuration(report, startedAt);
