@@ -15,6 +15,9 @@
  * request, and after/before. With TOLLGATE_BENCH_TRACE=1, also the gateway's time from receiving a request
  * to its upstream call and from the upstream's answer headers to its own (p50 / p99; the ref's gateway
  * process must have the upstream-only trace, 2026-12-02).
+ * CONCURRENCY=c (default 1): each round sends c concurrent requests to one side, then c to the other, then c
+ * direct ones per side; the table adds each side's throughput against the direct path's (requests per second of
+ * its batches), the c=16 / c=64 targets' quick loop (the bench's own run is the measurement of record).
  * CHUNKS (default 32) sets the upstream's content chunks per answer. AB_AFTER_GATEWAY_FLAGS: Node/V8 flags for
  * this tree's gateway process only (with HEAD as the ref: one flag's effect on the same code).
  */
@@ -80,6 +83,8 @@ async function main(): Promise<void> {
         direct: makeTarget(`${topo!.upstream.openai}/v1/chat/completions`, { authorization: 'Bearer sk-bench-upstream' }),
         ttft: [] as number[],
         directTtft: [] as number[],
+        wallMs: 0,
+        directWallMs: 0,
         ok: 0,
         before: undefined as Stats | undefined,
         after: undefined as Stats | undefined,
@@ -93,19 +98,33 @@ async function main(): Promise<void> {
       r.before = (await r.gw.stats()) as Stats;
       r.store[0] = (await r.topo.storeCpuMicros?.()) ?? 0;
     }
+    const c = Math.max(1, Number(process.env.CONCURRENCY ?? 1));
+    // One round: c requests at once, their TTFTs, and the batch's wall time.
+    const batch = async (target: typeof runs[0]['target'], body: string) => {
+      const t0 = performance.now();
+      const out = await Promise.all(Array.from({ length: c }, () => timedPost(target, body, stream)));
+      return { out, ms: performance.now() - t0 };
+    };
     for (let i = 0; i < n; i++) {
       const order = i % 2 === 0 ? runs : [...runs].reverse();
       for (const r of order) {
-        const t = await timedPost(r.target, r.body, stream);
-        if (t.status === 200) r.ok++;
-        r.ttft.push(t.ttftMs);
+        const { out, ms } = await batch(r.target, r.body);
+        r.wallMs += ms;
+        for (const t of out) {
+          if (t.status === 200) r.ok++;
+          r.ttft.push(t.ttftMs);
+        }
       }
       // The direct path in the same alternation (its own upstream double per side), every round: then each
       // side's request follows a direct one as often as the other side's. (Every other round, as until
       // 2026-12-02, made the after side wait through two direct requests every other round while the before
       // side followed itself: the same code on both sides measured 4-7 % more CPU after than before, this
       // VM's cost of waking a process that waited longer.)
-      for (const r of order) r.directTtft.push((await timedPost(r.direct, directBody, stream)).ttftMs);
+      for (const r of order) {
+        const { out, ms } = await batch(r.direct, directBody);
+        r.directWallMs += ms;
+        for (const t of out) r.directTtft.push(t.ttftMs);
+      }
     }
     for (const r of runs) {
       await r.gw.idle();
@@ -124,7 +143,8 @@ async function main(): Promise<void> {
       const post = r.after!.trace ? summarize(r.after!.trace.upstreamToClient) : undefined;
       return {
         side: sides[k].name,
-        ok: `${r.ok}/${n}`,
+        ok: `${r.ok}/${n * c}`,
+        throughput: r.directWallMs / r.wallMs,
         cpu,
         split: sb && sa ? `${fmt(perReq(sb.user, sa.user))} / ${fmt(perReq(sb.system, sa.system))}` : '–',
         added: { p50: g.p50 - d.p50, p99: g.p99 - d.p99 },
@@ -133,15 +153,15 @@ async function main(): Promise<void> {
         post,
       };
     });
-    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}, ${n} requests per side, alternating; before = ${ref}, after = this tree`);
-    console.log('| side | ok | gateway CPU ms / request | user / system | added TTFT p50 / p99 (ms) | request → upstream call p50 / p99 (ms) | upstream answer → client answer p50 / p99 (ms) | store CPU ms / request |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}, ${n} rounds of ${c} request(s) per side, alternating; before = ${ref}, after = this tree`);
+    console.log('| side | ok | gateway CPU ms / request | user / system | added TTFT p50 / p99 (ms) | throughput / direct | request → upstream call p50 / p99 (ms) | upstream answer → client answer p50 / p99 (ms) | store CPU ms / request |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      console.log(`| ${r.side} | ${r.ok} | ${fmt(r.cpu)} | ${r.split} | ${fmt(r.added.p50)} / ${fmt(r.added.p99)} | ${r.pre ? `${fmt(r.pre.p50)} / ${fmt(r.pre.p99)}` : '–'} | ${r.post ? `${fmt(r.post.p50)} / ${fmt(r.post.p99)}` : '–'} | ${fmt(r.store)} |`);
+      console.log(`| ${r.side} | ${r.ok} | ${fmt(r.cpu)} | ${r.split} | ${fmt(r.added.p50)} / ${fmt(r.added.p99)} | ${r.throughput.toFixed(3)} | ${r.pre ? `${fmt(r.pre.p50)} / ${fmt(r.pre.p99)}` : '–'} | ${r.post ? `${fmt(r.post.p50)} / ${fmt(r.post.p99)}` : '–'} | ${fmt(r.store)} |`);
     }
     const [b, a] = rows;
     console.log(
-      `after / before: CPU ${(a.cpu / b.cpu).toFixed(3)}` +
+      `after / before: CPU ${(a.cpu / b.cpu).toFixed(3)}, throughput ${(a.throughput / b.throughput).toFixed(3)}` +
         (a.pre && b.pre ? `, request → upstream call p50 ${(a.pre.p50 / b.pre.p50).toFixed(3)}` : '') +
         (a.post && b.post ? `, upstream answer → client answer p50 ${(a.post.p50 / b.post.p50).toFixed(3)}` : '') +
         `, store CPU ${(a.store / Math.max(1e-9, b.store)).toFixed(3)}`,

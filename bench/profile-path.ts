@@ -18,11 +18,13 @@
  * INCLUDE, PROFILE_OUT (keep the profile files there), FIRST_BYTE_MS (the upstream double's wait before its first
  * byte; default 20, as the bench), STRACE=1 (system calls of the gateway process per request over the
  * measured requests, by `strace -f -c`: its epoll waits count the event loop's wake-ups; needs strace), JIT=1
- * (V8's optimisations and deoptimisations in the gateway process, per 200 measured requests, and the
- * deoptimisation reasons by function).
+ * (V8's optimisations and deoptimisations in the gateway process, per 200 measured requests, the
+ * deoptimisation reasons by function and the functions optimised most often; JIT_DUMP=<file> also keeps
+ * every line of V8's trace there, e.g. to count the "weak objects" deoptimisations that follow each
+ * Mark-Compact with TOLLGATE_BENCH_GATEWAY_FLAGS=--trace-gc).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
@@ -215,10 +217,17 @@ function jitCounter() {
   let from = { optimized: 0, deopts: 0, at: 0 };
   const windows: string[] = [];
   const reasons = new Map<string, number>();
+  const compiled = new Map<string, number>();
   return {
     line(l: string): void {
-      if (l.includes('completed optimizing') || l.includes('completed compiling')) optimized++;
-      else if (l.includes('bailout (kind: deopt')) {
+      if (process.env.JIT_DUMP) appendFileSync(process.env.JIT_DUMP, `${l}\n`);
+      // V8 prints 'completed compiling' and then 'completed optimizing' for each one: count the second only.
+      if (l.includes('completed optimizing')) {
+        optimized++;
+        const fn = /<JSFunction ([^ >(]+)/.exec(l)?.[1] || '(anonymous)';
+        const tier = /target ([A-Z]+)/.exec(l)?.[1] ?? '';
+        compiled.set(`${fn} ${tier}`.trim(), (compiled.get(`${fn} ${tier}`.trim()) ?? 0) + 1);
+      } else if (l.includes('bailout (kind: deopt')) {
         deopts++;
         const fn = /<JSFunction ([^ >]*)/.exec(l)?.[1] || '(anonymous)';
         const reason = /reason: (.*?)\):/.exec(l)?.[1] ?? '?';
@@ -228,6 +237,7 @@ function jitCounter() {
     reset(): void {
       from = { optimized, deopts, at: 0 };
       reasons.clear();
+      compiled.clear();
     },
     window(at: number): void {
       windows.push(`requests ${from.at + 1}-${at}: ${optimized - from.optimized} optimisations, ${deopts - from.deopts} deoptimisations`);
@@ -238,6 +248,7 @@ function jitCounter() {
       console.log(`V8 (--trace-opt --trace-deopt), after the ${process.env.WARMUP ?? 100} warm-up requests:`);
       for (const w of windows) console.log(`  ${w}`);
       for (const [k, c] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(c).padStart(6)}  deopt ${k}`);
+      for (const [k, c] of [...compiled].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(c).padStart(6)}  optimised ${k}`);
     },
   };
 }

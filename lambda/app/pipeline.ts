@@ -47,6 +47,7 @@ import { CUSTOMER_HEADER } from '../store/key-auth';
 import type { GatewayDeps, GatewayRequest, RequestContext } from './gateway-app';
 import { jsonResponse, parseJsonBody, readBodyText } from './http';
 import { FrameRelay, streamResponse, type OpenedStream, type StreamFrame } from './relay';
+import { merged } from '../core/plain-object';
 import { SSE_HEADERS } from './sse';
 import { settledWithin } from './sse-keepalive';
 
@@ -199,7 +200,7 @@ async function runPipeline<Req>(surface: Surface<Req>, request: GatewayRequest, 
     admission,
     headers: request.headers,
     startedAt,
-    baseHeaders: { ...env.baseHeaders, ...admission.headers },
+    baseHeaders: merged(env.baseHeaders, admission.headers),
   };
   // The upstream call starts now; the client's first byte waits for the admission's durable bookkeeping.
   const response = await relay(flow, request.signal);
@@ -243,11 +244,9 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
         completion: () => done.text(),
       });
       const costUsd = costOf(flow, result.target, usage);
-      return jsonResponse(200, done.body(costUsd), {
-        ...flow.baseHeaders,
-        ...servedHeaders(result.target, result.attempts, result.fallback),
-        ...(costUsd !== undefined ? { 'x-tollgate-cost-usd': String(costUsd) } : {}),
-      });
+      const headers = merged(flow.baseHeaders, servedHeaders(result.target, result.attempts, result.fallback));
+      if (costUsd !== undefined) headers['x-tollgate-cost-usd'] = String(costUsd);
+      return jsonResponse(200, done.body(costUsd), headers);
     } catch (err) {
       return errorResponse(flow, failBeforeFirstByte(flow, settle, err, failed));
     }
@@ -286,19 +285,20 @@ async function relay<Req>(flow: Flow<Req>, clientSignal: AbortSignal): Promise<R
       if (headers) for (const [name, value] of Object.entries(servedHeaders(opened.target, opened.attempts, opened.fallback))) headers.set(name, value);
     },
     end: (opened, r) =>
-      settle({
-        ...r,
-        target: opened.target,
-        attempts: opened.attempts,
-        fallback: opened.fallback,
-        ttftMs: opened.value.firstAt - flow.startedAt,
-        usage: frames.usage ?? estimateUsage(flow, frames.generated),
-        usageEstimated: frames.usage === undefined,
-        completion: () => frames.generated,
-      }),
+      settle(
+        merged(r, {
+          target: opened.target,
+          attempts: opened.attempts,
+          fallback: opened.fallback,
+          ttftMs: opened.value.firstAt - flow.startedAt,
+          usage: frames.usage ?? estimateUsage(flow, frames.generated),
+          usageEstimated: frames.usage === undefined,
+          completion: () => frames.generated,
+        }),
+      ),
   });
   // The cost cannot follow as a header (headers leave before the answer exists): it is in the final usage event.
-  committed.response = streamResponse(frames, { status: 200, headers: { ...SSE_HEADERS, ...flow.baseHeaders } });
+  committed.response = streamResponse(frames, { status: 200, headers: merged(SSE_HEADERS, flow.baseHeaders) });
   const early = await settling;
   if (early && !early.ok) return errorResponse(flow, failBeforeFirstByte(flow, settle, early.error, failed));
   if (early) frames.openedEarly(early.value);
@@ -453,7 +453,7 @@ function failBeforeFirstByte<Req>(flow: Flow<Req>, settle: (i: SettleInput) => v
 }
 
 function errorResponse<Req>(flow: Flow<Req>, error: GatewayError): Response {
-  return jsonResponse(error.status, flow.surface.errorBody(error), { ...flow.baseHeaders, ...error.headers });
+  return jsonResponse(error.status, flow.surface.errorBody(error), merged(flow.baseHeaders, error.headers ?? {}));
 }
 
 /** The target with its adapter and output cap; undefined when its provider has no adapter. */
@@ -478,12 +478,11 @@ async function targetCall<Req>(flow: Flow<Req>, info: AttemptInfo): Promise<Targ
   if (!plan) {
     throw new GatewayError(500, 'server_error', `Provider '${target.provider}' has no adapter.`, { code: 'provider_not_configured' });
   }
-  return {
-    ...plan,
+  return merged(plan, {
     apiKey: await deps.providerKeys.get(target.provider),
     signal: info.signal,
-    cost: (usage) => costOf(flow, target, usage),
-  };
+    cost: (usage: TokenUsage) => costOf(flow, target, usage),
+  });
 }
 
 function costOf<Req>(flow: Flow<Req>, target: TargetConfig, usage: TokenUsage): number | undefined {

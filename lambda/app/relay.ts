@@ -334,64 +334,85 @@ export function bodyReader(response: Response): BodyReader | undefined {
   if (raw !== undefined && !response.bodyUsed) return onceReader(Buffer.from(raw, 'utf8'));
   const direct = response instanceof RelayResponse ? response.directSource() : undefined;
   if (!direct) return response.body?.getReader();
-  // The relay until the stream is closed, errored or cancelled (undefined: closed). Released then, as a web
-  // stream clears its source's algorithms: kept, it let a finished request's whole object graph (relay,
-  // pipeline, adapter, response) outlive two scavenges and be promoted (12.8 KB per streamed request on
-  // Node 22, scavenge pauses 4.0 ms p50; released: 1.0 KB, 2.0 ms;
-  // `TOLLGATE_BENCH_NODE=<node 22> npx tsx bench/gc-survival.ts open 800`).
-  let source: FrameRelay | undefined = direct;
-  const queue: Uint8Array[] = [];
-  let failure: { error: unknown } | undefined;
+  const c = new DirectController(direct);
   let pulling = false;
-  const { wait, notify } = wakeup();
-  const controller = {
-    get desiredSize() {
-      return !source || queue.length === 0 ? 0 : -queue.length;
-    },
-    enqueue(chunk: Uint8Array) {
-      if (!source) throw new TypeError('The stream is closed');
-      queue.push(chunk);
-      notify();
-    },
-    close() {
-      source = undefined;
-      notify();
-    },
-    error(err: unknown) {
-      source = undefined;
-      failure ??= { error: err };
-      notify();
-    },
-  } as unknown as ReadableStreamDefaultController<Uint8Array>;
   return {
     async read() {
       for (;;) {
-        if (queue.length > 0) return { done: false, value: queue.shift() as Uint8Array };
-        if (failure) throw failure.error;
+        if (c.queue.length > 0) return { done: false, value: c.queue.shift() as Uint8Array };
+        if (c.failure) throw c.failure.error;
+        const source = c.source;
         if (!source) return { done: true, value: undefined };
         if (!pulling) {
           pulling = true;
-          source.pull(controller).then(
+          source.pull(c as unknown as ReadableStreamDefaultController<Uint8Array>).then(
             () => {
               pulling = false;
-              notify();
+              c.notify();
             },
             (err: unknown) => {
               pulling = false;
-              controller.error(err);
+              c.error(err);
             },
           );
         }
-        await wait();
+        await c.wait();
       }
     },
     async cancel() {
-      const s = source;
+      const s = c.source;
       if (!s) return;
-      source = undefined;
-      queue.length = 0;
-      notify();
+      c.source = undefined;
+      c.queue.length = 0;
+      c.notify();
       await s.cancel();
     },
   };
+}
+
+/**
+ * The controller bodyReader's direct source pulls into. A class, not an object literal: a literal with an
+ * accessor (`desiredSize`) becomes a dictionary-mode object each time it is made.
+ */
+class DirectController {
+  /**
+   * The relay until the stream is closed, errored or cancelled (undefined: closed). Released then, as a web
+   * stream clears its source's algorithms: kept, it let a finished request's whole object graph (relay,
+   * pipeline, adapter, response) outlive two scavenges and be promoted (12.8 KB per streamed request on
+   * Node 22, scavenge pauses 4.0 ms p50; released: 1.0 KB, 2.0 ms;
+   * `TOLLGATE_BENCH_NODE=<node 22> npx tsx bench/gc-survival.ts open 800`).
+   */
+  source: FrameRelay | undefined;
+  readonly queue: Uint8Array[] = [];
+  failure: { error: unknown } | undefined;
+  readonly wait: () => Promise<void>;
+  readonly notify: () => void;
+
+  constructor(source: FrameRelay) {
+    this.source = source;
+    const { wait, notify } = wakeup();
+    this.wait = wait;
+    this.notify = notify;
+  }
+
+  get desiredSize(): number {
+    return !this.source || this.queue.length === 0 ? 0 : -this.queue.length;
+  }
+
+  enqueue(chunk: Uint8Array): void {
+    if (!this.source) throw new TypeError('The stream is closed');
+    this.queue.push(chunk);
+    this.notify();
+  }
+
+  close(): void {
+    this.source = undefined;
+    this.notify();
+  }
+
+  error(err: unknown): void {
+    this.source = undefined;
+    this.failure ??= { error: err };
+    this.notify();
+  }
 }

@@ -20,6 +20,7 @@
  * reservation write that failed ambiguously (it may have landed) is released conditionally, and if even
  * that fails the entry stays, so the sweeper releases the reservation after the lease expires.
  */
+import { copyOwn } from '../core/plain-object';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DocumentClient } from './lean-commands';
 import { shardCaps, type BudgetScope, type EffectiveBudget } from '../core/budgets';
 import type { AdmittedRequest } from '../core/metering';
@@ -144,14 +145,14 @@ export class DynamoBudgetLedger {
     lease: Lease = this.newLease(leaseId, expiresAt),
     about: LeaseSubject = {},
   ): Item {
-    return {
-      ...lease.index,
-      leaseId,
-      expiresAt,
-      counters: counters.map((c) => ({ pk: c.key.pk, sk: c.key.sk, costMicros: c.costMicros })),
-      ...about,
-      ttl: Math.floor(expiresAt / 1_000) + LEASE_INDEX_TTL_SECONDS,
-    };
+    // Key by key, not spreads with keys after them: Node 20 makes a new hidden class per call for those (plain-object.ts).
+    const item: Item = copyOwn({}, lease.index);
+    item.leaseId = leaseId;
+    item.expiresAt = expiresAt;
+    item.counters = counters.map((c) => ({ pk: c.key.pk, sk: c.key.sk, costMicros: c.costMicros }));
+    copyOwn(item, about);
+    item.ttl = Math.floor(expiresAt / 1_000) + LEASE_INDEX_TTL_SECONDS;
+    return item;
   }
 
   /** Delete an index entry early (refused admissions), so the sweeper has less to look at. */

@@ -8,6 +8,7 @@
  * the same Authorization header as @smithy/signature-v4, byte for byte.
  */
 import { createHmac, hash } from 'node:crypto';
+import { copyOwn } from '../core/plain-object';
 
 export interface SigningCredentials {
   readonly accessKeyId: string;
@@ -63,12 +64,11 @@ export class SigV4Signer {
     const { credentials } = input;
     const date = amzDate(input.now);
     const day = date.slice(0, 8);
-    const headers: Record<string, string> = {
-      ...input.headers,
-      host: input.host,
-      'x-amz-content-sha256': sha256Hex(input.body),
-      'x-amz-date': date,
-    };
+    // Not a spread with keys after it: Node 20 makes a new hidden class per call for that (plain-object.ts).
+    const headers: Record<string, string> = copyOwn({}, input.headers);
+    headers.host = input.host;
+    headers['x-amz-content-sha256'] = sha256Hex(input.body);
+    headers['x-amz-date'] = date;
     if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
     const names = Object.keys(headers).sort();
     const signedHeaders = names.join(';');

@@ -44,17 +44,10 @@ export class UsageRecorder {
     const q = this.deriveQueue;
     // Claimed before the put; if the put fails it stays unresolved (it may have landed) until a retry tells.
     const n = q?.claim(key);
-    // One spread (V8 clones a plain object's shape in one step; a literal of several spreads copies key by key).
-    const item: Item = { ...r };
-    item.pk = key.pk;
-    item.sk = key.sk;
-    item.kind = 'request';
-    item.v = 1;
-    if (q) {
-      item.dp = q.processId;
-      item.dn = n;
-    }
-    item.ttl = recordTtlSeconds(r.endedAt, ttlDays);
+    // The item's own keys first and the record spread last (a record has none of them): keys added after a
+    // spread make a new hidden class per call on Node 20, about 18 µs per record here (plain-object.ts).
+    const ttl = recordTtlSeconds(r.endedAt, ttlDays);
+    const item: Item = q ? { pk: key.pk, sk: key.sk, kind: 'request', v: 1, dp: q.processId, dn: n, ttl, ...r } : { pk: key.pk, sk: key.sk, kind: 'request', v: 1, ttl, ...r };
     let old: Item | undefined;
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));

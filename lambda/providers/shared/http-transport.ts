@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { UpstreamError } from '../../core/errors';
 import { Http1Pool } from '../../core/http1-pool';
+import { copyOwn, merged } from '../../core/plain-object';
 import { linkedAbortController } from './abort';
 import { abortError, connectionError, upstreamStatusError } from './upstream-errors';
 
@@ -79,7 +80,7 @@ function poolFor(target: URL): Http1Pool {
 }
 
 export async function postJson(opts: PostJsonOptions): Promise<OpenResponse> {
-  const headers = { 'content-type': 'application/json', accept: 'application/json', ...opts.headers };
+  const headers = copyOwn({ 'content-type': 'application/json', accept: 'application/json' }, opts.headers);
   const body = JSON.stringify(opts.body);
   let response: OpenResponse;
   try {
@@ -101,7 +102,7 @@ export async function postJson(opts: PostJsonOptions): Promise<OpenResponse> {
 async function viaPool(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<OpenResponse> {
   const target = new URL(url);
   if (target.username || target.password || (target.protocol !== 'http:' && target.protocol !== 'https:')) return viaNode(url, headers, body, signal);
-  const res = await poolFor(target).stream('POST', `${target.pathname}${target.search}`, { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body, signal);
+  const res = await poolFor(target).stream('POST', `${target.pathname}${target.search}`, merged(headers, { 'content-length': String(Buffer.byteLength(body)) }), body, signal);
   const abort = () => res.abort(Object.assign(new Error('upstream request aborted'), { code: 'ABORT_ERR' }));
   const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
   const chunks: AsyncIterable<Uint8Array> = encoding === '' || encoding === 'identity' ? res.body : decodedStream(Readable.from(res.body), encoding, abort);

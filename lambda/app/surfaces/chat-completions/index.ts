@@ -11,6 +11,7 @@ import { fromOpenAIUsage } from '../../../core/usage';
 import type { ChatRequestPlan, ProviderCall } from '../../../providers/types';
 import { defineSurface, type TargetCall, type TargetPlan } from '../../pipeline';
 import { mapFrames, type StreamFrame } from '../../relay';
+import { merged } from '../../../core/plain-object';
 import { SSE_DONE, sseChunk, sseError } from '../../sse';
 import { validateChatRequest } from '../../validate-request';
 
@@ -67,12 +68,12 @@ function chatRequest(req: ChatCompletionRequest, plan: TargetPlan): ChatRequestP
 }
 
 function providerCall(req: ChatCompletionRequest, call: TargetCall): ProviderCall {
-  return { ...chatRequest(req, call), signal: call.signal, apiKey: call.apiKey };
+  return merged(chatRequest(req, call), { signal: call.signal, apiKey: call.apiKey });
 }
 
 /** OpenRouter's convention: `usage.cost` in USD. */
 function withCost(usage: Usage, cost: number): Usage & { cost: number } {
-  return { ...usage, cost };
+  return merged(usage, { cost });
 }
 
 function withChunkCost(chunk: ChatCompletionChunk, call: TargetCall): ChatCompletionChunk {
