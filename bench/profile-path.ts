@@ -21,10 +21,12 @@
  * (V8's optimisations and deoptimisations in the gateway process, per 200 measured requests, the
  * deoptimisation reasons by function and the functions optimised most often; JIT_DUMP=<file> also keeps
  * every line of V8's trace there, e.g. to count the "weak objects" deoptimisations that follow each
- * Mark-Compact with TOLLGATE_BENCH_GATEWAY_FLAGS=--trace-gc).
+ * Mark-Compact with TOLLGATE_BENCH_GATEWAY_FLAGS=--trace-gc), MAPS=1 (the hidden classes V8 makes in the
+ * gateway process per measured request, and the map events by kind and property name: none in steady state
+ * is the aim).
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayMode } from './gateway/under-test';
@@ -113,6 +115,10 @@ async function main(): Promise<void> {
   // JIT=1: V8's own trace of the gateway process (--trace-opt --trace-deopt), counted per 200 measured requests.
   const jit = process.env.JIT === '1' ? jitCounter() : undefined;
   if (jit) process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = `${process.env.TOLLGATE_BENCH_GATEWAY_FLAGS ?? ''} --trace-opt --trace-deopt`;
+  // MAPS=1: V8's map log of the gateway process (--log-maps), read for the measured requests only.
+  const mapsDir = process.env.MAPS === '1' ? mkdtempSync(join(tmpdir(), 'tollgate-maps-')) : undefined;
+  const mapsLog = mapsDir ? join(mapsDir, 'maps.log') : undefined;
+  if (mapsLog) process.env.TOLLGATE_BENCH_GATEWAY_FLAGS = `${process.env.TOLLGATE_BENCH_GATEWAY_FLAGS ?? ''} --log-maps --logfile=${mapsLog} --no-logfile-per-isolate`;
   const topo = await startTopology({ kind: 'processes', upstream: upstreamOptions(), modes: [mode], onGatewayStdoutLine: jit?.line });
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-profile-path-'));
   try {
@@ -126,6 +132,7 @@ async function main(): Promise<void> {
     const storeBefore = await topo.storeCpuMicros?.();
     if (top > 0) await gw.profileStart?.();
     const strace = process.env.STRACE === '1' ? await attachStrace((before as { pid?: number }).pid, dir) : undefined;
+    const mapsFrom = mapsLog ? statSync(mapsLog).size : 0;
     let ok = 0;
     const ttft: number[] = [];
     jit?.reset();
@@ -185,6 +192,7 @@ async function main(): Promise<void> {
     }
     if (syscalls) printSyscalls('gateway', syscalls, ok);
     jit?.print(n);
+    if (mapsLog) printMaps(readFileSync(mapsLog).subarray(mapsFrom).toString('utf8'), ok);
     if (process.env.TOLLGATE_BENCH_ALLOC === '1' || process.env.TOLLGATE_BENCH_ALLOC === 'survivors') printAllocations(dir, ok, top);
     const s = summarizeProfiles(dir, `${n} sequential requests`, top);
     if (s) {
@@ -200,10 +208,35 @@ async function main(): Promise<void> {
       console.log(`\ntsx's __name (keepNames; not in the Lambda bundle): ${named.reduce((a, f) => a + f.inclusivePct, 0).toFixed(1)} % inclusive`);
     }
   } finally {
+    if (mapsDir) rmSync(mapsDir, { recursive: true, force: true });
     await topo.close();
     if (process.env.PROFILE_OUT) cpSync(dir, process.env.PROFILE_OUT, { recursive: true });
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * MAPS=1: the hidden classes (maps) V8 made in the gateway process during the measured requests, from its
+ * --log-maps lines (`map-create,<time>,<address>` and `map,<kind>,<time>,<from>,<to>,<pc>,<line>,<column>,
+ * <reason>,<name>`). In steady state a request should make none: a map made per request is one that code
+ * cannot reuse, and optimised code that saw it is thrown away once it dies. A transition from a map
+ * outside the transition tree (reason "prototype" in V8's log) is made again every time.
+ */
+function printMaps(log: string, requests: number): void {
+  let created = 0;
+  const sites = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    if (line.startsWith('map-create,')) created++;
+    else if (line.startsWith('map,')) {
+      const f = line.split(',');
+      const [kind, reason, name] = [f[1], f[f.length - 2], f[f.length - 1]];
+      const key = `${kind}${reason ? ` (${reason === 'prototype' ? 'from a map outside the tree' : reason})` : ''}${name ? ` ${name}` : ''}`;
+      sites.set(key, (sites.get(key) ?? 0) + 1);
+    }
+  }
+  const per = (x: number) => (x / Math.max(1, requests)).toFixed(2);
+  console.log(`V8 maps made during the ${requests} measured requests: ${per(created)} per request (--log-maps)`);
+  for (const [k, c] of [...sites].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${per(c).padStart(8)}  ${k}`);
 }
 
 /**
