@@ -187,7 +187,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   let report: BenchReport;
   try {
     const full = topo.gateways.full as GatewayHandle;
-    const afterStart = await full.stats();
+    const afterStart = await full.stats({ gc: true });
     if (opts.includeFloorRelay) {
       floor = await startFloorRelay('sse', `${topo.upstream.openai}/v1/chat/completions`, { execPath: gatewayNode() });
       storeFloor = await topo.startStoreFloor?.();
@@ -230,7 +230,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
 
     await full.idle();
-    const end = await full.stats();
+    const end = await full.stats({ gc: true });
     if (profileDir) {
       log('profile: the same sequential and concurrent requests again, CPU profiler on');
       await full.profileStart?.();

@@ -128,7 +128,9 @@ async function main(): Promise<void> {
     const body = benchChatBody(gw.models.latency, stream);
     for (let i = 0; i < Number(process.env.WARMUP ?? 100); i++) await timedPost(target, body, stream);
     await gw.idle();
-    const before = await gw.stats();
+    // STATS_GC=1: a forced full collection just before the measured requests (the bench did that until
+    // 2026-12-03; it costs the window the recompiles it causes).
+    const before = await gw.stats({ gc: process.env.STATS_GC === '1' });
     const storeBefore = await topo.storeCpuMicros?.();
     if (top > 0) await gw.profileStart?.();
     const strace = process.env.STRACE === '1' ? await attachStrace((before as { pid?: number }).pid, dir) : undefined;

@@ -30,8 +30,9 @@ export interface GatewayHandle {
   models: GatewayUnderTest['models'];
   /** The gateway process's Node version (processes topology; TOLLGATE_BENCH_NODE may make it another). */
   node?: string;
-  stats(): Promise<GatewayStats>;
-  /** CPU time of the gateway process so far, without stats()' forced collection (processes topology). */
+  /** Counters and memory; `gc`: after a forced full collection (for the heap reading; never before a CPU window). */
+  stats(opts?: { gc?: boolean }): Promise<GatewayStats>;
+  /** CPU time of the gateway process so far, as a bare number (processes topology). */
   cpuMicros?(): Promise<number>;
   idle(): Promise<void>;
   /** CPU profile of this gateway process (processes topology only); stop writes a .cpuprofile into `dir`. */
@@ -137,7 +138,7 @@ async function processes(opts: TopologyOptions): Promise<Topology> {
       gateways[mode] = {
         mode,
         ...started,
-        stats: () => w.call<GatewayStats>('stats'),
+        stats: (o) => w.call<GatewayStats>('stats', o),
         cpuMicros: () => w.call<number>('cpu'),
         idle: () => w.call<void>('idle'),
         profileStart: () => w.call<void>('profile-start'),

@@ -85,8 +85,12 @@ serveWorker(
       const { url, headers, composition, models } = gateway;
       return { url, headers, composition, models, node: process.version };
     },
-    stats: async () => {
-      (globalThis as { gc?: () => void }).gc?.();
+    // A full collection only when asked (the heap readings): forced before a CPU window, it made V8 throw
+    // away optimised code that had seen objects it freed ("weak objects" deoptimisations), so the window
+    // paid for compiling it again, which the floors (never collected) did not: `STATS_GC=1` with
+    // bench/profile-path.ts shows the difference.
+    stats: async (payload) => {
+      if ((payload as { gc?: boolean } | undefined)?.gc) (globalThis as { gc?: () => void }).gc?.();
       return {
       maxRssKb: process.resourceUsage().maxRSS,
       rssBytes: process.memoryUsage().rss,
