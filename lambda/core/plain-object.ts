@@ -5,7 +5,7 @@
  * Why not the spread: V8 11 (Node 20) gives the copy a spread makes a hidden class (map) that is not linked
  * into the transition tree, so every key added after it (`{ ...a, b }`, `{ ...a, ...b }`, or `c = { ...a };
  * c.b = 1`) makes a new map on every call instead of reusing one: 2.2 µs for a header object against
- * 0.07-0.16 µs here (`npx tsx bench/spread-maps.ts`), 61 new maps per streamed gateway request before this
+ * 0.07-0.18 µs here (`npx tsx bench/spread-maps.ts`), 61 new maps per streamed gateway request before this
  * helper and 11 after (`MAPS=1 npx tsx bench/profile-path.ts full 400 stream 0`, 2026-12-03), and the
  * optimised code that had seen those maps is thrown away at the next full GC ("weak objects"
  * deoptimisations), then compiled again. V8 12 (Node 22, Lambda's runtime) caches the spread's map, where

@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { transformSync } from 'esbuild';
+import { measureShapes } from '../../../bench/spread-maps';
 import { copyOwn, merged } from '../../../lambda/core/plain-object';
 
 describe('merged / copyOwn', () => {
@@ -31,19 +28,11 @@ describe('merged / copyOwn', () => {
   });
 
   it('keeps one hidden class per call site where a spread with keys after it makes one per call on Node 20', () => {
-    // The module as plain JS, and V8's own answer (%HaveSameMap) in a node that allows natives syntax.
-    const helper = transformSync(readFileSync(join(__dirname, '../../../lambda/core/plain-object.ts'), 'utf8'), { loader: 'ts', format: 'cjs' }).code;
-    const script = `
-      const module = { exports: {} }; (function (exports, module) { ${helper} })(module.exports, module);
-      const { merged } = module.exports;
-      const src = () => ({ 'content-type': 'a', 'x-amz-target': 'b' });
-      const viaHelper = (o) => merged(o, { host: 'h', date: 'd' });
-      const viaSpread = (o) => ({ ...o, host: 'h', date: 'd' });
-      const same = (f) => { const out = []; for (let i = 0; i < 2000; i++) out.push(f(src())); return %HaveSameMap(out[1998], out[1999]); };
-      console.log(JSON.stringify({ helper: same(viaHelper), spread: same(viaSpread), major: Number(process.versions.node.split('.')[0]) }));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['--allow-natives-syntax', '-e', script], { encoding: 'utf8' })) as { helper: boolean; spread: boolean; major: number };
-    expect(out.helper).toBe(true);
-    // What the helper is for: on Node 20 (V8 11) the spread makes a new map per call; V8 12 caches it.
-    if (out.major === 20) expect(out.spread).toBe(false);
+    // V8's own answer (%HaveSameMap) in a child node, for the shapes bench/spread-maps.ts times.
+    const { node, shapes } = measureShapes(process.execPath, 1_000);
+    expect(shapes.filter((s) => s.used).length).toBeGreaterThanOrEqual(3);
+    for (const s of shapes.filter((x) => x.used)) expect({ shape: s.name, sameMap: s.sameMap }).toEqual({ shape: s.name, sameMap: true });
+    // What the forms are for: on Node 20 (V8 11) the spread-first ones make new maps per call; V8 12 caches them.
+    if (node.startsWith('v20.')) for (const s of shapes.filter((x) => !x.used)) expect({ shape: s.name, sameMap: s.sameMap }).toEqual({ shape: s.name, sameMap: false });
   });
 });
