@@ -10,8 +10,7 @@
  * alternates too), so machine noise (this VM's steal, another process's burst) hits both alike; run to run
  * on this 2-vCPU machine, one build's CPU per request moves by ±10 %, which a before/after of separate runs
  * cannot see through. The same code on both sides reads 1.015-1.020x (2026-12-02; 1.04-1.06x before the
- * direct path was measured every round, see below). Prints, per side: gateway CPU per request (read without a forced collection; the user / system split is
- * profile-path's), added time to first token
+ * direct path was measured every round, see below). Prints, per side: gateway CPU per request (user / system), added time to first token
  * p50 / p99 against the direct path (measured in the same alternation), the store process's CPU per
  * request, and after/before. With TOLLGATE_BENCH_TRACE=1, also the gateway's time from receiving a request
  * to its upstream call and from the upstream's answer headers to its own (p50 / p99; the ref's gateway
@@ -34,7 +33,11 @@ import type { Topology, TopologyOptions } from './topology';
 
 
 type Start = (opts: TopologyOptions) => Promise<Topology>;
-type Stats = Awaited<ReturnType<NonNullable<Topology['gateways']['full']>['stats']>> & { trace?: { preUpstream: number[]; upstreamToClient: number[] } };
+interface Split {
+  user: number;
+  system: number;
+}
+type Stats = Awaited<ReturnType<NonNullable<Topology['gateways']['full']>['stats']>> & { cpuSplit?: Split; trace?: { preUpstream: number[]; upstreamToClient: number[] } };
 
 async function main(): Promise<void> {
   const [ref, modeArg, nArg, streamArg] = process.argv.slice(2);
@@ -83,23 +86,22 @@ async function main(): Promise<void> {
         wallMs: 0,
         directWallMs: 0,
         ok: 0,
-        cpu: [0, 0],
+        before: undefined as Stats | undefined,
         after: undefined as Stats | undefined,
         store: [0, 0],
       };
     });
     const directBody = benchChatBody('bench-model', stream);
-    // A tree from before 2026-12-03 forces a full collection in stats(), which makes V8 throw away optimised
-    // code and compile it again: asked here, before the warm-up, so that lands outside the measured window.
-    // The window's CPU is read with cpuMicros(), which never collects.
-    for (const r of runs) await r.gw.stats();
     for (let i = 0; i < 100; i++) for (const r of runs) await timedPost(r.target, r.body, stream);
-    // A tree from before 00db611 (2026-12-02) has no cpuMicros(): its stats() collects, and says so here.
-    const cpuNow = async (gw: (typeof runs)[0]['gw']) => (gw.cpuMicros ? gw.cpuMicros() : (await gw.stats()).cpuMicros);
-    for (const [k, r] of runs.entries()) if (!r.gw.cpuMicros) console.log(`warning: the ${sides[k].name} side has no cpuMicros(); its CPU window starts with a forced collection`);
     for (const r of runs) {
       await r.gw.idle();
-      r.cpu[0] = await cpuNow(r.gw);
+      // Both windows start right after a forced full collection (a tree from before 2026-12-03 collects in
+      // any stats() call; a newer one when asked). That costs each window the recompiles it causes, the same
+      // on both sides, which this tool compares: without it a collection of the process's own falls in one
+      // side's window and not the other's, and the same code read 0.961-1.051x (three runs, 2026-12-03 05:24-
+      // 05:30) where it reads 1.015-1.02x with it. `npm run bench` and profile-path read the gateway's CPU
+      // without one, as a deployment runs.
+      r.before = (await r.gw.stats({ gc: true })) as Stats;
       r.store[0] = (await r.topo.storeCpuMicros?.()) ?? 0;
     }
     const c = Math.max(1, Number(process.env.CONCURRENCY ?? 1));
@@ -132,15 +134,15 @@ async function main(): Promise<void> {
     }
     for (const r of runs) {
       await r.gw.idle();
-      r.cpu[1] = await cpuNow(r.gw);
+      r.after = (await r.gw.stats({ gc: true })) as Stats;
       r.store[1] = (await r.topo.storeCpuMicros?.()) ?? 0;
-      r.after = (await r.gw.stats()) as Stats;
     }
 
     const fmt = (x: number) => x.toFixed(2);
     const rows = runs.map((r, k) => {
       const perReq = (a: number, b: number) => (b - a) / 1000 / Math.max(1, r.ok);
-      const cpu = perReq(r.cpu[0], r.cpu[1]);
+      const cpu = perReq(r.before!.cpuMicros, r.after!.cpuMicros);
+      const [sb, sa] = [r.before!.cpuSplit, r.after!.cpuSplit];
       const g = summarize(r.ttft);
       const d = summarize(r.directTtft);
       const pre = r.after!.trace ? summarize(r.after!.trace.preUpstream) : undefined;
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
         ok: `${r.ok}/${n * c}`,
         throughput: r.directWallMs / r.wallMs,
         cpu,
+        split: sb && sa ? `${fmt(perReq(sb.user, sa.user))} / ${fmt(perReq(sb.system, sa.system))}` : '–',
         added: { p50: g.p50 - d.p50, p99: g.p99 - d.p99 },
         store: perReq(r.store[0], r.store[1]),
         pre,
@@ -157,10 +160,10 @@ async function main(): Promise<void> {
       };
     });
     console.log(`${mode}, ${stream ? 'stream' : 'non-stream'}, ${n} rounds of ${c} request(s) per side, alternating; before = ${ref}, after = this tree`);
-    console.log('| side | ok | gateway CPU ms / request | added TTFT p50 / p99 (ms) | throughput / direct | request → upstream call p50 / p99 (ms) | upstream answer → client answer p50 / p99 (ms) | store CPU ms / request |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('| side | ok | gateway CPU ms / request | user / system | added TTFT p50 / p99 (ms) | throughput / direct | request → upstream call p50 / p99 (ms) | upstream answer → client answer p50 / p99 (ms) | store CPU ms / request |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
-      console.log(`| ${r.side} | ${r.ok} | ${fmt(r.cpu)} | ${fmt(r.added.p50)} / ${fmt(r.added.p99)} | ${r.throughput.toFixed(3)} | ${r.pre ? `${fmt(r.pre.p50)} / ${fmt(r.pre.p99)}` : '–'} | ${r.post ? `${fmt(r.post.p50)} / ${fmt(r.post.p99)}` : '–'} | ${fmt(r.store)} |`);
+      console.log(`| ${r.side} | ${r.ok} | ${fmt(r.cpu)} | ${r.split} | ${fmt(r.added.p50)} / ${fmt(r.added.p99)} | ${r.throughput.toFixed(3)} | ${r.pre ? `${fmt(r.pre.p50)} / ${fmt(r.pre.p99)}` : '–'} | ${r.post ? `${fmt(r.post.p50)} / ${fmt(r.post.p99)}` : '–'} | ${fmt(r.store)} |`);
     }
     const [b, a] = rows;
     console.log(
